@@ -1,0 +1,351 @@
+/**
+ * One typed, validated config for all four services.
+ *
+ * Sources, later wins: the JSON file (`--config PATH`, else `TRADING_CONFIG`, else
+ * `config/system.json`), then environment overrides `TRADING__<PATH>` where PATH is
+ * the key path joined by `__`, matched without regard to case or underscores
+ * (`TRADING__RISK_MANAGER__LIMITS__MAX_ORDER_QTY=50` sets `riskManager.limits.maxOrderQty`);
+ * values are parsed as JSON when they parse, else taken as strings.
+ *
+ * Secrets never come from the file: {@link secretsFromEnv} reads them from the environment.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
+ * config.riskManager.limits.maxOrderQty; // number
+ * ```
+ * @module
+ */
+import { z } from "zod";
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const endpoint = z.string().regex(
+  /^(bind:|connect:)?(tcp|ipc|inproc):\/\/.+$/,
+  'must be a ZeroMQ endpoint like "tcp://127.0.0.1:5555", optionally prefixed "bind:" or "connect:"',
+);
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+const http = z.strictObject({ host, port });
+const symbol = z.string().regex(
+  /^[A-Z0-9.]{1,12}(\/[A-Z0-9]{1,8})?$/,
+  "must be a symbol like AAPL or BTC/USD",
+);
+
+/** The config schema (zod). Unknown keys are errors, so a typo cannot pass silently. */
+export const ConfigSchema = z.strictObject({
+  symbols: z.array(symbol).min(1),
+  dataDir: z.string().min(1),
+  marketData: z.strictObject({
+    http,
+    publish: endpoint,
+    feed: z.enum(["sim", "replay", "alpaca"]),
+    staleAfterMs: positive,
+    bars: z.array(z.enum(["1s", "5s", "1m", "5m"])),
+    recordPath: z.string().min(1).nullable(),
+    sim: z.strictObject({
+      seed: z.number().int(),
+      ticksPerSecond: positive,
+      bookDepth: z.number().int().min(1).max(50),
+      startPrices: z.record(z.string(), positive),
+      tickSize: z.record(z.string(), positive),
+    }),
+    replay: z.strictObject({
+      path: z.string().min(1),
+      speed: nonNegative,
+      loop: z.boolean(),
+    }),
+    alpaca: z.strictObject({
+      stocksUrl: z.url(),
+      cryptoUrl: z.url(),
+      reconnectMinMs: positive,
+      reconnectMaxMs: positive,
+    }),
+  }),
+  signalBridge: z.strictObject({
+    http,
+    publish: endpoint,
+    marketData: z.array(endpoint).min(1),
+    model: z.strictObject({
+      kind: z.enum(["rules", "logistic"]),
+      path: z.string().min(1),
+    }),
+    maxDataAgeMs: positive,
+    signalTtlMs: positive,
+    minIntervalMs: nonNegative,
+  }),
+  riskManager: z.strictObject({
+    http,
+    signals: z.array(endpoint).min(1),
+    marketData: z.array(endpoint).min(1),
+    orders: endpoint,
+    executionReports: endpoint,
+    statePath: z.string().min(1),
+    strategy: z.string().min(1),
+    sizing: z.strictObject({
+      notionalPerOrder: positive,
+      minQty: positive,
+    }),
+    limits: z.strictObject({
+      maxOrderQty: positive,
+      maxOrderNotional: positive,
+      maxPositionQty: positive,
+      maxGrossExposure: positive,
+      maxNetExposure: positive,
+      maxOpenOrders: z.number().int().positive(),
+      priceCollarBps: positive,
+      maxOrdersPerSecond: positive,
+      dailyLossLimit: positive,
+    }),
+  }),
+  executionEngine: z.strictObject({
+    http,
+    orders: endpoint,
+    executionReports: endpoint,
+    marketData: z.array(endpoint).min(1),
+    venue: z.enum(["sim", "alpaca"]),
+    journalPath: z.string().min(1),
+    sim: z.strictObject({
+      seed: z.number().int(),
+      latencyMs: nonNegative,
+      slippageBps: nonNegative,
+      partialFillProbability: z.number().min(0).max(1),
+      rejectProbability: z.number().min(0).max(1),
+      buyingPower: positive,
+    }),
+    alpaca: z.strictObject({
+      baseUrl: z.url(),
+      streamUrl: z.url(),
+      requestsPerMinute: z.number().int().positive(),
+      timeoutMs: positive,
+    }),
+  }),
+});
+
+/** The validated config. Frozen: it never changes after start-up. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Secrets, from the environment only. */
+export interface Secrets {
+  readonly alpacaKeyId?: string;
+  readonly alpacaSecretKey?: string;
+  readonly riskAdminToken?: string;
+}
+
+/** Thrown when the config cannot be loaded; `message` names the field and the bad value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The default config file path, relative to the working directory. */
+export const DEFAULT_CONFIG_PATH = "config/system.json";
+
+/** Where {@link loadConfig} reads from. */
+export interface ConfigSources {
+  /** Command-line arguments; `--config PATH` or `--config=PATH` selects the file. */
+  args?: readonly string[];
+  /** Environment variables (`TRADING_CONFIG`, `TRADING__…` overrides). */
+  env?: Readonly<Record<string, string>>;
+  /** Reads a file; defaults to `Deno.readTextFileSync`. */
+  readFile?: (path: string) => string;
+}
+
+/** The config file path chosen by `--config`, `TRADING_CONFIG` or the default. */
+export function configPath(sources: ConfigSources = {}): string {
+  const args = sources.args ?? [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--config") {
+      const next = args[i + 1];
+      if (next === undefined) throw new ConfigError("Cannot load config: --config needs a path");
+      return next;
+    }
+    if (a.startsWith("--config=")) return a.slice("--config=".length);
+  }
+  return sources.env?.TRADING_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/**
+ * Loads, overrides and validates the config.
+ *
+ * Throws {@link ConfigError} with a message such as
+ * `Cannot load config: "riskManager.limits.maxOrderQty" must be > 0, got -5`.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const path = configPath(sources);
+  const read = sources.readFile ?? ((p: string) => Deno.readTextFileSync(p));
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new ConfigError(`Cannot load config: cannot read "${path}": ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(
+      `Cannot load config: "${path}" is not valid JSON: ${(e as Error).message}`,
+    );
+  }
+  applyEnvOverrides(raw, sources.env ?? {});
+  return parseConfig(raw, path);
+}
+
+/** Validates a raw object as config; throws {@link ConfigError} naming the first bad field. */
+export function parseConfig(raw: unknown, source = "config"): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue.path.map(String).join(".");
+    let message: string;
+    if (issue.code === "unrecognized_keys") {
+      const keys = issue.keys.map((k) => (field ? `${field}.${k}` : k));
+      message = `unknown field${keys.length > 1 ? "s" : ""} ${
+        keys.map((k) => `"${k}"`).join(", ")
+      }`;
+    } else {
+      const got = valueAt(raw, issue.path);
+      message = `"${field}" ${describe(issue)}, got ${show(got)}`;
+    }
+    throw new ConfigError(`Cannot load config (${source}): ${message}`);
+  }
+  crossChecks(result.data, source);
+  return deepFreeze(result.data);
+}
+
+function crossChecks(c: Config, source: string): void {
+  const fail = (field: string, msg: string, got: unknown) => {
+    throw new ConfigError(`Cannot load config (${source}): "${field}" ${msg}, got ${show(got)}`);
+  };
+  const md = c.marketData.alpaca;
+  if (md.reconnectMaxMs < md.reconnectMinMs) {
+    fail("marketData.alpaca.reconnectMaxMs", "must be at least reconnectMinMs", md.reconnectMaxMs);
+  }
+  if (c.marketData.feed === "sim") {
+    for (const s of c.symbols) {
+      if (c.marketData.sim.startPrices[s] === undefined) {
+        fail(`marketData.sim.startPrices.${s}`, "must be set for every symbol", undefined);
+      }
+    }
+  }
+  const ports = new Map<number, string>();
+  for (const name of ["marketData", "signalBridge", "riskManager", "executionEngine"] as const) {
+    const p = c[name].http.port;
+    if (p !== 0 && ports.has(p)) {
+      fail(`${name}.http.port`, `must differ from ${ports.get(p)}.http.port`, p);
+    }
+    ports.set(p, name);
+  }
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined
+        ? `is required (${issue.expected})`
+        : `must be ${article(issue.expected)}`;
+    case "too_small":
+      return `must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}${
+        issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""
+      }`;
+    case "too_big":
+      return `must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+  }
+}
+
+function article(t: string): string {
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+const norm = (s: string) => s.replaceAll("_", "").replaceAll("-", "").toLowerCase();
+
+/**
+ * Applies `TRADING__A__B=value` overrides onto `raw` in place. An override whose
+ * path does not exist in the file is an error, so a misspelt variable cannot be ignored.
+ */
+export function applyEnvOverrides(raw: unknown, env: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!name.startsWith("TRADING__")) continue;
+    const parts = name.slice("TRADING__".length).split("__").filter((p) => p.length > 0);
+    let node = raw as Record<string, unknown>;
+    const resolved: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      if (node === null || typeof node !== "object" || Array.isArray(node)) {
+        throw new ConfigError(
+          `Cannot load config: ${name} names "${resolved.join(".")}", which has no fields`,
+        );
+      }
+      const key = Object.keys(node).find((k) => norm(k) === norm(parts[i]));
+      if (key === undefined) {
+        throw new ConfigError(
+          `Cannot load config: ${name} names unknown field "${[...resolved, parts[i]].join(".")}"`,
+        );
+      }
+      resolved.push(key);
+      if (i === parts.length - 1) node[key] = parseEnvValue(value);
+      else node = node[key] as Record<string, unknown>;
+    }
+  }
+}
+
+function parseEnvValue(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+/** Reads the secrets from the environment. Empty values count as absent. */
+export function secretsFromEnv(env: Readonly<Record<string, string>>): Secrets {
+  const get = (k: string) => (env[k] && env[k].length > 0 ? env[k] : undefined);
+  return Object.freeze({
+    alpacaKeyId: get("APCA_API_KEY_ID") ?? get("ALPACA_API_KEY_ID"),
+    alpacaSecretKey: get("APCA_API_SECRET_KEY") ?? get("ALPACA_API_SECRET_KEY"),
+    riskAdminToken: get("RISK_ADMIN_TOKEN"),
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Loads the config for a service's `main.ts`; on error prints the message to stderr
+ * and exits with code 2 before anything else starts.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig({ args: Deno.args, env: Deno.env.toObject() });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}

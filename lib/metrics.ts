@@ -1,0 +1,479 @@
+/**
+ * The metric catalogue of the trading system and the per-service registries.
+ *
+ * Every family of the seed (`monitoring-quickstart.md`) is declared once in
+ * {@link CATALOGUE} with its exact name, help, label names and buckets, and the
+ * service that owns it. A service calls {@link createServiceMetrics} and gets a
+ * fresh prom-client {@link Registry} (never the global one) holding only its own
+ * families, the `system_*` gauges and the runtime's default process metrics.
+ *
+ * Deviations from the seed (see README "Deviations"):
+ * - `trading_realized_pnl_usd` is a gauge (P&L falls) without the unbounded `trade_id` label.
+ * - Label values that would be unbounded (`error_message`, `rejection_reason`, URL paths)
+ *   are codes from closed sets, normalised by {@link closedSet}.
+ *
+ * @example
+ * ```ts
+ * const m = createServiceMetrics("risk-manager");
+ * m.families.risk_manager_checks_performed_total.inc({ check_type: "all_checks", result: "pass" });
+ * const text = await m.registry.metrics();
+ * ```
+ * @module
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The four services of the pipeline. */
+export const SERVICES = [
+  "market-data",
+  "signal-bridge",
+  "risk-manager",
+  "execution-engine",
+] as const;
+/** One of {@link SERVICES}. */
+export type ServiceName = typeof SERVICES[number];
+
+/** Owner of a metric family: one service, or every service (`"all"`). */
+export type Owner = ServiceName | "all";
+
+/** The declaration of one metric family. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+  readonly owner: Owner;
+  /** True for the families the seed specifies; false for the ones this project adds. */
+  readonly seed: boolean;
+}
+
+function spec<
+  const N extends string,
+  const T extends MetricSpec["type"],
+  const L extends readonly string[],
+  const O extends Owner,
+>(
+  s: MetricSpec & { name: N; type: T; labelNames: L; owner: O },
+): MetricSpec & { name: N; type: T; labelNames: L; owner: O } {
+  return Object.freeze(s);
+}
+
+/**
+ * Every metric family of the system. Seed families keep the seed's names, help,
+ * labels and buckets to the letter (the documented fixes aside).
+ */
+export const CATALOGUE = [
+  // ===== LATENCY (seed) =====
+  spec({
+    name: "market_data_websocket_latency_us",
+    help: "WebSocket message processing latency in microseconds",
+    type: "histogram",
+    labelNames: ["exchange", "message_type", "symbol"],
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+    owner: "market-data",
+    seed: true,
+  }),
+  spec({
+    name: "market_data_orderbook_update_latency_us",
+    help: "Order book update latency in microseconds",
+    type: "histogram",
+    labelNames: ["symbol", "update_type"],
+    buckets: [1, 2, 5, 10, 25, 50, 100],
+    owner: "market-data",
+    seed: true,
+  }),
+  spec({
+    name: "signal_bridge_inference_latency_us",
+    help: "ML model inference latency in microseconds",
+    type: "histogram",
+    labelNames: ["model_name"],
+    buckets: [10, 25, 50, 100, 250, 500, 1000, 5000],
+    owner: "signal-bridge",
+    seed: true,
+  }),
+  spec({
+    name: "risk_manager_pretrade_check_latency_us",
+    help: "Pre-trade risk check latency in microseconds",
+    type: "histogram",
+    labelNames: ["check_type"],
+    buckets: [5, 10, 25, 50, 100, 250, 500],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    name: "execution_engine_order_submission_latency_us",
+    help: "Order submission latency in microseconds",
+    type: "histogram",
+    labelNames: ["exchange", "order_type"],
+    buckets: [25, 50, 100, 250, 500, 1000, 2500, 5000],
+    owner: "execution-engine",
+    seed: true,
+  }),
+  spec({
+    name: "execution_engine_api_call_latency_ms",
+    help: "External API call latency in milliseconds",
+    type: "histogram",
+    labelNames: ["endpoint", "method", "status_code"],
+    buckets: [10, 25, 50, 100, 250, 500, 1000, 2500],
+    owner: "execution-engine",
+    seed: true,
+  }),
+  // ===== THROUGHPUT (seed) =====
+  spec({
+    name: "market_data_messages_processed_total",
+    help: "Total messages processed",
+    type: "counter",
+    labelNames: ["message_type", "symbol", "exchange"],
+    owner: "market-data",
+    seed: true,
+  }),
+  spec({
+    name: "signal_bridge_signals_generated_total",
+    help: "Total signals generated",
+    type: "counter",
+    labelNames: ["signal_type", "symbol", "confidence_bucket"],
+    owner: "signal-bridge",
+    seed: true,
+  }),
+  spec({
+    name: "execution_engine_orders_submitted_total",
+    help: "Total orders submitted",
+    type: "counter",
+    labelNames: ["order_type", "status", "exchange"],
+    owner: "execution-engine",
+    seed: true,
+  }),
+  spec({
+    name: "risk_manager_checks_performed_total",
+    help: "Total risk checks performed",
+    type: "counter",
+    labelNames: ["check_type", "result"],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  // ===== ERRORS (seed) =====
+  spec({
+    name: "market_data_websocket_connection_failures_total",
+    help: "WebSocket connection failures",
+    type: "counter",
+    labelNames: ["exchange", "error_type"],
+    owner: "market-data",
+    seed: true,
+  }),
+  spec({
+    name: "execution_engine_order_rejections_total",
+    help: "Order rejections",
+    type: "counter",
+    labelNames: ["rejection_reason", "symbol"],
+    owner: "execution-engine",
+    seed: true,
+  }),
+  spec({
+    name: "risk_manager_risk_failures_total",
+    help: "Risk check failures",
+    type: "counter",
+    labelNames: ["failure_type", "symbol"],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    name: "execution_engine_api_failures_total",
+    help: "API call failures",
+    type: "counter",
+    labelNames: ["endpoint", "status_code", "error_message"],
+    owner: "execution-engine",
+    seed: true,
+  }),
+  // ===== BUSINESS (seed) =====
+  spec({
+    name: "trading_position_value_usd",
+    help: "Current position value in USD",
+    type: "gauge",
+    labelNames: ["symbol", "side"],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    name: "trading_unrealized_pnl_usd",
+    help: "Unrealized P&L in USD",
+    type: "gauge",
+    labelNames: ["symbol"],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    // Seed: a counter labelled {symbol, trade_id, strategy}. P&L falls, so a gauge;
+    // trade_id is unbounded, so dropped.
+    name: "trading_realized_pnl_usd",
+    help: "Realized P&L in USD",
+    type: "gauge",
+    labelNames: ["symbol", "strategy"],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    name: "trading_open_positions_count",
+    help: "Number of open positions",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  spec({
+    name: "trading_portfolio_value_usd",
+    help: "Total portfolio value in USD",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: true,
+  }),
+  // ===== SYSTEM (seed) =====
+  spec({
+    name: "system_cpu_usage_percent",
+    help: "CPU usage percentage",
+    type: "gauge",
+    labelNames: ["service"],
+    owner: "all",
+    seed: true,
+  }),
+  spec({
+    name: "system_memory_usage_mb",
+    help: "Memory usage in MB",
+    type: "gauge",
+    labelNames: ["service"],
+    owner: "all",
+    seed: true,
+  }),
+  spec({
+    name: "system_zmq_queue_depth",
+    help: "ZMQ queue depth",
+    type: "gauge",
+    labelNames: ["service", "queue"],
+    owner: "all",
+    seed: true,
+  }),
+  // ===== Added by this project =====
+  spec({
+    name: "market_data_parse_errors_total",
+    help: "Exchange messages that could not be parsed, by reason",
+    type: "counter",
+    labelNames: ["exchange", "reason"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_last_message_age_seconds",
+    help: "Seconds since the feed last delivered a message",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_connected",
+    help: "1 when the exchange feed is connected and authenticated, else 0",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_book_crossed_total",
+    help: "Order book updates that left the book crossed or locked",
+    type: "counter",
+    labelNames: ["symbol", "kind"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "signal_bridge_signals_suppressed_total",
+    help: "Signals not emitted, by reason",
+    type: "counter",
+    labelNames: ["reason", "symbol"],
+    owner: "signal-bridge",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_trading_state",
+    help: "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_circuit_breaker_tripped",
+    help: "1 while the circuit breaker is tripped, else 0",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_daily_pnl_usd",
+    help: "Daily P&L (realized plus unrealized) in USD",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_daily_loss_limit_usd",
+    help: "Configured daily loss limit in USD (a positive number)",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_illegal_transitions_total",
+    help: "Order state transitions refused as illegal",
+    type: "counter",
+    labelNames: ["from", "to"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_open_orders",
+    help: "Orders sent to the venue and not yet in a final state",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "http_requests_total",
+    help: "HTTP requests served by the service's own server",
+    type: "counter",
+    labelNames: ["service", "route", "method", "status_code"],
+    owner: "all",
+    seed: false,
+  }),
+] as const;
+
+type Spec = typeof CATALOGUE[number];
+type LabelsOf<S extends Spec> = S["labelNames"][number];
+type MetricOf<S extends Spec> = S["type"] extends "counter" ? Counter<LabelsOf<S>>
+  : S["type"] extends "gauge" ? Gauge<LabelsOf<S>>
+  : Histogram<LabelsOf<S>>;
+type OwnedBy<O extends Owner> = Extract<Spec, { owner: O | "all" }>;
+/** The families of one service, keyed by metric name. */
+export type Families<O extends ServiceName> = { [S in OwnedBy<O> as S["name"]]: MetricOf<S> };
+
+/** What {@link createServiceMetrics} returns. */
+export interface ServiceMetrics<O extends ServiceName> {
+  readonly service: O;
+  readonly registry: Registry;
+  readonly families: Families<O>;
+  /** Stops the periodic `system_*` sampler. */
+  stop(): void;
+}
+
+function build(s: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
+  const common = {
+    name: s.name,
+    help: s.help,
+    labelNames: [...s.labelNames],
+    registers: [registry],
+  };
+  switch (s.type) {
+    case "counter":
+      return new Counter(common);
+    case "gauge":
+      return new Gauge(common);
+    case "histogram":
+      return new Histogram({ ...common, buckets: [...(s.buckets ?? [])] });
+  }
+}
+
+/**
+ * Builds a service's registry: its own families from {@link CATALOGUE}, the
+ * `system_*` gauges (sampled every `sampleMs`, default 5 s, and at each scrape) and
+ * the default process metrics (which need `-A` to read memory and fds).
+ *
+ * Throws if a name is registered twice (prom-client refuses duplicates).
+ */
+export function createServiceMetrics<O extends ServiceName>(
+  service: O,
+  options: { sampleMs?: number; defaultMetrics?: boolean } = {},
+): ServiceMetrics<O> {
+  const registry = new Registry();
+  registry.setDefaultLabels({});
+  const families: Record<string, Counter | Gauge | Histogram> = {};
+  for (const s of CATALOGUE) {
+    if (s.owner === service || s.owner === "all") families[s.name] = build(s, registry);
+  }
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const sampler = new SystemSampler(service, families as unknown as Families<ServiceName>);
+  sampler.sample();
+  const timer = setInterval(() => sampler.sample(), options.sampleMs ?? 5000);
+  Deno.unrefTimer(timer);
+  return {
+    service,
+    registry,
+    families: families as unknown as Families<O>,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Samples process CPU (percent of one core since the previous sample) and resident memory. */
+class SystemSampler {
+  #lastCpu = process.cpuUsage();
+  #lastAt = performance.now();
+  constructor(
+    private readonly service: ServiceName,
+    private readonly families: Families<ServiceName>,
+  ) {}
+  sample(): void {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const elapsedUs = (now - this.#lastAt) * 1000;
+    if (elapsedUs > 0) {
+      const used = cpu.user - this.#lastCpu.user + cpu.system - this.#lastCpu.system;
+      this.families.system_cpu_usage_percent.set(
+        { service: this.service },
+        Math.max(0, (100 * used) / elapsedUs),
+      );
+    }
+    this.#lastCpu = cpu;
+    this.#lastAt = now;
+    this.families.system_memory_usage_mb.set(
+      { service: this.service },
+      Deno.memoryUsage().rss / (1024 * 1024),
+    );
+  }
+}
+
+/**
+ * Maps an outside value onto a closed set: the value itself if it is a member,
+ * else `fallback` (default `"other"`). Use it for every label value that comes
+ * from outside the process.
+ *
+ * @example
+ * ```ts
+ * const METHODS = ["GET", "POST", "DELETE"] as const;
+ * closedSet(METHODS, "PATCH", "unknown"); // "unknown"
+ * ```
+ */
+export function closedSet<const T extends readonly string[], F extends string = "other">(
+  set: T,
+  value: string | undefined,
+  fallback: F = "other" as F,
+): T[number] | F {
+  return value !== undefined && (set as readonly string[]).includes(value)
+    ? value as T[number]
+    : fallback;
+}
+
+/**
+ * The symbol label value for an outside symbol: the symbol if it is configured,
+ * else `"other"`, so a feed cannot grow the series count without bound.
+ */
+export function symbolLabel(symbols: ReadonlySet<string>, symbol: string | undefined): string {
+  return symbol !== undefined && symbols.has(symbol) ? symbol : "other";
+}
+
+/** Microseconds since `startMs` (a `performance.now()` value). */
+export function elapsedUs(startMs: number): number {
+  return (performance.now() - startMs) * 1000;
+}

@@ -1,0 +1,162 @@
+/**
+ * The start-up and shut-down sequence every service shares: config (exit 2 when
+ * invalid), JSON logging, the service's metrics registry, its HTTP server (exit 3
+ * when the port is taken), the service's own core, and a graceful close on
+ * SIGINT/SIGTERM.
+ *
+ * @example
+ * ```ts
+ * await runService("signal-bridge", (ctx) => startSignalBridge(ctx));
+ * ```
+ * @module
+ */
+import type { Hono } from "hono";
+import { type Config, ConfigError, loadConfig, type Secrets, secretsFromEnv } from "./config.ts";
+import { createServiceApp, serve, ServeError } from "./http.ts";
+import { getLogger, setupLogging } from "./log.ts";
+import { createServiceMetrics, type ServiceMetrics, type ServiceName } from "./metrics.ts";
+
+/** What a service's core receives. */
+export interface ServiceContext<S extends ServiceName> {
+  readonly service: S;
+  readonly config: Config;
+  readonly secrets: Secrets;
+  readonly metrics: ServiceMetrics<S>;
+  /** Aborted when the service is asked to stop. */
+  readonly signal: AbortSignal;
+}
+
+/** What a service's core hands back. */
+export interface RunningCore {
+  /** Readiness checks for `/ready`. */
+  ready?: () => Record<string, boolean>;
+  /** An admin API served under `/admin/*` (its routes include the `/admin` prefix). */
+  admin?: Hono;
+  /** Closes sockets and stores; called once on shut-down. */
+  close?: () => Promise<void>;
+}
+
+/** Exit codes of a service process. */
+export const EXIT = { ok: 0, config: 2, port: 3, crash: 1 } as const;
+
+/** The `http` section of the config for a service. */
+export function httpConfigOf(config: Config, service: ServiceName): { host: string; port: number } {
+  switch (service) {
+    case "market-data":
+      return config.marketData.http;
+    case "signal-bridge":
+      return config.signalBridge.http;
+    case "risk-manager":
+      return config.riskManager.http;
+    case "execution-engine":
+      return config.executionEngine.http;
+  }
+}
+
+/**
+ * Runs a service until SIGINT/SIGTERM. Never returns normally: exits the process
+ * with an {@link EXIT} code.
+ */
+export async function runService<S extends ServiceName>(
+  service: S,
+  start: (ctx: ServiceContext<S>) => Promise<RunningCore> | RunningCore,
+): Promise<never> {
+  let config: Config;
+  try {
+    config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`${service}: ${e.message}`);
+      Deno.exit(EXIT.config);
+    }
+    throw e;
+  }
+  try {
+    setupLogging(service);
+  } catch (e) {
+    console.error(`${service}: ${(e as Error).message}`);
+    Deno.exit(EXIT.config);
+  }
+  const log = getLogger(["trading", "service"]);
+  const metrics = createServiceMetrics(service);
+  const abort = new AbortController();
+  let core: RunningCore = {};
+  let stopping = false;
+  let coreReady = false;
+  const app = createServiceApp({
+    service,
+    registry: metrics.registry,
+    requests: metrics.families.http_requests_total,
+    ready: () => (coreReady ? core.ready?.() ?? {} : { started: false }),
+    // The core starts after the server is up, so its admin app is reached by delegation.
+    routes: (a) =>
+      a.all(
+        "/admin/*",
+        (c) => core.admin ? core.admin.fetch(c.req.raw) : c.json({ error: "not_found" }, 404),
+      ),
+  });
+  const httpConf = httpConfigOf(config, service);
+  let server;
+  try {
+    server = serve(app, { ...httpConf, service });
+  } catch (e) {
+    if (e instanceof ServeError) {
+      log.fatal(e.message, { host: httpConf.host, port: httpConf.port });
+      console.error(`${service}: ${e.message}`);
+      Deno.exit(EXIT.port);
+    }
+    throw e;
+  }
+  log.info("Service starting", { http: `${server.host}:${server.port}`, pid: Deno.pid });
+
+  const stop = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("Service stopping", { reason: why });
+    abort.abort();
+    const deadline = setTimeout(() => {
+      log.error("Shut-down took longer than 10 s; exiting anyway");
+      Deno.exit(code || EXIT.crash);
+    }, 10_000);
+    try {
+      await core.close?.();
+    } catch (e) {
+      log.error("Error while closing", { error: e });
+    }
+    metrics.stop();
+    await server.shutdown().catch(() => {});
+    clearTimeout(deadline);
+    log.info("Service stopped", { reason: why });
+    Deno.exit(code);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => void stop(sig, EXIT.ok));
+  }
+  globalThis.addEventListener("unhandledrejection", (ev) => {
+    ev.preventDefault();
+    log.error("Unhandled rejection", { error: ev.reason });
+  });
+
+  try {
+    // A core may refuse its own config (e.g. a bad model file) with a ConfigError.
+    core = await start({
+      service,
+      config,
+      secrets: secretsFromEnv(Deno.env.toObject()),
+      metrics,
+      signal: abort.signal,
+    });
+    coreReady = true;
+    log.info("Service started");
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.fatal(e.message);
+      console.error(`${service}: ${e.message}`);
+      await stop("config", EXIT.config);
+    }
+    log.fatal("Service failed to start", { error: e });
+    await stop("start failed", EXIT.crash);
+  }
+  // Keep running until a signal arrives.
+  return await new Promise<never>(() => {});
+}

@@ -1,0 +1,192 @@
+/**
+ * The domain messages that cross the wire, as zod schemas and their types.
+ *
+ * Every body travels inside a messaging envelope (`lib/envelope.ts`) whose `type`
+ * is one of {@link MESSAGE_TYPES}; {@link SCHEMAS} validates a body by type so a
+ * subscriber can refuse a malformed message without throwing into its handler.
+ *
+ * Times are epoch milliseconds (floats allowed, for sub-millisecond latency);
+ * prices and sizes are plain numbers on the wire and exact ticks inside the book.
+ * `tickTs` is the time market-data received the exchange message that led to a
+ * signal or order: it travels down the pipeline to measure tick-to-trade latency.
+ * @module
+ */
+import { z } from "zod";
+
+const symbol = z.string().min(1).max(20);
+const price = z.number().positive().finite();
+const size = z.number().nonnegative().finite();
+const ts = z.number().nonnegative().finite();
+const level = z.tuple([price, size]);
+
+/** A normalised trade print. */
+export const TradeSchema = z.object({
+  symbol,
+  price,
+  size,
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+  tradeId: z.string().optional(),
+});
+export type Trade = z.infer<typeof TradeSchema>;
+
+/** A normalised top-of-book quote. */
+export const QuoteSchema = z.object({
+  symbol,
+  bidPrice: price,
+  bidSize: size,
+  askPrice: price,
+  askSize: size,
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+});
+export type Quote = z.infer<typeof QuoteSchema>;
+
+/** The top levels of an order book after an update, with derived figures. */
+export const BookSchema = z.object({
+  symbol,
+  bids: z.array(level),
+  asks: z.array(level),
+  mid: price.nullable(),
+  spreadBps: z.number().finite().nullable(),
+  imbalance: z.number().min(-1).max(1).nullable(),
+  crossed: z.boolean(),
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+});
+export type Book = z.infer<typeof BookSchema>;
+
+/** A time bar, closed by a timer. */
+export const BarSchema = z.object({
+  symbol,
+  interval: z.enum(["1s", "5s", "1m", "5m"]),
+  start: ts,
+  end: ts,
+  open: price,
+  high: price,
+  low: price,
+  close: price,
+  volume: size,
+  trades: z.number().int().nonnegative(),
+  vwap: price,
+});
+export type Bar = z.infer<typeof BarSchema>;
+
+/** A trading signal from signal-bridge. */
+export const SignalSchema = z.object({
+  id: z.string().min(1).max(100),
+  symbol,
+  action: z.enum(["buy", "sell", "flat"]),
+  confidence: z.number().min(0).max(1),
+  model: z.string(),
+  modelVersion: z.string(),
+  features: z.record(z.string(), z.number()),
+  price: price,
+  createdAt: ts,
+  expiresAt: ts,
+  tickTs: ts,
+});
+export type Signal = z.infer<typeof SignalSchema>;
+
+/** Order sides. */
+export const SIDES = ["buy", "sell"] as const;
+/** Order types. */
+export const ORDER_TYPES = ["market", "limit"] as const;
+
+/** An order approved by risk-manager, sent to execution-engine over the reliable channel. */
+export const OrderSchema = z.object({
+  clientOrderId: z.string().min(1).max(48),
+  signalId: z.string(),
+  symbol,
+  side: z.enum(SIDES),
+  qty: z.number().positive().finite(),
+  type: z.enum(ORDER_TYPES),
+  limitPrice: price.optional(),
+  timeInForce: z.enum(["day", "gtc", "ioc"]),
+  strategy: z.string(),
+  createdAt: ts,
+  tickTs: ts,
+});
+export type Order = z.infer<typeof OrderSchema>;
+
+/** Order states of the execution-engine's state machine. */
+export const ORDER_STATES = [
+  "new",
+  "accepted",
+  "partially_filled",
+  "filled",
+  "canceled",
+  "rejected",
+  "expired",
+] as const;
+export type OrderState = typeof ORDER_STATES[number];
+
+/** An execution report for every order state change. */
+export const ExecutionReportSchema = z.object({
+  clientOrderId: z.string().min(1),
+  venueOrderId: z.string().optional(),
+  symbol,
+  side: z.enum(SIDES),
+  kind: z.enum(["ack", "fill", "reject", "cancel", "expire"]),
+  state: z.enum(ORDER_STATES),
+  orderQty: z.number().positive(),
+  lastQty: size,
+  lastPrice: z.number().nonnegative(),
+  cumQty: size,
+  avgPrice: z.number().nonnegative(),
+  leavesQty: size,
+  reason: z.string().optional(),
+  venue: z.string(),
+  strategy: z.string(),
+  ts: ts,
+});
+export type ExecutionReport = z.infer<typeof ExecutionReportSchema>;
+
+/** Trading states of the risk-manager. */
+export const TRADING_STATES = ["ACTIVE", "REDUCING", "HALTED"] as const;
+export type TradingState = typeof TRADING_STATES[number];
+
+/** A trading state change, published by risk-manager. */
+export const TradingStateEventSchema = z.object({
+  state: z.enum(TRADING_STATES),
+  previous: z.enum(TRADING_STATES),
+  reason: z.string(),
+  actor: z.string(),
+  at: ts,
+});
+export type TradingStateEvent = z.infer<typeof TradingStateEventSchema>;
+
+/** Envelope `type` values and the schema of each body. */
+export const SCHEMAS = {
+  trade: TradeSchema,
+  quote: QuoteSchema,
+  book: BookSchema,
+  bar: BarSchema,
+  signal: SignalSchema,
+  order: OrderSchema,
+  execution_report: ExecutionReportSchema,
+  trading_state: TradingStateEventSchema,
+} as const;
+export type MessageType = keyof typeof SCHEMAS;
+/** Every message type. */
+export const MESSAGE_TYPES = Object.keys(SCHEMAS) as MessageType[];
+
+/**
+ * Validators by type, in the form lib/messaging's subscribers take: each returns
+ * the parsed body or throws.
+ */
+export function validatorsFor(
+  types: readonly MessageType[],
+): Record<string, (body: unknown) => unknown> {
+  const out: Record<string, (body: unknown) => unknown> = {};
+  for (const t of types) out[t] = (body) => SCHEMAS[t].parse(body);
+  return out;
+}
+
+/** Now as epoch milliseconds with sub-millisecond precision. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
