@@ -73,6 +73,34 @@ export const ConfigSchema = z.strictObject({
     maxDataAgeMs: positive,
     signalTtlMs: positive,
     minIntervalMs: nonNegative,
+    /** Non-flat signals with a lower confidence are suppressed ("below_threshold"). */
+    minConfidence: z.number().min(0).max(1).default(0.55),
+    /** Streaming feature parameters; periods and windows count price updates (trades for the flow). */
+    features: z.strictObject({
+      emaFast: z.number().int().min(1),
+      emaSlow: z.number().int().min(2),
+      macdSignal: z.number().int().min(1),
+      rsiPeriod: z.number().int().min(1),
+      returnsWindow: z.number().int().min(1),
+      volatilityWindow: z.number().int().min(2),
+      tradeFlowWindow: z.number().int().min(1),
+      imbalanceLevels: z.number().int().min(1),
+    }).default({
+      emaFast: 12,
+      emaSlow: 26,
+      macdSignal: 9,
+      rsiPeriod: 14,
+      returnsWindow: 10,
+      volatilityWindow: 50,
+      tradeFlowWindow: 50,
+      imbalanceLevels: 5,
+    }),
+    /** The rule model: RSI mean reversion at the extremes, trend following in between. */
+    rules: z.strictObject({
+      overbought: z.number().gt(50).lt(100),
+      oversold: z.number().gt(0).lt(50),
+      trendEntry: positive,
+    }).default({ overbought: 70, oversold: 30, trendEntry: 1.5 }),
   }),
   riskManager: z.strictObject({
     http,
@@ -80,8 +108,12 @@ export const ConfigSchema = z.strictObject({
     marketData: z.array(endpoint).min(1),
     orders: endpoint,
     executionReports: endpoint,
+    /** Where trading_state (and risk_denial) events are published. */
+    publish: endpoint,
     statePath: z.string().min(1),
     strategy: z.string().min(1),
+    /** A mark (mid) older than this is stale: the price collar denies against it. */
+    markMaxAgeMs: positive,
     sizing: z.strictObject({
       notionalPerOrder: positive,
       minQty: positive,
@@ -206,7 +238,7 @@ export function parseConfig(raw: unknown, source = "config"): Config {
       }`;
     } else {
       const got = valueAt(raw, issue.path);
-      message = `"${field}" ${describe(issue)}, got ${show(got)}`;
+      message = `"${field}" ${describe(issue, got)}, got ${show(got)}`;
     }
     throw new ConfigError(`Cannot load config (${source}): ${message}`);
   }
@@ -229,6 +261,10 @@ function crossChecks(c: Config, source: string): void {
       }
     }
   }
+  const sbf = c.signalBridge.features;
+  if (sbf.emaFast >= sbf.emaSlow) {
+    fail("signalBridge.features.emaFast", "must be less than emaSlow", sbf.emaFast);
+  }
   const ports = new Map<number, string>();
   for (const name of ["marketData", "signalBridge", "riskManager", "executionEngine"] as const) {
     const p = c[name].http.port;
@@ -239,10 +275,10 @@ function crossChecks(c: Config, source: string): void {
   }
 }
 
-function describe(issue: z.core.$ZodIssue): string {
+function describe(issue: z.core.$ZodIssue, got: unknown): string {
   switch (issue.code) {
     case "invalid_type":
-      return issue.input === undefined
+      return got === undefined
         ? `is required (${issue.expected})`
         : `must be ${article(issue.expected)}`;
     case "too_small":

@@ -342,6 +342,15 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "execution_engine_tick_to_trade_latency_us",
+    help: "Time from market-data receiving the tick to the venue receiving the order, in microseconds",
+    type: "histogram",
+    labelNames: ["exchange"],
+    buckets: [100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
     name: "http_requests_total",
     help: "HTTP requests served by the service's own server",
     type: "counter",

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import {
+  applyEnvOverrides,
+  type ConfigError,
+  configPath,
+  loadConfig,
+  parseConfig,
+  secretsFromEnv,
+} from "./config.ts";
+import { Proc } from "./testing/tools.ts";
+
+const base = () => JSON.parse(Deno.readTextFileSync("config/system.json"));
+
+function errorOf(mutate: (c: Record<string, any>) => void): string {
+  const c = base();
+  mutate(c);
+  try {
+    parseConfig(c, "test.json");
+  } catch (e) {
+    assert.equal((e as Error).name, "ConfigError");
+    return (e as ConfigError).message;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("the shipped config/system.json is valid and frozen", () => {
+  const c = loadConfig({ args: [], env: {} });
+  assert.equal(c.marketData.http.port, 9090);
+  assert.equal(c.executionEngine.http.port, 9093);
+  assert.ok(Object.isFrozen(c.riskManager.limits));
+});
+
+Deno.test("a missing field is named in the error", () => {
+  const msg = errorOf((c) => delete c.riskManager.limits.maxOrderQty);
+  assert.match(msg, /"riskManager\.limits\.maxOrderQty" is required/);
+});
+
+Deno.test("a field of the wrong type is named with the bad value", () => {
+  const msg = errorOf((c) => (c.marketData.http.port = "ninety"));
+  assert.match(msg, /"marketData\.http\.port" must be a number, got "ninety"/);
+});
+
+Deno.test("an out-of-range value is named with the bad value", () => {
+  const msg = errorOf((c) => (c.riskManager.limits.maxOrderQty = -5));
+  assert.match(msg, /"riskManager\.limits\.maxOrderQty" must be > 0, got -5/);
+  const port = errorOf((c) => (c.signalBridge.http.port = 70000));
+  assert.match(port, /"signalBridge\.http\.port" must be <= 65535, got 70000/);
+});
+
+Deno.test("an unknown field is an error, so a typo cannot pass silently", () => {
+  const msg = errorOf((c) => (c.riskManager.limits.maxOrderQtty = 5));
+  assert.match(msg, /unknown field "riskManager\.limits\.maxOrderQtty"/);
+});
+
+Deno.test("an enum value outside its set lists the allowed values", () => {
+  const msg = errorOf((c) => (c.marketData.feed = "bloomberg"));
+  assert.match(msg, /"marketData\.feed" must be one of "sim", "replay", "alpaca", got "bloomberg"/);
+});
+
+Deno.test("a bad ZeroMQ endpoint is named", () => {
+  const msg = errorOf((c) => (c.riskManager.orders = "http://x"));
+  assert.match(msg, /"riskManager\.orders" must be a ZeroMQ endpoint/);
+});
+
+Deno.test("two services on one metrics port are refused", () => {
+  const msg = errorOf((c) => (c.signalBridge.http.port = 9090));
+  assert.match(msg, /"signalBridge\.http\.port" must differ from marketData\.http\.port, got 9090/);
+});
+
+Deno.test("a sim symbol without a start price is refused", () => {
+  const msg = errorOf((c) => c.symbols.push("TSLA"));
+  assert.match(msg, /"marketData\.sim\.startPrices\.TSLA" must be set/);
+});
+
+Deno.test("TRADING__ environment variables override file values, matched without case", () => {
+  const c = loadConfig({
+    args: [],
+    env: {
+      TRADING__RISK_MANAGER__LIMITS__MAX_ORDER_QTY: "50",
+      TRADING__MARKET_DATA__FEED: "replay",
+      TRADING__SYMBOLS: '["AAPL"]',
+    },
+  });
+  assert.equal(c.riskManager.limits.maxOrderQty, 50);
+  assert.equal(c.marketData.feed, "replay");
+  assert.deepEqual(c.symbols, ["AAPL"]);
+});
+
+Deno.test("an override naming an unknown field is an error", () => {
+  const raw = base();
+  assert.throws(
+    () => applyEnvOverrides(raw, { TRADING__RISK_MANAGER__LIMITZ: "1" }),
+    /TRADING__RISK_MANAGER__LIMITZ names unknown field "riskManager\.LIMITZ"/,
+  );
+});
+
+Deno.test("an override with a bad value fails validation naming the field", () => {
+  assert.throws(
+    () => loadConfig({ args: [], env: { TRADING__MARKET_DATA__HTTP__PORT: "-1" } }),
+    /"marketData\.http\.port" must be >= 0, got -1/,
+  );
+});
+
+Deno.test("--config and TRADING_CONFIG choose the file, --config first", () => {
+  assert.equal(
+    configPath({ args: ["--config", "a.json"], env: { TRADING_CONFIG: "b.json" } }),
+    "a.json",
+  );
+  assert.equal(configPath({ args: ["--config=c.json"] }), "c.json");
+  assert.equal(configPath({ env: { TRADING_CONFIG: "b.json" } }), "b.json");
+  assert.equal(configPath({}), "config/system.json");
+});
+
+Deno.test("a missing or malformed file is a clear error", () => {
+  assert.throws(
+    () => loadConfig({ args: ["--config", "/nonexistent.json"] }),
+    /cannot read "\/nonexistent\.json"/,
+  );
+  assert.throws(
+    () => loadConfig({ args: [], readFile: () => "{ nope" }),
+    /"config\/system\.json" is not valid JSON/,
+  );
+});
+
+Deno.test("secrets come from the environment only", () => {
+  const s = secretsFromEnv({
+    APCA_API_KEY_ID: "k",
+    APCA_API_SECRET_KEY: "s",
+    RISK_ADMIN_TOKEN: "",
+  });
+  assert.equal(s.alpacaKeyId, "k");
+  assert.equal(s.alpacaSecretKey, "s");
+  assert.equal(s.riskAdminToken, undefined);
+  const msg = errorOf((c) => (c.executionEngine.alpaca.apiKey = "k"));
+  assert.match(msg, /unknown field "executionEngine\.alpaca\.apiKey"/);
+});
+
+Deno.test("a service given invalid config exits with code 2 and names the field", async () => {
+  const p = new Proc("services/risk-manager/main.ts", [], {
+    TRADING__RISK_MANAGER__LIMITS__MAX_ORDER_QTY: "-5",
+  });
+  const status = await p.done;
+  assert.equal(status.code, 2);
+  assert.match(p.stderr, /"riskManager\.limits\.maxOrderQty" must be > 0, got -5/);
+});

@@ -1,0 +1,102 @@
+/**
+ * Test helpers: external tools (promtool), free ports, polling with a deadline and
+ * running a service as a subprocess.
+ * @module
+ */
+
+/** Runs `promtool` with `args`, feeding `stdin`. Throws a clear error when promtool is missing. */
+export async function promtool(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; output: string }> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("promtool", {
+      args,
+      stdin: stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "promtool is not installed: run `apt-get install -y prometheus` (.ci/run does this)",
+      );
+    }
+    throw e;
+  }
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes (then throws). */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  { timeoutMs = 10_000, everyMs = 50 } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** A service (or any Deno script) running as a subprocess, with its output collected. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly done: Promise<Deno.CommandStatus>;
+  constructor(script: string, args: string[] = [], env: Record<string, string> = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      env: { LOG_FORMAT: "json", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const dec = new TextDecoder();
+    const pump = async (s: ReadableStream<Uint8Array>, k: "stdout" | "stderr") => {
+      for await (const chunk of s) this[k] += dec.decode(chunk, { stream: true });
+    };
+    const a = pump(this.child.stdout, "stdout");
+    const b = pump(this.child.stderr, "stderr");
+    this.done = Promise.all([this.child.status, a, b]).then(([s]) => s);
+  }
+  /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves with the status. */
+  async stop(graceMs = 5000): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* gone */ }
+    const t = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, graceMs);
+    const s = await this.done;
+    clearTimeout(t);
+    return s;
+  }
+}
