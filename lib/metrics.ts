@@ -343,7 +343,8 @@ export const CATALOGUE = [
   }),
   spec({
     name: "execution_engine_tick_to_trade_latency_us",
-    help: "Time from market-data receiving the tick to the venue receiving the order, in microseconds",
+    help:
+      "Time from market-data receiving the tick to the venue receiving the order, in microseconds",
     type: "histogram",
     labelNames: ["exchange"],
     buckets: [100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000],
@@ -404,13 +405,16 @@ function build(s: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
  */
 export function createServiceMetrics<O extends ServiceName>(
   service: O,
-  options: { sampleMs?: number; defaultMetrics?: boolean } = {},
+  options: { sampleMs?: number; defaultMetrics?: boolean; instrumented?: boolean } = {},
 ): ServiceMetrics<O> {
   const registry = new Registry();
-  registry.setDefaultLabels({});
   const families: Record<string, Counter | Gauge | Histogram> = {};
+  const instrumented = options.instrumented ?? instrumentationFromEnv();
   for (const s of CATALOGUE) {
-    if (s.owner === service || s.owner === "all") families[s.name] = build(s, registry);
+    if (s.owner !== service && s.owner !== "all") continue;
+    // With instrumentation off (benchmarks only), the service's own families are
+    // no-ops; the system gauges stay so a run can still be watched.
+    families[s.name] = instrumented || s.name.startsWith("system_") ? build(s, registry) : noop();
   }
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const sampler = new SystemSampler(service, families as unknown as Families<ServiceName>);
@@ -423,6 +427,31 @@ export function createServiceMetrics<O extends ServiceName>(
     families: families as unknown as Families<O>,
     stop: () => clearInterval(timer),
   };
+}
+
+/**
+ * `TRADING_INSTRUMENTATION=off` turns a service's own metric families into no-ops,
+ * so a benchmark can measure what instrumentation costs. Never set in production.
+ */
+function instrumentationFromEnv(): boolean {
+  try {
+    return Deno.env.get("TRADING_INSTRUMENTATION") !== "off";
+  } catch {
+    return true;
+  }
+}
+
+function noop(): Counter {
+  const m: Record<string, unknown> = {};
+  const self = () => m;
+  for (const k of ["inc", "dec", "set", "observe", "reset", "remove", "zero", "setToCurrentTime"]) {
+    m[k] = () => {};
+  }
+  m.labels = self;
+  m.startTimer = () => () => 0;
+  m.get = () =>
+    Promise.resolve({ name: "noop", help: "", type: "counter", values: [], aggregator: "sum" });
+  return m as unknown as Counter;
 }
 
 /** Samples process CPU (percent of one core since the previous sample) and resident memory. */

@@ -225,3 +225,19 @@ Deno.test("system gauges report this process's memory in MB", async () => {
     m.stop();
   }
 });
+
+Deno.test("with instrumentation off a service's own families are no-ops but system gauges stay", async () => {
+  const m = createServiceMetrics("market-data", { instrumented: false, defaultMetrics: false });
+  try {
+    m.families.market_data_messages_processed_total.inc({
+      message_type: "trade",
+      symbol: "AAPL",
+      exchange: "sim",
+    });
+    const text = await m.registry.metrics();
+    assert.ok(!text.includes("market_data_messages_processed_total"));
+    assert.match(text, /system_memory_usage_mb/);
+  } finally {
+    m.stop();
+  }
+});
