@@ -11,6 +11,7 @@ import { Proc } from "./testing/tools.ts";
 
 const base = () => JSON.parse(Deno.readTextFileSync("config/system.json"));
 
+// deno-lint-ignore no-explicit-any
 function errorOf(mutate: (c: Record<string, any>) => void): string {
   const c = base();
   mutate(c);

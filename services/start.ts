@@ -32,16 +32,17 @@ async function stopAll(code: number): Promise<never> {
         child.kill("SIGTERM");
       } catch { /* already gone */ }
     }
-    const deadline = Date.now() + 15_000;
-    await Promise.race([
-      Promise.allSettled([...children.values()].map((c) => c.status)),
-      new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()))),
-    ]);
-    for (const child of children.values()) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }
+    const killer = setTimeout(() => {
+      for (const child of children.values()) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }
+    }, 15_000);
+    const statuses = await Promise.all([...children.values()].map((c) => c.status));
+    clearTimeout(killer);
+    // A clean stop is one where every service closed cleanly.
+    if (code === 0 && statuses.some((s) => s.code !== 0)) code = 1;
   }
   Deno.exit(code);
 }
