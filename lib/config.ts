@@ -100,7 +100,7 @@ export const ConfigSchema = z.strictObject({
       overbought: z.number().gt(50).lt(100),
       oversold: z.number().gt(0).lt(50),
       trendEntry: positive,
-    }).default({ overbought: 70, oversold: 30, trendEntry: 1.5 }),
+    }).default({ overbought: 70, oversold: 30, trendEntry: 1 }),
   }),
   riskManager: z.strictObject({
     http,
@@ -144,13 +144,21 @@ export const ConfigSchema = z.strictObject({
       partialFillProbability: z.number().min(0).max(1),
       rejectProbability: z.number().min(0).max(1),
       buyingPower: positive,
+      /** Regular session of non-crypto symbols, "HH:MM" UTC; null = always open. */
+      hoursUtc: z.strictObject({
+        open: z.string().regex(/^\d{2}:\d{2}$/, 'must be "HH:MM"'),
+        close: z.string().regex(/^\d{2}:\d{2}$/, 'must be "HH:MM"'),
+      }).nullable(),
     }),
     alpaca: z.strictObject({
       baseUrl: z.url(),
       streamUrl: z.url(),
       requestsPerMinute: z.number().int().positive(),
       timeoutMs: positive,
+      maxRetries: z.number().int().min(0).max(10),
+      retryBaseMs: positive,
     }),
+    reconcileMs: positive,
   }),
 });
 

@@ -1,0 +1,322 @@
+/**
+ * The Alpaca market data WebSocket v2 feed (stocks and crypto). For each endpoint
+ * (stock symbols go to `stocksUrl`, crypto symbols with a `/` to `cryptoUrl`) a
+ * connection: open, wait for `connected`, send `auth` and check the answer, send
+ * `subscribe` (trades, quotes, bars; order books for crypto), wait for the
+ * `subscription` answer, then stream data frames to the core.
+ *
+ * Failures are counted by kind (the closed set `CONNECTION_ERROR_TYPES`) and
+ * followed by a reconnect after an exponential backoff with jitter
+ * (`min * 2^attempt`, capped at `max`, times a random factor in [0.5, 1)); the
+ * attempt counter resets only when data flows again. A failed authentication or
+ * an exceeded connection limit waits the maximum backoff: they are not retried in
+ * a hot loop. A feed silent for `staleAfterMs` is counted as `silent_feed` and
+ * reconnected.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { nowMs } from "../../lib/types.ts";
+import { authAction, type ErrorMsg, parseFrame, subscribeAction } from "./alpaca_protocol.ts";
+import type { ConnectionErrorType, FailureHandler, Feed, FeedHandler } from "./feed.ts";
+
+/** Options of {@link AlpacaFeed}. */
+export interface AlpacaFeedOptions {
+  readonly symbols: readonly string[];
+  readonly stocksUrl: string;
+  readonly cryptoUrl: string;
+  readonly keyId: string;
+  readonly secretKey: string;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** Silence longer than this while streaming is a `silent_feed` failure. */
+  readonly staleAfterMs: number;
+  /** Time allowed from opening to `subscription`; default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+  readonly onFailure?: FailureHandler;
+  readonly log?: Logger;
+  /** Jitter source in [0, 1); default Math.random. */
+  readonly random?: () => number;
+}
+
+/** Connection states. */
+export type ConnectionState =
+  | "idle"
+  | "connecting"
+  | "authenticating"
+  | "subscribing"
+  | "streaming"
+  | "backoff"
+  | "closed";
+
+/** The failure kind of an Alpaca stream error code. */
+export function errorTypeOfCode(code: number): ConnectionErrorType {
+  switch (code) {
+    case 401:
+    case 402:
+    case 404:
+      return "auth_failed";
+    case 406:
+      return "connection_limit";
+    case 407:
+      return "slow_client";
+    case 405:
+    case 409:
+    case 410:
+      return "subscription_error";
+    case 500:
+      return "server_error";
+    default:
+      return "protocol_error";
+  }
+}
+
+/** The failure kind of a WebSocket error before the connection opened. */
+export function errorTypeOfConnectError(message: string): ConnectionErrorType {
+  if (/lookup|dns|resolve|name or service|no such host/i.test(message)) return "dns";
+  if (/tls|ssl|certificate|handshake alert/i.test(message)) return "tls";
+  if (/timed? ?out/i.test(message)) return "timeout";
+  return "connect_refused";
+}
+
+/** The backoff delay before reconnect attempt `attempt` (0-based), with jitter. */
+export function backoffMs(attempt: number, minMs: number, maxMs: number, random: number): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return base * (0.5 + random / 2);
+}
+
+/** One WebSocket connection to one Alpaca endpoint. */
+export class AlpacaConnection {
+  state: ConnectionState = "idle";
+  /** Consecutive failed attempts since data last flowed. */
+  attempt = 0;
+  /** Connections opened so far. */
+  opened = 0;
+  /** `nowMs()` of the last frame received. */
+  lastFrameAt = 0;
+  #ws: WebSocket | undefined;
+  #failed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #stateSince = 0;
+  #onEvent: FeedHandler = () => {};
+
+  constructor(
+    readonly url: string,
+    readonly symbols: readonly string[],
+    readonly crypto: boolean,
+    private readonly o: AlpacaFeedOptions,
+  ) {}
+
+  start(onEvent: FeedHandler): void {
+    this.#onEvent = onEvent;
+    const every = Math.max(10, Math.min(1000, this.o.staleAfterMs / 4));
+    this.#watchdog = setInterval(() => this.#check(), every);
+    this.#connect();
+  }
+
+  #setState(s: ConnectionState): void {
+    this.state = s;
+    this.#stateSince = performance.now();
+  }
+
+  #connect(): void {
+    if (this.state === "closed") return;
+    this.#failed = false;
+    this.#setState("connecting");
+    this.opened++;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.#fail("protocol_error", `cannot open WebSocket: ${(e as Error).message}`);
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.#ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+    };
+    ws.onerror = (ev) => {
+      if (ws !== this.#ws) return;
+      const msg = (ev as ErrorEvent).message ?? "";
+      this.#fail(opened ? "server_close" : errorTypeOfConnectError(msg), msg || "WebSocket error");
+    };
+    ws.onclose = (ev) => {
+      if (ws !== this.#ws) return;
+      this.#fail(
+        opened ? "server_close" : "connect_refused",
+        `WebSocket closed (code ${ev.code})`,
+      );
+    };
+    ws.onmessage = (ev) => {
+      if (ws !== this.#ws) return;
+      this.#frame(ev.data);
+    };
+  }
+
+  #frame(data: unknown): void {
+    const receivedTs = nowMs();
+    this.lastFrameAt = receivedTs;
+    const text = typeof data === "string"
+      ? data
+      : data instanceof ArrayBuffer
+      ? new TextDecoder().decode(data)
+      : "";
+    const parsed = parseFrame(text);
+    let data_ = false;
+    for (const m of parsed.messages) {
+      switch (m.kind) {
+        case "success":
+          if (m.msg === "connected" && this.state === "connecting") {
+            this.#setState("authenticating");
+            this.#send(authAction(this.o.keyId, this.o.secretKey));
+          } else if (m.msg === "authenticated" && this.state === "authenticating") {
+            this.#setState("subscribing");
+            this.#send(subscribeAction(this.symbols, this.crypto));
+          }
+          break;
+        case "subscription":
+          if (this.state === "subscribing") {
+            this.#setState("streaming");
+            this.o.log?.info("Alpaca stream subscribed", { url: this.url, lists: m.lists });
+          }
+          break;
+        case "error":
+          this.#serverError(m);
+          return;
+        default:
+          data_ = true;
+      }
+    }
+    if (data_ && this.state === "streaming") this.attempt = 0;
+    if (data_ || parsed.errors.length > 0) {
+      this.#onEvent({ receivedTs, frame: text, parsed });
+    }
+  }
+
+  #serverError(m: ErrorMsg): void {
+    if (m.code === 403) return; // already authenticated: harmless
+    const type = errorTypeOfCode(m.code);
+    this.#fail(type, `Alpaca error ${m.code}: ${m.msg.slice(0, 100)}`);
+  }
+
+  #send(text: string): void {
+    try {
+      this.#ws?.send(text);
+    } catch (e) {
+      this.#fail("server_close", `cannot send: ${(e as Error).message}`);
+    }
+  }
+
+  /** Watchdog: handshake timeout and silent feed. */
+  #check(): void {
+    const inState = performance.now() - this.#stateSince;
+    const handshake = this.o.handshakeTimeoutMs ?? 10_000;
+    if (
+      (this.state === "connecting" || this.state === "authenticating" ||
+        this.state === "subscribing") && inState > handshake
+    ) {
+      this.#fail("timeout", `no answer in state ${this.state} after ${handshake} ms`);
+    } else if (
+      this.state === "streaming" &&
+      nowMs() - Math.max(this.lastFrameAt, performance.timeOrigin + this.#stateSince) >
+        this.o.staleAfterMs
+    ) {
+      this.#fail("silent_feed", `no message for ${this.o.staleAfterMs} ms`);
+    }
+  }
+
+  /** Counts one failure per connection attempt, closes the socket and schedules a reconnect. */
+  #fail(type: ConnectionErrorType, detail: string): void {
+    if (this.state === "closed" || this.#failed) return;
+    this.#failed = true;
+    const ws = this.#ws;
+    this.#ws = undefined;
+    try {
+      ws?.close();
+    } catch {
+      // closing a socket that never opened
+    }
+    this.o.onFailure?.(type);
+    const slow = type === "auth_failed" || type === "connection_limit";
+    const delay = slow ? this.o.reconnectMaxMs : backoffMs(
+      this.attempt,
+      this.o.reconnectMinMs,
+      this.o.reconnectMaxMs,
+      (this.o.random ?? Math.random)(),
+    );
+    this.attempt++;
+    const fields = {
+      url: this.url,
+      errorType: type,
+      detail,
+      attempt: this.attempt,
+      delayMs: Math.round(delay),
+    };
+    if (type === "auth_failed") {
+      this.o.log?.error(
+        "Alpaca stream authentication failed; retrying after the maximum backoff",
+        fields,
+      );
+    } else {
+      this.o.log?.warn("Alpaca stream failed; reconnecting", fields);
+    }
+    this.#setState("backoff");
+    this.#timer = setTimeout(() => this.#connect(), delay);
+  }
+
+  close(): void {
+    this.#setState("closed");
+    clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
+    const ws = this.#ws;
+    this.#ws = undefined;
+    try {
+      ws?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * The Alpaca feed: one connection per endpoint needed by the configured symbols.
+ *
+ * @example
+ * ```ts
+ * const feed = new AlpacaFeed({ symbols: ["AAPL", "BTC/USD"], stocksUrl, cryptoUrl,
+ *   keyId, secretKey, reconnectMinMs: 500, reconnectMaxMs: 30_000, staleAfterMs: 5000 });
+ * await feed.start((ev) => core.handle(ev));
+ * ```
+ */
+export class AlpacaFeed implements Feed {
+  readonly exchange = "alpaca" as const;
+  readonly connections: AlpacaConnection[];
+
+  constructor(options: AlpacaFeedOptions) {
+    const stocks = options.symbols.filter((s) => !s.includes("/"));
+    const crypto = options.symbols.filter((s) => s.includes("/"));
+    this.connections = [];
+    if (stocks.length) {
+      this.connections.push(new AlpacaConnection(options.stocksUrl, stocks, false, options));
+    }
+    if (crypto.length) {
+      this.connections.push(new AlpacaConnection(options.cryptoUrl, crypto, true, options));
+    }
+  }
+
+  start(onEvent: FeedHandler): Promise<void> {
+    for (const c of this.connections) c.start(onEvent);
+    return Promise.resolve();
+  }
+
+  connected(): boolean {
+    return this.connections.length > 0 && this.connections.every((c) => c.state === "streaming");
+  }
+
+  close(): Promise<void> {
+    for (const c of this.connections) c.close();
+    return Promise.resolve();
+  }
+}

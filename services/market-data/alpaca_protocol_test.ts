@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import {
+  authAction,
+  parseFrame,
+  parseMessages,
+  parseTimestamp,
+  subscribeAction,
+} from "./alpaca_protocol.ts";
+
+const TS = "2021-02-22T15:51:44.208Z";
+const TS_MS = Date.parse(TS);
+
+Deno.test("parseFrame() reads a stock trade", () => {
+  const r = parseFrame(
+    JSON.stringify([{
+      T: "t",
+      S: "AAPL",
+      i: 52983525029461,
+      x: "V",
+      p: 128.14,
+      s: 1,
+      t: TS,
+      c: ["@"],
+      z: "C",
+    }]),
+  );
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.messages, [
+    {
+      kind: "trade",
+      symbol: "AAPL",
+      price: 128.14,
+      size: 1,
+      exchangeTs: TS_MS,
+      tradeId: "52983525029461",
+    },
+  ]);
+});
+
+Deno.test("parseFrame() reads a quote", () => {
+  const r = parseFrame(
+    JSON.stringify([{
+      T: "q",
+      S: "AMD",
+      bx: "U",
+      bp: 87.66,
+      bs: 1,
+      ax: "Q",
+      ap: 87.68,
+      as: 4,
+      t: TS,
+      c: ["R"],
+      z: "C",
+    }]),
+  );
+  assert.deepEqual(r.messages, [
+    {
+      kind: "quote",
+      symbol: "AMD",
+      bidPrice: 87.66,
+      bidSize: 1,
+      askPrice: 87.68,
+      askSize: 4,
+      exchangeTs: TS_MS,
+    },
+  ]);
+});
+
+Deno.test("parseFrame() reads a bar", () => {
+  const r = parseFrame(
+    JSON.stringify([{
+      T: "b",
+      S: "SPY",
+      o: 388.985,
+      h: 389.13,
+      l: 388.975,
+      c: 389.12,
+      v: 49378,
+      t: TS,
+      n: 461,
+      vw: 389.06,
+    }]),
+  );
+  assert.deepEqual(r.messages, [
+    {
+      kind: "bar",
+      symbol: "SPY",
+      open: 388.985,
+      high: 389.13,
+      low: 388.975,
+      close: 389.12,
+      volume: 49378,
+      exchangeTs: TS_MS,
+    },
+  ]);
+});
+
+Deno.test("parseFrame() reads a crypto order book snapshot and a delta", () => {
+  const r = parseFrame(JSON.stringify([
+    {
+      T: "o",
+      S: "BTC/USD",
+      t: TS,
+      b: [{ p: 27000.5, s: 0.1 }],
+      a: [{ p: 27001, s: 0.2 }],
+      r: true,
+    },
+    { T: "o", S: "BTC/USD", t: TS, b: [{ p: 27000.5, s: 0 }], a: [] },
+  ]));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.messages.map((m) => m.kind === "orderbook" && [m.reset, m.bids, m.asks]), [
+    [true, [{ price: 27000.5, size: 0.1 }], [{ price: 27001, size: 0.2 }]],
+    [false, [{ price: 27000.5, size: 0 }], []],
+  ]);
+});
+
+Deno.test("parseFrame() reads success, error and subscription control messages", () => {
+  const r = parseFrame(JSON.stringify([
+    { T: "success", msg: "connected" },
+    { T: "error", code: 402, msg: "auth failed" },
+    { T: "subscription", trades: ["AAPL"], quotes: [], bars: [], orderbooks: ["BTC/USD"] },
+  ]));
+  assert.deepEqual(r.messages, [
+    { kind: "success", msg: "connected" },
+    { kind: "error", code: 402, msg: "auth failed" },
+    {
+      kind: "subscription",
+      lists: { trades: ["AAPL"], quotes: [], bars: [], orderbooks: ["BTC/USD"] },
+    },
+  ]);
+});
+
+Deno.test("parseFrame() keeps the good messages of a frame with a bad one", () => {
+  const r = parseFrame(JSON.stringify([
+    { T: "t", S: "AAPL", p: -1, s: 1, t: TS },
+    { T: "t", S: "AAPL", p: 1, s: 1, t: TS },
+    { T: "zz" },
+    { T: "q", S: "AAPL", bp: 1, bs: 1, ap: 2, as: 1, t: "yesterday" },
+    { T: "t", S: 42, p: 1, s: 1, t: TS },
+    7,
+  ]));
+  assert.equal(r.messages.length, 1);
+  assert.deepEqual(r.errors.map((e) => e.reason), [
+    "invalid_field",
+    "unknown_type",
+    "invalid_timestamp",
+    "invalid_symbol",
+    "not_object",
+  ]);
+});
+
+Deno.test("parseFrame() reports a frame that is not JSON or not an array", () => {
+  assert.deepEqual(parseFrame("{oops").errors.map((e) => e.reason), ["invalid_json"]);
+  assert.deepEqual(parseFrame('{"T":"t"}').errors.map((e) => e.reason), ["not_array"]);
+  assert.deepEqual(parseMessages(null).errors.map((e) => e.reason), ["not_array"]);
+});
+
+Deno.test("parseTimestamp() keeps sub-millisecond precision and offsets", () => {
+  assert.ok(
+    Math.abs(parseTimestamp("2021-02-22T15:51:44.208123456Z")! - (TS_MS + 0.123456)) < 1e-3,
+  );
+  assert.equal(parseTimestamp("2021-02-22T16:51:44+01:00"), Date.parse("2021-02-22T15:51:44Z"));
+  for (const bad of ["", "2021-02-22", 5, null, "2021-02-22T15:51:44.208", "x".repeat(100)]) {
+    assert.equal(parseTimestamp(bad), undefined, String(bad));
+  }
+});
+
+Deno.test("parseFrame() survives 10k random malformed frames without throwing", () => {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+  const values = (): unknown =>
+    pick<unknown>([
+      null,
+      -1,
+      0,
+      1e308,
+      NaN,
+      "",
+      "x",
+      true,
+      [],
+      {},
+      [1, 2],
+      { p: 1 },
+      "2021-02-22T15:51:44Z",
+      TS,
+      [{ p: 1, s: -1 }],
+      [{ p: "1", s: 1 }],
+      128.14,
+      -0,
+      Number.MAX_VALUE,
+    ]);
+  const good = JSON.stringify([
+    { T: "t", S: "AAPL", p: 1, s: 1, t: TS },
+    { T: "o", S: "BTC/USD", t: TS, b: [{ p: 1, s: 1 }], a: [], r: true },
+  ]);
+  let errors = 0;
+  for (let i = 0; i < 10_000; i++) {
+    let frame: string;
+    const mode = i % 4;
+    if (mode === 0) {
+      // Byte-level corruption of a good frame.
+      const chars = [...good];
+      for (let k = 0; k < 3; k++) {
+        chars[Math.floor(rnd() * chars.length)] = String.fromCharCode(Math.floor(rnd() * 128));
+      }
+      frame = chars.join("");
+    } else if (mode === 1) {
+      // Truncation.
+      frame = good.slice(0, Math.floor(rnd() * good.length));
+    } else {
+      // Structurally valid JSON with wrong field types.
+      const msg: Record<string, unknown> = {
+        T: pick(["t", "q", "b", "o", "success", "error", "subscription", 1, null]),
+      };
+      for (
+        const k of [
+          "S",
+          "p",
+          "s",
+          "t",
+          "bp",
+          "bs",
+          "ap",
+          "as",
+          "b",
+          "a",
+          "r",
+          "o",
+          "h",
+          "l",
+          "c",
+          "v",
+          "code",
+          "msg",
+        ]
+      ) {
+        if (rnd() < 0.6) msg[k] = values();
+      }
+      frame = JSON.stringify(mode === 2 ? [msg] : pick<unknown>([msg, 1, "s", null, [[msg]]]));
+    }
+    const r = parseFrame(frame);
+    errors += r.errors.length;
+    for (const m of r.messages) assert.ok(typeof m.kind === "string");
+  }
+  assert.ok(errors > 5000);
+});
+
+Deno.test("authAction() and subscribeAction() build the documented actions", () => {
+  assert.deepEqual(JSON.parse(authAction("k", "s")), { action: "auth", key: "k", secret: "s" });
+  assert.deepEqual(JSON.parse(subscribeAction(["BTC/USD"], true)), {
+    action: "subscribe",
+    trades: ["BTC/USD"],
+    quotes: ["BTC/USD"],
+    bars: ["BTC/USD"],
+    orderbooks: ["BTC/USD"],
+  });
+  assert.equal(JSON.parse(subscribeAction(["AAPL"], false)).orderbooks, undefined);
+});
