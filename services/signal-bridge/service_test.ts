@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "../../lib/config.ts";
+import type { Envelope } from "../../lib/envelope.ts";
+import { Publisher, Subscriber } from "../../lib/messaging.ts";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import type { ServiceContext } from "../../lib/service.ts";
+import {
+  isolatedConfig,
+  type RawConfig,
+  sampleValue,
+  writeConfig,
+} from "../../lib/testing/stack.ts";
+import { Proc, waitFor } from "../../lib/testing/tools.ts";
+import { nowMs, type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
+import { RulesModel } from "./rules_model.ts";
+import { SignalEngine } from "./signal_engine.ts";
+import { adminApp, startSignalBridge } from "./service.ts";
+
+const SMALL = {
+  emaFast: 2,
+  emaSlow: 3,
+  macdSignal: 2,
+  rsiPeriod: 2,
+  returnsWindow: 1,
+  volatilityWindow: 2,
+  tradeFlowWindow: 2,
+  imbalanceLevels: 1,
+};
+
+function context(dir: string, change: (c: RawConfig) => void): ServiceContext<"signal-bridge"> {
+  const raw = isolatedConfig(dir);
+  change(raw);
+  const metrics = createServiceMetrics("signal-bridge", { defaultMetrics: false });
+  metrics.stop();
+  return {
+    service: "signal-bridge",
+    config: parseConfig(raw),
+    secrets: {},
+    metrics,
+    signal: new AbortController().signal,
+  };
+}
+
+Deno.test("startSignalBridge() refuses a missing model file with a ConfigError", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
+  try {
+    const ctx = context(dir, (c) => {
+      c.signalBridge.model = { kind: "logistic", path: `${dir}/missing.json` };
+    });
+    await assert.rejects(
+      () => startSignalBridge(ctx),
+      (e: unknown) => e instanceof ConfigError && e.message.includes("missing.json"),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("startSignalBridge() turns market data into signals carrying its trace and tickTs", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
+  const registry = createServiceMetrics("market-data", { defaultMetrics: false });
+  registry.stop();
+  const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
+    service: "market-data",
+    name: "md",
+    registry: registry.registry,
+    heartbeatMs: 200,
+  });
+  const ctx = context(dir, (c) => {
+    c.signalBridge.marketData = [md.endpoint];
+    c.signalBridge.publish = "bind:tcp://127.0.0.1:0";
+    c.signalBridge.features = SMALL;
+    c.signalBridge.minIntervalMs = 0;
+  });
+  const core = await startSignalBridge(ctx);
+  const sub = await Subscriber.open([core.publishEndpoint], {
+    service: "risk-manager",
+    name: "signals",
+    registry: registry.registry,
+    types: ["signal"],
+    schemas: validatorsFor(["signal"]),
+  });
+  const got: Envelope<Signal>[] = [];
+  sub.onMessage((env) => {
+    got.push(env as Envelope<Signal>);
+  });
+  const sent = new Map<string, number>();
+  try {
+    let i = 0;
+    await waitFor("a signal", () => {
+      // A steady rise: RSI 100, so the rule model sells once warmed up.
+      for (let k = 0; k < 5 && i < 2_000; k++, i++) {
+        const receivedTs = nowMs();
+        const mid = 100 + i * 0.01;
+        const body: Quote = {
+          symbol: "AAPL",
+          bidPrice: mid - 0.01,
+          bidSize: 100,
+          askPrice: mid + 0.01,
+          askSize: 100,
+          exchange: "sim",
+          exchangeTs: receivedTs,
+          receivedTs,
+        };
+        const env = md.publish("quote", body);
+        sent.set(env.trace, receivedTs);
+      }
+      return got.length > 0;
+    }, { timeoutMs: 15_000, everyMs: 20 });
+    const env = got[0];
+    assert.equal(env.type, "signal");
+    assert.equal(env.body.symbol, "AAPL");
+    assert.equal(env.body.model, new RulesModel().name);
+    assert.equal(env.body.action, "sell");
+    assert.ok(sent.has(env.trace), "the signal carries the trace of the quote that caused it");
+    assert.equal(env.body.tickTs, sent.get(env.trace));
+    assert.equal(env.body.expiresAt - env.body.createdAt, ctx.config.signalBridge.signalTtlMs);
+    const text = await ctx.metrics.registry.metrics();
+    assert.ok(
+      (sampleValue(text, "signal_bridge_signals_generated_total", { signal_type: "sell" }) ?? 0) >=
+        1,
+    );
+    assert.ok((sampleValue(text, "signal_bridge_inference_latency_us_count") ?? 0) >= 1);
+    assert.ok(
+      (sampleValue(text, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ?? 0) >= 1,
+    );
+    assert.deepEqual(core.ready?.(), { model: true, sockets: true });
+  } finally {
+    await sub.close();
+    await core.close?.();
+    await md.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("the admin routes show the model and each symbol's features", async () => {
+  const model = new RulesModel();
+  const engine = new SignalEngine({
+    symbols: ["AAPL"],
+    model,
+    maxDataAgeMs: 1000,
+    signalTtlMs: 1000,
+    minIntervalMs: 0,
+    minConfidence: 0.5,
+  });
+  const app = adminApp(model, engine);
+  const m = await (await app.request("/admin/model")).json();
+  assert.deepEqual(m, { kind: "rules", name: "rules", version: "1", features: ["rsi", "trend_z"] });
+  const f = await (await app.request("/admin/features")).json();
+  assert.deepEqual(Object.keys(f), ["AAPL"]);
+  assert.equal(f.AAPL.priceUpdates, 0);
+});
+
+Deno.test("the signal-bridge process exits 2 naming a model file with an unknown feature", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
+  try {
+    const modelPath = `${dir}/bad_model.json`;
+    Deno.writeTextFileSync(
+      modelPath,
+      JSON.stringify({
+        format: "signal-bridge/logistic",
+        formatVersion: 1,
+        name: "bad",
+        version: "1",
+        features: ["rsi", "astrology"],
+        weights: [1, 1],
+        intercept: 0,
+        thresholds: { buy: 0.6, sell: 0.4 },
+      }),
+    );
+    const raw = isolatedConfig(dir);
+    raw.signalBridge.model = { kind: "logistic", path: modelPath };
+    const path = writeConfig(dir, raw);
+    const p = new Proc("services/signal-bridge/main.ts", ["--config", path]);
+    const status = await p.done;
+    assert.equal(status.code, 2);
+    assert.match(p.stderr, /bad_model\.json/);
+    assert.match(p.stderr, /astrology/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,213 @@
+/**
+ * The streaming feature set of one symbol: every feature is O(1) per update and
+ * undefined until it has seen enough data (warm-up is explicit).
+ *
+ * Price features (returns, EMAs, RSI, MACD, volatility) run on the mid price from
+ * quotes and books; spread and imbalance come from the latest quote or book; the
+ * trade flow from trades. Periods and windows count price updates (trades for the
+ * flow). A quote and a book carrying the same mid at the same exchange time are one
+ * price update, not two.
+ * @module
+ */
+import type { Book, Quote, Trade } from "../../lib/types.ts";
+import { Macd } from "./macd.ts";
+import { RealizedVolatility } from "./realized_volatility.ts";
+import { RingBuffer } from "./ring_buffer.ts";
+import { WilderRsi } from "./rsi.ts";
+import { TradeFlow, tradeSign } from "./trade_flow.ts";
+
+/** Every feature a model may name, in a fixed order. */
+export const FEATURE_NAMES = [
+  "mid",
+  "return_1",
+  "return_n",
+  "ema_fast",
+  "ema_slow",
+  "ema_gap",
+  "rsi",
+  "macd",
+  "macd_signal",
+  "macd_hist",
+  "volatility",
+  "trend_z",
+  "spread_bps",
+  "book_imbalance",
+  "trade_flow",
+] as const;
+/** One of {@link FEATURE_NAMES}. */
+export type FeatureName = typeof FEATURE_NAMES[number];
+/** Feature values; undefined while a feature warms up. */
+export type FeatureValues = { [K in FeatureName]: number | undefined };
+
+/** True when `name` is one of {@link FEATURE_NAMES}. */
+export function isFeatureName(name: string): name is FeatureName {
+  return (FEATURE_NAMES as readonly string[]).includes(name);
+}
+
+/** Feature parameters (config `signalBridge.features`). */
+export interface FeatureParams {
+  readonly emaFast: number;
+  readonly emaSlow: number;
+  readonly macdSignal: number;
+  readonly rsiPeriod: number;
+  readonly returnsWindow: number;
+  readonly volatilityWindow: number;
+  readonly tradeFlowWindow: number;
+  readonly imbalanceLevels: number;
+}
+
+/** The defaults of {@link FeatureParams} (MACD 12/26/9, RSI 14). */
+export const DEFAULT_FEATURE_PARAMS: FeatureParams = Object.freeze({
+  emaFast: 12,
+  emaSlow: 26,
+  macdSignal: 9,
+  rsiPeriod: 14,
+  returnsWindow: 10,
+  volatilityWindow: 50,
+  tradeFlowWindow: 50,
+  imbalanceLevels: 5,
+});
+
+function emptyValues(): FeatureValues {
+  const v = {} as FeatureValues;
+  for (const n of FEATURE_NAMES) v[n] = undefined;
+  return v;
+}
+
+/**
+ * The features of one symbol.
+ *
+ * Definitions (p = mid price, r = one-update log return):
+ * - `mid`: the latest mid; `return_1`: ln(p_t / p_{t-1}); `return_n`: ln(p_t / p_{t-n}),
+ *   n = `returnsWindow`.
+ * - `ema_fast`, `ema_slow`: EMAs of p seeded with the simple mean ({@link Ema});
+ *   `ema_gap`: ema_fast / ema_slow - 1.
+ * - `rsi`: Wilder's RSI over `rsiPeriod` changes (0..100).
+ * - `macd`: ema_fast - ema_slow; `macd_signal`: EMA(`macdSignal`) of macd;
+ *   `macd_hist`: macd - macd_signal (price units).
+ * - `volatility`: sqrt(mean r^2) over the last `volatilityWindow` returns.
+ * - `trend_z`: ema_gap / volatility (0 when volatility is 0): the trend in units
+ *   of one update's typical move, comparable across symbols.
+ * - `spread_bps`: (ask - bid) / mid * 10^4 from the latest quote or book.
+ * - `book_imbalance`: (bid size - ask size) / (bid size + ask size) over the top
+ *   `imbalanceLevels` levels of the latest book (top of book for a quote), -1..1.
+ * - `trade_flow`: {@link TradeFlow} over `tradeFlowWindow` trades, signed by
+ *   {@link tradeSign} against the latest mid.
+ */
+export class SymbolFeatures {
+  readonly #values: FeatureValues = emptyValues();
+  readonly #macd: Macd;
+  readonly #rsi: WilderRsi;
+  readonly #vol: RealizedVolatility;
+  readonly #prices: RingBuffer;
+  readonly #flow: TradeFlow;
+  #lastTrade: number | undefined;
+  #lastMidTs = -1;
+  #priceUpdates = 0;
+  /** `receivedTs` of the latest price update (ms), or -Infinity before the first. */
+  lastPriceReceivedTs = -Infinity;
+
+  constructor(readonly symbol: string, readonly params: FeatureParams = DEFAULT_FEATURE_PARAMS) {
+    this.#macd = new Macd(params.emaFast, params.emaSlow, params.macdSignal);
+    this.#rsi = new WilderRsi(params.rsiPeriod);
+    this.#vol = new RealizedVolatility(params.volatilityWindow);
+    this.#prices = new RingBuffer(params.returnsWindow + 1);
+    this.#flow = new TradeFlow(params.tradeFlowWindow);
+  }
+
+  /** The current values (a live read-only view; copy it to keep it). */
+  get values(): Readonly<FeatureValues> {
+    return this.#values;
+  }
+
+  /** Price updates applied so far. */
+  get priceUpdates(): number {
+    return this.#priceUpdates;
+  }
+
+  /** True when every feature in `names` is defined. */
+  defined(names: readonly FeatureName[]): boolean {
+    for (const n of names) if (this.#values[n] === undefined) return false;
+    return true;
+  }
+
+  /** The features in `names` that are still undefined. */
+  missing(names: readonly FeatureName[]): FeatureName[] {
+    return names.filter((n) => this.#values[n] === undefined);
+  }
+
+  /**
+   * Applies a mid price seen at exchange time `exchangeTs`; returns false when it
+   * repeats the previous update (same mid, same exchange time) and changes nothing.
+   */
+  updateMid(mid: number, exchangeTs: number, receivedTs: number): boolean {
+    if (!(mid > 0) || !Number.isFinite(mid)) return false;
+    if (mid === this.#values.mid && exchangeTs === this.#lastMidTs) return false;
+    this.#lastMidTs = exchangeTs;
+    this.lastPriceReceivedTs = receivedTs;
+    this.#priceUpdates++;
+    const v = this.#values;
+    const prev = v.mid;
+    v.mid = mid;
+    v.return_1 = prev === undefined ? undefined : Math.log(mid / prev);
+    this.#prices.push(mid);
+    v.return_n = this.#prices.full ? Math.log(mid / this.#prices.oldest()!) : undefined;
+    const m = this.#macd.update(mid);
+    v.ema_fast = m.emaFast;
+    v.ema_slow = m.emaSlow;
+    v.ema_gap = m.emaFast !== undefined && m.emaSlow !== undefined
+      ? m.emaFast / m.emaSlow - 1
+      : undefined;
+    v.macd = m.macd;
+    v.macd_signal = m.signal;
+    v.macd_hist = m.histogram;
+    v.rsi = this.#rsi.update(mid);
+    v.volatility = this.#vol.update(mid);
+    v.trend_z = v.ema_gap === undefined || v.volatility === undefined
+      ? undefined
+      : v.volatility > 0
+      ? v.ema_gap / v.volatility
+      : 0;
+    return true;
+  }
+
+  /** Applies a quote: spread, top-of-book imbalance and the mid. Returns true if anything changed. */
+  onQuote(q: Quote): boolean {
+    if (!(q.bidPrice > 0 && q.askPrice >= q.bidPrice)) return false;
+    const mid = (q.bidPrice + q.askPrice) / 2;
+    this.#values.spread_bps = ((q.askPrice - q.bidPrice) / mid) * 1e4;
+    const depth = q.bidSize + q.askSize;
+    this.#values.book_imbalance = depth > 0 ? (q.bidSize - q.askSize) / depth : 0;
+    this.updateMid(mid, q.exchangeTs, q.receivedTs);
+    return true;
+  }
+
+  /**
+   * Applies a book: spread and mid from the best levels, imbalance over the top
+   * `imbalanceLevels`. A book with an empty side or crossed best prices is ignored
+   * (returns false).
+   */
+  onBook(b: Book): boolean {
+    const bestBid = b.bids[0]?.[0];
+    const bestAsk = b.asks[0]?.[0];
+    if (bestBid === undefined || bestAsk === undefined || bestAsk < bestBid) return false;
+    const mid = (bestBid + bestAsk) / 2;
+    this.#values.spread_bps = ((bestAsk - bestBid) / mid) * 1e4;
+    const n = this.params.imbalanceLevels;
+    let bid = 0;
+    let ask = 0;
+    for (let i = 0; i < n && i < b.bids.length; i++) bid += b.bids[i][1];
+    for (let i = 0; i < n && i < b.asks.length; i++) ask += b.asks[i][1];
+    this.#values.book_imbalance = bid + ask > 0 ? (bid - ask) / (bid + ask) : 0;
+    this.updateMid(mid, b.exchangeTs, b.receivedTs);
+    return true;
+  }
+
+  /** Applies a trade to the trade flow. Returns true (a trade always changes the flow window). */
+  onTrade(t: Trade): boolean {
+    const sign = tradeSign(t.price, this.#values.mid, this.#lastTrade);
+    this.#lastTrade = t.price;
+    this.#values.trade_flow = this.#flow.update(sign, t.size);
+    return true;
+  }
+}
