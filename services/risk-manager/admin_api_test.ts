@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { resetSync } from "@logtape/logtape";
+import { setupLogging } from "../../lib/log.ts";
+import { createAdminApp, tokenMatches } from "./admin_api.ts";
+import { engineWith, fill, T0 } from "./testing.ts";
+
+const TOKEN = "s3cret-token";
+function setup(token: string | null = TOKEN) {
+  const engine = engineWith();
+  const app = createAdminApp({
+    engine,
+    token: token ?? undefined,
+    settings: { limits: engine.limits },
+    now: () => T0,
+  });
+  return { engine, app };
+}
+const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
+
+Deno.test("admin API reads state, positions and limits without a token", async () => {
+  const { engine, app } = setup(null);
+  engine.onExecutionReport(fill("x", "buy", 2, 100), T0);
+  const state = await (await app.request("/admin/state")).json();
+  assert.equal(state.state, "ACTIVE");
+  assert.equal(state.breakerTripped, false);
+  const pos = await (await app.request("/admin/positions")).json();
+  const aapl = pos.positions.find((p: { symbol: string }) => p.symbol === "AAPL");
+  assert.equal(aapl.qty, 2);
+  assert.equal(aapl.side, "long");
+  const limits = await (await app.request("/admin/limits")).json();
+  assert.equal(limits.limits.maxOrderQty, 1000);
+  assert.ok(limits.symbols.includes("AAPL"));
+});
+
+Deno.test("admin API refuses writes with 403 when no token is configured", async () => {
+  const { engine, app } = setup(null);
+  const r = await app.request("/admin/breaker/trip", { method: "POST", headers: auth("x") });
+  assert.equal(r.status, 403);
+  assert.equal((await r.json()).error, "admin_writes_disabled");
+  assert.equal(engine.status.breakerTripped, false);
+});
+
+Deno.test("admin API refuses writes with 401 for a missing or wrong token", async () => {
+  const { engine, app } = setup();
+  for (const headers of [{}, auth("wrong"), auth(TOKEN + "x"), { Authorization: TOKEN }]) {
+    const r = await app.request("/admin/breaker/trip", { method: "POST", headers });
+    assert.equal(r.status, 401);
+    assert.ok(r.headers.get("www-authenticate")?.startsWith("Bearer"));
+  }
+  const r = await app.request("/admin/state", {
+    method: "PUT",
+    headers: auth("nope"),
+    body: JSON.stringify({ state: "HALTED", reason: "x" }),
+  });
+  assert.equal(r.status, 401);
+  assert.equal(engine.status.state, "ACTIVE");
+});
+
+Deno.test("admin API trips and resets the breaker with the right token", async () => {
+  const { engine, app } = setup();
+  let r = await app.request("/admin/breaker/trip", {
+    method: "POST",
+    headers: auth(TOKEN),
+    body: JSON.stringify({ reason: "drill", actor: "alice" }),
+  });
+  assert.equal(r.status, 200);
+  let j = await r.json();
+  assert.equal(j.changed, true);
+  assert.equal(j.state, "HALTED");
+  assert.equal(j.breakerTripped, true);
+  assert.equal(j.actor, "admin:alice");
+  assert.equal(engine.status.breakerTripped, true);
+  r = await app.request("/admin/breaker/trip", { method: "POST", headers: auth(TOKEN) });
+  assert.equal((await r.json()).changed, false);
+  r = await app.request("/admin/breaker/reset", { method: "POST", headers: auth(TOKEN) });
+  j = await r.json();
+  assert.equal(j.state, "ACTIVE");
+  assert.equal(j.breakerTripped, false);
+});
+
+Deno.test("admin API sets the trading state and refuses it while the breaker is tripped", async () => {
+  const { engine, app } = setup();
+  const put = (body: unknown) =>
+    app.request("/admin/state", {
+      method: "PUT",
+      headers: { ...auth(TOKEN), "Content-Type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  let r = await put({ state: "REDUCING", reason: "wind down" });
+  assert.equal(r.status, 200);
+  assert.equal(engine.status.state, "REDUCING");
+  assert.equal((await put({ state: "PAUSED", reason: "x" })).status, 400);
+  assert.equal((await put({ state: "ACTIVE" })).status, 400);
+  assert.equal((await put("{not json")).status, 400);
+  assert.equal((await put({ state: "ACTIVE", reason: "x", extra: 1 })).status, 400);
+  engine.trip("test", "ops", T0);
+  r = await put({ state: "ACTIVE", reason: "try" });
+  assert.equal(r.status, 409);
+  assert.equal((await r.json()).code, "BREAKER_TRIPPED");
+});
+
+Deno.test("tokenMatches() compares tokens of any length", () => {
+  assert.ok(tokenMatches("abc", "abc"));
+  assert.ok(!tokenMatches("abc", "abcd"));
+  assert.ok(!tokenMatches("", "abc"));
+});
+
+Deno.test("admin API writes an audit event for every change and every refused write", async () => {
+  const lines: Record<string, unknown>[] = [];
+  setupLogging("risk-manager", {
+    level: "info",
+    format: "json",
+    write: (l) => lines.push(JSON.parse(l)),
+  });
+  try {
+    const { app } = setup();
+    await app.request("/admin/breaker/trip", { method: "POST", headers: auth(TOKEN) });
+    await app.request("/admin/breaker/reset", { method: "POST", headers: auth("bad") });
+    await app.request("/admin/state", {
+      method: "PUT",
+      headers: auth(TOKEN),
+      body: JSON.stringify({ state: "ACTIVE", reason: "x", actor: "bob" }),
+    });
+    const audit = lines.filter((l) => l.logger === "trading.audit");
+    assert.deepEqual(
+      audit.map((l) => [l.action ?? null, l.result ?? null, l.code ?? null]),
+      [["breaker_trip", null, null], [null, "wrong_token", null], [
+        "set_state",
+        null,
+        "BREAKER_TRIPPED",
+      ]],
+    );
+    assert.equal(audit[0].actor, "admin:api");
+    assert.equal(audit[0].to, "HALTED");
+    assert.equal(audit[2].actor, "admin:bob");
+    assert.ok(!JSON.stringify(lines).includes(TOKEN), "the token is never logged");
+  } finally {
+    resetSync();
+  }
+});

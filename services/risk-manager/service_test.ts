@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import { type Config, parseConfig } from "../../lib/config.ts";
+import type { Envelope } from "../../lib/envelope.ts";
+import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging.ts";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import { waitFor } from "../../lib/testing/tools.ts";
+import type { ExecutionReport, Order, Signal } from "../../lib/types.ts";
+import { startRiskManager } from "./service.ts";
+
+const TOKEN = "test-token";
+const RAW = JSON.parse(
+  Deno.readTextFileSync(new URL("../../config/system.json", import.meta.url)),
+);
+
+function configFor(dir: string, signals: string, md: string): Config {
+  const raw = structuredClone(RAW);
+  for (const s of ["marketData", "signalBridge", "riskManager", "executionEngine"]) {
+    raw[s].http.port = 0;
+  }
+  Object.assign(raw.riskManager, {
+    signals: [signals],
+    marketData: [md],
+    orders: "bind:tcp://127.0.0.1:0",
+    executionReports: "bind:tcp://127.0.0.1:0",
+    publish: "bind:tcp://127.0.0.1:0",
+    statePath: `${dir}/risk.sqlite`,
+  });
+  return parseConfig(raw, "test");
+}
+
+async function start(config: Config) {
+  const metrics = createServiceMetrics("risk-manager", {
+    defaultMetrics: false,
+    sampleMs: 60_000,
+    instrumented: true,
+  });
+  const rm = await startRiskManager({
+    service: "risk-manager",
+    config,
+    secrets: { riskAdminToken: TOKEN },
+    metrics,
+    signal: new AbortController().signal,
+  });
+  return { rm, metrics };
+}
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
+  const m = await registry.getSingleMetric(name)?.get();
+  return m?.values.find((v) =>
+    Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)
+  )?.value;
+}
+
+function quoteOf(symbol: string, mid: number) {
+  return {
+    symbol,
+    bidPrice: mid - 0.01,
+    bidSize: 100,
+    askPrice: mid + 0.01,
+    askSize: 100,
+    exchange: "sim",
+    exchangeTs: Date.now(),
+    receivedTs: Date.now(),
+  };
+}
+
+function signalOf(id: string, action: Signal["action"] = "buy"): Signal {
+  const now = Date.now();
+  return {
+    id,
+    symbol: "AAPL",
+    action,
+    confidence: 0.9,
+    model: "rules",
+    modelVersion: "1",
+    features: {},
+    price: 200,
+    createdAt: now,
+    expiresAt: now + 60_000,
+    tickTs: now - 1,
+  };
+}
+
+function reportOf(o: Order, qty: number, price: number): ExecutionReport {
+  return {
+    clientOrderId: o.clientOrderId,
+    symbol: o.symbol,
+    side: o.side,
+    kind: "fill",
+    state: "filled",
+    orderQty: o.qty,
+    lastQty: qty,
+    lastPrice: price,
+    cumQty: qty,
+    avgPrice: price,
+    leavesQty: 0,
+    venue: "sim",
+    strategy: o.strategy,
+    ts: Date.now(),
+  };
+}
+
+Deno.test({
+  name: "risk-manager approves, denies, applies fills and recovers over real sockets",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const peer = { service: "test-peer", registry: new Registry() };
+    const sigPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
+      ...peer,
+      name: "signals",
+      heartbeatMs: 100,
+    });
+    const mdPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
+      ...peer,
+      name: "md",
+      heartbeatMs: 100,
+    });
+    const config = configFor(dir, sigPub.endpoint, mdPub.endpoint);
+    let { rm, metrics } = await start(config);
+    const cleanup: { close(): Promise<void> }[] = [];
+    try {
+      // The execution-engine's side: orders in, reports out.
+      const orders: Envelope<Order>[] = [];
+      const ee = await ReliableReceiver.open(`connect:${rm.endpoints.orders}`, {
+        ...peer,
+        name: "orders_in",
+      });
+      ee.onMessage((env) => void orders.push(env as Envelope<Order>));
+      const reports = await ReliableSender.open(`connect:${rm.endpoints.executionReports}`, {
+        ...peer,
+        name: "reports_out",
+      });
+      const events: Envelope[] = [];
+      const eventsSub = await Subscriber.open([rm.endpoints.publish], { ...peer, name: "ev" });
+      eventsSub.onMessage((env) => void events.push(env));
+      cleanup.push(eventsSub, reports, ee);
+
+      // Marks arrive once the subscriber has joined (PUB/SUB slow joiner): republish.
+      await waitFor("a mark for AAPL", () => {
+        mdPub.publish("quote", quoteOf("AAPL", 200));
+        return rm.engine.mark("AAPL");
+      });
+      mdPub.publish("quote", { symbol: "AAPL", bidPrice: "bad" }); // malformed: skipped
+
+      // A malformed signal is counted and skipped; the valid one after it is approved.
+      await waitFor("the signal subscriber to join", async () => {
+        sigPub.publish("signal", { id: "broken" });
+        return (await metricValue(metrics.registry, "messaging_decode_errors_total", {
+          channel: "signals",
+          reason: "schema",
+        }) ?? 0) > 0;
+      });
+      sigPub.publish("signal", signalOf("s-1"), "0123456789abcdef0123456789abcdef");
+      await waitFor("the approved order", () => orders.length === 1);
+      const order = orders[0].body;
+      assert.equal(order.clientOrderId, "rm-s-1");
+      assert.equal(order.qty, 25); // 5000 / 200
+      assert.equal(orders[0].trace, "0123456789abcdef0123456789abcdef");
+
+      // A replayed signal never becomes a second order; the denial is an event.
+      sigPub.publish("signal", signalOf("s-1"));
+      await waitFor(
+        "the duplicate denial event",
+        () =>
+          events.find((e) =>
+            e.type === "risk_denial" && (e.body as { code: string }).code === "DUPLICATE_SIGNAL"
+          ),
+      );
+      assert.equal(
+        await metricValue(metrics.registry, "risk_manager_risk_failures_total", {
+          failure_type: "duplicate_signal",
+          symbol: "AAPL",
+        }),
+        1,
+      );
+
+      // A malformed report is acknowledged and skipped; the fill after it is applied once.
+      await reports.send("execution_report", { clientOrderId: "rm-s-1", kind: "fill" });
+      const r = reportOf(order, 25, 200.5);
+      await reports.send("execution_report", r);
+      await reports.send("execution_report", r); // a duplicate fill (resent by the venue side)
+      const aapl = () => rm.engine.positions().find((p) => p.symbol === "AAPL");
+      await waitFor("the fill", () => aapl()?.qty === 25);
+      assert.equal(aapl()?.avgPrice, 200.5);
+      await waitFor(
+        "the position gauge",
+        async () =>
+          await metricValue(metrics.registry, "trading_position_value_usd", {
+            symbol: "AAPL",
+            side: "long",
+          }) === 25 * 200,
+      );
+      assert.equal(await metricValue(metrics.registry, "trading_open_positions_count"), 1);
+      assert.equal(
+        await metricValue(metrics.registry, "trading_unrealized_pnl_usd", { symbol: "AAPL" }),
+        -12.5,
+      );
+
+      // The admin API trips and resets the breaker; the gauge and the events follow.
+      const post = (path: string) =>
+        rm.admin.request(path, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } });
+      assert.equal((await post("/admin/breaker/trip")).status, 200);
+      assert.equal(await metricValue(metrics.registry, "risk_manager_circuit_breaker_tripped"), 1);
+      assert.equal(await metricValue(metrics.registry, "risk_manager_trading_state"), 2);
+      await waitFor(
+        "the HALTED event",
+        () =>
+          events.find((e) =>
+            e.type === "trading_state" && (e.body as { state: string }).state === "HALTED"
+          ),
+      );
+      sigPub.publish("signal", signalOf("s-2"));
+      await waitFor(
+        "the breaker denial",
+        async () =>
+          await metricValue(metrics.registry, "risk_manager_risk_failures_total", {
+            failure_type: "circuit_breaker_triggered",
+            symbol: "AAPL",
+          }) === 1,
+      );
+      assert.equal((await post("/admin/breaker/reset")).status, 200);
+      assert.equal(await metricValue(metrics.registry, "risk_manager_circuit_breaker_tripped"), 0);
+      assert.equal(orders.length, 1);
+
+      // Restart: positions, the daily P&L and the used ids survive.
+      await rm.close();
+      metrics.stop();
+      ({ rm, metrics } = await start(config));
+      assert.equal(aapl()?.qty, 25);
+      assert.equal(rm.engine.positions().find((p) => p.symbol === "AAPL")?.avgPrice, 200.5);
+      assert.equal(rm.engine.status.state, "ACTIVE");
+      assert.equal(await metricValue(metrics.registry, "trading_open_positions_count"), 1);
+    } finally {
+      for (const c of cleanup) await c.close().catch(() => {});
+      await rm.close();
+      metrics.stop();
+      await sigPub.close();
+      await mdPub.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
