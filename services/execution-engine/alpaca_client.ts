@@ -1,0 +1,400 @@
+/**
+ * The Alpaca trading REST client: `POST /v2/orders` (with `client_order_id`),
+ * `GET /v2/orders:by_client_order_id`, `GET`/`DELETE /v2/orders/{id}`, `GET /v2/account`.
+ *
+ * - Every request waits for the client-side rate limit (200 a minute by default) and
+ *   is cut off after `timeoutMs`.
+ * - Retries only where safe: network errors, timeouts, 429 and 5xx, with exponential
+ *   backoff (honouring `Retry-After`), and for a new order a look-up by client order id
+ *   before any re-send (so an order the venue did receive is adopted, never sent twice;
+ *   Alpaca also refuses a repeated `client_order_id`). Never on other 4xx.
+ * - Metrics: `execution_engine_api_call_latency_ms{endpoint,method,status_code}` per
+ *   attempt and `execution_engine_api_failures_total{endpoint,status_code,error_message}`
+ *   per failed attempt; `endpoint` is a template, `status_code` the HTTP code or
+ *   `timeout`/`network`, `error_message` a code from {@link API_ERRORS}.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Families } from "../../lib/metrics.ts";
+import { getLogger } from "../../lib/log.ts";
+import type { Order } from "../../lib/types.ts";
+import type { RateLimiter } from "./rate_limiter.ts";
+import type { LookupResult, RejectionReason, SubmitResult, VenueOrderStatus } from "./venue.ts";
+
+/** Endpoint templates: the `endpoint` label values. */
+export const ENDPOINTS = [
+  "/v2/orders",
+  "/v2/orders/{id}",
+  "/v2/orders:by_client_order_id",
+  "/v2/account",
+  "/stream",
+] as const;
+/** One of {@link ENDPOINTS}. */
+export type Endpoint = typeof ENDPOINTS[number];
+
+/** API failure codes: the `error_message` label values. */
+export const API_ERRORS = [
+  "timeout",
+  "network_error",
+  "http_400",
+  "http_401",
+  "http_403",
+  "http_404",
+  "http_422",
+  "http_429",
+  "http_4xx",
+  "http_5xx",
+  "invalid_response",
+  "auth_failed",
+] as const;
+/** One of {@link API_ERRORS}. */
+export type ApiError = typeof API_ERRORS[number];
+
+/** The fields of Alpaca's order object this client reads. */
+export interface AlpacaOrder {
+  id: string;
+  client_order_id: string;
+  status: string;
+  symbol?: string;
+  qty?: string | null;
+  filled_qty?: string | null;
+  filled_avg_price?: string | null;
+}
+
+/** One attempt's outcome. */
+type Attempt =
+  | { ok: true; status: number; body: unknown }
+  | {
+    ok: false;
+    status: number | null;
+    code: ApiError;
+    message: string;
+    retryable: boolean;
+    retryAfterMs?: number;
+  };
+
+/** Options of {@link AlpacaClient}. */
+export interface AlpacaClientOptions {
+  baseUrl: string;
+  keyId: string;
+  secretKey: string;
+  timeoutMs: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  limiter: RateLimiter;
+  metrics: Families<"execution-engine">;
+  sleep?: (ms: number) => Promise<void>;
+  logger?: Logger;
+}
+
+/** The HTTP status of an error code for a status label, e.g. 503 -> "http_5xx". */
+export function errorCode(status: number): ApiError {
+  if (status >= 500) return "http_5xx";
+  const exact = `http_${status}`;
+  return (API_ERRORS as readonly string[]).includes(exact) ? exact as ApiError : "http_4xx";
+}
+
+/** Maps Alpaca's order status onto the engine's venue states. */
+export function mapAlpacaOrder(o: AlpacaOrder): VenueOrderStatus {
+  const cumQty = Number(o.filled_qty ?? 0) || 0;
+  const avgPrice = Number(o.filled_avg_price ?? 0) || 0;
+  let state: VenueOrderStatus["state"];
+  switch (o.status) {
+    case "filled":
+      state = "filled";
+      break;
+    case "canceled":
+    case "replaced":
+      state = "canceled";
+      break;
+    case "expired":
+      state = "expired";
+      break;
+    case "rejected":
+      state = "rejected";
+      break;
+    default:
+      // new, accepted, pending_new, partially_filled, done_for_day, pending_cancel, ...
+      state = cumQty > 0 ? "partially_filled" : "accepted";
+  }
+  return {
+    venueOrderId: o.id,
+    clientOrderId: o.client_order_id,
+    state,
+    cumQty,
+    avgPrice,
+    ...(state === "rejected" ? { reason: "venue_rejected" as const } : {}),
+  };
+}
+
+/** Checks that a value looks like an Alpaca order object. */
+export function isAlpacaOrder(v: unknown): v is AlpacaOrder {
+  const o = v as Record<string, unknown>;
+  return typeof v === "object" && v !== null && typeof o.id === "string" &&
+    typeof o.client_order_id === "string" && typeof o.status === "string";
+}
+
+/** The rejection reason of a refused order (403/422/other 4xx), from the status and message. */
+export function rejectionOf(status: number, message: string): RejectionReason {
+  const m = message.toLowerCase();
+  if (status === 403) return m.includes("buying power") ? "insufficient_buying_power" : "forbidden";
+  if (m.includes("market") && m.includes("closed")) return "market_closed";
+  if (
+    m.includes("asset") &&
+    (m.includes("not found") || m.includes("not active") || m.includes("could not find"))
+  ) {
+    return "unknown_symbol";
+  }
+  if (m.includes("buying power")) return "insufficient_buying_power";
+  if (status === 401) return "forbidden";
+  return "invalid_order";
+}
+
+/** Alpaca's REST API, with rate limit, timeouts and safe retries. */
+export class AlpacaClient {
+  readonly #o: AlpacaClientOptions;
+  readonly #base: string;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #log: Logger;
+
+  constructor(options: AlpacaClientOptions) {
+    this.#o = options;
+    this.#base = options.baseUrl.replace(/\/+$/, "");
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#log = options.logger ?? getLogger(["trading", "execution", "alpaca"]);
+  }
+
+  /** The request body Alpaca expects for `order`. */
+  static orderBody(order: Order): Record<string, string> {
+    const crypto = order.symbol.includes("/");
+    const body: Record<string, string> = {
+      symbol: order.symbol,
+      qty: String(order.qty),
+      side: order.side,
+      type: order.type,
+      // Alpaca takes only gtc/ioc for crypto.
+      time_in_force: crypto && order.timeInForce === "day" ? "gtc" : order.timeInForce,
+      client_order_id: order.clientOrderId,
+    };
+    if (order.type === "limit" && order.limitPrice !== undefined) {
+      body.limit_price = String(order.limitPrice);
+    }
+    return body;
+  }
+
+  /** One request: rate limit, timeout, metrics. Never throws. */
+  async #attempt(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    endpoint: Endpoint,
+    body?: unknown,
+    expected404 = false,
+  ): Promise<Attempt> {
+    await this.#o.limiter.acquire();
+    const m = this.#o.metrics;
+    const t0 = performance.now();
+    let result: Attempt;
+    let statusLabel: string;
+    try {
+      const res = await fetch(this.#base + path, {
+        method,
+        headers: {
+          "APCA-API-KEY-ID": this.#o.keyId,
+          "APCA-API-SECRET-KEY": this.#o.secretKey,
+          ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.#o.timeoutMs),
+      });
+      const text = await res.text();
+      statusLabel = String(res.status);
+      let parsed: unknown = undefined;
+      if (text.length > 0) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+      }
+      if (res.ok) {
+        result = { ok: true, status: res.status, body: parsed };
+      } else {
+        const message = typeof (parsed as { message?: unknown })?.message === "string"
+          ? (parsed as { message: string }).message
+          : text.slice(0, 200);
+        const retryAfter = Number(res.headers.get("retry-after"));
+        result = {
+          ok: false,
+          status: res.status,
+          code: errorCode(res.status),
+          message,
+          retryable: res.status === 429 || res.status >= 500,
+          ...(Number.isFinite(retryAfter) && retryAfter > 0
+            ? { retryAfterMs: retryAfter * 1000 }
+            : {}),
+        };
+      }
+    } catch (e) {
+      const err = e as Error;
+      const timeout = err.name === "TimeoutError" || err.name === "AbortError";
+      statusLabel = timeout ? "timeout" : "network";
+      result = {
+        ok: false,
+        status: null,
+        code: timeout ? "timeout" : "network_error",
+        message: err.message,
+        retryable: true,
+      };
+    }
+    m.execution_engine_api_call_latency_ms.observe(
+      { endpoint, method, status_code: statusLabel },
+      performance.now() - t0,
+    );
+    if (!result.ok && !(expected404 && result.status === 404)) {
+      m.execution_engine_api_failures_total.inc({
+        endpoint,
+        status_code: statusLabel,
+        error_message: result.code,
+      });
+      this.#log.warn("Alpaca API call failed", {
+        endpoint,
+        method,
+        status: statusLabel,
+        code: result.code,
+        detail: result.message,
+      });
+    }
+    return result;
+  }
+
+  #backoff(attempt: number, retryAfterMs?: number): number {
+    const exp = this.#o.retryBaseMs * 2 ** (attempt - 1);
+    const jitter = exp * 0.2 * Math.random();
+    return Math.max(retryAfterMs ?? 0, Math.min(exp + jitter, 30_000));
+  }
+
+  /** An idempotent request (GET/DELETE) with retries on network errors, timeouts, 429 and 5xx. */
+  async #idempotent(
+    method: "GET" | "DELETE",
+    path: string,
+    endpoint: Endpoint,
+    expected404 = false,
+  ): Promise<Attempt> {
+    let r: Attempt = await this.#attempt(method, path, endpoint, undefined, expected404);
+    for (let i = 1; i <= this.#o.maxRetries && !r.ok && r.retryable; i++) {
+      await this.#sleep(this.#backoff(i, r.retryAfterMs));
+      r = await this.#attempt(method, path, endpoint, undefined, expected404);
+    }
+    return r;
+  }
+
+  /**
+   * Sends a new order. Accepted, rejected (4xx other than 429: never retried), or
+   * `unknown` when every safe retry failed and the venue's answer is not known.
+   */
+  async submitOrder(order: Order): Promise<SubmitResult> {
+    const body = AlpacaClient.orderBody(order);
+    let last = "";
+    for (let attempt = 0; attempt <= this.#o.maxRetries; attempt++) {
+      if (attempt > 0) {
+        // Look the order up before any re-send: the failed attempt may have reached Alpaca.
+        const found = await this.lookup(order.clientOrderId);
+        if (found.kind === "found") {
+          return {
+            kind: "accepted",
+            venueOrderId: found.status.venueOrderId,
+            status: found.status,
+          };
+        }
+        if (found.kind === "unknown") {
+          last = found.detail;
+          continue;
+        }
+      }
+      const r = await this.#attempt("POST", "/v2/orders", "/v2/orders", body);
+      if (r.ok) {
+        if (!isAlpacaOrder(r.body)) {
+          // The venue took it (2xx) but the answer is unreadable: find it by client order id.
+          last = "invalid_response";
+          this.#o.metrics.execution_engine_api_failures_total.inc({
+            endpoint: "/v2/orders",
+            status_code: String(r.status),
+            error_message: "invalid_response",
+          });
+          continue;
+        }
+        const status = mapAlpacaOrder(r.body);
+        return { kind: "accepted", venueOrderId: r.body.id, status };
+      }
+      if (r.status === 422 && /client_order_id/i.test(r.message)) {
+        // Already there (a previous attempt got through): adopt it.
+        const found = await this.lookup(order.clientOrderId);
+        if (found.kind === "found") {
+          return {
+            kind: "accepted",
+            venueOrderId: found.status.venueOrderId,
+            status: found.status,
+          };
+        }
+        return { kind: "unknown", detail: "duplicate client_order_id but lookup failed" };
+      }
+      if (!r.retryable) {
+        return {
+          kind: "rejected",
+          reason: rejectionOf(r.status ?? 0, r.message),
+          detail: r.message,
+        };
+      }
+      last = r.code;
+      if (attempt < this.#o.maxRetries) {
+        await this.#sleep(this.#backoff(attempt + 1, r.retryAfterMs));
+      }
+    }
+    return { kind: "unknown", detail: `retries exhausted: ${last}` };
+  }
+
+  /** Finds an order by client order id (`not_found` on 404). */
+  async lookup(clientOrderId: string): Promise<LookupResult> {
+    const r = await this.#idempotent(
+      "GET",
+      `/v2/orders:by_client_order_id?client_order_id=${encodeURIComponent(clientOrderId)}`,
+      "/v2/orders:by_client_order_id",
+      true,
+    );
+    if (r.ok) {
+      if (!isAlpacaOrder(r.body)) return { kind: "unknown", detail: "invalid_response" };
+      return { kind: "found", status: mapAlpacaOrder(r.body) };
+    }
+    if (r.status === 404) return { kind: "not_found" };
+    return { kind: "unknown", detail: r.code };
+  }
+
+  /** Reads an order by Alpaca id. */
+  async getOrder(id: string): Promise<LookupResult> {
+    const r = await this.#idempotent(
+      "GET",
+      `/v2/orders/${encodeURIComponent(id)}`,
+      "/v2/orders/{id}",
+      true,
+    );
+    if (r.ok && isAlpacaOrder(r.body)) return { kind: "found", status: mapAlpacaOrder(r.body) };
+    if (!r.ok && r.status === 404) return { kind: "not_found" };
+    return { kind: "unknown", detail: r.ok ? "invalid_response" : r.code };
+  }
+
+  /** Requests a cancel; true when Alpaca took the request (204), false when refused (404/422). */
+  async cancelOrder(id: string): Promise<boolean> {
+    const r = await this.#idempotent(
+      "DELETE",
+      `/v2/orders/${encodeURIComponent(id)}`,
+      "/v2/orders/{id}",
+    );
+    return r.ok;
+  }
+
+  /** Checks the keys: true when `GET /v2/account` answers 200. */
+  async checkAccount(): Promise<{ ok: boolean; code?: ApiError }> {
+    const r = await this.#idempotent("GET", "/v2/account", "/v2/account");
+    return r.ok ? { ok: true } : { ok: false, code: r.code };
+  }
+}

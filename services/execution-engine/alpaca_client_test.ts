@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import { AlpacaClient, errorCode, mapAlpacaOrder } from "./alpaca_client.ts";
+import { FakeAlpaca } from "./fake_alpaca.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import { makeOrder } from "./test_helpers.ts";
+
+function setup(
+  fake: FakeAlpaca,
+  over: { limit?: number; maxRetries?: number; keyId?: string } = {},
+) {
+  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
+  metrics.stop();
+  const sleeps: number[] = [];
+  const client = new AlpacaClient({
+    baseUrl: fake.baseUrl,
+    keyId: over.keyId ?? "key",
+    secretKey: "secret",
+    timeoutMs: 300,
+    maxRetries: over.maxRetries ?? 3,
+    retryBaseMs: 1,
+    limiter: new RateLimiter({ limit: over.limit ?? 1000 }),
+    metrics: metrics.families,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
+  return { client, metrics, sleeps };
+}
+
+async function failures(m: ReturnType<typeof setup>["metrics"], error: string): Promise<number> {
+  const got = await m.registry.getSingleMetric("execution_engine_api_failures_total")!.get();
+  return got.values.filter((v) => v.labels.error_message === error).reduce(
+    (s, v) => s + v.value,
+    0,
+  );
+}
+
+async function withFake(fn: (fake: FakeAlpaca) => Promise<void>): Promise<void> {
+  const fake = FakeAlpaca.start();
+  try {
+    await fn(fake);
+  } finally {
+    await fake.close();
+  }
+}
+
+Deno.test("AlpacaClient.submitOrder() posts the order with its client order id and the key headers", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    const o = makeOrder({ qty: 3 });
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "accepted");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+    const held = fake.orders.get(fake.byClient.get(o.clientOrderId)!)!;
+    assert.equal(held.qty, "3");
+    assert.equal(held.time_in_force, "day");
+    const lat = await metrics.registry.getSingleMetric("execution_engine_api_call_latency_ms")!
+      .get();
+    assert.ok(
+      lat.values.some((v) =>
+        v.labels.endpoint === "/v2/orders" && v.labels.method === "POST" &&
+        v.labels.status_code === "200"
+      ),
+    );
+  }));
+
+Deno.test("AlpacaClient maps 403 insufficient buying power to a rejection without retrying", () =>
+  withFake(async (fake) => {
+    fake.buyingPower = 10;
+    const { client, metrics } = setup(fake);
+    const o = makeOrder({ qty: 5 });
+    const r = await client.submitOrder(o);
+    assert.deepEqual(r.kind === "rejected" && r.reason, "insufficient_buying_power");
+    assert.equal(fake.count("POST /v2/orders"), 1);
+    assert.equal(await failures(metrics, "http_403"), 1);
+  }));
+
+Deno.test("AlpacaClient maps 403 with wrong keys to forbidden", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake, { keyId: "wrong" });
+    const r = await client.submitOrder(makeOrder());
+    assert.deepEqual(r.kind === "rejected" && r.reason, "forbidden");
+    assert.equal(fake.count("POST /v2/orders"), 1);
+  }));
+
+Deno.test("AlpacaClient maps 422 unknown asset to unknown_symbol without retrying", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    const r = await client.submitOrder(makeOrder({ symbol: "NOPE" }));
+    assert.deepEqual(r.kind === "rejected" && r.reason, "unknown_symbol");
+    assert.equal(fake.count("POST /v2/orders"), 1);
+    assert.equal(await failures(metrics, "http_422"), 1);
+  }));
+
+Deno.test("AlpacaClient maps other 422 errors to invalid_order", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake);
+    fake.faults.push({
+      route: "POST /v2/orders",
+      action: { status: 422, message: "qty must be > 0" },
+    });
+    const r = await client.submitOrder(makeOrder());
+    assert.deepEqual(r.kind === "rejected" && r.reason, "invalid_order");
+    assert.equal(fake.count("POST /v2/orders"), 1);
+  }));
+
+Deno.test("AlpacaClient retries after 429, waiting at least Retry-After, and looks up before re-sending", () =>
+  withFake(async (fake) => {
+    const { client, metrics, sleeps } = setup(fake);
+    fake.faults.push({ route: "POST /v2/orders", action: { status: 429, retryAfter: 2 } });
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "accepted");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 2);
+    assert.equal(fake.count("GET /v2/orders:by_client_order_id", o.clientOrderId), 1);
+    assert.ok(sleeps[0] >= 2000);
+    assert.equal(await failures(metrics, "http_429"), 1);
+  }));
+
+Deno.test("AlpacaClient retries a 500 and adopts the order when the failed attempt got through", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    fake.faults.push({ route: "POST /v2/orders", action: { status: 500 }, commit: true });
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "accepted");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+    assert.equal(fake.byClient.size, 1);
+    assert.equal(await failures(metrics, "http_5xx"), 1);
+  }));
+
+Deno.test("AlpacaClient recovers from a timeout without sending the order twice", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    fake.faults.push({ route: "POST /v2/orders", action: "timeout", delayMs: 600, commit: true });
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "accepted");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+    assert.equal(fake.byClient.size, 1);
+    assert.equal(await failures(metrics, "timeout"), 1);
+  }));
+
+Deno.test("AlpacaClient re-sends after a dropped connection when the venue never got the order", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    fake.faults.push({ route: "POST /v2/orders", action: "drop" });
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "accepted");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 2);
+    assert.equal(fake.count("GET /v2/orders:by_client_order_id", o.clientOrderId), 1);
+    assert.equal(fake.byClient.size, 1);
+    assert.equal(await failures(metrics, "network_error"), 1);
+  }));
+
+Deno.test("AlpacaClient gives up as unknown when the venue keeps failing", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake, { maxRetries: 2 });
+    for (let i = 0; i < 3; i++) {
+      fake.faults.push({ route: "POST /v2/orders", action: { status: 503 } });
+    }
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "unknown");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 3);
+  }));
+
+Deno.test("AlpacaClient does not re-send while the look-up itself fails", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake, { maxRetries: 1 });
+    fake.faults.push({ route: "POST /v2/orders", action: { status: 500 } });
+    fake.faults.push({ route: "GET /v2/orders:by_client_order_id", action: { status: 500 } });
+    fake.faults.push({ route: "GET /v2/orders:by_client_order_id", action: { status: 500 } });
+    const o = makeOrder();
+    const r = await client.submitOrder(o);
+    assert.equal(r.kind, "unknown");
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+  }));
+
+Deno.test("AlpacaClient adopts the order when Alpaca says the client order id is taken", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake);
+    const o = makeOrder();
+    await client.submitOrder(o);
+    const again = await client.submitOrder(o);
+    assert.equal(again.kind, "accepted");
+    assert.equal(fake.byClient.size, 1);
+  }));
+
+Deno.test("AlpacaClient.lookup() answers not_found on 404 without counting a failure", () =>
+  withFake(async (fake) => {
+    const { client, metrics } = setup(fake);
+    assert.deepEqual(await client.lookup("nope"), { kind: "not_found" });
+    const got = await metrics.registry.getSingleMetric("execution_engine_api_failures_total")!
+      .get();
+    assert.equal(got.values.length, 0);
+  }));
+
+Deno.test("AlpacaClient.cancelOrder() deletes an open order and refuses a filled one", () =>
+  withFake(async (fake) => {
+    const { client } = setup(fake);
+    const a = makeOrder({ qty: 1 });
+    const b = makeOrder({ qty: 1 });
+    const ra = await client.submitOrder(a);
+    const rb = await client.submitOrder(b);
+    fake.fill(b.clientOrderId, 1);
+    assert.equal(await client.cancelOrder(ra.kind === "accepted" ? ra.venueOrderId : ""), true);
+    assert.equal(await client.cancelOrder(rb.kind === "accepted" ? rb.venueOrderId : ""), false);
+    const got = await client.getOrder(ra.kind === "accepted" ? ra.venueOrderId : "");
+    assert.equal(got.kind === "found" && got.status.state, "canceled");
+  }));
+
+Deno.test("AlpacaClient never sends more than the rate limit allows in a window", () =>
+  withFake(async (fake) => {
+    let t = 0;
+    const waits: number[] = [];
+    const limiter = new RateLimiter({
+      limit: 3,
+      windowMs: 60_000,
+      now: () => t,
+      sleep: (ms) => {
+        waits.push(ms);
+        t += ms;
+        return Promise.resolve();
+      },
+    });
+    const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
+    metrics.stop();
+    const client = new AlpacaClient({
+      baseUrl: fake.baseUrl,
+      keyId: "key",
+      secretKey: "secret",
+      timeoutMs: 1000,
+      maxRetries: 0,
+      retryBaseMs: 1,
+      limiter,
+      metrics: metrics.families,
+    });
+    for (let i = 0; i < 5; i++) await client.submitOrder(makeOrder());
+    assert.equal(fake.count("POST /v2/orders"), 5);
+    // Three go at t=0; the fourth waits for the window to pass, then the fifth goes too.
+    assert.deepEqual(waits, [60_000]);
+    assert.equal(limiter.inWindow(), 2);
+  }));
+
+Deno.test("errorCode() maps statuses onto the closed set", () => {
+  assert.equal(errorCode(503), "http_5xx");
+  assert.equal(errorCode(429), "http_429");
+  assert.equal(errorCode(418), "http_4xx");
+});
+
+Deno.test("mapAlpacaOrder() maps Alpaca statuses onto venue states", () => {
+  const base = { id: "1", client_order_id: "c", filled_avg_price: null };
+  assert.equal(
+    mapAlpacaOrder({ ...base, status: "pending_new", filled_qty: "0" }).state,
+    "accepted",
+  );
+  assert.equal(
+    mapAlpacaOrder({ ...base, status: "new", filled_qty: "2" }).state,
+    "partially_filled",
+  );
+  assert.equal(mapAlpacaOrder({ ...base, status: "filled", filled_qty: "5" }).state, "filled");
+  assert.equal(
+    mapAlpacaOrder({ ...base, status: "done_for_day", filled_qty: "0" }).state,
+    "accepted",
+  );
+  assert.equal(mapAlpacaOrder({ ...base, status: "expired", filled_qty: "0" }).state, "expired");
+  assert.equal(mapAlpacaOrder({ ...base, status: "rejected", filled_qty: "0" }).state, "rejected");
+});

@@ -1,0 +1,478 @@
+import assert from "node:assert/strict";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import type { ExecutionReport } from "../../lib/types.ts";
+import { type CrashPoint, ExecutionEngine } from "./engine.ts";
+import { Journal } from "./journal.ts";
+import { PriceBook } from "./price_book.ts";
+import { SimVenue } from "./sim_venue.ts";
+import { FakeVenue, makeOrder, ManualScheduler } from "./test_helpers.ts";
+import type { Venue } from "./venue.ts";
+
+const SYMBOLS = ["AAPL", "MSFT", "BTC/USD"];
+
+class Crash extends Error {}
+
+function setup(
+  venue: Venue,
+  opts: {
+    journal?: Journal;
+    crashAt?: CrashPoint;
+    sink?: (r: ExecutionReport) => Promise<unknown>;
+  } = {},
+) {
+  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
+  metrics.stop();
+  const journal = opts.journal ?? new Journal(":memory:");
+  const reports: ExecutionReport[] = [];
+  const traces: string[] = [];
+  const engine = new ExecutionEngine({
+    journal,
+    venue,
+    metrics: metrics.families,
+    symbols: SYMBOLS,
+    sink: opts.sink ?? ((r, t) => {
+      reports.push(r);
+      traces.push(t);
+      return Promise.resolve();
+    }),
+    crashAt: opts.crashAt,
+    crash: (p) => {
+      throw new Crash(p);
+    },
+  });
+  return { engine, journal, reports, traces, metrics };
+}
+
+function sim(over: Partial<ConstructorParameters<typeof SimVenue>[0]> = {}) {
+  const sched = new ManualScheduler();
+  const prices = new PriceBook();
+  prices.set("AAPL", { bid: 99.99, ask: 100.01 });
+  const venue = new SimVenue({
+    seed: 1,
+    latencyMs: 0,
+    slippageBps: 0,
+    partialFillProbability: 0,
+    rejectProbability: 0,
+    buyingPower: 1_000_000,
+    hoursUtc: null,
+    symbols: SYMBOLS,
+    schedule: sched.schedule,
+    ...over,
+  }, prices);
+  return { venue, sched, prices };
+}
+
+async function value(
+  m: ReturnType<typeof setup>["metrics"],
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = m.registry.getSingleMetric(name);
+  const got = await metric!.get();
+  const v = got.values.find((x) =>
+    Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val)
+  );
+  return v?.value ?? 0;
+}
+
+Deno.test("ExecutionEngine fills a market order on the paper exchange and reports ack then fill", async () => {
+  const { venue, sched } = sim();
+  const { engine, reports, traces, metrics, journal } = setup(venue);
+  const o = makeOrder({ qty: 10 });
+  const r = await engine.handleOrder(o, "trace-a");
+  assert.equal(r.state, "accepted");
+  sched.run();
+  await engine.settle();
+  assert.deepEqual(reports.map((x) => `${x.kind}:${x.state}`), ["ack:accepted", "fill:filled"]);
+  const fill = reports[1];
+  assert.equal(fill.cumQty, 10);
+  assert.equal(fill.lastQty, 10);
+  assert.equal(fill.lastPrice, 100.01);
+  assert.equal(fill.leavesQty, 0);
+  assert.equal(fill.venue, "sim");
+  assert.deepEqual(traces, ["trace-a", "trace-a"]);
+  assert.equal(journal.get(o.clientOrderId)?.state, "filled");
+  assert.equal(engine.openCount(), 0);
+  assert.equal(
+    await value(metrics, "execution_engine_orders_submitted_total", {
+      order_type: "market",
+      status: "success",
+      exchange: "sim",
+    }),
+    1,
+  );
+  const lat = await metrics.registry.getSingleMetric(
+    "execution_engine_order_submission_latency_us",
+  )!.get();
+  assert.ok(
+    lat.values.some((v) =>
+      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
+    ),
+  );
+  const t2t = await metrics.registry.getSingleMetric(
+    "execution_engine_tick_to_trade_latency_us",
+  )!.get();
+  assert.ok(
+    t2t.values.some((v) =>
+      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
+    ),
+  );
+  journal.close();
+});
+
+Deno.test("ExecutionEngine reports each partial fill with growing cumulative quantity", async () => {
+  const { venue, sched } = sim({ partialFillProbability: 1, seed: 3 });
+  const { engine, reports, journal } = setup(venue);
+  await engine.handleOrder(makeOrder({ qty: 100 }), "t");
+  sched.run();
+  await engine.settle();
+  const fills = reports.filter((r) => r.kind === "fill");
+  assert.ok(fills.length >= 2, `expected partial fills, got ${fills.length}`);
+  for (let i = 1; i < fills.length; i++) assert.ok(fills[i].cumQty > fills[i - 1].cumQty);
+  assert.ok(fills.slice(0, -1).every((f) => f.state === "partially_filled"));
+  assert.equal(fills.at(-1)!.state, "filled");
+  assert.equal(fills.reduce((s, f) => s + f.lastQty, 0), 100);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine never sends an order twice when it arrives again", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder();
+  await engine.handleOrder(o, "t");
+  const again = await engine.handleOrder({ ...o }, "t");
+  assert.equal(again.kind, "duplicate");
+  assert.equal(venue.submits.length, 1);
+  assert.equal(reports.length, 1);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine rejects an unknown symbol with a closed-set reason and counts it", async () => {
+  const { venue } = sim();
+  const { engine, reports, metrics, journal } = setup(venue);
+  await engine.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
+  await engine.settle();
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0].kind, "reject");
+  assert.equal(reports[0].state, "rejected");
+  assert.equal(reports[0].reason, "unknown_symbol");
+  assert.equal(
+    await value(metrics, "execution_engine_order_rejections_total", {
+      rejection_reason: "unknown_symbol",
+      symbol: "other",
+    }),
+    1,
+  );
+  assert.equal(
+    await value(metrics, "execution_engine_orders_submitted_total", { status: "failure" }),
+    1,
+  );
+  journal.close();
+});
+
+Deno.test("ExecutionEngine refuses and counts a cancel after the order filled", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, metrics, journal } = setup(venue);
+  const o = makeOrder({ qty: 5 });
+  await engine.handleOrder(o, "t");
+  const base = { venueOrderId: `v-${o.clientOrderId}`, clientOrderId: o.clientOrderId };
+  venue.emit({ ...base, state: "filled", cumQty: 5, avgPrice: 10, lastQty: 5, lastPrice: 10 });
+  venue.emit({ ...base, state: "canceled", cumQty: 5, avgPrice: 10 });
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => r.state), ["accepted", "filled"]);
+  assert.equal(
+    await value(metrics, "execution_engine_illegal_transitions_total", {
+      from: "filled",
+      to: "canceled",
+    }),
+    1,
+  );
+  journal.close();
+});
+
+Deno.test("ExecutionEngine ignores a repeated fill event", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder({ qty: 10 });
+  await engine.handleOrder(o, "t");
+  const ev = {
+    venueOrderId: "v",
+    clientOrderId: o.clientOrderId,
+    state: "partially_filled" as const,
+    cumQty: 4,
+    avgPrice: 10,
+    lastQty: 4,
+    lastPrice: 10,
+  };
+  venue.emit(ev);
+  venue.emit(ev);
+  venue.emit({ ...ev, state: "canceled" });
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => r.state), ["accepted", "partially_filled", "canceled"]);
+  assert.equal(reports[2].leavesQty, 0);
+  assert.equal(reports[2].cumQty, 4);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine acknowledges implicitly when a fill overtakes the venue's answer", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder({ qty: 2 });
+  venue.answer = (ord) => {
+    venue.emit({
+      venueOrderId: "v9",
+      clientOrderId: ord.clientOrderId,
+      state: "filled",
+      cumQty: 2,
+      avgPrice: 50,
+    });
+    return { kind: "accepted", venueOrderId: "v9" };
+  };
+  await engine.handleOrder(o, "t");
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), ["ack:accepted", "fill:filled"]);
+  assert.equal(reports[1].lastPrice, 50);
+  assert.equal(journal.get(o.clientOrderId)?.venueOrderId, "v9");
+  journal.close();
+});
+
+Deno.test("ExecutionEngine emits expire and venue reject reports", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const a = makeOrder();
+  const b = makeOrder();
+  await engine.handleOrder(a, "t");
+  await engine.handleOrder(b, "t");
+  venue.emit({
+    venueOrderId: "x",
+    clientOrderId: a.clientOrderId,
+    state: "expired",
+    cumQty: 0,
+    avgPrice: 0,
+  });
+  venue.emit({
+    venueOrderId: "y",
+    clientOrderId: b.clientOrderId,
+    state: "rejected",
+    cumQty: 0,
+    avgPrice: 0,
+  });
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), [
+    "ack:accepted",
+    "ack:accepted",
+    "expire:expired",
+    "reject:rejected",
+  ]);
+  assert.equal(engine.openCount(), 0);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine keeps undelivered reports in the outbox and re-sends them", async () => {
+  const venue = new FakeVenue();
+  let fail = true;
+  const got: ExecutionReport[] = [];
+  const { engine, journal } = setup(venue, {
+    sink: (r) => {
+      if (fail) return Promise.reject(new Error("peer down"));
+      got.push(r);
+      return Promise.resolve();
+    },
+  });
+  await engine.handleOrder(makeOrder(), "t");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(journal.outbox().length, 1);
+  fail = false;
+  assert.equal(engine.redeliver(), 1);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(got.length, 1);
+  assert.equal(journal.outbox().length, 0);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder();
+  venue.answer = (ord) => {
+    venue.held.set(ord.clientOrderId, {
+      venueOrderId: "v1",
+      clientOrderId: ord.clientOrderId,
+      state: "accepted",
+      cumQty: 0,
+      avgPrice: 0,
+    });
+    return { kind: "unknown", detail: "timeout" };
+  };
+  await engine.handleOrder(o, "t");
+  assert.equal(journal.get(o.clientOrderId)?.phase, "unknown");
+  assert.equal(reports.length, 0);
+  const r = await engine.reconcile({ all: false });
+  assert.equal(r.resent, 0);
+  assert.equal(venue.submits.length, 1);
+  assert.equal(journal.get(o.clientOrderId)?.phase, "sent");
+  assert.deepEqual(reports.map((x) => x.state), ["accepted"]);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine after a crash between journal write and send sends the order exactly once", async () => {
+  const venue = new FakeVenue();
+  const journal = new Journal(":memory:");
+  const first = setup(venue, { journal, crashAt: "after_journal" });
+  const o = makeOrder();
+  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  assert.equal(venue.submits.length, 0);
+  const second = setup(venue, { journal });
+  const r = await second.engine.recover();
+  assert.equal(r.resent, 1);
+  await second.engine.handleOrder(o, "t"); // the reliable channel re-delivers it too
+  assert.equal(venue.submits.length, 1);
+  assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
+  assert.deepEqual(second.reports.map((x) => x.state), ["accepted"]);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts the order without re-sending", async () => {
+  const venue = new FakeVenue();
+  const journal = new Journal(":memory:");
+  const first = setup(venue, { journal, crashAt: "after_send" });
+  const o = makeOrder({ qty: 3 });
+  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  assert.equal(venue.submits.length, 1);
+  assert.equal(journal.get(o.clientOrderId)?.phase, "journaled");
+  // Meanwhile the venue filled it.
+  venue.held.set(o.clientOrderId, {
+    venueOrderId: `v-${o.clientOrderId}`,
+    clientOrderId: o.clientOrderId,
+    state: "filled",
+    cumQty: 3,
+    avgPrice: 20,
+  });
+  const second = setup(venue, { journal });
+  const r = await second.engine.recover();
+  assert.equal(r.resent, 0);
+  assert.equal(venue.submits.length, 1);
+  assert.deepEqual(second.reports.map((x) => `${x.kind}:${x.state}`), [
+    "ack:accepted",
+    "fill:filled",
+  ]);
+  assert.equal(second.reports[1].lastPrice, 20);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine cancels an open order the restarted paper exchange no longer knows", async () => {
+  const a = sim();
+  const journal = new Journal(":memory:");
+  const first = setup(a.venue, { journal });
+  const o = makeOrder({ type: "limit", limitPrice: 50 }); // rests: the ask is 100.01
+  await first.engine.handleOrder(o, "t");
+  a.sched.run();
+  assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
+  const b = sim(); // a fresh paper exchange after a restart
+  const second = setup(b.venue, { journal });
+  await second.engine.recover();
+  assert.equal(journal.get(o.clientOrderId)?.state, "canceled");
+  assert.equal(second.reports[0].reason, "venue_lost");
+  journal.close();
+});
+
+Deno.test("ExecutionEngine re-sends reports left in the outbox when it recovers", async () => {
+  const venue = new FakeVenue();
+  const journal = new Journal(":memory:");
+  const first = setup(venue, { journal, sink: () => new Promise(() => {}) });
+  await first.engine.handleOrder(makeOrder(), "t");
+  first.engine.close();
+  const second = setup(venue, { journal });
+  const r = await second.engine.recover();
+  assert.equal(r.reports, 1);
+  await new Promise((res) => setTimeout(res, 0));
+  assert.equal(second.reports.length, 1);
+  assert.equal(journal.outbox().length, 0);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine.cancel() cancels an open order at the venue", async () => {
+  const { venue, sched } = sim();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
+  await engine.handleOrder(o, "t");
+  sched.run();
+  assert.equal(await engine.cancel(o.clientOrderId), true);
+  sched.run();
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => r.state), ["accepted", "canceled"]);
+  assert.equal(await engine.cancel(o.clientOrderId), false);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine applies a venue's final state found on recovery to an order never acknowledged", async () => {
+  const venue = new FakeVenue();
+  const journal = new Journal(":memory:");
+  const first = setup(venue, { journal, crashAt: "after_send" });
+  const o = makeOrder();
+  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  venue.held.set(o.clientOrderId, {
+    venueOrderId: "v",
+    clientOrderId: o.clientOrderId,
+    state: "expired",
+    cumQty: 0,
+    avgPrice: 0,
+  });
+  const second = setup(venue, { journal });
+  await second.engine.recover();
+  assert.deepEqual(second.reports.map((r) => r.state), ["accepted", "expired"]);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine expires a partially filled order and reports the quantity left as 0", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder({ qty: 10 });
+  await engine.handleOrder(o, "t");
+  const base = { venueOrderId: "v", clientOrderId: o.clientOrderId, avgPrice: 10 };
+  venue.emit({ ...base, state: "partially_filled", cumQty: 3, lastQty: 3, lastPrice: 10 });
+  venue.emit({ ...base, state: "expired", cumQty: 3 });
+  await engine.settle();
+  assert.deepEqual(reports.map((r) => `${r.state}:${r.leavesQty}`), [
+    "accepted:10",
+    "partially_filled:7",
+    "expired:0",
+  ]);
+  journal.close();
+});
+
+Deno.test("ExecutionEngine.accept() journals the order before it returns", () => {
+  const venue = new FakeVenue();
+  venue.answer = () => ({ kind: "unknown", detail: "never answers in this test" });
+  const { engine, journal } = setup(venue);
+  const o = makeOrder();
+  const a = engine.accept(o, "t");
+  assert.equal(a.kind, "accepted");
+  assert.equal(journal.get(o.clientOrderId)?.state, "new");
+  assert.equal(engine.accept(o, "t").kind, "duplicate");
+  return a.kind === "accepted" ? a.sent.then(() => journal.close()) : undefined;
+});
+
+Deno.test("ExecutionEngine.accept() throws when the journal cannot be written", () => {
+  const venue = new FakeVenue();
+  const { engine, journal } = setup(venue);
+  journal.close();
+  assert.throws(() => engine.accept(makeOrder(), "t"));
+  assert.equal(venue.submits.length, 0);
+});
+
+Deno.test("ExecutionEngine prices a fill that covers a missed update from the venue's averages", async () => {
+  const venue = new FakeVenue();
+  const { engine, reports, journal } = setup(venue);
+  const o = makeOrder({ qty: 10 });
+  await engine.handleOrder(o, "t");
+  const base = { venueOrderId: "v", clientOrderId: o.clientOrderId };
+  // 4 @ 100 was missed; the final 6 @ 110 arrives with the cumulative 10 @ 106.
+  venue.emit({ ...base, state: "filled", cumQty: 10, avgPrice: 106, lastQty: 6, lastPrice: 110 });
+  await engine.settle();
+  const fill = reports.at(-1)!;
+  assert.equal(fill.lastQty, 10);
+  assert.equal(fill.lastPrice, 106);
+  assert.equal(fill.cumQty, 10);
+  journal.close();
+});

@@ -1,0 +1,256 @@
+/**
+ * The order journal: SQLite (`node:sqlite`, WAL) holding every order the engine took,
+ * its state at the venue, and an outbox of execution reports not yet acknowledged by
+ * risk-manager.
+ *
+ * An order is written (phase `journaled`) before it leaves the process; its phase
+ * becomes `sent` once the venue answered. A state change and the report it causes are
+ * written in one transaction, so after a crash either both exist or neither does.
+ * `clientOrderId` is the primary key: a repeated order is refused by {@link Journal.insert}.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { dirname } from "node:path";
+import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
+import { FINAL_STATES } from "./order_state.ts";
+import type { VenueName } from "./venue.ts";
+
+/** Where an order is in its journey out of the process. */
+export type SendPhase =
+  /** Written, maybe not sent: on recovery, look it up at the venue and send if absent. */
+  | "journaled"
+  /** The venue answered (accepted or rejected). */
+  | "sent"
+  /** Sent, but the venue's answer was lost (retries exhausted): reconcile. */
+  | "unknown";
+
+/** One order as the journal holds it. Immutable: updates write a new value. */
+export interface JournalOrder {
+  readonly order: Order;
+  readonly trace: string;
+  readonly venue: VenueName;
+  readonly state: OrderState;
+  readonly phase: SendPhase;
+  readonly venueOrderId?: string;
+  readonly cumQty: number;
+  readonly avgPrice: number;
+  readonly reason?: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A report waiting for risk-manager's acknowledgement. */
+export interface OutboxEntry {
+  readonly id: number;
+  readonly report: ExecutionReport;
+  readonly trace: string;
+}
+
+interface Row {
+  client_order_id: string;
+  body: string;
+  trace: string;
+  venue: string;
+  state: string;
+  phase: string;
+  venue_order_id: string | null;
+  cum_qty: number;
+  avg_price: number;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const FINAL_LIST = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
+
+/** The SQLite order journal. Throws on open when the file cannot be created. */
+export class Journal {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #get: StatementSync;
+  readonly #update: StatementSync;
+  readonly #addReport: StatementSync;
+  readonly #delivered: StatementSync;
+  /** Open orders by client order id: reads of hot orders skip SQLite. */
+  readonly #cache = new Map<string, JournalOrder>();
+
+  /** Opens (creating the file and its directory) the journal at `path` (`:memory:` for tests). */
+  constructor(readonly path: string) {
+    if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS orders (
+        client_order_id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        trace TEXT NOT NULL,
+        venue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        venue_order_id TEXT,
+        cum_qty REAL NOT NULL DEFAULT 0,
+        avg_price REAL NOT NULL DEFAULT 0,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS orders_open ON orders(state) WHERE state NOT IN (${FINAL_LIST});
+      CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        trace TEXT NOT NULL
+      );
+    `);
+    this.#insert = this.#db.prepare(
+      `INSERT OR IGNORE INTO orders (client_order_id, body, trace, venue, state, phase,
+         cum_qty, avg_price, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'new', 'journaled', 0, 0, ?, ?)`,
+    );
+    this.#get = this.#db.prepare(`SELECT * FROM orders WHERE client_order_id = ?`);
+    this.#update = this.#db.prepare(
+      `UPDATE orders SET state = ?, phase = ?, venue_order_id = ?, cum_qty = ?, avg_price = ?,
+         reason = ?, updated_at = ? WHERE client_order_id = ?`,
+    );
+    this.#addReport = this.#db.prepare(
+      `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
+    );
+    this.#delivered = this.#db.prepare(`DELETE FROM outbox WHERE id = ?`);
+  }
+
+  /**
+   * Writes a new order in state `new`, phase `journaled`. Returns the record, or
+   * `undefined` when an order with that `clientOrderId` is already journaled (a duplicate).
+   */
+  insert(order: Order, trace: string, venue: VenueName, now: number): JournalOrder | undefined {
+    const r = this.#insert.run(
+      order.clientOrderId,
+      JSON.stringify(order),
+      trace,
+      venue,
+      now,
+      now,
+    );
+    if (Number(r.changes) === 0) return undefined;
+    const rec: JournalOrder = {
+      order,
+      trace,
+      venue,
+      state: "new",
+      phase: "journaled",
+      cumQty: 0,
+      avgPrice: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#cache.set(order.clientOrderId, rec);
+    return rec;
+  }
+
+  /** The order with that client order id, if journaled. */
+  get(clientOrderId: string): JournalOrder | undefined {
+    const hit = this.#cache.get(clientOrderId);
+    if (hit) return hit;
+    const row = this.#get.get(clientOrderId) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Orders not in a final state, oldest first. */
+  open(): JournalOrder[] {
+    const rows = this.#db.prepare(
+      `SELECT * FROM orders WHERE state NOT IN (${FINAL_LIST}) ORDER BY created_at, rowid`,
+    ).all() as unknown as Row[];
+    return rows.map(fromRow);
+  }
+
+  /** Number of orders journaled in total. */
+  count(): number {
+    const r = this.#db.prepare(`SELECT COUNT(*) AS n FROM orders`).get() as { n: number };
+    return Number(r.n);
+  }
+
+  /** Number of orders in each state. */
+  countByState(): Partial<Record<OrderState, number>> {
+    const rows = this.#db.prepare(`SELECT state, COUNT(*) AS n FROM orders GROUP BY state`)
+      .all() as { state: OrderState; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  /**
+   * Saves `next` and, in the same transaction, queues `report` (if any) in the outbox.
+   * Returns the outbox id of the report.
+   */
+  save(next: JournalOrder, report?: ExecutionReport): number | undefined {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#update.run(
+        next.state,
+        next.phase,
+        next.venueOrderId ?? null,
+        next.cumQty,
+        next.avgPrice,
+        next.reason ?? null,
+        next.updatedAt,
+        next.order.clientOrderId,
+      );
+      let id: number | undefined;
+      if (report) {
+        const r = this.#addReport.run(
+          report.clientOrderId,
+          JSON.stringify(report),
+          next.trace,
+        );
+        id = Number(r.lastInsertRowid);
+      }
+      this.#db.exec("COMMIT");
+      if (FINAL_STATES.has(next.state)) this.#cache.delete(next.order.clientOrderId);
+      else this.#cache.set(next.order.clientOrderId, next);
+      return id;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /** Reports not yet acknowledged, in the order they were written. */
+  outbox(): OutboxEntry[] {
+    const rows = this.#db.prepare(`SELECT id, body, trace FROM outbox ORDER BY id`).all() as {
+      id: number;
+      body: string;
+      trace: string;
+    }[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      report: JSON.parse(r.body) as ExecutionReport,
+      trace: r.trace,
+    }));
+  }
+
+  /** Removes an acknowledged report from the outbox. */
+  delivered(id: number): void {
+    this.#delivered.run(id);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function fromRow(row: Row): JournalOrder {
+  return {
+    order: JSON.parse(row.body) as Order,
+    trace: row.trace,
+    venue: row.venue as VenueName,
+    state: row.state as OrderState,
+    phase: row.phase as SendPhase,
+    venueOrderId: row.venue_order_id ?? undefined,
+    cumQty: row.cum_qty,
+    avgPrice: row.avg_price,
+    reason: row.reason ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import type { ExecutionReport } from "../../lib/types.ts";
+import { Journal } from "./journal.ts";
+import { makeOrder, tempDir } from "./test_helpers.ts";
+
+function report(clientOrderId: string): ExecutionReport {
+  return {
+    clientOrderId,
+    symbol: "AAPL",
+    side: "buy",
+    kind: "ack",
+    state: "accepted",
+    orderQty: 10,
+    lastQty: 0,
+    lastPrice: 0,
+    cumQty: 0,
+    avgPrice: 0,
+    leavesQty: 10,
+    venue: "sim",
+    strategy: "default",
+    ts: 1,
+  };
+}
+
+Deno.test("Journal.insert() refuses a second order with the same client order id", () => {
+  const j = new Journal(":memory:");
+  const o = makeOrder();
+  assert.ok(j.insert(o, "tr", "sim", 1));
+  assert.equal(j.insert(o, "tr", "sim", 2), undefined);
+  assert.equal(j.count(), 1);
+  j.close();
+});
+
+Deno.test("Journal.save() writes the state change and its report together", () => {
+  const j = new Journal(":memory:");
+  const o = makeOrder();
+  const rec = j.insert(o, "trace-1", "sim", 1)!;
+  const id = j.save(
+    { ...rec, state: "accepted", phase: "sent", venueOrderId: "v1" },
+    report(o.clientOrderId),
+  );
+  assert.ok(id !== undefined);
+  const got = j.get(o.clientOrderId)!;
+  assert.equal(got.state, "accepted");
+  assert.equal(got.venueOrderId, "v1");
+  assert.equal(got.trace, "trace-1");
+  assert.deepEqual(got.order, o);
+  const box = j.outbox();
+  assert.equal(box.length, 1);
+  assert.equal(box[0].report.clientOrderId, o.clientOrderId);
+  assert.equal(box[0].trace, "trace-1");
+  j.delivered(box[0].id);
+  assert.equal(j.outbox().length, 0);
+  j.close();
+});
+
+Deno.test("Journal.open() lists only orders not in a final state", () => {
+  const j = new Journal(":memory:");
+  const a = j.insert(makeOrder(), "t", "sim", 1)!;
+  const b = j.insert(makeOrder(), "t", "sim", 2)!;
+  j.save({ ...b, state: "filled", phase: "sent", cumQty: 10, avgPrice: 100 });
+  assert.deepEqual(j.open().map((r) => r.order.clientOrderId), [a.order.clientOrderId]);
+  assert.deepEqual(j.countByState(), { new: 1, filled: 1 });
+  j.close();
+});
+
+Deno.test("Journal keeps orders and unsent reports across a reopen of the file", async () => {
+  const dir = await tempDir();
+  try {
+    const path = `${dir.path}/sub/journal.sqlite`;
+    const o = makeOrder();
+    let j = new Journal(path);
+    const rec = j.insert(o, "t", "alpaca", 1)!;
+    j.save({ ...rec, state: "accepted", phase: "sent" }, report(o.clientOrderId));
+    j.close();
+    j = new Journal(path);
+    assert.equal(j.get(o.clientOrderId)?.state, "accepted");
+    assert.equal(j.get(o.clientOrderId)?.venue, "alpaca");
+    assert.equal(j.outbox().length, 1);
+    j.close();
+  } finally {
+    await dir.remove();
+  }
+});

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import { type Config, ConfigError, loadConfig, parseConfig } from "../../lib/config.ts";
+import { Publisher, ReliableReceiver, ReliableSender } from "../../lib/messaging.ts";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import type { ServiceContext } from "../../lib/service.ts";
+import { waitFor } from "../../lib/testing/tools.ts";
+import type { Envelope } from "../../lib/envelope.ts";
+import type { ExecutionReport, Quote } from "../../lib/types.ts";
+import { FakeAlpaca } from "./fake_alpaca.ts";
+import { Journal } from "./journal.ts";
+import { startExecutionEngine } from "./service.ts";
+import { makeOrder, tempDir } from "./test_helpers.ts";
+
+function context(
+  over: (raw: Config) => void,
+  secrets = {},
+): ServiceContext<"execution-engine"> {
+  const raw = structuredClone(loadConfig()); // an unfrozen copy
+  over(raw);
+  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
+  metrics.stop();
+  return {
+    service: "execution-engine",
+    config: parseConfig(raw),
+    secrets,
+    metrics,
+    signal: new AbortController().signal,
+  };
+}
+
+Deno.test("execution-engine fills orders from risk-manager on the paper exchange and reports back", async () => {
+  const dir = await tempDir();
+  const registry = new Registry();
+  const opts = { service: "risk-manager", registry };
+  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", { ...opts, name: "orders" });
+  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    ...opts,
+    name: "execution_reports",
+  });
+  const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
+    service: "market-data",
+    registry,
+    name: "md",
+  });
+  const got: Envelope[] = [];
+  reportsIn.onMessage((env) => {
+    got.push(env);
+  });
+  const ctx = context((c) => {
+    c.executionEngine.orders = `connect:${orders.endpoint}`;
+    c.executionEngine.executionReports = `connect:${reportsIn.endpoint}`;
+    c.executionEngine.marketData = [md.endpoint];
+    c.executionEngine.journalPath = `${dir.path}/exec.sqlite`;
+    c.executionEngine.sim.rejectProbability = 0;
+    c.executionEngine.sim.latencyMs = 0;
+  });
+  const svc = await startExecutionEngine(ctx);
+  try {
+    const quote: Quote = {
+      symbol: "AAPL",
+      bidPrice: 99.9,
+      bidSize: 100,
+      askPrice: 100.1,
+      askSize: 100,
+      exchange: "sim",
+      exchangeTs: Date.now(),
+      receivedTs: Date.now(),
+    };
+    await waitFor("market data to arrive", () => {
+      md.publish("quote", quote);
+      return svc.prices.get("AAPL") !== undefined;
+    });
+    const o = makeOrder({ qty: 7 });
+    await orders.send("order", o, "trace-xyz");
+    await waitFor(
+      "the fill report",
+      () => got.some((e) => (e.body as ExecutionReport).state === "filled"),
+    );
+    const bodies = got.map((e) => e.body as ExecutionReport);
+    assert.equal(bodies[0].kind, "ack");
+    assert.ok(got.every((e) => e.trace === "trace-xyz"));
+    assert.equal(bodies.at(-1)!.cumQty, 7);
+    assert.equal(svc.journal.get(o.clientOrderId)?.state, "filled");
+    // The same order again (a replay) is not executed twice.
+    await orders.send("order", o, "trace-xyz");
+    await svc.engine.settle();
+    assert.equal(got.filter((e) => (e.body as ExecutionReport).kind === "ack").length, 1);
+    const res = await svc.admin.request("/admin/orders");
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).open, []);
+    const text = await ctx.metrics.registry.metrics();
+    assert.match(
+      text,
+      /execution_engine_orders_submitted_total\{order_type="market",status="success",exchange="sim"\} 1/,
+    );
+    assert.ok(svc.ready!().journal);
+    // A graceful stop lets risk-manager acknowledge the last reports: none left to resend.
+    await svc.close();
+    const j = new Journal(`${dir.path}/exec.sqlite`);
+    assert.equal(j.outbox().length, 0);
+    assert.equal(j.get(o.clientOrderId)?.state, "filled");
+    j.close();
+  } finally {
+    await svc.close();
+    await orders.close();
+    await reportsIn.close();
+    await md.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("execution-engine refuses the Alpaca venue without keys", async () => {
+  const dir = await tempDir();
+  try {
+    const ctx = context((c) => {
+      c.executionEngine.venue = "alpaca";
+      c.executionEngine.journalPath = `${dir.path}/exec.sqlite`;
+    });
+    await assert.rejects(startExecutionEngine(ctx), ConfigError);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("execution-engine sends orders to Alpaca with the keys from the environment and reports its fills", async () => {
+  const dir = await tempDir();
+  const fake = FakeAlpaca.start();
+  const registry = new Registry();
+  const opts = { service: "risk-manager", registry };
+  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", { ...opts, name: "orders" });
+  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    ...opts,
+    name: "execution_reports",
+  });
+  const got: ExecutionReport[] = [];
+  reportsIn.onMessage((env) => {
+    got.push(env.body as ExecutionReport);
+  });
+  const ctx = context((c) => {
+    c.executionEngine.venue = "alpaca";
+    c.executionEngine.orders = `connect:${orders.endpoint}`;
+    c.executionEngine.executionReports = `connect:${reportsIn.endpoint}`;
+    c.executionEngine.journalPath = `${dir.path}/exec.sqlite`;
+    c.executionEngine.alpaca.baseUrl = fake.baseUrl;
+    c.executionEngine.alpaca.streamUrl = fake.streamUrl;
+  }, { alpacaKeyId: "key", alpacaSecretKey: "secret" });
+  const svc = await startExecutionEngine(ctx);
+  try {
+    assert.equal(svc.ready!().venue_stream, true);
+    const o = makeOrder({ qty: 2 });
+    await orders.send("order", o, "trace-alp");
+    await waitFor("the order at Alpaca", () => fake.byClient.has(o.clientOrderId));
+    fake.fill(o.clientOrderId, 2, 250);
+    await waitFor("the fill report", () => got.some((r) => r.state === "filled"));
+    assert.equal(got.at(-1)!.venue, "alpaca");
+    assert.equal(got.at(-1)!.avgPrice, 250);
+    assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+  } finally {
+    await svc.close();
+    await orders.close();
+    await reportsIn.close();
+    await fake.close();
+    await dir.remove();
+  }
+});
