@@ -1,0 +1,430 @@
+/**
+ * The pipeline benchmark: starts the real services on the simulated exchange and
+ * measures, in one run on this machine, each figure next to a bare zeromq.js
+ * yardstick:
+ *
+ * - market-data throughput (messages/s it publishes, metrics on) against a bare
+ *   PUB/SUB of the same message size, and with instrumentation off (overhead);
+ * - tick-to-trade latency p50/p99/p99.9 at fixed tick rates (market-data's receipt
+ *   of the exchange message to execution-engine's receipt of the order, read
+ *   exactly from the order journal) against a bare three-hop relay at that rate;
+ * - `/metrics` render time and series count with 100 symbols;
+ * - resident memory of each service at start and after sustained load.
+ *
+ * Prints a table, writes `bench/results.json`, and exits 1 when a run is invalid
+ * (a service died, an approved order did not reach execution-engine, a reliable
+ * channel missed a message). Run: `deno run -A bench/pipeline.ts [--quick]`.
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { type ServiceName, SERVICES } from "../lib/metrics.ts";
+import { type RawConfig, sampleValue, type Stack, startStack } from "../lib/testing/stack.ts";
+import { freePort, Proc, waitFor } from "../lib/testing/tools.ts";
+import { barePublisher, bareSubscriber } from "./bare_zmq.ts";
+import { createServiceMetrics } from "../lib/metrics.ts";
+import { MarketDataCore } from "../services/market-data/core.ts";
+import { SimMarket } from "../services/market-data/sim_market.ts";
+import { run as messagingBench } from "./messaging_bench.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const THROUGHPUT_S = QUICK ? 3 : 5;
+const LATENCY_S = QUICK ? 6 : 15;
+const RATES = [1_000, 10_000];
+const problems: string[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function quantiles(
+  xs: number[],
+): { n: number; p50: number; p99: number; p999: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+  return { n: s.length, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s[s.length - 1] ?? NaN };
+}
+
+const round = (x: number, d = 1) => Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x;
+
+async function alive(stack: Stack, what: string): Promise<void> {
+  for (const [s, p] of stack.procs) {
+    const state = await Promise.race([p.done.then(() => "exited"), sleep(0).then(() => "running")]);
+    if (state === "exited") problems.push(`${what}: ${s} died: ${p.stderr.slice(-500)}`);
+  }
+}
+
+async function rssMb(stack: Stack): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const s of stack.procs.keys()) {
+    const v = sampleValue(await stack.metrics(s), "process_resident_memory_bytes");
+    out[s] = round((v ?? NaN) / 2 ** 20);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- throughput
+
+/** Counts frames (and bytes) a bare SUB receives from `endpoint` over `seconds`. */
+async function countFrames(endpoint: string, seconds: number, warmupMs: number) {
+  let frames = 0;
+  let bytes = 0;
+  let counting = false;
+  const sub = bareSubscriber(endpoint, (f) => {
+    if (!counting) return;
+    frames++;
+    bytes += f.length;
+  });
+  await sleep(warmupMs);
+  counting = true;
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  await sub.close();
+  return { rate: frames / elapsed, avgSize: frames ? bytes / frames : 0 };
+}
+
+async function marketDataThroughput(instrumented: boolean) {
+  const stack = startStack({
+    services: ["market-data"],
+    env: { TRADING_INSTRUMENTATION: instrumented ? "on" : "off", LOG_LEVEL: "warning" },
+    overrides: (c) => {
+      c.marketData.sim.ticksPerSecond = 500_000;
+    },
+  });
+  try {
+    await stack.waitReady();
+    const endpoint = stack.config.marketData.publish.replace(/^bind:/, "");
+    const r = await countFrames(endpoint, THROUGHPUT_S, 1500);
+    await alive(stack, "throughput");
+    return r;
+  } finally {
+    await stack.stop();
+    Deno.removeSync(stack.dir, { recursive: true });
+  }
+}
+
+async function bareThroughput(size: number) {
+  const port = freePort();
+  const endpoint = `tcp://127.0.0.1:${port}`;
+  const pub = new Proc("bench/bare_zmq.ts", [
+    "pub",
+    "--out",
+    endpoint,
+    "--size",
+    String(Math.max(8, Math.round(size))),
+    "--seconds",
+    String(THROUGHPUT_S + 3),
+    "--warmup",
+    "0",
+  ]);
+  try {
+    await waitFor("bare pub ready", () => pub.stdout.includes("ready"));
+    return await countFrames(endpoint, THROUGHPUT_S, 1500);
+  } finally {
+    await pub.stop();
+  }
+}
+
+// ---------------------------------------------------------------- tick to trade
+
+/** Settings that let every signal through risk so the latency sample is large. */
+function stressRisk(c: RawConfig, rate: number): void {
+  c.marketData.sim.ticksPerSecond = rate;
+  c.signalBridge.minIntervalMs = 0;
+  c.riskManager.sizing.notionalPerOrder = 100;
+  Object.assign(c.riskManager.limits, {
+    maxOrderQty: 1e9,
+    maxOrderNotional: 1e9,
+    maxPositionQty: 1e9,
+    maxGrossExposure: 1e12,
+    maxNetExposure: 1e12,
+    maxOpenOrders: 1_000_000,
+    maxOrdersPerSecond: 1e6,
+    dailyLossLimit: 1e12,
+    priceCollarBps: 10_000,
+  });
+}
+
+async function tickToTrade(rate: number) {
+  const stack = startStack({
+    env: { LOG_LEVEL: "warning" },
+    overrides: (c) => stressRisk(c, rate),
+  });
+  try {
+    await stack.waitReady(60_000);
+    const memStart = await rssMb(stack);
+    // Signals need a warm-up (EMAs, RSI): wait for the first orders.
+    await waitFor("first orders", async () => {
+      const t = await stack.metrics("execution-engine");
+      return (sampleValue(t, "execution_engine_tick_to_trade_latency_us_count") ?? 0) > 0;
+    }, { timeoutMs: 60_000, everyMs: 500 });
+    const from = performance.timeOrigin + performance.now();
+    await sleep(LATENCY_S * 1000);
+    const to = performance.timeOrigin + performance.now();
+    await alive(stack, `tick-to-trade ${rate}/s`);
+    const memAfter = await rssMb(stack);
+    const cpu: Record<string, number> = {};
+    for (const s of SERVICES) {
+      cpu[s] = round(
+        sampleValue(await stack.metrics(s), "system_cpu_usage_percent") ?? NaN,
+      );
+    }
+    // Stop the feed, let the pipeline drain, then check nothing approved was lost.
+    await stack.procs.get("market-data")!.stop();
+    await sleep(3000);
+    const rm = await stack.metrics("risk-manager");
+    const approved = sampleValue(rm, "risk_manager_checks_performed_total", {
+      check_type: "all_checks",
+      result: "pass",
+    }) ?? 0;
+    const missed = sampleValue(rm, "messaging_messages_missed_total") ?? 0;
+    const db = new DatabaseSync(stack.config.executionEngine.journalPath, { readOnly: true });
+    const rows = db.prepare("SELECT body, created_at FROM orders").all() as {
+      body: string;
+      created_at: number;
+    }[];
+    db.close();
+    const lat = rows
+      .filter((r) => r.created_at >= from && r.created_at <= to)
+      .map((r) => (r.created_at - JSON.parse(r.body).tickTs) * 1000)
+      .filter((x) => Number.isFinite(x) && x >= 0);
+    if (rows.length !== approved) {
+      problems.push(
+        `tick-to-trade ${rate}/s: risk approved ${approved} orders, execution journaled ${rows.length}`,
+      );
+    }
+    if (missed > 0) {
+      problems.push(`tick-to-trade ${rate}/s: ${missed} messages missed on risk's channels`);
+    }
+    if (lat.length < 50) {
+      problems.push(`tick-to-trade ${rate}/s: only ${lat.length} orders measured`);
+    }
+    return {
+      rate,
+      approved,
+      journaled: rows.length,
+      latencyUs: quantiles(lat),
+      memStart,
+      memAfter,
+      cpu,
+    };
+  } finally {
+    await stack.stop();
+    Deno.removeSync(stack.dir, { recursive: true });
+  }
+}
+
+/** Latency through source -> relay -> relay -> sink (three hops), paced at `rate`. */
+async function bareRelay(rate: number, size = 400) {
+  const ports = [freePort(), freePort(), freePort()];
+  const ep = ports.map((p) => `tcp://127.0.0.1:${p}`);
+  const pub = await barePublisher(ep[0]);
+  const relays = [
+    new Proc("bench/bare_zmq.ts", ["relay", "--in", ep[0], "--out", ep[1]]),
+    new Proc("bench/bare_zmq.ts", ["relay", "--in", ep[1], "--out", ep[2]]),
+  ];
+  const lat: number[] = [];
+  const decoder = new TextDecoder();
+  let received = 0;
+  let measuring = false;
+  const sub = bareSubscriber(ep[2], (f) => {
+    received++;
+    if (!measuring) return;
+    const sentAt = Number(decoder.decode(f.subarray(0, 20)));
+    lat.push((performance.now() - sentAt) * 1000);
+  });
+  try {
+    for (const r of relays) await waitFor("relay ready", () => r.stdout.includes("ready"));
+    const pad = "x".repeat(size);
+    const run = async (seconds: number) => {
+      let sent = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < seconds * 1000) {
+        const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+        while (sent < due) {
+          // The send time leads the frame, as text (string frames, see bare_zmq.ts).
+          await pub.send(`${performance.now().toFixed(4).padStart(20, "0")}|${pad}`);
+          sent++;
+        }
+        await sleep(1);
+      }
+      return sent;
+    };
+    await waitFor("relay chain connected", async () => {
+      await run(0.2);
+      return received > 0;
+    }, { timeoutMs: 10_000, everyMs: 10 });
+    await sleep(200);
+    measuring = true;
+    const sent = await run(LATENCY_S / 2);
+    await sleep(500);
+    measuring = false;
+    if (lat.length < sent * 0.99) {
+      problems.push(`bare relay ${rate}/s: ${sent} sent, ${lat.length} received`);
+    }
+    return { rate, sent, latencyUs: quantiles(lat) };
+  } finally {
+    await sub.close();
+    pub.close();
+    for (const r of relays) await r.stop();
+  }
+}
+
+// ---------------------------------------------------------------- /metrics render
+
+async function metricsRender(symbolCount = 100) {
+  const symbols = Array.from({ length: symbolCount }, (_, i) => `S${String(i).padStart(3, "0")}`);
+  const startPrices = Object.fromEntries(symbols.map((s, i) => [s, 20 + i]));
+  const sim = new SimMarket({
+    seed: 1,
+    symbols,
+    ticksPerSecond: 20_000,
+    bookDepth: 10,
+    startPrices,
+    tickSize: {},
+  });
+  const m = createServiceMetrics("market-data", { sampleMs: 60_000 });
+  const core = new MarketDataCore({
+    exchange: "sim",
+    symbols,
+    bars: ["1s", "1m"],
+    sink: () => {},
+    metrics: m.families,
+  });
+  const t0 = Date.parse("2024-03-01T15:00:00Z");
+  const msgs = sim.due(5_000, t0);
+  for (let i = 0; i < msgs.length; i += 100) {
+    core.handle({ receivedTs: t0 + i, frame: msgs.slice(i, i + 100) });
+  }
+  const times: number[] = [];
+  let text = "";
+  for (let i = 0; i < 30; i++) {
+    const s = performance.now();
+    text = await m.registry.metrics();
+    times.push(performance.now() - s);
+  }
+  m.stop();
+  const series = text.split("\n").filter((l) => l && !l.startsWith("#")).length;
+  const q = quantiles(times.slice(5));
+  return {
+    symbols: symbolCount,
+    series,
+    bytes: text.length,
+    renderMs: { p50: round(q.p50, 2), max: round(q.max, 2) },
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const started = new Date().toISOString();
+  console.error(
+    "pipeline bench: one hop, envelope against bare zeromq.js (bench/messaging_bench.ts) ...",
+  );
+  const messaging = await messagingBench({ messages: QUICK ? 50_000 : 200_000 }, true);
+  console.error("pipeline bench: market-data throughput (metrics on, off) and bare zeromq.js ...");
+  const on1 = await marketDataThroughput(true);
+  const off1 = await marketDataThroughput(false);
+  const on2 = await marketDataThroughput(true);
+  const off2 = await marketDataThroughput(false);
+  const on = Math.max(on1.rate, on2.rate);
+  const off = Math.max(off1.rate, off2.rate);
+  const bare = await bareThroughput(on1.avgSize);
+  console.error("pipeline bench: tick-to-trade ...");
+  const ttt = [];
+  for (const rate of RATES) {
+    const pipe = await tickToTrade(rate);
+    const bareLat = await bareRelay(rate);
+    ttt.push({ ...pipe, bare: bareLat.latencyUs });
+  }
+  console.error("pipeline bench: /metrics render ...");
+  const render = await metricsRender(100);
+
+  const results = {
+    started,
+    machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
+    valid: problems.length === 0,
+    problems,
+    messaging,
+    throughput: {
+      messageBytes: round(on1.avgSize),
+      bareMsgsPerS: Math.round(bare.rate),
+      marketDataMsgsPerS: Math.round(on),
+      ratio: round(on / bare.rate, 3),
+      target: ">= 0.5",
+    },
+    metricsOverhead: {
+      instrumentedMsgsPerS: Math.round(on),
+      uninstrumentedMsgsPerS: Math.round(off),
+      overheadPct: round((1 - on / off) * 100, 2),
+      target: "< 3%",
+    },
+    tickToTrade: ttt.map((t) => ({
+      ticksPerS: t.rate,
+      orders: t.latencyUs.n,
+      approved: t.approved,
+      journaled: t.journaled,
+      pipelineUs: {
+        p50: round(t.latencyUs.p50),
+        p99: round(t.latencyUs.p99),
+        p999: round(t.latencyUs.p999),
+      },
+      bareThreeHopUs: { p50: round(t.bare.p50), p99: round(t.bare.p99), p999: round(t.bare.p999) },
+      ratioP50: round(t.latencyUs.p50 / t.bare.p50, 2),
+      ratioP99: round(t.latencyUs.p99 / t.bare.p99, 2),
+      cpuPercent: t.cpu,
+      target: t.rate === 1000 ? "p99 < 2000 us" : undefined,
+    })),
+    metricsRender: { ...render, target: "< 10 ms" },
+    memoryMb: Object.fromEntries(
+      ttt.map((t) => [`${t.rate}/s`, { start: t.memStart, afterLoad: t.memAfter }]),
+    ),
+  };
+  await Deno.mkdir("bench", { recursive: true });
+  Deno.writeTextFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n");
+
+  const rows: [string, string, string, string][] = [
+    ["measure", "value", "yardstick", "ratio / target"],
+    [
+      "market-data msgs/s (metrics on)",
+      String(results.throughput.marketDataMsgsPerS),
+      `bare PUB/SUB ${results.throughput.bareMsgsPerS}`,
+      `${results.throughput.ratio} (>= 0.5)`,
+    ],
+    [
+      "metrics overhead",
+      `${results.metricsOverhead.overheadPct}%`,
+      `off ${results.metricsOverhead.uninstrumentedMsgsPerS} msgs/s`,
+      "< 3%",
+    ],
+    ...results.tickToTrade.map((t): [string, string, string, string] => [
+      `tick-to-trade @${t.ticksPerS}/s (n=${t.orders}) p50/p99/p99.9 us`,
+      `${t.pipelineUs.p50}/${t.pipelineUs.p99}/${t.pipelineUs.p999}`,
+      `bare 3-hop ${t.bareThreeHopUs.p50}/${t.bareThreeHopUs.p99}/${t.bareThreeHopUs.p999}`,
+      `${t.ratioP50}x / ${t.ratioP99}x${t.ticksPerS === 1000 ? " (p99 < 2000)" : ""}`,
+    ]),
+    [
+      `/metrics render, ${render.symbols} symbols`,
+      `${render.renderMs.p50} ms (max ${render.renderMs.max})`,
+      `${render.series} series, ${Math.round(render.bytes / 1024)} KiB`,
+      "< 10 ms",
+    ],
+    ...Object.entries(results.memoryMb).flatMap(([rate, m]) =>
+      SERVICES.map((s: ServiceName): [string, string, string, string] => [
+        `RSS ${s} @${rate}`,
+        `${m.start[s]} -> ${m.afterLoad[s]} MB`,
+        "",
+        "flat",
+      ])
+    ),
+  ];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join("  "));
+  if (problems.length) {
+    console.log("\nINVALID RUN:");
+    for (const p of problems) console.log(`- ${p}`);
+  }
+  console.log("\nwritten: bench/results.json");
+  Deno.exit(problems.length ? 1 : 0);
+}
+
+if (import.meta.main) await main();
