@@ -19,7 +19,7 @@ import {
   Subscriber,
 } from "../../lib/messaging.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { type ExecutionReport, type Signal, validatorsFor } from "../../lib/types.ts";
+import { type ExecutionReport, nowMs, type Signal, validatorsFor } from "../../lib/types.ts";
 import { createAdminApp } from "./admin_api.ts";
 import { type Decision, RiskEngine } from "./risk_engine.ts";
 import { RiskMetrics } from "./risk_metrics.ts";
@@ -188,7 +188,7 @@ export async function startRiskManager(
 
   signals.onMessage((env) => {
     const s = env.body as Signal;
-    const d = engine.onSignal(s, Date.now());
+    const d = engine.onSignal(s, nowMs());
     if (d.approved) {
       send(d, env.trace);
       gaugesDirty = true;
