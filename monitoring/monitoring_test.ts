@@ -1,0 +1,555 @@
+/**
+ * Tests of the monitoring stack as code: the Prometheus, alert and Alertmanager
+ * configurations through the real tools (promtool, amtool), the rules' unit tests, the
+ * compose file, and the dashboard and alert queries against a real Prometheus scraping
+ * exporters shaped like the metric catalogue.
+ *
+ * Needs `prometheus`, `promtool`, `amtool` and `docker-compose` on PATH (Debian packages
+ * prometheus, prometheus-alertmanager, docker-compose). A missing tool fails its test
+ * with the command that installs it: these checks are never skipped.
+ */
+import assert from "node:assert/strict";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { loadConfig } from "../lib/config.ts";
+import { MESSAGING_METRICS } from "../lib/messaging.ts";
+import { CATALOGUE, type MetricSpec, type ServiceName, SERVICES } from "../lib/metrics.ts";
+import { dashboardQueries } from "./dashboard_queries.ts";
+import { metricNamesIn } from "./promql_names.ts";
+
+const path = (rel: string): string => decodeURIComponent(new URL(rel, import.meta.url).pathname);
+const REPO = path("../");
+const PROMETHEUS_YML = path("./prometheus.yml");
+const PROMETHEUS_COMPOSE_YML = path("./prometheus.compose.yml");
+const RULES = path("./alerts/trading_system.yml");
+const RULES_TEST = path("./alerts/trading_system_test.yml");
+const ALERTMANAGER_YML = path("./alertmanager.yml");
+const COMPOSE_YAML = path("../compose.yaml");
+
+/**
+ * The families of the messaging layer on every service, with their labels (lib/messaging.ts
+ * exports only their names, as MESSAGING_METRICS; a test keeps the two lists in step).
+ */
+const MESSAGING_FAMILIES: readonly Omit<MetricSpec, "help" | "owner" | "seed">[] = [
+  {
+    name: "messaging_messages_sent_total",
+    type: "counter",
+    labelNames: ["service", "channel", "type"],
+  },
+  {
+    name: "messaging_messages_received_total",
+    type: "counter",
+    labelNames: ["service", "channel", "type"],
+  },
+  {
+    name: "messaging_decode_errors_total",
+    type: "counter",
+    labelNames: ["service", "channel", "reason"],
+  },
+  { name: "messaging_sequence_gaps_total", type: "counter", labelNames: ["service", "channel"] },
+  { name: "messaging_messages_missed_total", type: "counter", labelNames: ["service", "channel"] },
+  { name: "messaging_last_message_age_seconds", type: "gauge", labelNames: ["service", "channel"] },
+  {
+    name: "messaging_dropped_total",
+    type: "counter",
+    labelNames: ["service", "channel", "reason"],
+  },
+  { name: "messaging_handler_errors_total", type: "counter", labelNames: ["service", "channel"] },
+  { name: "messaging_resends_total", type: "counter", labelNames: ["service", "channel"] },
+  {
+    name: "messaging_publisher_restarts_total",
+    type: "counter",
+    labelNames: ["service", "channel"],
+  },
+  { name: "messaging_duplicates_total", type: "counter", labelNames: ["service", "channel"] },
+];
+
+/** Severities the rules may use; monitoring/alertmanager.yml routes each one. */
+const SEVERITIES = ["critical", "high", "warning"];
+
+// ---------------------------------------------------------------- helpers
+
+/** The absolute path of `name` on PATH; throws with the install command if it is missing. */
+function requireBinary(name: string, aptPackage: string): string {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new Error(
+    `Cannot run ${name}: it is not on PATH. Install it with ` +
+      `\`apt-get install -y ${aptPackage}\` (CI must install it before the tests)`,
+  );
+}
+
+/** Runs a tool to completion (at most `timeoutMs`) and asserts it exits 0; returns its output. */
+async function assertRuns(
+  binary: string,
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<string> {
+  const out = await new Deno.Command(binary, {
+    args,
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `${binary} ${args.join(" ")} exited ${out.code}:\n${text}`);
+  return text;
+}
+
+/** The names of the alerts declared in the rules file, in order. */
+function alertNames(): string[] {
+  const text = Deno.readTextFileSync(RULES);
+  return [...text.matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+}
+
+/** A free TCP port on 127.0.0.1 (free when this returns; another process may take it). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Calls `probe` every `everyMs` until it returns true, at most `timeoutMs` and
+ * `timeoutMs / everyMs + 1` times. Returns whether it did.
+ */
+async function pollUntil(
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const maxTries = Math.ceil(timeoutMs / everyMs) + 1;
+  for (let i = 0; i < maxTries && Date.now() <= deadline; i++) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return false;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    throw new Error(`GET ${url}: HTTP ${res.status}, not JSON: ${body.slice(0, 200)}`);
+  }
+}
+
+// ------------------------------------------------- static checks with the real tools
+
+Deno.test("prometheus.yml and prometheus.compose.yml pass promtool check config", async () => {
+  const promtool = requireBinary("promtool", "prometheus");
+  for (const file of [PROMETHEUS_YML, PROMETHEUS_COMPOSE_YML]) {
+    const out = await assertRuns(promtool, ["check", "config", file]);
+    assert.match(out, /SUCCESS: 1 rule files found/, out);
+  }
+});
+
+Deno.test("prometheus.compose.yml is prometheus.yml with the compose hostnames", () => {
+  const body = (text: string) =>
+    text.split("\n").filter((l) => l.trim() !== "" && !/^\s*#/.test(l)).join("\n");
+  const hosts: [string, string][] = [
+    ['"localhost:9090"', '"market-data:9090"'],
+    ['"localhost:9091"', '"signal-bridge:9091"'],
+    ['"localhost:9092"', '"risk-manager:9092"'],
+    ['"localhost:9093"', '"execution-engine:9093"'],
+    ['"localhost:9094"', '"alertmanager:9093"'],
+  ];
+  let expected = body(Deno.readTextFileSync(PROMETHEUS_YML));
+  for (const [local, compose] of hosts) {
+    assert.ok(expected.includes(local), `prometheus.yml has no target ${local}`);
+    expected = expected.replace(local, compose);
+  }
+  assert.equal(body(Deno.readTextFileSync(PROMETHEUS_COMPOSE_YML)), expected);
+});
+
+Deno.test("the alert rules pass promtool check rules", async () => {
+  const promtool = requireBinary("promtool", "prometheus");
+  const out = await assertRuns(promtool, ["check", "rules", RULES]);
+  assert.match(out, new RegExp(`SUCCESS: ${alertNames().length} rules found`), out);
+});
+
+Deno.test("the alert rules pass their promtool unit tests", async () => {
+  const promtool = requireBinary("promtool", "prometheus");
+  const out = await assertRuns(promtool, ["test", "rules", RULES_TEST]);
+  assert.match(out, /SUCCESS/, out);
+});
+
+Deno.test("the unit tests show every alert firing and every alert not firing", () => {
+  const lines = Deno.readTextFileSync(RULES_TEST).split("\n");
+  const fires = new Set<string>();
+  const quiet = new Set<string>();
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const name = /^\s*alertname:\s*(\S+)\s*$/.exec(lines[i])?.[1];
+    const expected = /^\s*exp_alerts:\s*(\[\])?\s*$/.exec(lines[i + 1]);
+    if (name === undefined || expected === null) continue;
+    (expected[1] === "[]" ? quiet : fires).add(name);
+  }
+  for (const alert of alertNames()) {
+    assert.ok(fires.has(alert), `no unit test shows ${alert} firing`);
+    assert.ok(quiet.has(alert), `no unit test shows ${alert} not firing`);
+  }
+});
+
+Deno.test("alertmanager.yml passes amtool check-config", async () => {
+  const amtool = requireBinary("amtool", "prometheus-alertmanager");
+  const out = await assertRuns(amtool, ["check-config", ALERTMANAGER_YML]);
+  assert.match(out, /SUCCESS/, out);
+});
+
+Deno.test("alertmanager.yml routes critical and high alerts to oncall, warnings to team", async () => {
+  const amtool = requireBinary("amtool", "prometheus-alertmanager");
+  const expected: Record<string, string> = { critical: "oncall", high: "oncall", warning: "team" };
+  for (const severity of SEVERITIES) {
+    const out = await assertRuns(amtool, [
+      "config",
+      "routes",
+      "test",
+      `--config.file=${ALERTMANAGER_YML}`,
+      "alertname=Test",
+      "service=risk-manager",
+      `severity=${severity}`,
+    ]);
+    assert.equal(out.split("\n")[0].trim(), expected[severity], `severity=${severity}: ${out}`);
+  }
+});
+
+Deno.test("compose.yaml passes docker-compose config", async () => {
+  const compose = requireBinary("docker-compose", "docker-compose");
+  await assertRuns(compose, ["-f", COMPOSE_YAML, "config", "-q"]);
+  const services = await assertRuns(compose, ["-f", COMPOSE_YAML, "config", "--services"]);
+  for (const s of [...SERVICES, "prometheus", "alertmanager", "grafana"]) {
+    assert.ok(services.split("\n").includes(s), `compose.yaml has no service ${s}`);
+  }
+});
+
+Deno.test("compose.yaml's config overrides bind every service on 0.0.0.0 and connect by service name", () => {
+  // The `x-trading-env` block: one `KEY: value` line each, until the first blank line.
+  const text = Deno.readTextFileSync(COMPOSE_YAML);
+  const block = text.slice(text.indexOf("x-trading-env:")).split("\n\n")[0].split("\n").slice(1);
+  const env: Record<string, string> = {};
+  for (const line of block) {
+    const m = /^\s+(\w+):\s*(.*)$/.exec(line);
+    assert.ok(m, `x-trading-env: cannot read line ${JSON.stringify(line)}`);
+    env[m[1]] = m[2].replace(/^'(.*)'$/, (_, v: string) => v.replaceAll("''", "'"));
+  }
+  assert.ok(Object.keys(env).some((k) => k.startsWith("TRADING__")), "no TRADING__ overrides");
+  const config = loadConfig({
+    args: [],
+    env,
+    readFile: (p: string) => Deno.readTextFileSync(REPO + p),
+  });
+  const sections = [
+    config.marketData,
+    config.signalBridge,
+    config.riskManager,
+    config.executionEngine,
+  ];
+  sections.forEach((c, i) => {
+    assert.equal(c.http.host, "0.0.0.0", `${SERVICES[i]} must listen on every interface`);
+    assert.equal(c.http.port, 9090 + i, `${SERVICES[i]}'s port is published and scraped`);
+  });
+  const endpoints = [
+    config.marketData.publish,
+    config.signalBridge.publish,
+    ...config.signalBridge.marketData,
+    ...config.riskManager.signals,
+    ...config.riskManager.marketData,
+    config.riskManager.orders,
+    config.riskManager.executionReports,
+    config.riskManager.publish,
+    config.executionEngine.orders,
+    config.executionEngine.executionReports,
+    ...config.executionEngine.marketData,
+  ];
+  for (const e of endpoints) {
+    const host = /^(?:bind:|connect:)?tcp:\/\/([^:]+):\d+$/.exec(e)?.[1];
+    const binds = e.startsWith("bind:");
+    assert.ok(
+      binds ? host === "0.0.0.0" : (SERVICES as readonly string[]).includes(host ?? ""),
+      `endpoint ${e} ${binds ? "must bind 0.0.0.0" : "must name a compose service"}`,
+    );
+  }
+});
+
+Deno.test("the messaging families listed here are the ones lib/messaging.ts registers", () => {
+  assert.deepEqual(
+    MESSAGING_FAMILIES.map((f) => f.name).sort(),
+    Object.values(MESSAGING_METRICS).sort(),
+  );
+});
+
+Deno.test("every seed metric of the catalogue appears in a dashboard query", () => {
+  const used = new Set(dashboardQueries().flatMap((q) => [...metricNamesIn(q.expr)]));
+  const missing = CATALOGUE.filter((s) => s.seed).filter((s) =>
+    s.type === "histogram"
+      ? !["_bucket", "_sum", "_count"].some((suffix) => used.has(s.name + suffix))
+      : !used.has(s.name)
+  ).map((s) => s.name);
+  assert.deepEqual(missing, [], `seed metrics on no dashboard panel: ${missing.join(", ")}`);
+});
+
+// ------------------------------------------------ against a real Prometheus
+
+/** A fake service: every family it owns in the catalogue plus messaging, kept moving. */
+interface FakeExporter {
+  readonly registry: Registry;
+  tick(): void;
+}
+
+/** Gauge values that keep the dashboard's ratios meaningful and no alert firing. */
+const GAUGE_VALUES: Record<string, number> = {
+  risk_manager_daily_pnl_usd: -100,
+  risk_manager_daily_loss_limit_usd: 1000,
+  risk_manager_trading_state: 0,
+  risk_manager_circuit_breaker_tripped: 0,
+  market_data_feed_connected: 1,
+  market_data_feed_last_message_age_seconds: 0.2,
+  messaging_last_message_age_seconds: 0.1,
+};
+
+function fakeExporter(service: ServiceName): FakeExporter {
+  const registry = new Registry();
+  const specs = [
+    ...CATALOGUE.filter((s) => s.owner === service || s.owner === "all"),
+    ...MESSAGING_FAMILIES,
+  ];
+  const updates: ((n: number) => void)[] = [];
+  for (const s of specs) {
+    const labelNames = [...s.labelNames];
+    const labels = Object.fromEntries(
+      labelNames.map((l) => [l, l === "service" ? service : `${l}_1`]),
+    );
+    const common = { name: s.name, help: s.name, labelNames, registers: [registry] };
+    if (s.type === "counter") {
+      const c = new Counter(common);
+      updates.push(() => c.inc(labels, 1));
+    } else if (s.type === "gauge") {
+      const g = new Gauge(common);
+      updates.push(() => g.set(labels, GAUGE_VALUES[s.name] ?? 1));
+    } else {
+      const buckets = [...(s.buckets ?? [1])];
+      const h = new Histogram({ ...common, buckets });
+      // spread observations over the buckets, mostly in the lower ones
+      updates.push((n) => h.observe(labels, buckets[n % Math.min(3, buckets.length)] * 0.9));
+    }
+  }
+  collectDefaultMetrics({ register: registry });
+  let n = 0;
+  return { registry, tick: () => updates.forEach((u) => u(n++)) };
+}
+
+/**
+ * monitoring/prometheus.yml with its four targets replaced by `targets` (in SERVICES
+ * order), Alertmanager by `alertmanager`, intervals of 1 s and an absolute rule path.
+ */
+function testConfig(targets: number[], alertmanager: number): string {
+  let config = Deno.readTextFileSync(PROMETHEUS_YML);
+  const swap = (from: string, to: string) => {
+    assert.equal(config.split(from).length - 1, 1, `prometheus.yml should hold "${from}" once`);
+    config = config.replace(from, to);
+  };
+  swap("scrape_interval: 15s", "scrape_interval: 1s");
+  swap("evaluation_interval: 15s", "evaluation_interval: 1s");
+  swap("- alerts/trading_system.yml", `- ${JSON.stringify(RULES)}`);
+  swap('"localhost:9094"', `"127.0.0.1:${alertmanager}"`);
+  SERVICES.forEach((_, i) => swap(`"localhost:${9090 + i}"`, `"127.0.0.1:${targets[i]}"`));
+  return config;
+}
+
+interface QueryResponse {
+  status: string;
+  error?: string;
+  data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+interface RulesResponse {
+  data: {
+    groups: {
+      name: string;
+      rules: {
+        type: string;
+        name: string;
+        query: string;
+        health: string;
+        lastError?: string;
+        labels: Record<string, string>;
+        annotations: Record<string, string>;
+      }[];
+    }[];
+  };
+}
+
+Deno.test("the dashboard and the alerts work in a real Prometheus scraping catalogue-shaped services", async (t) => {
+  const prometheus = requireBinary("prometheus", "prometheus");
+  const exporters = SERVICES.map(fakeExporter);
+  const servers = exporters.map((e) =>
+    Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async () =>
+        new Response(await e.registry.metrics(), {
+          headers: { "content-type": e.registry.contentType },
+        }),
+    )
+  );
+  exporters.forEach((e) => e.tick());
+  const ticker = setInterval(() => exporters.forEach((e) => e.tick()), 100);
+  const tmp = await Deno.makeTempDir({ prefix: "monitoring_test_" });
+  let child: Deno.ChildProcess | undefined;
+  let log: Promise<string> = Promise.resolve("");
+  try {
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    await Deno.writeTextFile(
+      `${tmp}/prometheus.yml`,
+      testConfig(servers.map((s) => s.addr.port), freePort()),
+    );
+    child = new Deno.Command(prometheus, {
+      args: [
+        `--config.file=${tmp}/prometheus.yml`,
+        `--storage.tsdb.path=${tmp}/data`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--log.level=warn",
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    log = new Response(child.stderr).text();
+    let exited = false;
+    child.status.then(() => exited = true);
+    const ready = await pollUntil(async () => {
+      if (exited) return true;
+      try {
+        const res = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+    if (!ready || exited) {
+      if (!exited) child.kill("SIGKILL");
+      throw new Error(`Prometheus did not become ready: ${await log}`);
+    }
+    const query = (expr: string) =>
+      getJson<QueryResponse>(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
+
+    await t.step("it scrapes the four services with their job and service labels", async () => {
+      let up: QueryResponse | undefined;
+      const allUp = await pollUntil(async () => {
+        up = await query('sum by (job, service) (up{job=~".+"}) == 1');
+        return up.data?.result.length === SERVICES.length;
+      }, 20_000);
+      assert.ok(allUp, `not all targets up: ${JSON.stringify(up)}`);
+      for (const s of up!.data!.result) assert.equal(s.metric.service, s.metric.job);
+      // The services label system_* and messaging_* with `service` themselves; the copy
+      // Prometheus renames to exported_service is dropped.
+      const copies = await query('count by (__name__) ({exported_service=~".+"})');
+      assert.deepEqual(copies.data?.result, [], "series still carry exported_service");
+      const cpu = await query("system_cpu_usage_percent");
+      assert.equal(cpu.data?.result.length, SERVICES.length);
+      for (const s of cpu.data!.result) assert.equal(s.metric.service, s.metric.job);
+    });
+
+    await t.step("every alert has a severity, summary, description and runbook", async () => {
+      const rules = (await getJson<RulesResponse>(`${base}/api/v1/rules`)).data.groups
+        .flatMap((g) => g.rules).filter((r) => r.type === "alerting");
+      assert.deepEqual(rules.map((r) => r.name).sort(), alertNames().sort());
+      for (const r of rules) {
+        assert.ok(
+          SEVERITIES.includes(r.labels.severity),
+          `${r.name}: severity ${r.labels.severity}`,
+        );
+        assert.ok(r.annotations.summary?.trim(), `${r.name}: no summary`);
+        assert.ok(r.annotations.description?.trim(), `${r.name}: no description`);
+        assert.equal(r.annotations.runbook_url, `monitoring/runbooks/${r.name}.md`);
+        const runbook = await Deno.stat(`${REPO}/${r.annotations.runbook_url}`).catch(() => null);
+        assert.ok(runbook?.isFile, `${r.name}: runbook ${r.annotations.runbook_url} is missing`);
+      }
+    });
+
+    await t.step("every alert rule evaluates without error", async () => {
+      let pending: string[] = [];
+      const evaluated = await pollUntil(async () => {
+        const rules = (await getJson<RulesResponse>(`${base}/api/v1/rules`)).data.groups
+          .flatMap((g) => g.rules);
+        for (const r of rules) {
+          assert.notEqual(r.health, "err", `${r.name} fails to evaluate: ${r.lastError}`);
+        }
+        pending = rules.filter((r) => r.health !== "ok").map((r) => r.name);
+        return pending.length === 0;
+      }, 20_000);
+      assert.ok(evaluated, `rules never evaluated: ${pending.join(", ")}`);
+    });
+
+    await t.step("every dashboard annotation query is valid PromQL", async () => {
+      for (const q of dashboardQueries(undefined, { annotations: true })) {
+        const r = await query(q.expr);
+        assert.equal(r.status, "success", `"${q.panel}": ${r.error}\n${q.expr}`);
+      }
+    });
+
+    await t.step("every dashboard panel query is valid PromQL and returns data", async () => {
+      const queries = dashboardQueries();
+      let empty: string[] = [];
+      const allData = await pollUntil(
+        async () => {
+          empty = [];
+          for (const q of queries) {
+            const r = await query(q.expr);
+            assert.equal(r.status, "success", `panel "${q.panel}": ${r.error}\n${q.expr}`);
+            const finite = r.data!.result.some((s) => Number.isFinite(Number(s.value[1])));
+            if (!finite) empty.push(`${q.panel}: ${q.expr}`);
+          }
+          return empty.length === 0;
+        },
+        30_000,
+        500,
+      );
+      assert.ok(allData, `queries with no finite value:\n${empty.join("\n")}`);
+    });
+
+    await t.step("the dashboard and the alerts only name metrics the services export", async () => {
+      const exported = new Set(
+        (await getJson<{ data: string[] }>(`${base}/api/v1/label/__name__/values`)).data,
+      );
+      exported.add("ALERTS"); // made by Prometheus itself while an alert is pending or firing
+      const rules = (await getJson<RulesResponse>(`${base}/api/v1/rules`)).data.groups
+        .flatMap((g) => g.rules);
+      const sources = [
+        ...dashboardQueries(undefined, { annotations: true }).map((q) => ({
+          where: `panel "${q.panel}"`,
+          expr: q.expr,
+        })),
+        ...rules.map((r) => ({ where: `alert ${r.name}`, expr: r.query })),
+      ];
+      const unknown = sources.flatMap(({ where, expr }) =>
+        [...metricNamesIn(expr)].filter((n) => !exported.has(n)).map((n) => `${where}: ${n}`)
+      );
+      assert.deepEqual(unknown, [], `metrics no service exports:\n${unknown.join("\n")}`);
+    });
+  } finally {
+    clearInterval(ticker);
+    if (child !== undefined) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await child.status;
+    }
+    await log;
+    await Promise.all(servers.map((s) => s.shutdown()));
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
