@@ -56,7 +56,16 @@ export function createVenue(
 ): Venue {
   const ec = ctx.config.executionEngine;
   if (ec.venue === "sim") {
-    return new SimVenue({ ...ec.sim, symbols: ctx.config.symbols }, prices);
+    const apiLatency = ctx.metrics.families.execution_engine_api_call_latency_ms;
+    return new SimVenue({
+      ...ec.sim,
+      symbols: ctx.config.symbols,
+      onApiCall: (c) =>
+        apiLatency.observe(
+          { endpoint: c.endpoint, method: c.method, status_code: c.statusCode },
+          c.ms,
+        ),
+    }, prices);
   }
   const { alpacaKeyId: keyId, alpacaSecretKey: secretKey } = ctx.secrets;
   if (!keyId || !secretKey) {

@@ -48,6 +48,12 @@ export interface SimVenueOptions {
   now?: () => number;
   /** Runs `fn` after `ms`; default `setTimeout`. */
   schedule?: (fn: () => void, ms: number) => void;
+  /**
+   * Told of every simulated API call, as the Alpaca client records its real ones
+   * (`execution_engine_api_call_latency_ms`): the paper venue answers with the status
+   * code Alpaca would (200, 403 for buying power, 422 for other refusals).
+   */
+  onApiCall?: (call: { endpoint: string; method: string; statusCode: string; ms: number }) => void;
 }
 
 interface SimOrder {
@@ -146,6 +152,23 @@ export class SimVenue implements Venue {
   }
 
   async submit(order: Order): Promise<SubmitResult> {
+    const t0 = performance.now();
+    const result = await this.#submit(order);
+    const statusCode = result.kind !== "rejected"
+      ? "200"
+      : result.reason === "insufficient_buying_power"
+      ? "403"
+      : "422";
+    this.#o.onApiCall?.({
+      endpoint: "/v2/orders",
+      method: "POST",
+      statusCode,
+      ms: performance.now() - t0,
+    });
+    return result;
+  }
+
+  async #submit(order: Order): Promise<SubmitResult> {
     if (this.#o.latencyMs > 0) {
       await new Promise((r) => this.#schedule(() => r(null), this.#o.latencyMs));
     }

@@ -170,3 +170,17 @@ Deno.test("mulberry32() is deterministic and in [0, 1)", () => {
     assert.ok(x >= 0 && x < 1);
   }
 });
+
+Deno.test("SimVenue reports each simulated API call with the status code Alpaca would give", async () => {
+  const calls: { endpoint: string; method: string; statusCode: string; ms: number }[] = [];
+  const { venue } = sim({ buyingPower: 1_000, onApiCall: (c) => calls.push(c) });
+  await venue.submit(makeOrder({ qty: 1 }));
+  await venue.submit(makeOrder({ qty: 1_000 }));
+  await venue.submit(makeOrder({ qty: 1, symbol: "TSLA" }));
+  assert.deepEqual(calls.map((c) => [c.endpoint, c.method, c.statusCode]), [
+    ["/v2/orders", "POST", "200"],
+    ["/v2/orders", "POST", "403"],
+    ["/v2/orders", "POST", "422"],
+  ]);
+  assert.ok(calls.every((c) => c.ms >= 0));
+});
