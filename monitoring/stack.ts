@@ -95,44 +95,39 @@ export function alertmanagerConfig(webhookUrl?: string, fastS?: number): string 
   return c;
 }
 
-/** Starts Prometheus (output piped: drain it with {@link drainTo}). */
+/** Starts a daemon with its output piped (drain it with {@link drainTo}). */
+function startDaemon(bin: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(bin, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+}
+
+/** Starts Prometheus on 127.0.0.1:`port`. */
 export function startPrometheus(
   bin: string,
   configPath: string,
   dataDir: string,
   port: number,
 ): Deno.ChildProcess {
-  return new Deno.Command(bin, {
-    args: [
-      `--config.file=${configPath}`,
-      `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--web.enable-lifecycle",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return startDaemon(bin, [
+    `--config.file=${configPath}`,
+    `--storage.tsdb.path=${dataDir}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--web.enable-lifecycle",
+  ]);
 }
 
-/** Starts Alertmanager (clustering off); returns the child. */
+/** Starts Alertmanager on 127.0.0.1:`port`, clustering off. */
 export function startAlertmanager(
   bin: string,
   configPath: string,
   dataDir: string,
   port: number,
 ): Deno.ChildProcess {
-  return new Deno.Command(bin, {
-    args: [
-      `--config.file=${configPath}`,
-      `--storage.path=${dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--cluster.listen-address=",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return startDaemon(bin, [
+    `--config.file=${configPath}`,
+    `--storage.path=${dataDir}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--cluster.listen-address=",
+  ]);
 }
 
 /** Drains a child's output into a file so its pipes never fill. */

@@ -33,6 +33,7 @@ import type {
   VenueEvent,
   VenueOrderStatus,
 } from "./venue.ts";
+import { mulberry32 } from "../../lib/random.ts";
 
 /** Options of {@link SimVenue} (the `executionEngine.sim` config plus the symbols). */
 export interface SimVenueOptions {
@@ -65,18 +66,6 @@ interface SimOrder {
   /** Notional held against buying power. */
   reserved: number;
   scheduled: boolean;
-}
-
-/** A seeded PRNG (mulberry32): the same seed gives the same sequence in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function minutes(hhmm: string): number {

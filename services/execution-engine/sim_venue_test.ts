@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PriceBook } from "./price_book.ts";
-import { marketOpen, mulberry32, SimVenue, type SimVenueOptions } from "./sim_venue.ts";
+import { mulberry32 } from "../../lib/random.ts";
+import { marketOpen, SimVenue, type SimVenueOptions } from "./sim_venue.ts";
 import { makeOrder, ManualScheduler } from "./test_helpers.ts";
 import type { VenueEvent } from "./venue.ts";
 

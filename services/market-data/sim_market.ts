@@ -10,6 +10,7 @@
  */
 import { formatTimestamp } from "./alpaca_protocol.ts";
 import { decimalsOf, ticksToPrice } from "./price.ts";
+import { mulberry32 } from "../../lib/random.ts";
 
 /** Options of {@link SimMarket}. */
 export interface SimMarketOptions {
@@ -22,18 +23,6 @@ export interface SimMarketOptions {
   readonly startPrices: Readonly<Record<string, number>>;
   /** Tick size per symbol; default 0.01. */
   readonly tickSize: Readonly<Record<string, number>>;
-}
-
-/** A 32-bit seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface SymState {
