@@ -182,9 +182,70 @@ export function validatorsFor(
   types: readonly MessageType[],
 ): Record<string, (body: unknown) => unknown> {
   const out: Record<string, (body: unknown) => unknown> = {};
-  for (const t of types) out[t] = (body) => SCHEMAS[t].parse(body);
+  for (const t of types) {
+    const schema = SCHEMAS[t];
+    const fast = FAST_CHECKS[t];
+    out[t] = fast === undefined
+      ? (body) => schema.parse(body)
+      : (body) => (fast(body) ? body : schema.parse(body));
+  }
   return out;
 }
+
+// Fast paths for the market-data types, which every subscriber validates at the
+// full feed rate (a book through zod costs ~5 µs, this check ~0.5 µs). Each accepts
+// only a body its zod schema accepts unchanged: a plain object with exactly the
+// schema's keys and valid values (zod would return an equal copy). Anything else,
+// valid or not, goes to zod, which returns the parsed copy or throws its usual error.
+
+type Rec = Record<string, unknown>;
+
+function isObj(b: unknown): b is Rec {
+  return typeof b === "object" && b !== null && !Array.isArray(b);
+}
+function isSym(v: unknown): boolean {
+  return typeof v === "string" && v.length >= 1 && v.length <= 20;
+}
+function isPrice(v: unknown): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v > 0;
+}
+function isNonNeg(v: unknown): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+function keyCount(b: Rec): number {
+  let n = 0;
+  for (const k in b) if (Object.hasOwn(b, k)) n++;
+  return n;
+}
+function isLevels(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const l = v[i];
+    if (!Array.isArray(l) || l.length !== 2 || !isPrice(l[0]) || !isNonNeg(l[1])) return false;
+  }
+  return true;
+}
+
+const FAST_CHECKS: Partial<Record<MessageType, (b: unknown) => boolean>> = {
+  trade: (b) =>
+    isObj(b) && isSym(b.symbol) && isPrice(b.price) && isNonNeg(b.size) &&
+    typeof b.exchange === "string" && isNonNeg(b.exchangeTs) && isNonNeg(b.receivedTs) &&
+    (Object.hasOwn(b, "tradeId")
+      ? typeof b.tradeId === "string" && keyCount(b) === 7
+      : keyCount(b) === 6),
+  quote: (b) =>
+    isObj(b) && isSym(b.symbol) && isPrice(b.bidPrice) && isNonNeg(b.bidSize) &&
+    isPrice(b.askPrice) && isNonNeg(b.askSize) && typeof b.exchange === "string" &&
+    isNonNeg(b.exchangeTs) && isNonNeg(b.receivedTs) && keyCount(b) === 8,
+  book: (b) =>
+    isObj(b) && isSym(b.symbol) && isLevels(b.bids) && isLevels(b.asks) &&
+    (b.mid === null || isPrice(b.mid)) &&
+    (b.spreadBps === null || (typeof b.spreadBps === "number" && Number.isFinite(b.spreadBps))) &&
+    (b.imbalance === null ||
+      (typeof b.imbalance === "number" && b.imbalance >= -1 && b.imbalance <= 1)) &&
+    typeof b.crossed === "boolean" && typeof b.exchange === "string" &&
+    isNonNeg(b.exchangeTs) && isNonNeg(b.receivedTs) && keyCount(b) === 10,
+};
 
 /** Now as epoch milliseconds with sub-millisecond precision. */
 export function nowMs(): number {
