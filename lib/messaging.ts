@@ -93,6 +93,7 @@ import {
   newTraceId,
   nowMs,
 } from "./envelope.ts";
+import { offloadCheckpoints } from "./wal_checkpoint.ts";
 import { FdWaiter, type PollBodyResult, socketFd, SocketPoller } from "./zmq_poll.ts";
 
 const logger = getLogger(["trading", "messaging"]);
@@ -964,9 +965,13 @@ export class Subscriber {
         break;
       }
       const pending = this.#process(batch[i]);
-      if (pending !== undefined) await pending;
-      this.#metrics.inDepth(batch.length - i - 1);
+      if (pending !== undefined) {
+        // A scrape can only see the gauge while a handler awaits: set it then, not per message.
+        this.#metrics.inDepth(batch.length - i);
+        await pending;
+      }
     }
+    this.#metrics.inDepth(0);
     return batch.length === RECEIVE_BATCH ? 0 : undefined;
   }
 
@@ -1144,6 +1149,8 @@ interface OutEntry {
 
 interface Journal {
   db: DatabaseSync;
+  /** Stops the worker-thread checkpoints (lib/wal_checkpoint.ts); call before db.close(). */
+  release: () => void;
   insert: StatementSync;
   setMeta: StatementSync;
   deleteUpTo: StatementSync;
@@ -1319,6 +1326,7 @@ export class ReliableSender {
     } catch (error) {
       sock.close();
       metrics.close();
+      journal?.release();
       journal?.db.close();
       throw error;
     }
@@ -1453,6 +1461,7 @@ export class ReliableSender {
     }
     const lost = this.#journal ? notJournaled.size : left;
     if (lost > 0) this.#metrics.dropped("closed", lost);
+    this.#journal?.release();
     this.#journal?.db.close();
     this.#resendLog.close();
     this.#journalLog.close();
@@ -1643,6 +1652,9 @@ async function openJournal(
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
+    // The checkpoint worker (lib/wal_checkpoint.ts) may still be closing its
+    // connection to this file when it is opened again: wait for it.
+    db.exec("PRAGMA busy_timeout=2000");
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=NORMAL");
     db.exec(
@@ -1703,6 +1715,8 @@ async function openJournal(
   return {
     journal: {
       db,
+      // Checkpoints (the fsyncs) on a worker thread, not inside a send's commit.
+      release: offloadCheckpoints(db, path),
       insert: db.prepare("INSERT OR REPLACE INTO outbox (seq, frame) VALUES (?, ?)"),
       setMeta,
       deleteUpTo: db.prepare("DELETE FROM outbox WHERE seq <= ?"),
@@ -1921,11 +1935,15 @@ export class ReliableReceiver {
       // Closing: leave the rest unacknowledged; the sender resends it to the next receiver.
       if (this.#closed) break;
       const pending = this.#process(batch[i]);
-      if (pending !== undefined) await pending;
+      if (pending !== undefined) {
+        // A scrape can only see the gauge while a handler awaits: set it then, not per message.
+        this.#metrics.inDepth(batch.length - i);
+        await pending;
+      }
       // Slow handlers: ack at least every 20 ms so the sender does not resend.
       if (performance.now() - this.#lastAckFlushAt > 20) this.#flushAcks();
-      this.#metrics.inDepth(batch.length - i - 1);
     }
+    this.#metrics.inDepth(0);
     this.#flushAcks();
     return batch.length === RECEIVE_BATCH ? 0 : undefined;
   }

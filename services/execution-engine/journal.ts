@@ -11,6 +11,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
+import { offloadCheckpoints } from "../../lib/wal_checkpoint.ts";
 import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
 import { FINAL_STATES } from "./order_state.ts";
 import type { VenueName } from "./venue.ts";
@@ -73,15 +74,18 @@ export class Journal {
   readonly #delivered: StatementSync;
   /** Open orders by client order id: reads of hot orders skip SQLite. */
   readonly #cache = new Map<string, JournalOrder>();
+  readonly #releaseCheckpoints: () => void;
 
   /** Opens (creating the file and its directory) the journal at `path` (`:memory:` for tests). */
   constructor(readonly path: string) {
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
+    // busy_timeout first: the checkpoint worker (lib/wal_checkpoint.ts) may still be
+    // closing its connection to this file when it is opened again.
     this.#db.exec(`
+      PRAGMA busy_timeout = 5000;
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS orders (
         client_order_id TEXT PRIMARY KEY,
         body TEXT NOT NULL,
@@ -118,6 +122,8 @@ export class Journal {
       `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
     );
     this.#delivered = this.#db.prepare(`DELETE FROM outbox WHERE id = ?`);
+    // Checkpoints (the fsyncs) on a worker thread, not inside an order's commit.
+    this.#releaseCheckpoints = offloadCheckpoints(this.#db, path);
   }
 
   /**
@@ -235,6 +241,7 @@ export class Journal {
 
   /** Closes the database. */
   close(): void {
+    this.#releaseCheckpoints();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { offloadCheckpoints } from "../../lib/wal_checkpoint.ts";
 import type { Position } from "./position_book.ts";
 import type { TradingStatus } from "./trading_state.ts";
 
@@ -75,6 +76,7 @@ export class StateStore {
   #putOrder: StatementSync;
   #putMeta: StatementSync;
   #depth = 0;
+  #releaseCheckpoints: () => void = () => {};
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -103,14 +105,19 @@ export class StateStore {
     const db = new DatabaseSync(path);
     try {
       db.exec(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;",
+        // busy_timeout first: the checkpoint worker (lib/wal_checkpoint.ts) may still be
+        // closing its connection to this file when it is opened again.
+        "PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
       );
       db.exec(SCHEMA);
     } catch (e) {
       db.close();
       throw new Error(`Cannot open risk state "${path}": ${(e as Error).message}`);
     }
-    return new StateStore(db);
+    const store = new StateStore(db);
+    // Checkpoints (the fsyncs) on a worker thread, not inside an approval's commit.
+    store.#releaseCheckpoints = offloadCheckpoints(db, path);
+    return store;
   }
 
   /** Reads everything back. */
@@ -200,6 +207,7 @@ export class StateStore {
 
   /** Closes the database. */
   close(): void {
+    this.#releaseCheckpoints();
     if (this.#db.isOpen) this.#db.close();
   }
 
