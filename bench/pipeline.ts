@@ -56,8 +56,12 @@ async function alive(stack: Stack, what: string): Promise<void> {
 async function rssMb(stack: Stack): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const s of stack.procs.keys()) {
-    const v = sampleValue(await stack.metrics(s), "process_resident_memory_bytes");
-    out[s] = round((v ?? NaN) / 2 ** 20);
+    const text = await stack.metrics(s);
+    const rss = sampleValue(text, "process_resident_memory_bytes");
+    const heap = sampleValue(text, "nodejs_heap_size_used_bytes");
+    out[s] = round((rss ?? NaN) / 2 ** 20);
+    // The JS heap in use tells a leak in our objects from memory the allocator keeps.
+    out[`${s}:heapUsed`] = round((heap ?? NaN) / 2 ** 20);
   }
   return out;
 }
@@ -494,7 +498,7 @@ async function main() {
       SERVICES.map((s: ServiceName): [string, string, string, string] => [
         `RSS ${s} @${rate}`,
         `${m.start[s]} -> ${m.afterLoad[s]} MB`,
-        "",
+        `heap used ${m.start[`${s}:heapUsed`]} -> ${m.afterLoad[`${s}:heapUsed`]} MB`,
         "flat",
       ])
     ),
