@@ -3,12 +3,15 @@
  * (`services/start.ts`), and Prometheus and Alertmanager from the local install when
  * present (Debian's `prometheus` and `prometheus-alertmanager`), on ports that do not
  * clash with the services: Prometheus UI on 127.0.0.1:9999 (as in the seed),
- * Alertmanager on 127.0.0.1:9094. Grafana is not run (compose has it). Ctrl-C stops all.
+ * Alertmanager on 127.0.0.1:9094 (`--prometheus-port`, `--alertmanager-port` to move
+ * them; `--config` as for the services, whose ports Prometheus then scrapes). Grafana is
+ * not run (compose has it). Ctrl-C stops all.
  *
  * The helpers below are shared with the end-to-end test, which runs the same stack on
  * free ports.
  * @module
  */
+import { loadConfig } from "../lib/config.ts";
 import { SERVICES } from "../lib/metrics.ts";
 
 const HERE = new URL(".", import.meta.url);
@@ -140,8 +143,38 @@ export function drainTo(child: Deno.ChildProcess, path: string): Promise<void> {
   return Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => file.close());
 }
 
+/** Takes `--name N` out of `args`, returning N (or `fallback`). */
+function takeFlag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v) || v <= 0 || v > 65535) {
+    console.error(`stack: --${name} must be a port number, got ${JSON.stringify(args[i + 1])}`);
+    Deno.exit(2);
+  }
+  args.splice(i, 2);
+  return v;
+}
+
 async function main(): Promise<void> {
-  const dataDir = "data";
+  const args = [...Deno.args];
+  const promPort = takeFlag(args, "prometheus-port", 9999);
+  const amPort = takeFlag(args, "alertmanager-port", 9094);
+  let config;
+  try {
+    config = loadConfig({ args, env: Deno.env.toObject() });
+  } catch (e) {
+    console.error(`stack: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+  const servicePorts = [
+    config.marketData,
+    config.signalBridge,
+    config.riskManager,
+    config.executionEngine,
+  ]
+    .map((s) => s.http.port);
+  const dataDir = config.dataDir;
   await Deno.mkdir(`${dataDir}/monitoring`, { recursive: true });
   const children: [string, Deno.ChildProcess][] = [];
   const say = (msg: string, fields: Record<string, unknown> = {}) =>
@@ -154,39 +187,38 @@ async function main(): Promise<void> {
       ...fields,
     }));
 
-  const prometheus = findBinary("prometheus");
-  const alertmanager = findBinary("prometheus-alertmanager", "alertmanager");
-  if (alertmanager) {
-    const cfg = `${dataDir}/monitoring/alertmanager.yml`;
-    Deno.writeTextFileSync(cfg, alertmanagerConfig());
-    const am = startAlertmanager(alertmanager, cfg, `${dataDir}/alertmanager`, 9094);
-    void drainTo(am, `${dataDir}/monitoring/alertmanager.log`);
-    children.push(["alertmanager", am]);
-    say("Alertmanager started", {
-      url: "http://127.0.0.1:9094",
-      log: `${dataDir}/monitoring/alertmanager.log`,
-    });
-  } else {
-    say("Alertmanager not installed (apt-get install prometheus-alertmanager); running without it");
-  }
-  if (prometheus) {
-    const cfg = `${dataDir}/monitoring/prometheus.yml`;
-    Deno.writeTextFileSync(
-      cfg,
-      prometheusConfig({ services: [9090, 9091, 9092, 9093], alertmanager: 9094 }, RULES_YML),
-    );
-    const p = startPrometheus(prometheus, cfg, `${dataDir}/prometheus`, 9999);
-    void drainTo(p, `${dataDir}/monitoring/prometheus.log`);
-    children.push(["prometheus", p]);
-    say("Prometheus started", {
-      url: "http://127.0.0.1:9999",
-      log: `${dataDir}/monitoring/prometheus.log`,
-    });
-  } else {
-    say("Prometheus not installed (apt-get install prometheus); running without it");
+  const daemons = [
+    {
+      name: "Alertmanager",
+      pkg: "prometheus-alertmanager",
+      bin: findBinary("prometheus-alertmanager", "alertmanager"),
+      port: amPort,
+      config: () => alertmanagerConfig(),
+      start: startAlertmanager,
+    },
+    {
+      name: "Prometheus",
+      pkg: "prometheus",
+      bin: findBinary("prometheus"),
+      port: promPort,
+      config: () => prometheusConfig({ services: servicePorts, alertmanager: amPort }, RULES_YML),
+      start: startPrometheus,
+    },
+  ];
+  for (const d of daemons) {
+    if (!d.bin) {
+      say(`${d.name} not installed (apt-get install ${d.pkg}); running without it`);
+      continue;
+    }
+    const base = `${dataDir}/monitoring/${d.name.toLowerCase()}`;
+    Deno.writeTextFileSync(`${base}.yml`, d.config());
+    const child = d.start(d.bin, `${base}.yml`, `${dataDir}/${d.name.toLowerCase()}`, d.port);
+    void drainTo(child, `${base}.log`);
+    children.push([d.name, child]);
+    say(`${d.name} started`, { url: `http://127.0.0.1:${d.port}`, log: `${base}.log` });
   }
   const services = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../services/start.ts", import.meta.url).pathname, ...Deno.args],
+    args: ["run", "-A", new URL("../services/start.ts", import.meta.url).pathname, ...args],
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
