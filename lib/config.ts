@@ -32,6 +32,18 @@ const symbol = z.string().regex(
   "must be a symbol like AAPL or BTC/USD",
 );
 
+/** Default periods and windows of signal-bridge's streaming features (MACD 12/26/9, RSI 14). */
+export const DEFAULT_FEATURES = Object.freeze({
+  emaFast: 12,
+  emaSlow: 26,
+  macdSignal: 9,
+  rsiPeriod: 14,
+  returnsWindow: 10,
+  volatilityWindow: 50,
+  tradeFlowWindow: 50,
+  imbalanceLevels: 5,
+});
+
 /** The config schema (zod). Unknown keys are errors, so a typo cannot pass silently. */
 export const ConfigSchema = z.strictObject({
   symbols: z.array(symbol).min(1),
@@ -85,16 +97,7 @@ export const ConfigSchema = z.strictObject({
       volatilityWindow: z.number().int().min(2),
       tradeFlowWindow: z.number().int().min(1),
       imbalanceLevels: z.number().int().min(1),
-    }).default({
-      emaFast: 12,
-      emaSlow: 26,
-      macdSignal: 9,
-      rsiPeriod: 14,
-      returnsWindow: 10,
-      volatilityWindow: 50,
-      tradeFlowWindow: 50,
-      imbalanceLevels: 5,
-    }),
+    }).default(DEFAULT_FEATURES),
     /** The rule model: RSI mean reversion at the extremes, trend following in between. */
     rules: z.strictObject({
       overbought: z.number().gt(50).lt(100),

@@ -15,6 +15,7 @@ import { RealizedVolatility } from "./realized_volatility.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { WilderRsi } from "./rsi.ts";
 import { TradeFlow, tradeSign } from "./trade_flow.ts";
+import { DEFAULT_FEATURES } from "../../lib/config.ts";
 
 /** Every feature a model may name, in a fixed order. */
 export const FEATURE_NAMES = [
@@ -56,17 +57,8 @@ export interface FeatureParams {
   readonly imbalanceLevels: number;
 }
 
-/** The defaults of {@link FeatureParams} (MACD 12/26/9, RSI 14). */
-export const DEFAULT_FEATURE_PARAMS: FeatureParams = Object.freeze({
-  emaFast: 12,
-  emaSlow: 26,
-  macdSignal: 9,
-  rsiPeriod: 14,
-  returnsWindow: 10,
-  volatilityWindow: 50,
-  tradeFlowWindow: 50,
-  imbalanceLevels: 5,
-});
+/** The defaults of {@link FeatureParams}: the config's defaults, one source for both. */
+export const DEFAULT_FEATURE_PARAMS: FeatureParams = DEFAULT_FEATURES;
 
 function emptyValues(): FeatureValues {
   const v = {} as FeatureValues;
