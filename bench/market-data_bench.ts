@@ -4,7 +4,7 @@
  * Run: `deno bench -A bench/market-data_bench.ts`.
  */
 import { createServiceMetrics } from "../lib/metrics.ts";
-import { nowMs } from "../lib/types.ts";
+import { nowMs } from "../lib/clock.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
 import { OrderBook } from "../services/market-data/order_book.ts";
 import { SimMarket } from "../services/market-data/sim_market.ts";

@@ -33,7 +33,7 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { Registry } from "prom-client";
 import { decode, encode, encodeText, type Envelope } from "../lib/envelope.ts";
-import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../lib/messaging.ts";
+import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../lib/messaging/mod.ts";
 import { SocketPoller } from "../lib/zmq_poll.ts";
 
 /** Options of {@linkcode run}. */

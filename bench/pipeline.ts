@@ -25,8 +25,9 @@ import { createServiceMetrics } from "../lib/metrics.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
 import { SimMarket } from "../services/market-data/sim_market.ts";
 import { run as messagingBench } from "./messaging_bench.ts";
-import { nowMs, type Order } from "../lib/types.ts";
-import { Publisher } from "../lib/messaging.ts";
+import { type Order } from "../lib/types.ts";
+import { nowMs } from "../lib/clock.ts";
+import { Publisher } from "../lib/messaging/mod.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const THROUGHPUT_S = QUICK ? 3 : 5;

@@ -186,8 +186,3 @@ export function newTraceId(): string {
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const randomPool = new Uint8Array(4096);
 let randomAt = randomPool.length;
-
-/** The current wall-clock time in epoch ms with sub-ms resolution. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}

@@ -351,6 +351,97 @@ export const CATALOGUE = [
     owner: "execution-engine",
     seed: false,
   }),
+  // ===== Messaging (lib/messaging/): every channel of every service =====
+  spec({
+    name: "messaging_messages_sent_total",
+    help: "Messages sent (first transmissions, heartbeats included)",
+    type: "counter",
+    labelNames: ["service", "channel", "type"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_messages_received_total",
+    help: "Messages received and decoded (heartbeats included, duplicates excluded)",
+    type: "counter",
+    labelNames: ["service", "channel", "type"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_decode_errors_total",
+    help: "Frames that could not be decoded or whose body failed its schema, by reason",
+    type: "counter",
+    labelNames: ["service", "channel", "reason"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_sequence_gaps_total",
+    help: "Sequence gaps seen on a channel (a publisher restart is not a gap)",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_messages_missed_total",
+    help: "Messages missing from sequence gaps",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_publisher_restarts_total",
+    help: "Publisher restarts seen (a new epoch from a known publisher)",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_duplicates_total",
+    help:
+      "Reliable messages received again after delivery (resends), acknowledged and not redelivered",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_last_message_age_seconds",
+    help: "Seconds since the channel last received a valid message, heartbeats included " +
+      "(since it opened, if none yet)",
+    type: "gauge",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_dropped_total",
+    help: "Messages dropped, by reason",
+    type: "counter",
+    labelNames: ["service", "channel", "reason"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_handler_errors_total",
+    help: "Message handlers that threw or rejected",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_resends_total",
+    help: "Reliable messages sent again because no ack came in time or the receiver asked",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
   spec({
     name: "http_requests_total",
     help: "HTTP requests served by the service's own server",
@@ -377,6 +468,46 @@ export interface ServiceMetrics<O extends ServiceName> {
   readonly families: Families<O>;
   /** Stops the periodic `system_*` sampler. */
   stop(): void;
+}
+
+/**
+ * The catalogue's declaration of `name`.
+ *
+ * @throws {Error} If the catalogue has no family of that name.
+ */
+export function specOf(name: string): MetricSpec {
+  const s = CATALOGUE.find((c) => c.name === name);
+  if (s === undefined) throw new Error(`Cannot find metric "${name}" in the catalogue`);
+  return s;
+}
+
+/**
+ * The family `name` of the catalogue on `registry`: the one already registered there,
+ * or a new one built from its declaration. Lets shared code (the messaging layer) use a
+ * service's registry and a bare test registry alike.
+ *
+ * @throws {Error} If the name is not in the catalogue, or a metric of another type holds it.
+ */
+export function familyOn<M extends Counter | Gauge | Histogram>(
+  registry: Registry,
+  name: string,
+): M {
+  const s = specOf(name);
+  const existing = registry.getSingleMetric(name);
+  if (existing !== undefined) {
+    const ok = s.type === "counter"
+      ? existing instanceof Counter
+      : s.type === "gauge"
+      ? existing instanceof Gauge
+      : existing instanceof Histogram;
+    if (!ok) {
+      throw new Error(
+        `Cannot register metric "${name}": a metric that is not a ${s.type} has that name`,
+      );
+    }
+    return existing as M;
+  }
+  return build(s, registry) as M;
 }
 
 function build(s: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
@@ -413,8 +544,9 @@ export function createServiceMetrics<O extends ServiceName>(
   for (const s of CATALOGUE) {
     if (s.owner !== service && s.owner !== "all") continue;
     // With instrumentation off (benchmarks only), the service's own families are
-    // no-ops; the system gauges stay so a run can still be watched.
-    families[s.name] = instrumented || s.name.startsWith("system_") ? build(s, registry) : noop();
+    // no-ops; the system gauges and the messaging layer's families stay so a run can
+    // still be watched.
+    families[s.name] = instrumented || ALWAYS_ON.test(s.name) ? build(s, registry) : noop();
   }
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const sampler = new SystemSampler(service, families as unknown as Families<ServiceName>);
@@ -428,6 +560,9 @@ export function createServiceMetrics<O extends ServiceName>(
     stop: () => clearInterval(timer),
   };
 }
+
+/** Families kept real with instrumentation off: they describe the run, not the service. */
+const ALWAYS_ON = /^(system|messaging)_/;
 
 /**
  * `TRADING_INSTRUMENTATION=off` turns a service's own metric families into no-ops,

@@ -159,6 +159,20 @@ export const TradingStateEventSchema = z.object({
 });
 export type TradingStateEvent = z.infer<typeof TradingStateEventSchema>;
 
+/** A denied signal, published by risk-manager (the denial's stable code and figures). */
+export const RiskDenialEventSchema = z.object({
+  signalId: z.string(),
+  symbol,
+  /** A stable denial code such as `MAX_ORDER_QTY_EXCEEDED`. */
+  code: z.string().regex(/^[A-Z_]+$/),
+  /** The check that denied it (a `check_type` label value). */
+  check: z.string(),
+  /** `CODE: key=value, …` */
+  message: z.string(),
+  at: ts,
+});
+export type RiskDenialEvent = z.infer<typeof RiskDenialEventSchema>;
+
 /** Envelope `type` values and the schema of each body. */
 export const SCHEMAS = {
   trade: TradeSchema,
@@ -169,6 +183,7 @@ export const SCHEMAS = {
   order: OrderSchema,
   execution_report: ExecutionReportSchema,
   trading_state: TradingStateEventSchema,
+  risk_denial: RiskDenialEventSchema,
 } as const;
 export type MessageType = keyof typeof SCHEMAS;
 /** Every message type. */
@@ -246,8 +261,3 @@ const FAST_CHECKS: Partial<Record<MessageType, (b: unknown) => boolean>> = {
     typeof b.crossed === "boolean" && typeof b.exchange === "string" &&
     isNonNeg(b.exchangeTs) && isNonNeg(b.receivedTs) && keyCount(b) === 10,
 };
-
-/** Now as epoch milliseconds with sub-millisecond precision. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}

@@ -11,8 +11,7 @@
 import assert from "node:assert/strict";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { loadConfig } from "../lib/config.ts";
-import { MESSAGING_METRICS } from "../lib/messaging.ts";
-import { CATALOGUE, type MetricSpec, type ServiceName, SERVICES } from "../lib/metrics.ts";
+import { CATALOGUE, type ServiceName, SERVICES } from "../lib/metrics.ts";
 import { dashboardQueries } from "./dashboard_queries.ts";
 import { metricNamesIn } from "./promql_names.ts";
 
@@ -24,44 +23,6 @@ const RULES = path("./alerts/trading_system.yml");
 const RULES_TEST = path("./alerts/trading_system_test.yml");
 const ALERTMANAGER_YML = path("./alertmanager.yml");
 const COMPOSE_YAML = path("../compose.yaml");
-
-/**
- * The families of the messaging layer on every service, with their labels (lib/messaging.ts
- * exports only their names, as MESSAGING_METRICS; a test keeps the two lists in step).
- */
-const MESSAGING_FAMILIES: readonly Omit<MetricSpec, "help" | "owner" | "seed">[] = [
-  {
-    name: "messaging_messages_sent_total",
-    type: "counter",
-    labelNames: ["service", "channel", "type"],
-  },
-  {
-    name: "messaging_messages_received_total",
-    type: "counter",
-    labelNames: ["service", "channel", "type"],
-  },
-  {
-    name: "messaging_decode_errors_total",
-    type: "counter",
-    labelNames: ["service", "channel", "reason"],
-  },
-  { name: "messaging_sequence_gaps_total", type: "counter", labelNames: ["service", "channel"] },
-  { name: "messaging_messages_missed_total", type: "counter", labelNames: ["service", "channel"] },
-  { name: "messaging_last_message_age_seconds", type: "gauge", labelNames: ["service", "channel"] },
-  {
-    name: "messaging_dropped_total",
-    type: "counter",
-    labelNames: ["service", "channel", "reason"],
-  },
-  { name: "messaging_handler_errors_total", type: "counter", labelNames: ["service", "channel"] },
-  { name: "messaging_resends_total", type: "counter", labelNames: ["service", "channel"] },
-  {
-    name: "messaging_publisher_restarts_total",
-    type: "counter",
-    labelNames: ["service", "channel"],
-  },
-  { name: "messaging_duplicates_total", type: "counter", labelNames: ["service", "channel"] },
-];
 
 /** Severities the rules may use; monitoring/alertmanager.yml routes each one. */
 const SEVERITIES = ["critical", "high", "warning"];
@@ -282,13 +243,6 @@ Deno.test("compose.yaml's config overrides bind every service on 0.0.0.0 and con
   }
 });
 
-Deno.test("the messaging families listed here are the ones lib/messaging.ts registers", () => {
-  assert.deepEqual(
-    MESSAGING_FAMILIES.map((f) => f.name).sort(),
-    Object.values(MESSAGING_METRICS).sort(),
-  );
-});
-
 Deno.test("every seed metric of the catalogue appears in a dashboard query", () => {
   const used = new Set(dashboardQueries().flatMap((q) => [...metricNamesIn(q.expr)]));
   const missing = CATALOGUE.filter((s) => s.seed).filter((s) =>
@@ -301,7 +255,7 @@ Deno.test("every seed metric of the catalogue appears in a dashboard query", () 
 
 // ------------------------------------------------ against a real Prometheus
 
-/** A fake service: every family it owns in the catalogue plus messaging, kept moving. */
+/** A fake service: every family it owns in the catalogue (messaging included), kept moving. */
 interface FakeExporter {
   readonly registry: Registry;
   tick(): void;
@@ -320,10 +274,7 @@ const GAUGE_VALUES: Record<string, number> = {
 
 function fakeExporter(service: ServiceName): FakeExporter {
   const registry = new Registry();
-  const specs = [
-    ...CATALOGUE.filter((s) => s.owner === service || s.owner === "all"),
-    ...MESSAGING_FAMILIES,
-  ];
+  const specs = CATALOGUE.filter((s) => s.owner === service || s.owner === "all");
   const updates: ((n: number) => void)[] = [];
   for (const s of specs) {
     const labelNames = [...s.labelNames];

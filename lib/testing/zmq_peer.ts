@@ -21,7 +21,7 @@
 import { configure, type LogRecord } from "@logtape/logtape";
 import { setImmediate } from "node:timers";
 import { Registry } from "prom-client";
-import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../messaging.ts";
+import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../messaging/mod.ts";
 
 interface Args {
   role: string;

@@ -21,13 +21,8 @@ import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
 import type { Families } from "../../lib/metrics.ts";
 import { closedSet, symbolLabel } from "../../lib/metrics.ts";
-import {
-  type ExecutionReport,
-  nowMs,
-  type Order,
-  ORDER_TYPES,
-  type OrderState,
-} from "../../lib/types.ts";
+import { type ExecutionReport, type Order, ORDER_TYPES, type OrderState } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import type { JournalOrder } from "./journal.ts";
 import { Journal } from "./journal.ts";
 import { checkTransition, isFinal } from "./order_state.ts";

@@ -21,7 +21,8 @@ import {
   ReliableReceiver,
   ReliableSender,
   Subscriber,
-} from "../../lib/messaging.ts";
+} from "../../lib/messaging/mod.ts";
+import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import {
   type Book,
@@ -29,7 +30,6 @@ import {
   type Order,
   type Quote,
   type Trade,
-  validatorsFor,
 } from "../../lib/types.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { AlpacaVenue } from "./alpaca_venue.ts";
@@ -127,8 +127,7 @@ export async function startExecutionEngine(
   try {
     reports = await ReliableSender.open(ec.executionReports, {
       ...mopts,
-      name: "execution_reports",
-      types: ["execution_report"],
+      ...senderOptions("execution_reports"),
     });
     const sender = reports;
     engine = new ExecutionEngine({
@@ -143,9 +142,7 @@ export async function startExecutionEngine(
     if (venue.name === "sim") {
       md = await Subscriber.open([...ec.marketData], {
         ...mopts,
-        name: "market_data",
-        types: ["quote", "book", "trade"],
-        schemas: validatorsFor(["quote", "book", "trade"]),
+        ...receiverOptions("market_data", ["quote", "book", "trade"]),
       });
       md.onMessage((env) => {
         if (env.type === "quote") prices.quote(env.body as Quote);
@@ -156,9 +153,7 @@ export async function startExecutionEngine(
     await eng.recover();
     orders = await ReliableReceiver.open(ec.orders, {
       ...mopts,
-      name: "orders",
-      types: ["order"],
-      schemas: validatorsFor(["order"]),
+      ...receiverOptions("orders"),
     });
     // Acknowledged once journaled (accept journals synchronously); sending goes on. If the
     // journal cannot be written the order must not be acknowledged: exit, and risk-manager

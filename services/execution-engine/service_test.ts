@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { type Config, ConfigError, loadConfig, parseConfig } from "../../lib/config.ts";
-import { Publisher, ReliableReceiver, ReliableSender } from "../../lib/messaging.ts";
+import { Publisher, ReliableReceiver, ReliableSender } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
@@ -41,7 +41,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
   const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
     service: "market-data",
     registry,
-    name: "md",
+    name: "market_data",
   });
   const got: Envelope[] = [];
   reportsIn.onMessage((env) => {

@@ -15,7 +15,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { nowMs } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { authAction, type ErrorMsg, parseFrame, subscribeAction } from "./alpaca_protocol.ts";
 import type { ConnectionErrorType, FailureHandler, Feed, FeedHandler } from "./feed.ts";
 

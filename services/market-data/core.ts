@@ -11,7 +11,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Families } from "../../lib/metrics.ts";
 import { symbolLabel } from "../../lib/metrics.ts";
 import type { Bar, Book, Quote, Trade } from "../../lib/types.ts";
-import { nowMs } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import {
   type FeedMessage,
   parseFrame,

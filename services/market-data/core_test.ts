@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import { nowMs, SCHEMAS } from "../../lib/types.ts";
+import { SCHEMAS } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { MarketDataCore, type Outgoing } from "./core.ts";
 
 const TS = "2024-03-01T15:00:00.250Z";

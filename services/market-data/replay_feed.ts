@@ -10,7 +10,7 @@
  * as a parse error; the replay continues.
  * @module
  */
-import { nowMs } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import type { Feed, FeedHandler } from "./feed.ts";
 
 /** Options of {@link ReplayFeed}. */

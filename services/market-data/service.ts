@@ -5,7 +5,7 @@
  *   `alpaca` (keys from `APCA_API_KEY_ID`/`APCA_API_SECRET_KEY`; without them the
  *   service refuses to start with a ConfigError).
  * - Publishes `trade`, `quote`, `book` and `bar` envelopes on `marketData.publish`
- *   (channel "md").
+ *   (channel "market_data").
  * - Records every received frame to `marketData.recordPath` when set.
  * - Closes bars on a 100 ms timer (the replay's recorded clock for `replay`).
  * - `/ready`: the feed is connected and a frame arrived within `staleAfterMs`.
@@ -13,9 +13,10 @@
  */
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
-import { Publisher } from "../../lib/messaging.ts";
+import { senderOptions } from "../../lib/channels.ts";
+import { Publisher } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { nowMs } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
 import { MarketDataCore, type Outgoing } from "./core.ts";
 import type { Feed, FeedEvent } from "./feed.ts";
@@ -54,7 +55,7 @@ function defaultPublisher(
     service: ctx.service,
     registry: ctx.metrics.registry,
     queueDepth: ctx.metrics.families.system_zmq_queue_depth,
-    name: "md",
+    ...senderOptions("market_data"),
   });
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, parseConfig, type Secrets } from "../../lib/config.ts";
-import { Subscriber } from "../../lib/messaging.ts";
+import { Subscriber } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import { freePort, Proc, waitFor } from "../../lib/testing/tools.ts";

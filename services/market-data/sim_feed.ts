@@ -4,7 +4,7 @@
  * frame (no timer per message, so 10k messages/s costs ~200 timer callbacks/s).
  * @module
  */
-import { nowMs } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import type { Feed, FeedHandler } from "./feed.ts";
 import { SimMarket, type SimMarketOptions } from "./sim_market.ts";
 

@@ -17,27 +17,16 @@ import {
   ReliableReceiver,
   ReliableSender,
   Subscriber,
-} from "../../lib/messaging.ts";
+} from "../../lib/messaging/mod.ts";
+import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { type ExecutionReport, nowMs, type Signal, validatorsFor } from "../../lib/types.ts";
+import type { ExecutionReport, RiskDenialEvent, Signal } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { createAdminApp } from "./admin_api.ts";
 import { type Decision, RiskEngine } from "./risk_engine.ts";
 import { RiskMetrics } from "./risk_metrics.ts";
 import { StateStore } from "./state_store.ts";
 import type { TradingStateChange } from "./trading_state.ts";
-
-/** Event types the risk-manager publishes. */
-export const EVENT_TYPES = ["trading_state", "risk_denial"] as const;
-
-/** The body of a `risk_denial` event. */
-export interface RiskDenialEvent {
-  readonly signalId: string;
-  readonly symbol: string;
-  readonly code: string;
-  readonly check: string;
-  readonly message: string;
-  readonly at: number;
-}
 
 /** A started risk-manager: the harness's core plus handles for tests. */
 export interface RiskManager extends RunningCore {
@@ -129,34 +118,27 @@ export async function startRiskManager(
   let signals: Subscriber;
   let marketData: Subscriber;
   try {
-    events = await Publisher.open(rc.publish, { ...mo, name: "risk_events", types: EVENT_TYPES });
+    events = await Publisher.open(rc.publish, { ...mo, ...senderOptions("risk_events") });
     opened.push(events);
     orders = await ReliableSender.open(rc.orders, {
       ...mo,
-      name: "orders",
-      types: ["order"],
+      ...senderOptions("orders"),
       journalPath: rc.statePath === ":memory:" ? undefined : outboxPath(rc.statePath),
     });
     opened.push(orders);
     reports = await ReliableReceiver.open(rc.executionReports, {
       ...mo,
-      name: "execution_reports",
-      types: ["execution_report"],
-      schemas: validatorsFor(["execution_report"]),
+      ...receiverOptions("execution_reports"),
     });
     opened.push(reports);
     signals = await Subscriber.open([...rc.signals], {
       ...mo,
-      name: "signals",
-      types: ["signal"],
-      schemas: validatorsFor(["signal"]),
+      ...receiverOptions("signals"),
     });
     opened.push(signals);
     marketData = await Subscriber.open([...rc.marketData], {
       ...mo,
-      name: "market_data",
-      types: ["quote", "book", "trade"],
-      schemas: validatorsFor(["quote", "book", "trade"]),
+      ...receiverOptions("market_data", ["quote", "book", "trade"]),
     });
     opened.push(marketData);
   } catch (error) {

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { type Config, parseConfig } from "../../lib/config.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging.ts";
+import {
+  Publisher,
+  ReliableReceiver,
+  ReliableSender,
+  Subscriber,
+} from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { ExecutionReport, Order, Signal } from "../../lib/types.ts";
@@ -115,7 +120,7 @@ Deno.test({
     });
     const mdPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
       ...peer,
-      name: "md",
+      name: "market_data",
       heartbeatMs: 100,
     });
     const config = configFor(dir, sigPub.endpoint, mdPub.endpoint);

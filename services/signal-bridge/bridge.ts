@@ -9,7 +9,8 @@ import type { Counter, Histogram } from "prom-client";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import { symbolLabel } from "../../lib/metrics.ts";
-import { nowMs, type Signal } from "../../lib/types.ts";
+import { type Signal } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { confidenceBucket } from "./confidence_bucket.ts";
 import type { MarketMessage, SignalEngine, SuppressReason } from "./signal_engine.ts";
 

@@ -20,7 +20,7 @@ class FixedModel implements Model {
 
 let seq = 0;
 function env(type: string, body: unknown, trace = "t".repeat(32)): Envelope {
-  return { v: 1, type, seq: ++seq, pub: "market-data/md", epoch: 1, ts: 0, trace, body };
+  return { v: 1, type, seq: ++seq, pub: "market-data/market_data", epoch: 1, ts: 0, trace, body };
 }
 
 function quote(symbol: string, mid: number, receivedTs: number): Quote {

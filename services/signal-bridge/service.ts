@@ -8,11 +8,11 @@
  * @module
  */
 import { Hono } from "hono";
-import { Publisher, Subscriber } from "../../lib/messaging.ts";
+import { receiverOptions, senderOptions } from "../../lib/channels.ts";
+import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import { getLogger } from "../../lib/log.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { validatorsFor } from "../../lib/types.ts";
-import { MARKET_TYPES, SignalBridge } from "./bridge.ts";
+import { SignalBridge } from "./bridge.ts";
 import { createModel } from "./create_model.ts";
 import type { Model } from "./model.ts";
 import { SignalEngine } from "./signal_engine.ts";
@@ -60,16 +60,13 @@ export async function startSignalBridge(
   };
   const publisher = await Publisher.open(sb.publish, {
     ...common,
-    name: "signals",
-    types: ["signal"],
+    ...senderOptions("signals"),
   });
   let subscriber: Subscriber;
   try {
     subscriber = await Subscriber.open([...sb.marketData], {
       ...common,
-      name: "md",
-      types: MARKET_TYPES,
-      schemas: validatorsFor(MARKET_TYPES),
+      ...receiverOptions("market_data"),
     });
   } catch (e) {
     await publisher.close();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../lib/config.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import { Publisher, Subscriber } from "../../lib/messaging.ts";
+import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import {
@@ -11,7 +11,8 @@ import {
   writeConfig,
 } from "../../lib/testing/stack.ts";
 import { Proc, waitFor } from "../../lib/testing/tools.ts";
-import { nowMs, type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
+import { type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { RulesModel } from "./rules_model.ts";
 import { SignalEngine } from "./signal_engine.ts";
 import { adminApp, startSignalBridge } from "./service.ts";
@@ -62,7 +63,7 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
   registry.stop();
   const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
     service: "market-data",
-    name: "md",
+    name: "market_data",
     registry: registry.registry,
     heartbeatMs: 200,
   });

@@ -1,0 +1,233 @@
+/**
+ * The `messaging_*` families (declared in lib/metrics.ts's catalogue) as one channel
+ * sees them: pre-bound children for the hot counters, the closed set of `type` label
+ * values, the queue-depth gauges and the scrape-time staleness source.
+ *
+ * Families: `messaging_messages_sent_total`, `messaging_messages_received_total`
+ * `{service,channel,type}`; `messaging_decode_errors_total{service,channel,reason}`;
+ * `messaging_sequence_gaps_total`, `messaging_messages_missed_total`,
+ * `messaging_publisher_restarts_total`, `messaging_duplicates_total`,
+ * `messaging_handler_errors_total`, `messaging_resends_total` `{service,channel}`;
+ * `messaging_dropped_total{service,channel,reason}`;
+ * `messaging_last_message_age_seconds{service,channel}` (computed at scrape time).
+ * The `system_zmq_queue_depth` gauge passed as `queueDepth` gets `{queue: "<name>_in"}`
+ * (received, not yet handled) and `"<name>_out"` (outgoing backlog).
+ * @module
+ */
+import type { Counter, Gauge, Registry } from "prom-client";
+import { familyOn } from "../metrics.ts";
+import { DECODE_ERROR_CODES } from "../envelope.ts";
+import type { MessagingOptions } from "./options.ts";
+
+/** Names of the metric families the messaging layer records into. */
+export const MESSAGING_METRICS = {
+  sent: "messaging_messages_sent_total",
+  received: "messaging_messages_received_total",
+  decodeErrors: "messaging_decode_errors_total",
+  gaps: "messaging_sequence_gaps_total",
+  missed: "messaging_messages_missed_total",
+  restarts: "messaging_publisher_restarts_total",
+  duplicates: "messaging_duplicates_total",
+  lastMessageAge: "messaging_last_message_age_seconds",
+  dropped: "messaging_dropped_total",
+  handlerErrors: "messaging_handler_errors_total",
+  resends: "messaging_resends_total",
+} as const;
+
+/** Values of the `reason` label of `messaging_decode_errors_total`. */
+export const DECODE_ERROR_REASONS = [...DECODE_ERROR_CODES, "schema", "bad_frames"] as const;
+/** One of {@link DECODE_ERROR_REASONS}. */
+export type DecodeErrorReason = typeof DECODE_ERROR_REASONS[number];
+
+/** Values of the `reason` label of `messaging_dropped_total`. */
+export const DROP_REASONS = [
+  "send_failed", // ZeroMQ refused the message
+  "out_of_order", // PUB/SUB: sequence at or below the last one; reliable: ahead of the next expected (resent later)
+  "unknown_type", // reliable receiver: a type outside `types`
+  "closed", // subscriber closed with messages received but not handled; reliable sender closed (without journal) before the ack
+] as const;
+/** One of {@link DROP_REASONS}. */
+export type DropReason = typeof DROP_REASONS[number];
+
+type ChannelLabels = "service" | "channel";
+
+/** The messaging families of one registry, shared by all its channels. */
+export interface MessagingFamilies {
+  sent: Counter<ChannelLabels | "type">;
+  received: Counter<ChannelLabels | "type">;
+  decodeErrors: Counter<ChannelLabels | "reason">;
+  gaps: Counter<ChannelLabels>;
+  missed: Counter<ChannelLabels>;
+  restarts: Counter<ChannelLabels>;
+  duplicates: Counter<ChannelLabels>;
+  dropped: Counter<ChannelLabels | "reason">;
+  handlerErrors: Counter<ChannelLabels>;
+  resends: Counter<ChannelLabels>;
+  age: Gauge<ChannelLabels>;
+  ageSources: Set<AgeSource>;
+}
+
+/** A channel's last-message clock, read when the registry is scraped. */
+export interface AgeSource {
+  service: string;
+  channel: string;
+  /** performance.now() of the last message (or of open). */
+  lastAt: number;
+}
+
+const byRegistry = new WeakMap<Registry, MessagingFamilies>();
+
+/** The messaging families on `registry`, registering them (from the catalogue) when absent. */
+export function messagingFamilies(registry: Registry): MessagingFamilies {
+  let m = byRegistry.get(registry);
+  if (m !== undefined) return m;
+  const ageSources = new Set<AgeSource>();
+  const age = familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.lastMessageAge);
+  // Computed at scrape time: prom-client calls a metric's `collect` before reading it.
+  (age as unknown as { collect: () => void }).collect = function (this: Gauge<ChannelLabels>) {
+    const now = performance.now();
+    for (const s of ageSources) {
+      this.set({ service: s.service, channel: s.channel }, (now - s.lastAt) / 1000);
+    }
+  };
+  const c = <L extends string>(name: string) => familyOn<Counter<L>>(registry, name);
+  m = {
+    sent: c(MESSAGING_METRICS.sent),
+    received: c(MESSAGING_METRICS.received),
+    decodeErrors: c(MESSAGING_METRICS.decodeErrors),
+    gaps: c(MESSAGING_METRICS.gaps),
+    missed: c(MESSAGING_METRICS.missed),
+    restarts: c(MESSAGING_METRICS.restarts),
+    duplicates: c(MESSAGING_METRICS.duplicates),
+    dropped: c(MESSAGING_METRICS.dropped),
+    handlerErrors: c(MESSAGING_METRICS.handlerErrors),
+    resends: c(MESSAGING_METRICS.resends),
+    age,
+    ageSources,
+  };
+  byRegistry.set(registry, m);
+  return m;
+}
+
+/** Maps message types to a closed set of label values. */
+export class TypeLabels {
+  readonly #known = new Set<string>(["heartbeat"]);
+  readonly #learn: boolean;
+  /** Most types learnt when no explicit set is given; later ones are `unknown`. */
+  static readonly MAX_LEARNED = 32;
+
+  /** @param explicit The types of the channel; none given: learn the first ones seen. */
+  constructor(explicit: Iterable<string> | undefined) {
+    let any = false;
+    for (const t of explicit ?? []) {
+      this.#known.add(t);
+      any = true;
+    }
+    this.#learn = !any;
+  }
+
+  /** The label value of `type`: itself when known (or learnt), else `unknown`. */
+  label(type: string): string {
+    if (this.#known.has(type)) return type;
+    if (
+      this.#learn && this.#known.size <= TypeLabels.MAX_LEARNED &&
+      /^[A-Za-z0-9_.:-]{1,64}$/.test(type)
+    ) {
+      this.#known.add(type);
+      return type;
+    }
+    return "unknown";
+  }
+}
+
+/** One channel's metric children and its staleness source. */
+export class ChannelMetrics {
+  /** The registry's messaging families. */
+  readonly m: MessagingFamilies;
+  /** `{service, channel}` of every series of this channel. */
+  readonly labels: { service: string; channel: string };
+  /** The channel's last-message clock (set `lastAt` on every valid message). */
+  readonly ageSource: AgeSource;
+  readonly #types: TypeLabels;
+  readonly #sent = new Map<string, Counter.Internal>();
+  readonly #received = new Map<string, Counter.Internal>();
+  readonly #inDepth?: Gauge.Internal<"service" | "queue">;
+  readonly #outDepth?: Gauge.Internal<"service" | "queue">;
+
+  /**
+   * @param opts The channel's options (service, name, registry, queueDepth).
+   * @param types The channel's message types (the `type` label set).
+   * @param age Whether the channel reports `messaging_last_message_age_seconds`.
+   */
+  constructor(
+    opts: MessagingOptions & { name: string },
+    types: Iterable<string> | undefined,
+    age: boolean,
+  ) {
+    this.m = messagingFamilies(opts.registry);
+    this.labels = { service: opts.service, channel: opts.name };
+    this.#types = new TypeLabels(types);
+    this.ageSource = { service: opts.service, channel: opts.name, lastAt: performance.now() };
+    if (age) this.m.ageSources.add(this.ageSource);
+    this.#inDepth = opts.queueDepth?.labels({ service: opts.service, queue: `${opts.name}_in` });
+    this.#outDepth = opts.queueDepth?.labels({ service: opts.service, queue: `${opts.name}_out` });
+    this.#inDepth?.set(0);
+    this.#outDepth?.set(0);
+  }
+
+  /** The `type` label value of a message type. */
+  typeLabel(type: string): string {
+    return this.#types.label(type);
+  }
+
+  /** Counts one message sent. */
+  sent(type: string): void {
+    this.#child(this.#sent, this.m.sent, type).inc();
+  }
+
+  /** Counts one message received. */
+  received(type: string): void {
+    this.#child(this.#received, this.m.received, type).inc();
+  }
+
+  /** Counts one frame that could not be decoded. */
+  decodeError(reason: DecodeErrorReason): void {
+    this.m.decodeErrors.inc({ ...this.labels, reason });
+  }
+
+  /** Counts `n` messages dropped. */
+  dropped(reason: DropReason, n = 1): void {
+    this.m.dropped.inc({ ...this.labels, reason }, n);
+  }
+
+  /** Sets the `<name>_in` queue depth. */
+  inDepth(n: number): void {
+    this.#inDepth?.set(n);
+  }
+
+  /** Sets the `<name>_out` queue depth. */
+  outDepth(n: number): void {
+    this.#outDepth?.set(n);
+  }
+
+  /** Stops reporting staleness and zeroes the queue depths. */
+  close(): void {
+    if (this.m.ageSources.delete(this.ageSource)) this.m.age.remove(this.labels);
+    this.#inDepth?.set(0);
+    this.#outDepth?.set(0);
+  }
+
+  #child(
+    cache: Map<string, Counter.Internal>,
+    family: Counter<ChannelLabels | "type">,
+    type: string,
+  ): Counter.Internal {
+    const label = this.#types.label(type);
+    let c = cache.get(label);
+    if (c === undefined) {
+      c = family.labels({ ...this.labels, type: label });
+      cache.set(label, c);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import { ReliableReceiver, Subscriber } from "./mod.ts";
+import { PeerProcess } from "../testing/peer_process.ts";
+import { ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+
+Deno.test("Both channels deliver again after 3 s of complete silence", async () => {
+  const registry = new Registry();
+  // Heartbeats off (60 s) so the sockets are really idle.
+  const pubPeer = PeerProcess.start([
+    "pub",
+    "--endpoint",
+    "bind:tcp://127.0.0.1:0",
+    "--heartbeat-ms",
+    "60000",
+  ]);
+  const sendPeer = PeerProcess.start([
+    "send",
+    "--endpoint",
+    "bind:tcp://127.0.0.1:0",
+    "--heartbeat-ms",
+    "60000",
+  ]);
+  let sub: Subscriber | undefined;
+  let receiver: ReliableReceiver | undefined;
+  try {
+    const [p, s] = await Promise.all([ready(pubPeer), ready(sendPeer)]);
+    sub = await Subscriber.open([p.endpoint], {
+      pollMs: STRICT_POLL_MS,
+      service: "test",
+      name: "md",
+      registry,
+    });
+    receiver = await ReliableReceiver.open(s.endpoint, {
+      pollMs: STRICT_POLL_MS,
+      service: "test",
+      name: "orders",
+      registry,
+    });
+    const ticks: number[] = [];
+    const orders: number[] = [];
+    sub.onMessage((env) => {
+      if (env.type === "tick") ticks.push((env.body as { i: number }).i);
+    });
+    receiver.onMessage((env) => {
+      orders.push((env.body as { i: number }).i);
+    });
+    const sb = sub;
+    // Slow joiner: publish single heartbeats until the subscriber sees one.
+    await until(() => {
+      pubPeer.command("heartbeat");
+      return sb.stats().streams.length === 1;
+    }, "the subscription");
+    for (let round = 1; round <= 3; round++) {
+      pubPeer.command("publish 10");
+      sendPeer.command("send 10");
+      await until(
+        () => ticks.length === round * 10 && orders.length === round * 10,
+        `round ${round}`,
+      );
+      await sendPeer.next((e) => e.event === "acked");
+      if (round < 3) await sleep(3000);
+    }
+    assert.deepEqual(ticks, Array.from({ length: 30 }, (_, k) => k + 1));
+    assert.deepEqual(orders, Array.from({ length: 30 }, (_, k) => k + 1));
+  } finally {
+    await stopAll([pubPeer, sendPeer]);
+    await sub?.close();
+    await receiver?.close();
+  }
+});
+
+Deno.test("close(): sockets that never got a handler close cleanly", async () => {
+  const registry = new Registry();
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "r",
+    registry,
+  });
+  const sub = await Subscriber.open(["bind:tcp://127.0.0.1:0"], {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "s",
+    registry,
+  });
+  await receiver.close();
+  await sub.close();
+  await receiver.close();
+});

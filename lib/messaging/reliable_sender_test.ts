@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import type { Envelope } from "../envelope.ts";
+import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
+import { PeerProcess } from "../testing/peer_process.ts";
+import { metric, ready, sleep, stopAll, STRICT_POLL_MS } from "../testing/messaging.ts";
+
+Deno.test("Reliable: a journaled sender killed with unacknowledged messages resends them after restart, and its stream continues", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
+  const journal = `${dir}/orders.db`;
+  const registry = new Registry();
+  const args = [
+    "send",
+    "--endpoint",
+    "bind:tcp://127.0.0.1:0",
+    "--journal",
+    journal,
+    "--name",
+    "orders",
+  ];
+  let first: PeerProcess | undefined = PeerProcess.start(args);
+  let second: PeerProcess | undefined;
+  let receiver: ReliableReceiver | undefined;
+  try {
+    const r1 = await ready(first);
+    first.command("send 1000"); // no receiver yet: nothing is acknowledged
+    const queued = await first.next((e) => e.event === "queued");
+    assert.equal(queued.pending, 1000);
+    await first.stop("SIGKILL");
+    first = undefined;
+
+    second = PeerProcess.start(args);
+    const r2 = await ready(second);
+    assert.equal(r2.pending, 1000);
+    assert.equal(r2.epoch, r1.epoch);
+    assert.equal(r2.seq, 1000);
+    receiver = await ReliableReceiver.open(r2.endpoint, {
+      pollMs: STRICT_POLL_MS,
+      service: "test",
+      name: "orders",
+      registry,
+    });
+    const got: Envelope[] = [];
+    receiver.onMessage((env) => {
+      got.push(env);
+    });
+    await second.statsUntil((e) => e.pending === 0);
+    second.command("send 500");
+    await second.next((e) => e.event === "acked");
+    assert.deepEqual(got.map((e) => e.seq), Array.from({ length: 1500 }, (_, k) => k + 1));
+    assert.deepEqual(
+      got.map((e) => (e.body as { i: number }).i),
+      [
+        ...Array.from({ length: 1000 }, (_, k) => k + 1),
+        ...Array.from({ length: 500 }, (_, k) => k + 1),
+      ],
+    );
+    assert.ok(got.every((e) => e.epoch === r1.epoch));
+    assert.equal(receiver.stats().duplicates, 0);
+  } finally {
+    await stopAll([first, second]);
+    await receiver?.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ReliableSender waits while ZeroMQ's queue is full and resumes when it drains (bound receiver, slow handler)", async () => {
+  const registry = new Registry();
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "orders",
+    registry,
+    highWaterMark: 10,
+  });
+  const sender = await ReliableSender.open(`connect:${receiver.endpoint}`, {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "orders",
+    registry,
+    highWaterMark: 10,
+    window: 5000,
+  });
+  const got: number[] = [];
+  receiver.onMessage(async (env) => {
+    got.push((env.body as { i: number }).i);
+    if (got.length % 100 === 0) await sleep(1); // slower than the sender
+  });
+  try {
+    const acks = Array.from({ length: 3000 }, (_, k) => sender.send("order", { i: k + 1 }));
+    await Promise.all(acks);
+    assert.deepEqual(got, Array.from({ length: 3000 }, (_, k) => k + 1));
+    assert.equal(sender.pending(), 0);
+  } finally {
+    await receiver.close();
+    await sender.close();
+  }
+});
+
+Deno.test("close(): a reliable sender with no receiver gives up after closeTimeoutMs and rejects what was not acknowledged", async () => {
+  const registry = new Registry();
+  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "orders",
+    registry,
+    closeTimeoutMs: 100,
+  });
+  const a = sender.send("order", { i: 1 });
+  const b = sender.send("order", { i: 2 });
+  assert.equal(sender.pending(), 2);
+  await sender.close();
+  await assert.rejects(
+    a,
+    /Cannot confirm delivery of seq 1: reliable sender "orders" closed before the ack/,
+  );
+  await assert.rejects(b, /seq 2/);
+  await assert.rejects(sender.send("order", {}), /reliable sender "orders" is closed/);
+  assert.equal(await metric(registry, MESSAGING_METRICS.dropped, { reason: "closed" }), 2);
+  await sender.close();
+});

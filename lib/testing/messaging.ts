@@ -1,0 +1,102 @@
+/**
+ * Helpers of the messaging tests (lib/messaging/*_test.ts): a strict poll timeout,
+ * polling with a deadline, reading a metric, forging envelopes and a raw publisher.
+ * @module
+ */
+import * as zmq from "zeromq";
+import type { Registry } from "prom-client";
+import { encodeText, type Envelope } from "../envelope.ts";
+import { Subscriber, type SubscriberOptions } from "../messaging/mod.ts";
+import type { PeerProcess } from "./peer_process.ts";
+
+/**
+ * The poll loops' safety-net timeout in these tests: far above every
+ * deadline, so each delivery must come from a real wake-up.
+ */
+export const STRICT_POLL_MS = 60_000;
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` until it holds; fails after `timeoutMs` (a deadline, not an assertion on speed). */
+export async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; !cond(); i++) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(i < 20 ? 5 : 20);
+  }
+}
+
+/** The sum of a metric's samples whose labels include `labels` (0 when absent). */
+export async function metric(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) return 0;
+  const { values } = await m.get();
+  let sum = 0;
+  for (const v of values) {
+    if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) sum += v.value;
+  }
+  return sum;
+}
+
+/** Stops peers whatever happened, so no process outlives its test. */
+export async function stopAll(peers: (PeerProcess | undefined)[]): Promise<void> {
+  await Promise.all(peers.map((p) => p?.stop("SIGKILL").catch(() => {})));
+}
+
+/** The peer's `ready` event. */
+export const ready = (p: PeerProcess) => p.next((e) => e.event === "ready");
+
+/** An envelope's frame text, forged with the given stream fields. */
+export function raw(
+  service: string,
+  pub: string,
+  epoch: number,
+  seq: number,
+  type = "tick",
+  body: unknown = {},
+): string {
+  const env: Envelope = {
+    v: 1,
+    type,
+    seq,
+    pub: `${service}/${pub}`,
+    epoch,
+    ts: Date.now(),
+    trace: "0".repeat(32),
+    body,
+  };
+  return encodeText(env);
+}
+
+/** A raw zeromq.js PUB for forging frames, with a subscriber already attached. */
+export async function rawPublisherWithSubscriber(
+  registry: Registry,
+  extra: Partial<SubscriberOptions> = {},
+): Promise<{ pub: zmq.Publisher; sub: Subscriber; got: Envelope[] }> {
+  const pub = new zmq.Publisher({ sendTimeout: 0, linger: 0 });
+  await pub.bind("tcp://127.0.0.1:0");
+  const sub = await Subscriber.open([pub.lastEndpoint!], {
+    pollMs: STRICT_POLL_MS,
+    service: "test",
+    name: "forged",
+    registry,
+    ...extra,
+  });
+  const got: Envelope[] = [];
+  sub.onMessage((env) => {
+    if (env.pub !== "warm/up") got.push(env);
+  });
+  // Slow joiner: send a warm-up stream until the subscription is in place.
+  for (let seq = 1; seq < 2000 && !sub.stats().streams.some((s) => s.pub === "warm/up"); seq++) {
+    await pub.send(raw("warm", "up", 1, seq, "heartbeat"));
+    await sleep(10);
+  }
+  return { pub, sub, got };
+}
