@@ -380,19 +380,3 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
-
-/**
- * Loads the config for a service's `main.ts`; on error prints the message to stderr
- * and exits with code 2 before anything else starts.
- */
-export function loadConfigOrExit(): Config {
-  try {
-    return loadConfig({ args: Deno.args, env: Deno.env.toObject() });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      Deno.exit(2);
-    }
-    throw e;
-  }
-}
