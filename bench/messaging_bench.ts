@@ -520,6 +520,7 @@ async function idleCpu(seconds: number): Promise<number> {
     service: "bench",
     name: "o",
     registry,
+    sender: sender.pub,
   });
   receiver.onMessage(() => {});
   await sleep(500);

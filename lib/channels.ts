@@ -107,16 +107,27 @@ export function senderOptions(name: ChannelName): { name: string; types: readonl
   return { name: c.name, types: c.types };
 }
 
+/** The `pub` of channel `name`'s sender: `"<service>/<channel>"`. */
+export function senderPub(name: ChannelName): string {
+  return `${CHANNELS[name].from}/${name}`;
+}
+
 /**
  * The name, type set and body validators a receiving socket of channel `name` takes,
- * for the types it reads (default: all the channel carries).
+ * for the types it reads (default: all the channel carries), and the `pub` of the
+ * channel's sender (a reliable receiver that connects names its connection after it).
  *
  * @throws {Error} If a type is not carried by the channel.
  */
 export function receiverOptions<C extends ChannelName>(
   name: C,
   types?: readonly TypesOf<C>[],
-): { name: string; types: readonly string[]; schemas: Record<string, (body: unknown) => unknown> } {
+): {
+  name: string;
+  types: readonly string[];
+  schemas: Record<string, (body: unknown) => unknown>;
+  sender: string;
+} {
   const c = CHANNELS[name];
   const wanted: readonly MessageType[] = types ?? c.types;
   for (const t of wanted) {
@@ -124,5 +135,5 @@ export function receiverOptions<C extends ChannelName>(
       throw new Error(`Cannot read ${JSON.stringify(t)} on channel "${name}": it carries none`);
     }
   }
-  return { name: c.name, types: wanted, schemas: validatorsFor(wanted) };
+  return { name: c.name, types: wanted, schemas: validatorsFor(wanted), sender: senderPub(name) };
 }

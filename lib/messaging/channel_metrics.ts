@@ -32,6 +32,10 @@ export const MESSAGING_METRICS = {
   dropped: "messaging_dropped_total",
   handlerErrors: "messaging_handler_errors_total",
   resends: "messaging_resends_total",
+  controlRefused: "messaging_control_refused_total",
+  secure: "messaging_channel_secure",
+  peersAuthenticated: "messaging_peers_authenticated_total",
+  peersRefused: "messaging_peers_refused_total",
 } as const;
 
 /** Values of the `reason` label of `messaging_decode_errors_total`. */
@@ -49,6 +53,15 @@ export const DROP_REASONS = [
 /** One of {@link DROP_REASONS}. */
 export type DropReason = typeof DROP_REASONS[number];
 
+/** Values of the `reason` label of `messaging_control_refused_total`. */
+export const CONTROL_REFUSAL_REASONS = [
+  "unknown_peer", // a frame from a connection that is not the channel's selected peer
+  "wrong_publisher", // a stream claimed by a connection that is not that publisher's
+  "sequence_jump", // a base, ack or nack beyond what the stream has sent
+] as const;
+/** One of {@link CONTROL_REFUSAL_REASONS}. */
+export type ControlRefusalReason = typeof CONTROL_REFUSAL_REASONS[number];
+
 type ChannelLabels = "service" | "channel";
 
 /** The messaging families of one registry, shared by all its channels. */
@@ -63,6 +76,8 @@ export interface MessagingFamilies {
   dropped: Counter<ChannelLabels | "reason">;
   handlerErrors: Counter<ChannelLabels>;
   resends: Counter<ChannelLabels>;
+  controlRefused: Counter<ChannelLabels | "reason">;
+  secure: Gauge<ChannelLabels>;
   age: Gauge<ChannelLabels>;
   ageSources: Set<AgeSource>;
 }
@@ -102,6 +117,8 @@ export function messagingFamilies(registry: Registry): MessagingFamilies {
     dropped: c(MESSAGING_METRICS.dropped),
     handlerErrors: c(MESSAGING_METRICS.handlerErrors),
     resends: c(MESSAGING_METRICS.resends),
+    controlRefused: c(MESSAGING_METRICS.controlRefused),
+    secure: familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.secure),
     age,
     ageSources,
   };
@@ -173,6 +190,19 @@ export class ChannelMetrics {
     this.#outDepth = opts.queueDepth?.labels({ service: opts.service, queue: `${opts.name}_out` });
     this.#inDepth?.set(0);
     this.#outDepth?.set(0);
+    this.m.secure.set(this.labels, opts.curve ? 1 : 0);
+  }
+
+  /** Creates the channel's `messaging_control_refused_total` series at 0 (reliable channels). */
+  zeroControlRefusals(): void {
+    for (const reason of CONTROL_REFUSAL_REASONS) {
+      this.m.controlRefused.inc({ ...this.labels, reason }, 0);
+    }
+  }
+
+  /** Counts a reliable-channel frame refused for its origin or content. */
+  controlRefused(reason: ControlRefusalReason): void {
+    this.m.controlRefused.inc({ ...this.labels, reason });
   }
 
   /** The `type` label value of a message type. */
@@ -213,6 +243,7 @@ export class ChannelMetrics {
   /** Stops reporting staleness and zeroes the queue depths. */
   close(): void {
     if (this.m.ageSources.delete(this.ageSource)) this.m.age.remove(this.labels);
+    this.m.secure.remove(this.labels);
     this.#inDepth?.set(0);
     this.#outDepth?.set(0);
   }

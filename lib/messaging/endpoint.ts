@@ -6,6 +6,7 @@
  * @module
  */
 import type * as zmq from "zeromq";
+import { applyCurve, type CurveSecurity } from "./curve.ts";
 
 /** A parsed endpoint string. */
 export interface Endpoint {
@@ -40,18 +41,30 @@ export function parseEndpoint(endpoint: string, defaultMode: "bind" | "connect")
 }
 
 /**
- * Binds or connects `socket` as `ep` says. Returns the resolved address (the bound one,
- * with port 0 resolved; or the connect address).
+ * Binds or connects `socket` as `ep` says, with CURVE when `curve` is given (curve.ts),
+ * naming the connection `connectRoutingId` when a ROUTER connects. Returns the resolved
+ * address (the bound one, with port 0 resolved; or the connect address).
  *
- * @throws {Error} Naming `what` and the address, when ZeroMQ refuses.
+ * @throws {Error} Naming `what` and the address, when ZeroMQ refuses or a key is invalid.
  */
-export async function attach(socket: zmq.Socket, ep: Endpoint, what: string): Promise<string> {
+export async function attach(
+  socket: zmq.Socket,
+  ep: Endpoint,
+  what: string,
+  curve?: CurveSecurity,
+  connectRoutingId?: string,
+): Promise<string> {
+  if (curve !== undefined) applyCurve(socket, ep.mode, curve, what);
   try {
     if (ep.mode === "bind") {
       await socket.bind(ep.address);
       return socket.lastEndpoint ?? ep.address;
     }
-    socket.connect(ep.address);
+    if (connectRoutingId !== undefined) {
+      (socket as zmq.Router).connect(ep.address, { routingId: connectRoutingId });
+    } else {
+      socket.connect(ep.address);
+    }
     return ep.address;
   } catch (cause) {
     throw new Error(

@@ -5,6 +5,7 @@
  */
 import type { Gauge, Registry } from "prom-client";
 import type { Envelope } from "../envelope.ts";
+import type { CurveSecurity } from "./curve.ts";
 
 /** Options every messaging socket takes. */
 export interface MessagingOptions {
@@ -20,6 +21,12 @@ export interface MessagingOptions {
    * high to prove no delivery depends on it.
    */
   pollMs?: number;
+  /**
+   * CURVE authentication and encryption (curve.ts). Without it the socket runs plain
+   * TCP: anyone who reaches the endpoint can read and write (services only do so behind
+   * an explicit, loudly logged `insecure` setting).
+   */
+  curve?: CurveSecurity;
 }
 
 /** A body validator per message type: returns the (possibly parsed) body, throws if invalid. */

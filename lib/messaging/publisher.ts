@@ -99,7 +99,7 @@ export class Publisher {
     });
     let resolved: string;
     try {
-      resolved = await attach(sock, ep, what);
+      resolved = await attach(sock, ep, what, opts.curve);
     } catch (error) {
       sock.close();
       metrics.close();

@@ -192,6 +192,14 @@ export abstract class ReceiveLoop {
   /** Called after each batch. */
   protected afterBatch(): void {}
 
+  /**
+   * Called on every pass of the loop, before reading; returns how long the loop may
+   * sleep (ms) before the next pass when nothing arrives (undefined: the poll timeout).
+   */
+  protected tick(): number | undefined {
+    return undefined;
+  }
+
   /** Whether messages of `type` go to the handler (the `types` option). */
   protected wanted(type: string): boolean {
     return this.#types === undefined || this.#types.has(type);
@@ -276,11 +284,12 @@ export abstract class ReceiveLoop {
   }
 
   async #drain(): Promise<PollBodyResult> {
+    const wait = this.tick();
     const batch: Uint8Array[][] = [];
     while (batch.length < RECEIVE_BATCH && this.sock.readable) {
       batch.push(await this.sock.receive());
     }
-    if (batch.length === 0) return undefined;
+    if (batch.length === 0) return wait;
     this.metrics.inDepth(batch.length);
     for (let i = 0; i < batch.length; i++) {
       if (this.closed) {
@@ -298,6 +307,6 @@ export abstract class ReceiveLoop {
     }
     this.metrics.inDepth(0);
     this.afterBatch();
-    return batch.length === RECEIVE_BATCH ? 0 : undefined;
+    return batch.length === RECEIVE_BATCH ? 0 : wait;
   }
 }

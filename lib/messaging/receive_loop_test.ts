@@ -36,6 +36,7 @@ Deno.test("Both channels deliver again after 3 s of complete silence", async () 
       service: "test",
       name: "orders",
       registry,
+      sender: s.pub,
     });
     const ticks: number[] = [];
     const orders: number[] = [];

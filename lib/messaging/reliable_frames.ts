@@ -11,6 +11,15 @@
  * | nack     | receiver → sender | `{"k":"nack","from":F,"pub":P,"epoch":E}`           |
  * | bye      | receiver → sender | `{"k":"bye","pub":P,"epoch":E}` (the receiver closes) |
  * | byeack   | sender → receiver | `{"k":"byeack","pub":P,"epoch":E}`                  |
+ * | hello    | receiver → sender | `{"k":"hello"}` (a receiver that connects, every heartbeat) |
+ *
+ * Both ends are ROUTER sockets, so every frame travels after the routing id of the
+ * connection it belongs to, and each end knows which authenticated connection a frame
+ * came from. A sender's socket has the routing id `pub`; a receiver that connects names
+ * the connection after the sender's `pub` too. So on either end the routing id of a
+ * sender's connection is the sender's `pub`, and a frame claiming another stream is
+ * refused. A sender sends to one receiver only: the first that talks to it (a bound
+ * sender learns of a connecting receiver by its `hello`), until it falls silent.
  *
  * B: the sender's lowest unacknowledged seq (everything below was acked, so a receiver
  * that has never seen the stream starts there). S: the highest seq sent so far. U: every
@@ -34,6 +43,7 @@ export const FRAME_KINDS = {
   nack: "nack",
   bye: "bye",
   byeAck: "byeack",
+  hello: "hello",
 } as const;
 
 /** A sender's stream: its `pub` and `epoch`. */
@@ -57,7 +67,8 @@ export type SenderFrame =
 export type ReceiverFrame =
   | { readonly k: "ack"; readonly upto: number }
   | { readonly k: "nack"; readonly from: number }
-  | { readonly k: "bye" };
+  | { readonly k: "bye" }
+  | { readonly k: "hello" };
 
 /** A frame that could not be read: the decode-error reason and a human detail. */
 export interface FrameError {
@@ -90,6 +101,11 @@ export function nackFrame(id: StreamId, from: number): string {
 /** A bye frame: the receiver is closing. */
 export function byeFrame(id: StreamId): string {
   return `{"k":"bye"${streamFields(id)}}`;
+}
+
+/** A hello frame: a receiver that connected is there (sent every heartbeat). */
+export function helloFrame(): string {
+  return `{"k":"hello"}`;
 }
 
 /** A byeack frame: the sender has the receiver's last acks. */
@@ -134,6 +150,10 @@ export function parseSenderFrame(header: Uint8Array, withBody: boolean): SenderF
     ) {
       return { error: "bad_envelope", detail: "heartbeat header is incomplete" };
     }
+    if ((h.sent as number) < (base as number) - 1) {
+      // The lowest unacknowledged seq cannot be beyond what was sent.
+      return { error: "bad_envelope", detail: 'heartbeat "base" is past "sent"' };
+    }
     return { k: "hb", pub: h.pub, epoch: h.epoch, base: base as number, sent: h.sent as number };
   }
   if (h.k !== "msg" || !withBody) {
@@ -153,11 +173,15 @@ export function parseReceiverFrame(
 ): ReceiverFrame | FrameError | null {
   const m = readObject(bytes);
   if (isFrameError(m)) return m;
+  if (m.k === "hello") return { k: "hello" };
   if (m.pub !== id.pub || m.epoch !== id.epoch) return null;
   if (m.k === "ack" && Number.isSafeInteger(m.upto)) return { k: "ack", upto: m.upto as number };
   if (m.k === "nack" && Number.isSafeInteger(m.from)) return { k: "nack", from: m.from as number };
   if (m.k === "bye") return { k: "bye" };
-  return { error: "bad_envelope", detail: 'control field "k" must be "ack", "nack" or "bye"' };
+  return {
+    error: "bad_envelope",
+    detail: 'control field "k" must be "ack", "nack", "bye" or "hello"',
+  };
 }
 
 /** Reads a byeack frame; undefined for anything else. */

@@ -6,6 +6,7 @@ import {
   dataHeader,
   FRAME_KINDS,
   heartbeatFrame,
+  helloFrame,
   nackFrame,
   parseByeAck,
   parseReceiverFrame,
@@ -30,6 +31,7 @@ Deno.test("every frame a receiver writes is read back by parseReceiverFrame()", 
   assert.deepEqual(parseReceiverFrame(bytes(ackFrame(id, 9)), id), { k: "ack", upto: 9 });
   assert.deepEqual(parseReceiverFrame(bytes(nackFrame(id, 3)), id), { k: "nack", from: 3 });
   assert.deepEqual(parseReceiverFrame(bytes(byeFrame(id)), id), { k: "bye" });
+  assert.deepEqual(parseReceiverFrame(bytes(helloFrame()), id), { k: "hello" });
 });
 
 Deno.test("the frame kinds on the wire are the named constants", () => {
@@ -40,6 +42,7 @@ Deno.test("the frame kinds on the wire are the named constants", () => {
     JSON.parse(nackFrame(id, 1)).k,
     JSON.parse(byeFrame(id)).k,
     JSON.parse(byeAckFrame(id)).k,
+    JSON.parse(helloFrame()).k,
   ];
   assert.deepEqual(kinds, Object.values(FRAME_KINDS));
 });
@@ -60,6 +63,9 @@ Deno.test("parseSenderFrame() names what is wrong with a malformed header", () =
   assert.equal(err('{"k":"hb","base":1,"pub":"p","epoch":1}', false), "bad_envelope");
   assert.equal(err('{"k":"hb","base":1,"pub":"p","epoch":1,"sent":0}', true), "bad_envelope");
   assert.equal(err('{"k":"what","base":1}', true), "bad_envelope");
+  // The lowest unacknowledged seq cannot be past the highest sent.
+  assert.equal(err('{"k":"hb","base":9,"pub":"p","epoch":1,"sent":7}', false), "bad_envelope");
+  assert.equal(err('{"k":"hb","base":9,"pub":"p","epoch":1,"sent":8}', false), "ok");
 });
 
 Deno.test("parseReceiverFrame() ignores another stream's frames and flags malformed ones", () => {
@@ -75,7 +81,7 @@ Deno.test("parseReceiverFrame() ignores another stream's frames and flags malfor
   const malformed = [
     `{"k":"ack","upto":"9","pub":"${id.pub}","epoch":${id.epoch}}`,
     `{"k":"nack","pub":"${id.pub}","epoch":${id.epoch}}`,
-    `{"k":"hello","pub":"${id.pub}","epoch":${id.epoch}}`,
+    `{"k":"welcome","pub":"${id.pub}","epoch":${id.epoch}}`,
   ];
   for (const m of malformed) {
     assert.equal((parseReceiverFrame(bytes(m), id) as { error: string }).error, "bad_envelope");

@@ -5,7 +5,7 @@
  */
 import * as zmq from "zeromq";
 import { decode, DecodeError, type Envelope } from "../envelope.ts";
-import { errorText } from "../burst_log.ts";
+import { BurstLog, errorText } from "../burst_log.ts";
 import { FdWaiter, socketFd } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attach, parseEndpoint } from "./endpoint.ts";
@@ -13,11 +13,14 @@ import { type BodySchemas, checkName, checkPositive, type MessagingOptions } fro
 import {
   ackFrame,
   byeFrame,
+  helloFrame,
   isFrameError,
   nackFrame,
   parseByeAck,
   parseSenderFrame,
 } from "./reliable_frames.ts";
+
+const text = new TextDecoder();
 import {
   logger,
   MAX_STREAMS,
@@ -38,11 +41,20 @@ export interface ReliableReceiverOptions extends MessagingOptions {
   highWaterMark?: number;
   /** How long close() lets the last acks flush, in ms (default 1000). */
   lingerMs?: number;
+  /**
+   * The `pub` of the sender at the endpoint (`"<service>/<channel>"`): needed to connect,
+   * where the receiver names its connection after it. Frames of any other stream on that
+   * connection are refused.
+   */
+  sender?: string;
+  /** When connecting: how often it says `hello` to the sender, in ms (default 1000). */
+  heartbeatMs?: number;
 }
 
 interface RecvStream extends StreamStats {
   /** Next seq to deliver. */
   expected: number;
+  /** The routing id of the sender's connection (its `pub`). */
   rid: Uint8Array;
   ackDue: boolean;
   lastNackAt: number;
@@ -56,6 +68,14 @@ interface RecvStream extends StreamStats {
  * (resolved or failed: a failing handler is counted and logged, and the
  * message is not redelivered). Messages ahead of the one it needs are
  * discarded and asked for again (nack). See {@linkcode ReliableSender}.
+ *
+ * Identity, not content: every stream belongs to the connection it arrived on, whose
+ * routing id is the sender's `pub` (a sender's socket is named so; a receiver that
+ * connects names its connection after `sender`). A frame whose stream names another
+ * publisher is refused (`messaging_control_refused_total{reason="wrong_publisher"}`), and
+ * a known stream's `base` may not jump past what it delivered (`reason="sequence_jump"`:
+ * only this receiver acknowledges it). With CURVE (curve.ts) the connection itself is
+ * authenticated, so only the configured sender can speak for its stream.
  *
  * Messages are read only once a handler is set.
  *
@@ -73,14 +93,20 @@ export class ReliableReceiver extends ReceiveLoop {
   readonly #endpoint: string;
   readonly #lingerMs: number;
   readonly #streams = new Map<string, RecvStream>();
+  /** Connecting: the routing id of the one connection (the sender's pub). */
+  readonly #connection: Uint8Array | undefined;
+  readonly #helloMs: number;
+  readonly #refusedLog: BurstLog;
   #closePromise: Promise<void> | undefined;
   #lastAckFlushAt = 0;
+  #lastHelloAt = -Infinity;
 
   private constructor(
     sock: zmq.Router,
     endpoint: string,
     opts: ReliableReceiverOptions,
     metrics: ChannelMetrics,
+    connection: string | undefined,
   ) {
     super(sock, metrics, {
       what: "reliable receiver",
@@ -96,6 +122,15 @@ export class ReliableReceiver extends ReceiveLoop {
     });
     this.#endpoint = endpoint;
     this.#lingerMs = opts.lingerMs ?? 1000;
+    this.#connection = connection === undefined ? undefined : new TextEncoder().encode(connection);
+    this.#helloMs = opts.heartbeatMs ?? 1000;
+    this.#refusedLog = new BurstLog(
+      logger,
+      "warn",
+      "Refused a frame on {channel} from {peer}: {reason}",
+      "Refused {suppressed} more frames on {channel}",
+    );
+    metrics.zeroControlRefusals();
   }
 
   /**
@@ -108,20 +143,30 @@ export class ReliableReceiver extends ReceiveLoop {
     checkName("reliable receiver", opts.name);
     checkPositive(what, "highWaterMark", opts.highWaterMark);
     checkPositive(what, "pollMs", opts.pollMs);
+    checkPositive(what, "heartbeatMs", opts.heartbeatMs);
     const ep = parseEndpoint(endpoint, "connect");
+    if (ep.mode === "connect" && (opts.sender === undefined || opts.sender.length === 0)) {
+      throw new Error(
+        `Cannot open ${what}: connecting needs "sender", the pub of the sender at the endpoint`,
+      );
+    }
     const types = new Set([...(opts.types ?? []), ...Object.keys(opts.schemas ?? {})]);
     const metrics = new ChannelMetrics(opts, types.size > 0 ? types : undefined, true);
     const sock = new zmq.Router({
+      routingId: `${opts.service}/${opts.name}`,
       mandatory: true,
+      // A sender that reconnects under its name takes over its stale connection.
+      handover: true,
       sendTimeout: 0,
       receiveTimeout: 0,
       linger: opts.lingerMs ?? 1000,
       receiveHighWaterMark: opts.highWaterMark ?? 10_000,
       sendHighWaterMark: 10_000,
     });
+    const connection = ep.mode === "connect" ? opts.sender : undefined;
     let resolved: string;
     try {
-      resolved = await attach(sock, ep, what);
+      resolved = await attach(sock, ep, what, opts.curve, connection);
     } catch (error) {
       sock.close();
       metrics.close();
@@ -133,7 +178,7 @@ export class ReliableReceiver extends ReceiveLoop {
       endpoint: resolved,
       mode: ep.mode,
     });
-    return new ReliableReceiver(sock, resolved, opts, metrics);
+    return new ReliableReceiver(sock, resolved, opts, metrics, connection);
   }
 
   /** The resolved endpoint (bound address with its port, or the connect address). */
@@ -177,6 +222,7 @@ export class ReliableReceiver extends ReceiveLoop {
     this.#flushAcks();
     await this.#sayGoodbye();
     this.sock.close();
+    this.#refusedLog.close();
     this.releaseLoop();
     logger.info("Reliable receiver {channel} closed", {
       channel: this.name,
@@ -192,6 +238,19 @@ export class ReliableReceiver extends ReceiveLoop {
 
   protected override afterBatch(): void {
     this.#flushAcks();
+  }
+
+  /** Connecting: says hello every `heartbeatMs`, so a bound sender knows it is there. */
+  protected override tick(): number | undefined {
+    if (this.#connection === undefined) return undefined;
+    const now = performance.now();
+    if (now - this.#lastHelloAt >= this.#helloMs) {
+      this.#lastHelloAt = now;
+      try {
+        this.sock.send([this.#connection, helloFrame()]).catch(() => {});
+      } catch { /* no room: the next hello */ }
+    }
+    return Math.max(1, this.#helloMs - (now - this.#lastHelloAt));
   }
 
   #flushAcks(): void {
@@ -257,7 +316,17 @@ export class ReliableReceiver extends ReceiveLoop {
     }
   }
 
-  #stream(pub: string, epoch: number, base: number, rid: Uint8Array): RecvStream {
+  /**
+   * The stream `(pub, epoch)` on connection `rid`, created when new; undefined (refused
+   * and counted) when the connection is not that publisher's, or when a known stream's
+   * base jumps past what was delivered.
+   */
+  #stream(pub: string, epoch: number, base: number, rid: Uint8Array): RecvStream | undefined {
+    const from = text.decode(rid);
+    if (from !== pub) {
+      this.#refuse("wrong_publisher", from, `a frame of ${pub.slice(0, 64)}`);
+      return undefined;
+    }
     const key = `${pub}\n${epoch}`;
     let st = this.#streams.get(key);
     if (st === undefined) {
@@ -286,10 +355,21 @@ export class ReliableReceiver extends ReceiveLoop {
         "Reliable receiver {channel} receiving from {pub} (epoch {epoch}, from seq {seq})",
         { channel: this.name, pub, epoch, seq: base },
       );
+      return st;
+    }
+    if (base > st.expected) {
+      // Only this receiver acknowledges the stream: a base beyond what it delivered
+      // would make it skip messages it never got.
+      this.#refuse("sequence_jump", from, `base ${base}, next expected ${st.expected}`);
+      return undefined;
     }
     st.rid = rid;
-    if (base > st.expected) st.expected = base; // acked earlier by another receiver instance
     return st;
+  }
+
+  #refuse(reason: "wrong_publisher" | "sequence_jump", peer: string, detail: string): void {
+    this.metrics.controlRefused(reason);
+    this.#refusedLog.report({ channel: this.name, peer: peer.slice(0, 64), reason, detail });
   }
 
   #nack(st: RecvStream): void {
@@ -313,6 +393,7 @@ export class ReliableReceiver extends ReceiveLoop {
     }
     if (hdr.k === "hb") {
       const st = this.#stream(hdr.pub, hdr.epoch, hdr.base, rid);
+      if (st === undefined) return undefined;
       this.metrics.ageSource.lastAt = performance.now();
       this.counts.received++;
       this.metrics.received("heartbeat");
@@ -330,8 +411,9 @@ export class ReliableReceiver extends ReceiveLoop {
       );
       return undefined;
     }
-    this.metrics.ageSource.lastAt = performance.now();
     const st = this.#stream(env.pub, env.epoch, hdr.base, rid);
+    if (st === undefined) return undefined;
+    this.metrics.ageSource.lastAt = performance.now();
     if (env.seq < st.expected) {
       st.duplicates++;
       this.counts.duplicates++;

@@ -16,6 +16,7 @@ Deno.test("Reliable: a burst of 100,000 messages from a sender process arrives e
       service: "test",
       name: "orders",
       registry,
+      sender: "peer-send/test",
     });
     let next = 1;
     let outOfOrder = 0;
@@ -47,7 +48,16 @@ async function receiverRestart(signal: "SIGTERM" | "SIGKILL", total: number) {
     resendMs: 500,
   });
   const startReceiver = () =>
-    PeerProcess.start(["recv", "--endpoint", sender.endpoint, "--service", "recv", "--echo"]);
+    PeerProcess.start([
+      "recv",
+      "--endpoint",
+      sender.endpoint,
+      "--service",
+      "recv",
+      "--sender",
+      sender.pub,
+      "--echo",
+    ]);
   const receivers = [startReceiver()];
   try {
     await ready(receivers[0]);
@@ -105,6 +115,7 @@ Deno.test("ReliableReceiver acknowledges after the handler settles, counts handl
     service: "t2",
     name: "orders",
     registry,
+    sender: sender.pub,
   });
   const seen: number[] = [];
   let handled = 0;
@@ -146,7 +157,13 @@ Deno.test("ReliableReceiver delivers a resent message once: duplicates are ackno
   receiver.onMessage((env) => {
     got.push(env.seq);
   });
-  const dealer = new zmq.Dealer({ sendTimeout: 0, receiveTimeout: 0, linger: 0 });
+  // Named as the stream it speaks for: a stream belongs to the connection of its pub.
+  const dealer = new zmq.Dealer({
+    routingId: "raw/orders",
+    sendTimeout: 0,
+    receiveTimeout: 0,
+    linger: 0,
+  });
   dealer.connect(receiver.endpoint);
   try {
     const msg = (
@@ -159,6 +176,60 @@ Deno.test("ReliableReceiver delivers a resent message once: duplicates are ackno
     assert.equal(receiver.stats().duplicates, 2);
   } finally {
     dealer.close();
+    await receiver.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Frames that claim another connection's stream
+
+Deno.test("ReliableReceiver refuses a stream claimed by another connection and a base that jumps past what it delivered", async () => {
+  const registry = new Registry();
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "rm",
+    name: "execution_reports",
+    registry,
+  });
+  const got: number[] = [];
+  receiver.onMessage((env) => {
+    got.push(env.seq);
+  });
+  const dealer = (routingId: string) => {
+    const d = new zmq.Dealer({ routingId, sendTimeout: 0, receiveTimeout: 0, linger: 0 });
+    d.connect(receiver.endpoint);
+    return d;
+  };
+  const real = dealer("ee/execution_reports");
+  const forger = dealer("intruder");
+  const data = (seq: number, base = 1) => [
+    `{"k":"msg","base":${base}}`,
+    raw("ee", "execution_reports", 7, seq, "execution_report", { seq }),
+  ];
+  const hb = (base: number, sent: number) =>
+    JSON.stringify({ k: "hb", pub: "ee/execution_reports", epoch: 7, base, sent });
+  const refused = (reason: string) =>
+    metric(registry, MESSAGING_METRICS.controlRefused, { reason });
+  try {
+    for (const seq of [1, 2]) await real.send(data(seq));
+    await until(() => got.length === 2, "the real stream's first two messages");
+    // The issue's attack: a forged heartbeat with the real stream's epoch and a huge base.
+    await forger.send(hb(1_000_000, 1_000_000));
+    await forger.send(data(3, 3));
+    // The same jump on the real connection is refused too: only this receiver acks.
+    await real.send(hb(1_000_000, 1_000_000));
+    await until(
+      async () =>
+        (await refused("wrong_publisher")) === 2 && (await refused("sequence_jump")) === 1,
+      "the forgeries refused",
+    );
+    for (const seq of [3, 4]) await real.send(data(seq));
+    await until(() => got.length === 4, "the real stream continues");
+    assert.deepEqual(got, [1, 2, 3, 4]);
+    assert.equal(receiver.stats().duplicates, 0);
+  } finally {
+    real.close();
+    forger.close();
     await receiver.close();
   }
 });

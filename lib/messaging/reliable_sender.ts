@@ -19,6 +19,19 @@ import {
   isFrameError,
   parseReceiverFrame,
 } from "./reliable_frames.ts";
+
+const text = new TextDecoder();
+
+/** The routing id a connecting sender gives its one connection. */
+const RECEIVER_CONNECTION = "receiver";
+/** How long sends pause after the peer had no room (ms). */
+const BLOCKED_RETRY_MS = 5;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 import { logger, RECEIVE_BATCH } from "./receive_loop.ts";
 
 /** Options of {@linkcode ReliableSender.open}. */
@@ -47,6 +60,11 @@ export interface ReliableSenderOptions extends MessagingOptions {
   closeTimeoutMs?: number;
   /** ZeroMQ send queue limit in messages (default 10,000). */
   highWaterMark?: number;
+  /**
+   * How long the selected receiver may stay silent before another may take its place,
+   * in ms (default 3 heartbeats, at least 3 s). A receiver answers every heartbeat.
+   */
+  peerTimeoutMs?: number;
 }
 
 interface OutEntry extends JournaledMessage {
@@ -57,7 +75,8 @@ interface OutEntry extends JournaledMessage {
 
 /**
  * The sending end of the lossless channel (approved orders, execution
- * reports): a DEALER socket. Frames: lib/messaging/reliable_frames.ts.
+ * reports): a ROUTER socket whose routing id is its `pub`. Frames:
+ * lib/messaging/reliable_frames.ts.
  *
  * Protocol: each message gets the next `seq` of this sender's stream
  * `(pub, epoch)` and waits in the outbox until the receiver acknowledges it.
@@ -79,8 +98,15 @@ interface OutEntry extends JournaledMessage {
  * last answered (it acks every heartbeat), so a missing receiver shows up as
  * a growing age while `system_zmq_queue_depth{queue="<name>_out"}` climbs.
  *
- * One receiver per sender (a DEALER spreads messages over all connected
- * peers). Delivery is exactly once across receiver restarts made with
+ * One receiver at a time: the sender sends only to the connection it selected, the
+ * first that talked to it (a connecting receiver says `hello` every heartbeat; a
+ * receiver this sender connects to answers its heartbeats), until that one is silent
+ * for `peerTimeoutMs` or says `bye`; then the next receiver that talks gets everything
+ * unacknowledged. Frames from any other connection are refused and counted
+ * (`messaging_control_refused_total{reason="unknown_peer"}`), and acks or nacks beyond
+ * what was sent are refused (`reason="sequence_jump"`), so a peer can neither take
+ * messages it was not given nor acknowledge them away. Delivery is exactly once across
+ * receiver restarts made with
  * `close()`; if a receiver crashes after its handler ran but before its ack
  * left, that message is delivered again (at least once), so handlers should
  * be idempotent (e.g. by `client_order_id`).
@@ -95,8 +121,16 @@ interface OutEntry extends JournaledMessage {
  * ```
  */
 export class ReliableSender {
-  readonly #sock: zmq.Dealer;
+  readonly #sock: zmq.Router;
   readonly #metrics: ChannelMetrics;
+  /** In connect mode, the routing id this sender gave its one connection. */
+  readonly #connection: Uint8Array | undefined;
+  readonly #peerTimeoutMs: number;
+  readonly #peerLog: BurstLog;
+  /** The receiver messages go to, and when it last talked. */
+  #peer: { rid: Uint8Array; name: string; heardAt: number } | undefined;
+  /** Sends to the peer failed for lack of room until this time (performance.now()). */
+  #blockedUntil = 0;
   readonly #name: string;
   readonly #pollMs: number;
   readonly #pub: string;
@@ -131,14 +165,16 @@ export class ReliableSender {
   #closePromise: Promise<void> | undefined;
 
   private constructor(
-    sock: zmq.Dealer,
+    sock: zmq.Router,
     endpoint: string,
     opts: ReliableSenderOptions,
     metrics: ChannelMetrics,
     journal: OutboxJournal | undefined,
     restored: { epoch: number; lastSeq: number; entries: OutEntry[] },
+    connection: string | undefined,
   ) {
     this.#sock = sock;
+    this.#connection = connection === undefined ? undefined : new TextEncoder().encode(connection);
     this.#endpoint = endpoint;
     this.#name = opts.name;
     this.#pollMs = opts.pollMs ?? 100;
@@ -150,6 +186,7 @@ export class ReliableSender {
     this.#resendDelay = this.#resendMs;
     this.#heartbeatMs = opts.heartbeatMs ?? 1000;
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
+    this.#peerTimeoutMs = opts.peerTimeoutMs ?? Math.max(3 * this.#heartbeatMs, 3000);
     this.#epoch = restored.epoch;
     this.#seq = restored.lastSeq;
     this.#entries = restored.entries;
@@ -167,6 +204,13 @@ export class ReliableSender {
       "Cannot write the journal of {channel}: {error}",
       "Cannot write the journal of {channel}: {suppressed} more failures",
     );
+    this.#peerLog = new BurstLog(
+      logger,
+      "warn",
+      "Refused a frame on {channel} from {peer}: {reason}",
+      "Refused {suppressed} more frames on {channel}",
+    );
+    this.#metrics.zeroControlRefusals();
     this.#metrics.outDepth(this.pending());
     this.#poller = SocketPoller.start(sock, () => this.#loop(), {
       maxWaitMs: this.#pollMs,
@@ -176,8 +220,9 @@ export class ReliableSender {
           error: errorText(error),
         }),
       wantsWrite: () =>
-        this.#unjournaled.length === 0 && this.#cursor <= this.#seq &&
-        this.#cursor - this.#base < this.#window,
+        this.#peer !== undefined && this.#unjournaled.length === 0 &&
+        this.#cursor <= this.#seq && this.#cursor - this.#base < this.#window &&
+        performance.now() >= this.#blockedUntil,
     });
   }
 
@@ -199,6 +244,7 @@ export class ReliableSender {
         "closeTimeoutMs",
         "highWaterMark",
         "pollMs",
+        "peerTimeoutMs",
       ] as const
     ) {
       checkPositive(what, f, opts[f]);
@@ -216,19 +262,22 @@ export class ReliableSender {
       };
     }
     const metrics = new ChannelMetrics(opts, opts.types, true);
-    const sock = new zmq.Dealer({
-      // Queue only on completed connections: while no receiver is there the
-      // socket is not writable and messages wait in the outbox.
-      immediate: true,
+    const sock = new zmq.Router({
+      // Its routing id is its pub: a receiver it connects to sees it under that name.
+      routingId: pub,
+      // A send to a connection that is gone fails instead of vanishing.
+      mandatory: true,
       sendTimeout: 0,
       receiveTimeout: 0,
       linger: 0,
       sendHighWaterMark: opts.highWaterMark ?? 10_000,
       receiveHighWaterMark: 10_000,
     });
+    // Connecting, it names its one connection; binding, it learns receivers as they talk.
+    const connection = ep.mode === "connect" ? RECEIVER_CONNECTION : undefined;
     let resolved: string;
     try {
-      resolved = await attach(sock, ep, what);
+      resolved = await attach(sock, ep, what, opts.curve, connection);
     } catch (error) {
       sock.close();
       metrics.close();
@@ -243,7 +292,7 @@ export class ReliableSender {
       pending: restored.entries.length,
       journal: opts.journalPath ?? null,
     });
-    return new ReliableSender(sock, resolved, opts, metrics, journal, restored);
+    return new ReliableSender(sock, resolved, opts, metrics, journal, restored, connection);
   }
 
   /**
@@ -369,6 +418,7 @@ export class ReliableSender {
     this.#journal?.close();
     this.#resendLog.close();
     this.#journalLog.close();
+    this.#peerLog.close();
     this.#metrics.close();
     this.#closed = true;
     logger.info("Reliable sender {channel} closed with {pending} unacknowledged", {
@@ -396,16 +446,19 @@ export class ReliableSender {
 
   /** Transmits entries from the cursor while the window and the socket allow. */
   #pump(): void {
-    if (this.#closed || this.#unjournaled.length > 0) return;
+    const peer = this.#peer;
+    if (this.#closed || this.#unjournaled.length > 0 || peer === undefined) return;
+    if (performance.now() < this.#blockedUntil) return;
     let resent = 0;
     while (this.#cursor <= this.#seq && this.#cursor - this.#base < this.#window) {
       if (!this.#sock.writable) break;
       const e = this.#entries[this.#head + (this.#cursor - this.#base)];
       if (this.#cursor === this.#base) this.#lastProgressAt = performance.now();
       try {
-        this.#sock.send([dataHeader(this.#base), e.frame])
-          .catch(() => this.#rewind(e.seq));
+        this.#sock.send([peer.rid, dataHeader(this.#base), e.frame])
+          .catch(() => this.#blocked(e.seq));
       } catch {
+        this.#blocked(e.seq);
         break;
       }
       if (e.sends++ === 0) {
@@ -421,8 +474,10 @@ export class ReliableSender {
     if (this.#sock.readable) this.#poller?.wake();
   }
 
-  #rewind(seq: number): void {
+  /** A send to the peer failed (its queue is full, or it is gone): retry from `seq` soon. */
+  #blocked(seq: number): void {
     if (seq < this.#cursor && seq >= this.#base) this.#cursor = seq;
+    this.#blockedUntil = performance.now() + BLOCKED_RETRY_MS;
   }
 
   async #loop(): Promise<PollBodyResult> {
@@ -445,12 +500,16 @@ export class ReliableSender {
       this.#lastProgressAt = now;
       this.#resendDelay = Math.min(this.#resendDelay * 2, Math.max(30_000, this.#resendMs));
     }
+    if (this.#peer !== undefined && now - this.#peer.heardAt > this.#peerTimeoutMs) {
+      this.#dropPeer(`silent for ${Math.round(now - this.#peer.heardAt)} ms`);
+    }
     this.#pump();
-    if (now - this.#lastHeartbeatAt >= this.#heartbeatMs && this.#sock.writable) {
+    // Heartbeats go to the selected receiver; connecting, to the one connection even
+    // before it answered (its answer is what selects it).
+    const to = this.#peer?.rid ?? this.#connection;
+    if (now - this.#lastHeartbeatAt >= this.#heartbeatMs && to !== undefined) {
       this.#lastHeartbeatAt = now;
-      const hb = heartbeatFrame(this.#stream(), this.#base, this.#cursor - 1);
-      this.#sock.send(hb).catch(() => {});
-      this.#metrics.sent("heartbeat");
+      this.#heartbeat(to);
     }
     if (n >= RECEIVE_BATCH) return 0;
     let next = this.#heartbeatMs - (now - this.#lastHeartbeatAt);
@@ -464,21 +523,54 @@ export class ReliableSender {
     return { pub: this.#pub, epoch: this.#epoch };
   }
 
+  #heartbeat(to: Uint8Array): void {
+    const hb = heartbeatFrame(this.#stream(), this.#base, this.#cursor - 1);
+    try {
+      this.#sock.send([to, hb]).catch(() => {});
+      this.#metrics.sent("heartbeat");
+    } catch {
+      // no room or no route: the next heartbeat tries again
+    }
+  }
+
   #onControl(frames: Uint8Array[]): void {
-    const msg = parseReceiverFrame(frames[0], this.#stream());
+    if (frames.length !== 2) {
+      this.#metrics.decodeError("bad_frames");
+      return;
+    }
+    const [rid, body] = frames;
+    const msg = parseReceiverFrame(body, this.#stream());
     if (msg === null) return; // another stream's (an old epoch's) answer
     if (isFrameError(msg)) {
       this.#metrics.decodeError(msg.error);
       return;
     }
-    this.#metrics.ageSource.lastAt = performance.now();
+    const now = performance.now();
+    if (this.#peer === undefined) {
+      this.#selectPeer(rid, now);
+    } else if (!sameBytes(rid, this.#peer.rid)) {
+      this.#refuse("unknown_peer", rid, `a ${msg.k} while ${this.#peer.name} is the receiver`);
+      return;
+    }
+    this.#peer!.heardAt = now;
+    this.#metrics.ageSource.lastAt = now;
     switch (msg.k) {
+      case "hello":
+        break;
       case "ack":
+        if (msg.upto > this.#seq) {
+          this.#refuse("sequence_jump", rid, `ack of ${msg.upto}, only ${this.#seq} sent`);
+          break;
+        }
         this.#ack(msg.upto);
         break;
       case "nack": {
         // The receiver has everything below `from` and needs `from` next.
         const from = msg.from;
+        if (from > this.#seq + 1) {
+          this.#refuse("sequence_jump", rid, `nack from ${from}, only ${this.#seq} sent`);
+          break;
+        }
         if (from > this.#base) this.#ack(from - 1);
         if (from >= this.#base && from < this.#cursor) {
           this.#resendLog.report({
@@ -488,21 +580,59 @@ export class ReliableSender {
             why: "receiver asked",
           });
           this.#cursor = from;
-          this.#lastProgressAt = performance.now();
+          this.#lastProgressAt = now;
         }
         break;
       }
       case "bye":
         // The receiver is closing: confirm that its acks (ahead of this on the
-        // same connection) arrived. What it did not handle comes back by nack
-        // or resend once a receiver is there again.
-        this.#sock.send(byeAckFrame(this.#stream())).catch(() => {});
+        // same connection) arrived. What it did not handle goes to the next
+        // receiver that talks to us.
+        try {
+          this.#sock.send([rid, byeAckFrame(this.#stream())]).catch(() => {});
+        } catch { /* gone already */ }
         logger.info("Receiver of {channel} is closing with {pending} messages unacknowledged", {
           channel: this.#name,
           pending: this.pending(),
         });
+        this.#dropPeer("it closed");
         break;
     }
+  }
+
+  #selectPeer(rid: Uint8Array, now: number): void {
+    this.#peer = { rid, name: text.decode(rid), heardAt: now };
+    // Everything unacknowledged goes (again) to the new receiver, from the base.
+    this.#cursor = this.#base;
+    this.#lastProgressAt = now;
+    this.#blockedUntil = 0;
+    logger.info("Reliable sender {channel} sends to {peer}", {
+      channel: this.#name,
+      peer: this.#peer.name,
+      pending: this.pending(),
+    });
+    this.#heartbeat(rid);
+  }
+
+  #dropPeer(why: string): void {
+    if (this.#peer === undefined) return;
+    logger.warn("Reliable sender {channel} stopped sending to {peer}: {why}", {
+      channel: this.#name,
+      peer: this.#peer.name,
+      why,
+      pending: this.pending(),
+    });
+    this.#peer = undefined;
+  }
+
+  #refuse(reason: "unknown_peer" | "sequence_jump", rid: Uint8Array, detail: string): void {
+    this.#metrics.controlRefused(reason);
+    this.#peerLog.report({
+      channel: this.#name,
+      peer: text.decode(rid).slice(0, 64),
+      reason,
+      detail,
+    });
   }
 
   #ack(upto: number): void {

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import * as zmq from "zeromq";
 import { Registry } from "prom-client";
 import type { Envelope } from "../envelope.ts";
 import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
-import { metric, ready, sleep, stopAll, STRICT_POLL_MS } from "../testing/messaging.ts";
+import { metric, ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
 Deno.test("Reliable: a journaled sender killed with unacknowledged messages resends them after restart, and its stream continues", async () => {
   const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
@@ -39,6 +40,7 @@ Deno.test("Reliable: a journaled sender killed with unacknowledged messages rese
       service: "test",
       name: "orders",
       registry,
+      sender: r2.pub,
     });
     const got: Envelope[] = [];
     receiver.onMessage((env) => {
@@ -118,4 +120,110 @@ Deno.test("close(): a reliable sender with no receiver gives up after closeTimeo
   await assert.rejects(sender.send("order", {}), /reliable sender "orders" is closed/);
   assert.equal(await metric(registry, MESSAGING_METRICS.dropped, { reason: "closed" }), 2);
   await sender.close();
+});
+
+// ---------------------------------------------------------------------------
+// A peer that is not the receiver
+
+/** A raw ROUTER that connects to a bound sender under `name` and reads what it gets. */
+function rawReceiver(endpoint: string, name: string) {
+  const sock = new zmq.Router({
+    routingId: name,
+    mandatory: true,
+    sendTimeout: 0,
+    receiveTimeout: 0,
+    linger: 0,
+  });
+  sock.connect(endpoint, { routingId: "sender" });
+  const got: string[][] = [];
+  const read = async () => {
+    while (sock.readable) got.push((await sock.receive()).map((f) => new TextDecoder().decode(f)));
+  };
+  const send = (frame: string) => sock.send(["sender", frame]);
+  return { sock, got, read, send };
+}
+
+Deno.test("ReliableSender sends only to the receiver it selected: another peer gets nothing and its frames are refused", async () => {
+  const registry = new Registry();
+  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "rm",
+    name: "orders",
+    registry,
+    heartbeatMs: 50,
+  });
+  const receiver = await ReliableReceiver.open(sender.endpoint, {
+    pollMs: STRICT_POLL_MS,
+    service: "ee",
+    name: "orders",
+    registry,
+    sender: sender.pub,
+    heartbeatMs: 50,
+  });
+  const got: number[] = [];
+  receiver.onMessage((env) => {
+    got.push((env.body as { i: number }).i);
+  });
+  const rogue = rawReceiver(sender.endpoint, "rogue");
+  try {
+    await sender.send("order", { i: 1 }); // the real receiver is selected and acks
+    for (let k = 0; k < 20; k++) await rogue.send('{"k":"hello"}');
+    const stream = `"pub":"${sender.pub}","epoch":${sender.epoch}`;
+    await rogue.send(`{"k":"ack","upto":50,${stream}}`);
+    const acks = Array.from({ length: 50 }, (_, k) => sender.send("order", { i: k + 2 }));
+    await Promise.all(acks);
+    await until(
+      async () =>
+        (await metric(registry, MESSAGING_METRICS.controlRefused, {
+          reason: "unknown_peer",
+        })) >= 21,
+      "the rogue's frames refused",
+    );
+    await rogue.read();
+    assert.deepEqual(got, Array.from({ length: 51 }, (_, k) => k + 1));
+    assert.equal(rogue.got.length, 0, "the rogue received nothing");
+    assert.equal(sender.pending(), 0);
+  } finally {
+    rogue.sock.close();
+    await receiver.close();
+    await sender.close();
+  }
+});
+
+Deno.test("ReliableSender refuses an ack or nack beyond what it sent, and a null control frame is a counted decode error", async () => {
+  const registry = new Registry();
+  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "rm",
+    name: "orders",
+    registry,
+    heartbeatMs: 50,
+  });
+  const peer = rawReceiver(sender.endpoint, "ee");
+  try {
+    await peer.send('{"k":"hello"}'); // selects the raw peer
+    const pending = [1, 2, 3].map((i) => sender.send("order", { i }));
+    await until(async () => {
+      await peer.read();
+      return peer.got.filter((f) => f.length === 3).length >= 3;
+    }, "three orders at the peer");
+    const stream = `"pub":"${sender.pub}","epoch":${sender.epoch}`;
+    await peer.send(`{"k":"ack","upto":1000000,${stream}}`);
+    await peer.send(`{"k":"nack","from":999,${stream}}`);
+    await peer.send("null");
+    await until(
+      async () =>
+        (await metric(registry, MESSAGING_METRICS.controlRefused, { reason: "sequence_jump" })) ===
+          2 &&
+        (await metric(registry, MESSAGING_METRICS.decodeErrors, { reason: "not_json" })) === 1,
+      "the refusals counted",
+    );
+    assert.equal(sender.pending(), 3, "nothing was acknowledged away");
+    await peer.send(`{"k":"ack","upto":3,${stream}}`);
+    await Promise.all(pending);
+    assert.equal(sender.pending(), 0);
+  } finally {
+    peer.sock.close();
+    await sender.close();
+  }
 });

@@ -112,7 +112,7 @@ export class Subscriber extends ReceiveLoop {
     });
     const resolved: string[] = [];
     try {
-      for (const ep of parsed) resolved.push(await attach(sock, ep, what));
+      for (const ep of parsed) resolved.push(await attach(sock, ep, what, opts.curve));
       sock.subscribe();
     } catch (error) {
       sock.close();

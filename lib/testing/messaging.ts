@@ -19,9 +19,13 @@ export const STRICT_POLL_MS = 60_000;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` until it holds; fails after `timeoutMs` (a deadline, not an assertion on speed). */
-export async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (let i = 0; !cond(); i++) {
+  for (let i = 0; !(await cond()); i++) {
     if (Date.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     }

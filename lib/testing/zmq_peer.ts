@@ -5,7 +5,7 @@
  * ```sh
  * deno run -A lib/testing/zmq_peer.ts <pub|sub|send|recv> --endpoint <ep> [--endpoint <ep>…]
  *   [--service S] [--name N] [--heartbeat-ms MS] [--journal PATH] [--window N]
- *   [--resend-ms MS] [--poll-ms MS] [--echo]
+ *   [--resend-ms MS] [--poll-ms MS] [--sender PUB] [--echo]
  * ```
  *
  * Commands on stdin (one a line): `publish <n>` (pub: n messages of type
@@ -33,6 +33,8 @@ interface Args {
   window?: number;
   resendMs?: number;
   pollMs: number;
+  /** recv: the pub of the sender it connects to. */
+  sender?: string;
   echo: boolean;
 }
 
@@ -84,6 +86,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--poll-ms":
         a.pollMs = Number(value());
+        break;
+      case "--sender":
+        a.sender = value();
         break;
       case "--echo":
         a.echo = true;
@@ -199,7 +204,11 @@ async function main(): Promise<void> {
       seq: sender.sequence,
     });
   } else {
-    const receiver = await ReliableReceiver.open(args.endpoints[0], base);
+    const receiver = await ReliableReceiver.open(args.endpoints[0], {
+      ...base,
+      sender: args.sender,
+      heartbeatMs: args.heartbeatMs,
+    });
     let delivered = 0;
     receiver.onMessage((env) => {
       delivered++;

@@ -132,6 +132,7 @@ Deno.test({
       const ee = await ReliableReceiver.open(`connect:${rm.endpoints.orders}`, {
         ...peer,
         name: "orders_in",
+        sender: "risk-manager/orders",
       });
       ee.onMessage((env) => void orders.push(env as Envelope<Order>));
       const reports = await ReliableSender.open(`connect:${rm.endpoints.executionReports}`, {

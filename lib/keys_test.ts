@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import {
+  generateKeyPair,
+  isZ85Key,
+  KeyError,
+  KeyStore,
+  parseCertificate,
+  z85Encode,
+} from "./keys.ts";
+
+async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "keys_test_" });
+  try {
+    await fn(`${dir}/keys`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a fresh key directory gets a pair per service, secrets readable by the owner only", async () => {
+  await withDir((dir) => {
+    const store = KeyStore.open(dir);
+    assert.deepEqual(store.ensureAll(["a", "b"]), ["a", "b"]);
+    assert.deepEqual(store.ensureAll(["a", "b"]), [], "a second run creates nothing");
+    const a = store.keyPair("a");
+    assert.ok(isZ85Key(a.publicKey) && isZ85Key(a.secretKey));
+    assert.equal(store.publicKey("a"), a.publicKey);
+    assert.notEqual(store.publicKey("b"), a.publicKey);
+    assert.equal(Deno.statSync(store.secretPath("a")).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(dir).mode! & 0o777, 0o700);
+    assert.deepEqual(store.exposed, []);
+  });
+});
+
+Deno.test("a key directory that holds some keys is not filled up: the missing file is named", async () => {
+  await withDir((dir) => {
+    const store = KeyStore.open(dir);
+    store.create(["a"], { overwrite: false });
+    assert.deepEqual(store.ensureAll(["a", "b"]), []);
+    assert.throws(
+      () => store.publicKey("b"),
+      (e) =>
+        e instanceof KeyError && /the public key of b: ".*\/b\.key" does not exist/.test(e.message),
+    );
+    assert.throws(
+      () => store.keyPair("b"),
+      /the secret key of b: ".*b\.key_secret" does not exist/,
+    );
+  });
+});
+
+Deno.test("create() keeps existing pairs unless asked to overwrite them", async () => {
+  await withDir((dir) => {
+    const store = KeyStore.open(dir);
+    store.create(["a"], { overwrite: false });
+    const before = store.keyPair("a");
+    assert.deepEqual(store.create(["a"], { overwrite: false }), []);
+    assert.deepEqual(store.keyPair("a"), before);
+    assert.deepEqual(store.create(["a"], { overwrite: true }), ["a"]);
+    assert.notEqual(store.keyPair("a").secretKey, before.secretKey);
+  });
+});
+
+Deno.test("a malformed or tampered certificate is refused with the file and field named", async () => {
+  await withDir((dir) => {
+    const store = KeyStore.open(dir);
+    store.create(["a"], { overwrite: false });
+    const path = store.secretPath("a");
+    const text = Deno.readTextFileSync(path);
+    Deno.writeTextFileSync(path, text.replace(/secret-key = "[^"]+"/, 'secret-key = "short"'));
+    assert.throws(
+      () => store.keyPair("a"),
+      /Cannot read key file ".*a\.key_secret": "secret-key" must be a 40-character Z85 key, got 5 characters/,
+    );
+    Deno.chmodSync(path, 0o644);
+    Deno.writeTextFileSync(path, text);
+    store.keyPair("a");
+    assert.deepEqual(store.exposed, [path], "a secret others can read is reported");
+  });
+  assert.throws(() => parseCertificate("curve\n", "x", false), /"public-key" must be/);
+});
+
+Deno.test("isZ85Key() accepts exactly the 40-character Z85 texts of 32 bytes", () => {
+  const { publicKey } = generateKeyPair();
+  assert.ok(isZ85Key(publicKey));
+  assert.ok(isZ85Key(z85Encode(new Uint8Array(32).fill(255))));
+  assert.ok(!isZ85Key(publicKey.slice(1)));
+  assert.ok(!isZ85Key(publicKey.slice(1) + " "));
+  assert.ok(!isZ85Key("#".repeat(40)), "a group above 2^32 is not Z85");
+  assert.ok(!isZ85Key(undefined));
+  assert.throws(() => z85Encode(new Uint8Array(3)), /not a multiple of 4/);
+  // The Z85 reference vector (ZeroMQ RFC 32).
+  assert.equal(
+    z85Encode(new Uint8Array([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b])),
+    "HelloWorld",
+  );
+});
