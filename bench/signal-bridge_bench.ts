@@ -8,7 +8,7 @@ import { loadConfig } from "../lib/config.ts";
 import type { Quote, Trade } from "../lib/types.ts";
 import { loadLogisticModel } from "../services/signal-bridge/logistic_model.ts";
 import { RulesModel } from "../services/signal-bridge/rules_model.ts";
-import { SignalEngine } from "../services/signal-bridge/signal_engine.ts";
+import { SignalBridgeCore } from "../services/signal-bridge/core.ts";
 import { SymbolFeatures } from "../services/signal-bridge/symbol_features.ts";
 
 const config = loadConfig({ args: [], env: {} });
@@ -70,7 +70,7 @@ Deno.bench("features: one trade update (trade flow)", { group: "features" }, () 
   warm.onTrade(trade());
 });
 
-const engine = new SignalEngine({
+const engine = new SignalBridgeCore({
   symbols: config.symbols,
   model: rules,
   features: sb.features,

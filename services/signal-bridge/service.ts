@@ -1,6 +1,6 @@
 /**
  * Wires the signal-bridge core to its sockets, metrics and HTTP routes: subscribes
- * to market data, runs the configured model through {@link SignalEngine} and
+ * to market data, runs the configured model through {@link SignalBridgeCore} and
  * publishes `signal` envelopes, carrying each cause's trace id and `tickTs`.
  *
  * Admin routes (read-only): `GET /admin/model` (the model in use) and
@@ -12,13 +12,13 @@ import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import { getLogger } from "../../lib/log.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { SignalBridge } from "./bridge.ts";
+import { SignalBridge } from "./handlers.ts";
 import { createModel } from "./create_model.ts";
 import type { Model } from "./model.ts";
-import { SignalEngine } from "./signal_engine.ts";
+import { SignalBridgeCore } from "./core.ts";
 
 /** The running core, with the resolved signal endpoint (port 0 resolved) for tests. */
-export interface SignalBridgeCore extends RunningCore {
+export interface SignalBridgeService extends RunningCore {
   readonly publishEndpoint: string;
 }
 
@@ -29,7 +29,7 @@ export interface SignalBridgeCore extends RunningCore {
  */
 export async function startSignalBridge(
   ctx: ServiceContext<"signal-bridge">,
-): Promise<SignalBridgeCore> {
+): Promise<SignalBridgeService> {
   const log = getLogger(["trading", "signal-bridge"]);
   const sb = ctx.config.signalBridge;
   const model = createModel(sb);
@@ -42,7 +42,7 @@ export async function startSignalBridge(
   });
   const bootId = Date.now().toString(36);
   let n = 0;
-  const engine = new SignalEngine({
+  const engine = new SignalBridgeCore({
     symbols: ctx.config.symbols,
     model,
     features: sb.features,
@@ -100,7 +100,7 @@ export async function startSignalBridge(
 }
 
 /** The read-only admin routes (`/admin/model`, `/admin/features`, `/admin/stats`). */
-export function adminApp(model: Model, engine: SignalEngine, bridge?: SignalBridge): Hono {
+export function adminApp(model: Model, engine: SignalBridgeCore, bridge?: SignalBridge): Hono {
   const app = new Hono();
   app.get("/admin/model", (c) =>
     c.json({

@@ -14,7 +14,7 @@ import { Proc, waitFor } from "../../lib/testing/tools.ts";
 import { type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { RulesModel } from "./rules_model.ts";
-import { SignalEngine } from "./signal_engine.ts";
+import { SignalBridgeCore } from "./core.ts";
 import { adminApp, startSignalBridge } from "./service.ts";
 
 const SMALL = {
@@ -136,7 +136,7 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
 
 Deno.test("the admin routes show the model and each symbol's features", async () => {
   const model = new RulesModel();
-  const engine = new SignalEngine({
+  const engine = new SignalBridgeCore({
     symbols: ["AAPL"],
     model,
     maxDataAgeMs: 1000,

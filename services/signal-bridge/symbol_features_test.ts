@@ -10,7 +10,7 @@ import {
   batchRsi,
   batchVolatility,
   fixedSeries,
-} from "./test_fixtures.ts";
+} from "./testing/fixtures.ts";
 
 function quote(mid: number, i: number, half = 0.01, bidSize = 300, askSize = 100): Quote {
   return {

@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import type { Quote, Signal, Trade } from "../../lib/types.ts";
 import type { Model, Prediction } from "./model.ts";
 import { RulesModel } from "./rules_model.ts";
-import {
-  isExpired,
-  type Outcome,
-  SignalEngine,
-  type SignalEngineOptions,
-} from "./signal_engine.ts";
+import { isExpired, type Outcome, SignalBridgeCore, type SignalBridgeCoreOptions } from "./core.ts";
 import type { FeatureName } from "./symbol_features.ts";
 
 const params = {
@@ -37,8 +32,8 @@ class FixedModel implements Model {
   }
 }
 
-function engine(model: Model, over: Partial<SignalEngineOptions> = {}): SignalEngine {
-  return new SignalEngine({
+function engine(model: Model, over: Partial<SignalBridgeCoreOptions> = {}): SignalBridgeCore {
+  return new SignalBridgeCore({
     symbols: ["AAPL", "MSFT"],
     model,
     features: params,
@@ -76,7 +71,7 @@ function reasonOf(o: Outcome): string | undefined {
   return o.kind === "suppressed" ? o.reason : undefined;
 }
 
-Deno.test("SignalEngine emits a complete signal with expiry, model and the features used", () => {
+Deno.test("SignalBridgeCore emits a complete signal with expiry, model and the features used", () => {
   const m = new FixedModel({ action: "buy", confidence: 0.8 });
   const e = engine(m, { newId: () => "id-1" });
   const s = signalOf(e.onMessage(quote(100, 10_000), 10_050));
@@ -97,7 +92,7 @@ Deno.test("SignalEngine emits a complete signal with expiry, model and the featu
   assert.equal(isExpired(s, 15_050), true);
 });
 
-Deno.test("SignalEngine produces no signal from stale data", () => {
+Deno.test("SignalBridgeCore produces no signal from stale data", () => {
   const m = new FixedModel({ action: "buy", confidence: 0.8 });
   const e = engine(m);
   assert.equal(reasonOf(e.onMessage(quote(100, 10_000), 11_001)), "stale_data");
@@ -107,7 +102,7 @@ Deno.test("SignalEngine produces no signal from stale data", () => {
   assert.equal(e.onMessage(quote(101, 11_000), 11_001).kind, "signal");
 });
 
-Deno.test("SignalEngine treats a fresh trade on a stale price as stale", () => {
+Deno.test("SignalBridgeCore treats a fresh trade on a stale price as stale", () => {
   const e = engine(new FixedModel({ action: "buy", confidence: 0.8 }));
   e.onMessage(quote(100, 0), 5_000);
   const trade: Trade = {
@@ -121,7 +116,7 @@ Deno.test("SignalEngine treats a fresh trade on a stale price as stale", () => {
   assert.equal(reasonOf(e.onMessage({ type: "trade", body: trade }, 5_000)), "stale_data");
 });
 
-Deno.test("SignalEngine waits for every feature the model reads to warm up", () => {
+Deno.test("SignalBridgeCore waits for every feature the model reads to warm up", () => {
   const m = new FixedModel({ action: "buy", confidence: 0.9 }, ["rsi"]);
   const e = engine(m, { minIntervalMs: 0 });
   // rsiPeriod 2 needs three prices.
@@ -131,7 +126,7 @@ Deno.test("SignalEngine waits for every feature the model reads to warm up", () 
   assert.equal(m.calls, 1);
 });
 
-Deno.test("SignalEngine with the rule model warms up then signals on a steady rise", () => {
+Deno.test("SignalBridgeCore with the rule model warms up then signals on a steady rise", () => {
   const e = engine(new RulesModel(), { minIntervalMs: 0 });
   const outcomes = Array.from({ length: 10 }, (_, i) => e.onMessage(quote(100 + i, i), i));
   assert.equal(reasonOf(outcomes[0]), "warmup");
@@ -144,7 +139,7 @@ Deno.test("SignalEngine with the rule model warms up then signals on a steady ri
   assert.deepEqual(Object.keys(s.features).sort(), ["rsi", "trend_z"]);
 });
 
-Deno.test("SignalEngine spaces signals of one symbol by minIntervalMs, not across symbols", () => {
+Deno.test("SignalBridgeCore spaces signals of one symbol by minIntervalMs, not across symbols", () => {
   const e = engine(new FixedModel({ action: "sell", confidence: 0.7 }), { minIntervalMs: 100 });
   assert.equal(e.onMessage(quote(100, 0), 0).kind, "signal");
   assert.equal(reasonOf(e.onMessage(quote(101, 50), 50)), "min_interval");
@@ -153,7 +148,7 @@ Deno.test("SignalEngine spaces signals of one symbol by minIntervalMs, not acros
   assert.equal(e.onMessage(quote(103, 100), 100).kind, "signal");
 });
 
-Deno.test("SignalEngine suppresses weak advice below minConfidence", () => {
+Deno.test("SignalBridgeCore suppresses weak advice below minConfidence", () => {
   const m = new FixedModel({ action: "buy", confidence: 0.54 });
   const e = engine(m);
   const o = e.onMessage(quote(100, 0), 0);
@@ -161,7 +156,7 @@ Deno.test("SignalEngine suppresses weak advice below minConfidence", () => {
   assert.equal(typeof (o as { inferenceUs?: number }).inferenceUs, "number");
 });
 
-Deno.test("SignalEngine publishes one flat after a live signal, then suppresses flats", () => {
+Deno.test("SignalBridgeCore publishes one flat after a live signal, then suppresses flats", () => {
   const m = new FixedModel({ action: "flat", confidence: 0.5 });
   const e = engine(m, { minIntervalMs: 0 });
   assert.equal(reasonOf(e.onMessage(quote(100, 0), 0)), "flat");
@@ -172,7 +167,7 @@ Deno.test("SignalEngine publishes one flat after a live signal, then suppresses 
   assert.equal(reasonOf(e.onMessage(quote(103, 3), 3)), "flat");
 });
 
-Deno.test("SignalEngine does not publish a flat once the previous signal has expired", () => {
+Deno.test("SignalBridgeCore does not publish a flat once the previous signal has expired", () => {
   const m = new FixedModel({ action: "buy", confidence: 0.9 });
   const e = engine(m, { minIntervalMs: 0, signalTtlMs: 10, maxDataAgeMs: 1e9 });
   assert.equal(e.onMessage(quote(100, 0), 0).kind, "signal");
@@ -180,7 +175,7 @@ Deno.test("SignalEngine does not publish a flat once the previous signal has exp
   assert.equal(reasonOf(e.onMessage(quote(101, 10), 10)), "flat");
 });
 
-Deno.test("SignalEngine counts unknown symbols and crossed quotes, and ignores bars and repeats", () => {
+Deno.test("SignalBridgeCore counts unknown symbols and crossed quotes, and ignores bars and repeats", () => {
   const e = engine(new FixedModel({ action: "buy", confidence: 0.9 }));
   assert.equal(reasonOf(e.onMessage(quote(1, 0, "ZZZ"), 0)), "unknown_symbol");
   const crossed = quote(100, 0);
@@ -196,7 +191,7 @@ Deno.test("SignalEngine counts unknown symbols and crossed quotes, and ignores b
   assert.equal(e.onMessage(q, 0).kind, "ignored");
 });
 
-Deno.test("SignalEngine.snapshot() reports each symbol's features and last action", () => {
+Deno.test("SignalBridgeCore.snapshot() reports each symbol's features and last action", () => {
   const e = engine(new FixedModel({ action: "sell", confidence: 0.9 }));
   e.onMessage(quote(100, 0), 0);
   const snap = e.snapshot();

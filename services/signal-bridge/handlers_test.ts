@@ -3,8 +3,8 @@ import type { Envelope } from "../../lib/envelope.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { Quote, Signal } from "../../lib/types.ts";
 import type { Model, Prediction } from "./model.ts";
-import { SignalBridge } from "./bridge.ts";
-import { SignalEngine } from "./signal_engine.ts";
+import { SignalBridge } from "./handlers.ts";
+import { SignalBridgeCore } from "./core.ts";
 
 class FixedModel implements Model {
   readonly kind = "rules" as const;
@@ -40,7 +40,7 @@ function setup(model: FixedModel, now = 1_000) {
   const metrics = createServiceMetrics("signal-bridge", { defaultMetrics: false });
   metrics.stop();
   const published: { signal: Signal; trace: string }[] = [];
-  const engine = new SignalEngine({
+  const engine = new SignalBridgeCore({
     symbols: ["AAPL"],
     model,
     maxDataAgeMs: 500,

@@ -1,6 +1,6 @@
 /**
  * Between the sockets and the engine: takes market-data envelopes, runs the
- * {@link SignalEngine}, publishes the signals it makes (with the incoming trace id)
+ * {@link SignalBridgeCore}, publishes the signals it makes (with the incoming trace id)
  * and records every outcome in the service's metrics and log. No sockets here:
  * the publish function is passed in, so tests drive it directly.
  * @module
@@ -12,7 +12,7 @@ import { symbolLabel } from "../../lib/metrics.ts";
 import { type Signal } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { confidenceBucket } from "./confidence_bucket.ts";
-import type { MarketMessage, SignalEngine, SuppressReason } from "./signal_engine.ts";
+import type { MarketMessage, SignalBridgeCore, SuppressReason } from "./core.ts";
 
 /** The market message types signal-bridge subscribes to. */
 export const MARKET_TYPES = ["trade", "quote", "book", "bar"] as const;
@@ -28,7 +28,7 @@ export interface BridgeMetrics {
 
 /** Options of {@link SignalBridge}. */
 export interface SignalBridgeOptions {
-  readonly engine: SignalEngine;
+  readonly engine: SignalBridgeCore;
   readonly metrics: BridgeMetrics;
   /** The configured symbols; any other symbol is labelled "other". */
   readonly symbols: readonly string[];

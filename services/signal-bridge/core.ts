@@ -57,8 +57,8 @@ export type Outcome =
     readonly why: "bar" | "duplicate";
   };
 
-/** Options of {@link SignalEngine}. */
-export interface SignalEngineOptions {
+/** Options of {@link SignalBridgeCore}. */
+export interface SignalBridgeCoreOptions {
   readonly symbols: readonly string[];
   readonly model: Model;
   readonly features?: FeatureParams;
@@ -91,19 +91,19 @@ export function isExpired(signal: Pick<Signal, "expiresAt">, nowMs: number): boo
  *
  * @example
  * ```ts
- * const engine = new SignalEngine({ symbols: ["AAPL"], model: new RulesModel(),
+ * const engine = new SignalBridgeCore({ symbols: ["AAPL"], model: new RulesModel(),
  *   maxDataAgeMs: 2000, signalTtlMs: 5000, minIntervalMs: 1000, minConfidence: 0.55 });
  * const out = engine.onMessage({ type: "quote", body: quote }, nowMs());
  * if (out.kind === "signal") publish(out.signal);
  * ```
  */
-export class SignalEngine {
+export class SignalBridgeCore {
   readonly model: Model;
-  readonly #opts: SignalEngineOptions;
+  readonly #opts: SignalBridgeCoreOptions;
   readonly #symbols = new Map<string, SymbolState>();
   readonly #newId: () => string;
 
-  constructor(opts: SignalEngineOptions) {
+  constructor(opts: SignalBridgeCoreOptions) {
     this.#opts = opts;
     this.model = opts.model;
     let n = 0;
@@ -133,7 +133,7 @@ export class SignalEngine {
       lastSignalAt: number | null;
     }
   > {
-    const out: ReturnType<SignalEngine["snapshot"]> = {};
+    const out: ReturnType<SignalBridgeCore["snapshot"]> = {};
     for (const [s, st] of this.#symbols) {
       out[s] = {
         features: { ...st.features.values },
