@@ -10,14 +10,10 @@
  * view ended) and weak advice (`below_threshold`).
  * @module
  */
+import { DEFAULT_FEATURES } from "../../lib/config.ts";
 import type { Book, Quote, Signal, Trade } from "../../lib/types.ts";
 import type { Action, Model } from "./model.ts";
-import {
-  DEFAULT_FEATURE_PARAMS,
-  type FeatureParams,
-  type FeatureValues,
-  SymbolFeatures,
-} from "./symbol_features.ts";
+import { type FeatureParams, type FeatureValues, SymbolFeatures } from "./symbol_features.ts";
 
 /** Why an update produced no signal: the `reason` label of `signal_bridge_signals_suppressed_total`. */
 export const SUPPRESS_REASONS = [
@@ -33,7 +29,7 @@ export const SUPPRESS_REASONS = [
 /** One of {@link SUPPRESS_REASONS}. */
 export type SuppressReason = typeof SUPPRESS_REASONS[number];
 
-/** The market messages the engine reads. */
+/** The market messages the core reads. */
 export type MarketMessage =
   | { type: "trade"; body: Trade }
   | { type: "quote"; body: Quote }
@@ -42,12 +38,17 @@ export type MarketMessage =
 
 /** What one market message led to. */
 export type Outcome =
-  | { readonly kind: "signal"; readonly signal: Signal; readonly inferenceUs: number }
+  | {
+    readonly kind: "signal";
+    readonly signal: Signal;
+    /** How long the model's `predict()` took, in µs. */
+    readonly inferenceUs: number;
+  }
   | {
     readonly kind: "suppressed";
     readonly reason: SuppressReason;
     readonly symbol: string;
-    /** Set when the model ran. */
+    /** Set when the model ran: its `predict()` time in µs. */
     readonly inferenceUs?: number;
   }
   | {
@@ -61,6 +62,7 @@ export type Outcome =
 export interface SignalBridgeCoreOptions {
   readonly symbols: readonly string[];
   readonly model: Model;
+  /** Feature periods and windows; default the config's `DEFAULT_FEATURES`. */
   readonly features?: FeatureParams;
   /** Data whose `receivedTs` is older than this (ms) produces no signal. */
   readonly maxDataAgeMs: number;
@@ -74,6 +76,15 @@ export interface SignalBridgeCoreOptions {
   readonly newId?: () => string;
 }
 
+/** What the admin API shows of one symbol. */
+export interface SymbolSnapshot {
+  readonly features: FeatureValues;
+  readonly priceUpdates: number;
+  readonly lastAction: Action;
+  /** When its last signal was created (epoch ms), or null before the first. */
+  readonly lastSignalAt: number | null;
+}
+
 interface SymbolState {
   readonly features: SymbolFeatures;
   lastSignalAt: number;
@@ -81,36 +92,33 @@ interface SymbolState {
   lastExpiresAt: number;
 }
 
-/** True when `signal` has expired at `nowMs` (its `expiresAt` has passed). */
-export function isExpired(signal: Pick<Signal, "expiresAt">, nowMs: number): boolean {
-  return nowMs >= signal.expiresAt;
-}
-
 /**
  * The streaming core. One instance per process; state per configured symbol.
  *
  * @example
  * ```ts
- * const engine = new SignalBridgeCore({ symbols: ["AAPL"], model: new RulesModel(),
+ * const core = new SignalBridgeCore({ symbols: ["AAPL"], model: new RulesModel(),
  *   maxDataAgeMs: 2000, signalTtlMs: 5000, minIntervalMs: 1000, minConfidence: 0.55 });
- * const out = engine.onMessage({ type: "quote", body: quote }, nowMs());
- * if (out.kind === "signal") publish(out.signal);
+ * const outcome = core.onMessage({ type: "quote", body: quote }, nowMs());
+ * if (outcome.kind === "signal") publish(outcome.signal);
  * ```
  */
 export class SignalBridgeCore {
+  /** The model every signal comes from. */
   readonly model: Model;
-  readonly #opts: SignalBridgeCoreOptions;
+  readonly #options: SignalBridgeCoreOptions;
   readonly #symbols = new Map<string, SymbolState>();
   readonly #newId: () => string;
 
-  constructor(opts: SignalBridgeCoreOptions) {
-    this.#opts = opts;
-    this.model = opts.model;
-    let n = 0;
-    this.#newId = opts.newId ?? (() => `sig-${++n}`);
-    for (const s of opts.symbols) {
-      this.#symbols.set(s, {
-        features: new SymbolFeatures(s, opts.features ?? DEFAULT_FEATURE_PARAMS),
+  /** Builds the state of every configured symbol; throws a RangeError on invalid feature periods. */
+  constructor(options: SignalBridgeCoreOptions) {
+    this.#options = options;
+    this.model = options.model;
+    let signalCount = 0;
+    this.#newId = options.newId ?? (() => `sig-${++signalCount}`);
+    for (const symbol of options.symbols) {
+      this.#symbols.set(symbol, {
+        features: new SymbolFeatures(symbol, options.features ?? DEFAULT_FEATURES),
         lastSignalAt: -Infinity,
         lastAction: "flat",
         lastExpiresAt: -Infinity,
@@ -118,104 +126,96 @@ export class SignalBridgeCore {
     }
   }
 
-  /** The features of `symbol` (a live read-only view), or undefined for an unknown symbol. */
-  features(symbol: string): Readonly<FeatureValues> | undefined {
-    return this.#symbols.get(symbol)?.features.values;
-  }
-
   /** A copy of every symbol's state, for the admin API. */
-  snapshot(): Record<
-    string,
-    {
-      features: FeatureValues;
-      priceUpdates: number;
-      lastAction: Action;
-      lastSignalAt: number | null;
-    }
-  > {
-    const out: ReturnType<SignalBridgeCore["snapshot"]> = {};
-    for (const [s, st] of this.#symbols) {
-      out[s] = {
-        features: { ...st.features.values },
-        priceUpdates: st.features.priceUpdates,
-        lastAction: st.lastAction,
-        lastSignalAt: Number.isFinite(st.lastSignalAt) ? st.lastSignalAt : null,
+  snapshot(): Record<string, SymbolSnapshot> {
+    const snapshot: Record<string, SymbolSnapshot> = {};
+    for (const [symbol, state] of this.#symbols) {
+      snapshot[symbol] = {
+        features: { ...state.features.values },
+        priceUpdates: state.features.priceUpdates,
+        lastAction: state.lastAction,
+        lastSignalAt: Number.isFinite(state.lastSignalAt) ? state.lastSignalAt : null,
       };
     }
-    return out;
+    return snapshot;
   }
 
-  /** Applies one market message received at `now` (epoch ms) and says what it led to. */
-  onMessage(msg: MarketMessage, now: number): Outcome {
-    const symbol = msg.body.symbol;
-    const st = this.#symbols.get(symbol);
-    if (st === undefined) return { kind: "suppressed", reason: "unknown_symbol", symbol };
-    const f = st.features;
+  /**
+   * Applies one market message received at `now` (epoch ms) and says what it led to.
+   * Throws only if the model throws.
+   */
+  onMessage(message: MarketMessage, now: number): Outcome {
+    const symbol = message.body.symbol;
+    const state = this.#symbols.get(symbol);
+    if (state === undefined) return { kind: "suppressed", reason: "unknown_symbol", symbol };
+    const features = state.features;
     let receivedTs: number;
-    switch (msg.type) {
+    switch (message.type) {
       case "bar":
         return { kind: "ignored", symbol, why: "bar" };
       case "trade":
-        f.onTrade(msg.body);
-        receivedTs = msg.body.receivedTs;
+        features.onTrade(message.body);
+        receivedTs = message.body.receivedTs;
         break;
-      case "quote": {
-        const before = f.priceUpdates;
-        if (!f.onQuote(msg.body)) return { kind: "suppressed", reason: "bad_data", symbol };
-        if (f.priceUpdates === before) return { kind: "ignored", symbol, why: "duplicate" };
-        receivedTs = msg.body.receivedTs;
-        break;
-      }
+      case "quote":
       case "book": {
-        const before = f.priceUpdates;
-        if (!f.onBook(msg.body)) return { kind: "suppressed", reason: "bad_data", symbol };
-        if (f.priceUpdates === before) return { kind: "ignored", symbol, why: "duplicate" };
-        receivedTs = msg.body.receivedTs;
+        const updatesBefore = features.priceUpdates;
+        const applied = message.type === "quote"
+          ? features.onQuote(message.body)
+          : features.onBook(message.body);
+        if (!applied) return { kind: "suppressed", reason: "bad_data", symbol };
+        if (features.priceUpdates === updatesBefore) {
+          return { kind: "ignored", symbol, why: "duplicate" };
+        }
+        receivedTs = message.body.receivedTs;
         break;
       }
     }
-    const o = this.#opts;
-    if (now - receivedTs > o.maxDataAgeMs || now - f.lastPriceReceivedTs > o.maxDataAgeMs) {
+    const options = this.#options;
+    if (
+      now - receivedTs > options.maxDataAgeMs ||
+      now - features.lastPriceReceivedTs > options.maxDataAgeMs
+    ) {
       return { kind: "suppressed", reason: "stale_data", symbol };
     }
     const model = this.model;
-    const x = f.values;
-    if (x.mid === undefined || !f.defined(model.features)) {
+    const values = features.values;
+    if (values.mid === undefined || !features.defined(model.features)) {
       return { kind: "suppressed", reason: "warmup", symbol };
     }
-    if (now - st.lastSignalAt < o.minIntervalMs) {
+    if (now - state.lastSignalAt < options.minIntervalMs) {
       return { kind: "suppressed", reason: "min_interval", symbol };
     }
-    const t0 = performance.now();
-    const pred = model.predict(x);
-    const inferenceUs = (performance.now() - t0) * 1000;
-    if (pred.action === "flat") {
+    const inferenceStartedAt = performance.now();
+    const prediction = model.predict(values);
+    const inferenceUs = (performance.now() - inferenceStartedAt) * 1000;
+    if (prediction.action === "flat") {
       // Publish the first flat after a live buy/sell so downstream knows the view ended.
-      if (st.lastAction === "flat" || now >= st.lastExpiresAt) {
-        st.lastAction = "flat";
+      if (state.lastAction === "flat" || now >= state.lastExpiresAt) {
+        state.lastAction = "flat";
         return { kind: "suppressed", reason: "flat", symbol, inferenceUs };
       }
-    } else if (!(pred.confidence >= o.minConfidence)) {
+    } else if (!(prediction.confidence >= options.minConfidence)) {
       return { kind: "suppressed", reason: "below_threshold", symbol, inferenceUs };
     }
     const used: Record<string, number> = {};
-    for (const name of model.features) used[name] = x[name] as number;
+    for (const name of model.features) used[name] = values[name] as number;
     const signal: Signal = {
       id: this.#newId(),
       symbol,
-      action: pred.action,
-      confidence: pred.confidence,
+      action: prediction.action,
+      confidence: prediction.confidence,
       model: model.name,
       modelVersion: model.version,
       features: used,
-      price: x.mid,
+      price: values.mid,
       createdAt: now,
-      expiresAt: now + o.signalTtlMs,
+      expiresAt: now + options.signalTtlMs,
       tickTs: receivedTs,
     };
-    st.lastSignalAt = now;
-    st.lastAction = pred.action;
-    st.lastExpiresAt = signal.expiresAt;
+    state.lastSignalAt = now;
+    state.lastAction = prediction.action;
+    state.lastExpiresAt = signal.expiresAt;
     return { kind: "signal", signal, inferenceUs };
   }
 }
