@@ -1,45 +1,38 @@
 /**
- * Between the sockets and the engine: takes market-data envelopes, runs the
- * {@link SignalBridgeCore}, publishes the signals it makes (with the incoming trace id)
- * and records every outcome in the service's metrics and log. No sockets here:
- * the publish function is passed in, so tests drive it directly.
+ * Between the sockets and the core: takes market-data envelopes, runs the
+ * {@link SignalBridgeCore}, publishes the signals it makes (with the incoming trace
+ * id) and records every outcome through {@link SignalBridgeMetrics} and the log. No
+ * sockets here: the publish function is passed in, so tests call the handler directly.
  * @module
  */
-import type { Counter, Histogram } from "prom-client";
+import { BurstLog } from "../../lib/burst_log.ts";
+import { CHANNELS } from "../../lib/channels.ts";
+import { nowMs } from "../../lib/clock.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
-import { symbolLabel } from "../../lib/metrics.ts";
-import { type Signal } from "../../lib/types.ts";
-import { nowMs } from "../../lib/clock.ts";
-import { confidenceBucket } from "./confidence_bucket.ts";
+import type { Signal } from "../../lib/types.ts";
 import type { MarketMessage, SignalBridgeCore, SuppressReason } from "./core.ts";
+import type { SignalBridgeMetrics } from "./metrics.ts";
 
-/** The market message types signal-bridge subscribes to. */
-export const MARKET_TYPES = ["trade", "quote", "book", "bar"] as const;
+/** The market message types the core reads: those of the `market_data` channel. */
+const MARKET_TYPES: ReadonlySet<string> = new Set(CHANNELS.market_data.types);
 
-/** The metric families the bridge records into. */
-export interface BridgeMetrics {
-  readonly signal_bridge_inference_latency_us: Histogram<"model_name">;
-  readonly signal_bridge_signals_generated_total: Counter<
-    "signal_type" | "symbol" | "confidence_bucket"
-  >;
-  readonly signal_bridge_signals_suppressed_total: Counter<"reason" | "symbol">;
-}
+/** The suppressions worth a warning: the data itself was unusable. */
+const WARNED_REASONS = ["stale_data", "bad_data", "unknown_symbol"] as const;
+type WarnedReason = typeof WARNED_REASONS[number];
 
-/** Options of {@link SignalBridge}. */
-export interface SignalBridgeOptions {
-  readonly engine: SignalBridgeCore;
-  readonly metrics: BridgeMetrics;
-  /** The configured symbols; any other symbol is labelled "other". */
-  readonly symbols: readonly string[];
+/** Options of {@link SignalBridgeHandlers}. */
+export interface SignalBridgeHandlersOptions {
+  readonly core: SignalBridgeCore;
+  readonly metrics: SignalBridgeMetrics;
   /** Publishes a signal envelope with the trace id of the message that caused it. */
   readonly publish: (signal: Signal, trace: string) => void;
   /** The clock, epoch ms; default {@link nowMs}. */
   readonly now?: () => number;
 }
 
-/** Counts of what the bridge did, for `/admin/stats` and tests. */
-export interface BridgeStats {
+/** Counts of what the handlers did, for `/admin/stats`, the closing log line and tests. */
+export interface SignalBridgeStats {
   received: number;
   signals: number;
   suppressed: number;
@@ -49,106 +42,117 @@ export interface BridgeStats {
 
 /**
  * Handles market-data envelopes. Never throws: a failure on one message is
- * counted (`reason="error"`), logged and the next message is handled.
+ * counted (`reason="error"`), logged and the next message is handled. Unusable data
+ * (stale, bad, unknown symbol) is logged as a warning per reason, the first at once
+ * and then at most one summary a second ({@link BurstLog}); call {@link close} to
+ * flush the last summaries.
  */
-export class SignalBridge {
-  readonly stats: BridgeStats = { received: 0, signals: 0, suppressed: 0, ignored: 0, errors: 0 };
-  readonly #o: SignalBridgeOptions;
-  readonly #symbols: ReadonlySet<string>;
+export class SignalBridgeHandlers {
+  /** What was handled so far. */
+  readonly stats: SignalBridgeStats = {
+    received: 0,
+    signals: 0,
+    suppressed: 0,
+    ignored: 0,
+    errors: 0,
+  };
+  readonly #core: SignalBridgeCore;
+  readonly #metrics: SignalBridgeMetrics;
+  readonly #publish: (signal: Signal, trace: string) => void;
   readonly #now: () => number;
   readonly #log = getLogger(["trading", "signal-bridge"]);
-  readonly #modelName: string;
-  readonly #lastWarn = new Map<SuppressReason, number>();
+  readonly #warnings: Record<WarnedReason, BurstLog>;
 
-  constructor(options: SignalBridgeOptions) {
-    this.#o = options;
-    this.#symbols = new Set(options.symbols);
+  constructor(options: SignalBridgeHandlersOptions) {
+    this.#core = options.core;
+    this.#metrics = options.metrics;
+    this.#publish = options.publish;
     this.#now = options.now ?? nowMs;
-    this.#modelName = options.engine.model.name;
-    // Pre-create the series so dashboards show zeros before the first signal.
-    options.metrics.signal_bridge_inference_latency_us.zero({ model_name: this.#modelName });
+    const warning = () =>
+      new BurstLog(
+        this.#log,
+        "warn",
+        "Market data produced no signal",
+        "Market data produced no signal {suppressed} more times ({reason})",
+      );
+    this.#warnings = { stale_data: warning(), bad_data: warning(), unknown_symbol: warning() };
   }
 
   /** Handles one envelope from the market-data subscriber. */
-  handle(env: Envelope): void {
+  onMarketData(envelope: Envelope): void {
     this.stats.received++;
-    const body = env.body as { symbol?: unknown } | null;
+    const body = envelope.body as { symbol?: unknown } | null;
     const rawSymbol = typeof body?.symbol === "string" ? body.symbol : undefined;
     try {
-      if (!(MARKET_TYPES as readonly string[]).includes(env.type) || rawSymbol === undefined) {
+      if (!MARKET_TYPES.has(envelope.type) || rawSymbol === undefined) {
         // Heartbeats and other types are not market data; nothing to do.
         this.stats.ignored++;
         return;
       }
-      const out = this.#o.engine.onMessage(
-        { type: env.type, body: env.body } as MarketMessage,
+      const outcome = this.#core.onMessage(
+        { type: envelope.type, body: envelope.body } as MarketMessage,
         this.#now(),
       );
-      const m = this.#o.metrics;
-      if (out.kind !== "ignored" && out.inferenceUs !== undefined) {
-        m.signal_bridge_inference_latency_us.observe(
-          { model_name: this.#modelName },
-          out.inferenceUs,
-        );
+      if (outcome.kind !== "ignored" && outcome.inferenceUs !== undefined) {
+        this.#metrics.inference(outcome.inferenceUs);
       }
-      switch (out.kind) {
+      switch (outcome.kind) {
         case "signal": {
-          const s = out.signal;
-          this.#o.publish(s, env.trace);
+          const signal = outcome.signal;
+          this.#publish(signal, envelope.trace);
           this.stats.signals++;
-          m.signal_bridge_signals_generated_total.inc({
-            signal_type: s.action,
-            symbol: symbolLabel(this.#symbols, s.symbol),
-            confidence_bucket: confidenceBucket(s.confidence),
-          });
+          this.#metrics.signalGenerated(signal);
           this.#log.info("Signal published", {
-            signalId: s.id,
-            symbol: s.symbol,
-            action: s.action,
-            confidence: Math.round(s.confidence * 1e4) / 1e4,
-            price: s.price,
-            model: s.model,
-            trace: env.trace,
+            signalId: signal.id,
+            symbol: signal.symbol,
+            action: signal.action,
+            confidence: Math.round(signal.confidence * 1e4) / 1e4,
+            price: signal.price,
+            model: signal.model,
+            trace: envelope.trace,
           });
           return;
         }
         case "suppressed":
-          this.#suppress(out.reason, out.symbol, env);
+          this.#suppress(outcome.reason, outcome.symbol, envelope);
           return;
         case "ignored":
           this.stats.ignored++;
           return;
       }
-    } catch (e) {
+    } catch (error) {
       this.stats.errors++;
-      this.#suppress("error", rawSymbol, env);
+      this.#suppress("error", rawSymbol, envelope);
       this.#log.error("Cannot handle market data", {
-        type: env.type,
+        type: envelope.type,
         symbol: rawSymbol,
-        trace: env.trace,
-        error: e,
+        trace: envelope.trace,
+        error,
       });
     }
   }
 
-  #suppress(reason: SuppressReason, symbol: string | undefined, env: Envelope): void {
+  /** Writes the pending warning summaries and stops their timers. Idempotent. */
+  close(): void {
+    for (const reason of WARNED_REASONS) this.#warnings[reason].close();
+  }
+
+  /** Same as {@link close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #suppress(reason: SuppressReason, symbol: string | undefined, envelope: Envelope): void {
     this.stats.suppressed++;
-    this.#o.metrics.signal_bridge_signals_suppressed_total.inc({
-      reason,
-      symbol: symbolLabel(this.#symbols, symbol),
-    });
+    this.#metrics.signalSuppressed(reason, symbol);
     if (reason === "stale_data" || reason === "bad_data" || reason === "unknown_symbol") {
-      // At most one warning per reason every 10 s; the counter has the full count.
-      const now = this.#now();
-      if (now - (this.#lastWarn.get(reason) ?? -Infinity) >= 10_000) {
-        this.#lastWarn.set(reason, now);
-        this.#log.warn("Market data produced no signal", {
-          reason,
-          symbol,
-          type: env.type,
-          trace: env.trace,
-        });
-      }
+      // The counter has the full count; the log only shows that it happens.
+      this.#warnings[reason].report({
+        reason,
+        symbol,
+        type: envelope.type,
+        trace: envelope.trace,
+      });
     }
   }
 }

@@ -11,22 +11,12 @@ import {
   writeConfig,
 } from "../../lib/testing/stack.ts";
 import { Proc, waitFor } from "../../lib/testing/tools.ts";
-import { type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
+import { type Signal, validatorsFor } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { RulesModel } from "./rules_model.ts";
-import { SignalBridgeCore } from "./core.ts";
-import { adminApp, startSignalBridge } from "./service.ts";
-
-const SMALL = {
-  emaFast: 2,
-  emaSlow: 3,
-  macdSignal: 2,
-  rsiPeriod: 2,
-  returnsWindow: 1,
-  volatilityWindow: 2,
-  tradeFlowWindow: 2,
-  imbalanceLevels: 1,
-};
+import { startSignalBridge } from "./service.ts";
+import { SMALL_FEATURES } from "./testing/fixtures.ts";
+import { sampleQuote } from "./testing/market_data.ts";
 
 function context(dir: string, change: (c: RawConfig) => void): ServiceContext<"signal-bridge"> {
   const raw = isolatedConfig(dir);
@@ -70,11 +60,11 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
   const ctx = context(dir, (c) => {
     c.signalBridge.marketData = [md.endpoint];
     c.signalBridge.publish = "bind:tcp://127.0.0.1:0";
-    c.signalBridge.features = SMALL;
+    c.signalBridge.features = SMALL_FEATURES;
     c.signalBridge.minIntervalMs = 0;
   });
-  const core = await startSignalBridge(ctx);
-  const sub = await Subscriber.open([core.publishEndpoint], {
+  const service = await startSignalBridge(ctx);
+  const sub = await Subscriber.open([service.publishEndpoint], {
     service: "risk-manager",
     name: "signals",
     registry: registry.registry,
@@ -93,16 +83,7 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
       for (let k = 0; k < 5 && i < 2_000; k++, i++) {
         const receivedTs = nowMs();
         const mid = 100 + i * 0.01;
-        const body: Quote = {
-          symbol: "AAPL",
-          bidPrice: mid - 0.01,
-          bidSize: 100,
-          askPrice: mid + 0.01,
-          askSize: 100,
-          exchange: "sim",
-          exchangeTs: receivedTs,
-          receivedTs,
-        };
+        const body = sampleQuote(mid, receivedTs, { bidSize: 100, askSize: 100 });
         const env = md.publish("quote", body);
         sent.set(env.trace, receivedTs);
       }
@@ -125,31 +106,15 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
     assert.ok(
       (sampleValue(text, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ?? 0) >= 1,
     );
-    assert.deepEqual(core.ready?.(), { model: true, sockets: true });
+    assert.deepEqual(service.ready?.(), { model: true, sockets: true });
+    const stats = await (await service.admin!.request("/admin/stats")).json();
+    assert.ok(stats.signals >= 1, "the admin API shows the handlers' counts");
   } finally {
     await sub.close();
-    await core.close?.();
+    await service.close?.();
     await md.close();
     Deno.removeSync(dir, { recursive: true });
   }
-});
-
-Deno.test("the admin routes show the model and each symbol's features", async () => {
-  const model = new RulesModel();
-  const engine = new SignalBridgeCore({
-    symbols: ["AAPL"],
-    model,
-    maxDataAgeMs: 1000,
-    signalTtlMs: 1000,
-    minIntervalMs: 0,
-    minConfidence: 0.5,
-  });
-  const app = adminApp(model, engine);
-  const m = await (await app.request("/admin/model")).json();
-  assert.deepEqual(m, { kind: "rules", name: "rules", version: "1", features: ["rsi", "trend_z"] });
-  const f = await (await app.request("/admin/features")).json();
-  assert.deepEqual(Object.keys(f), ["AAPL"]);
-  assert.equal(f.AAPL.priceUpdates, 0);
 });
 
 Deno.test("the signal-bridge process exits 2 naming a model file with an unknown feature", async () => {
