@@ -49,31 +49,31 @@ Deno.test("startSignalBridge() refuses a missing model file with a ConfigError",
 
 Deno.test("startSignalBridge() turns market data into signals carrying its trace and tickTs", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
-  const registry = createServiceMetrics("market-data", { defaultMetrics: false });
-  registry.stop();
-  const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
+  const peerMetrics = createServiceMetrics("market-data", { defaultMetrics: false });
+  peerMetrics.stop();
+  const marketData = await Publisher.open("bind:tcp://127.0.0.1:0", {
     service: "market-data",
     name: "market_data",
-    registry: registry.registry,
+    registry: peerMetrics.registry,
     heartbeatMs: 200,
   });
   const ctx = context(dir, (c) => {
-    c.signalBridge.marketData = [md.endpoint];
+    c.signalBridge.marketData = [marketData.endpoint];
     c.signalBridge.publish = "bind:tcp://127.0.0.1:0";
     c.signalBridge.features = SMALL_FEATURES;
     c.signalBridge.minIntervalMs = 0;
   });
   const service = await startSignalBridge(ctx);
-  const sub = await Subscriber.open([service.publishEndpoint], {
+  const subscriber = await Subscriber.open([service.publishEndpoint], {
     service: "risk-manager",
     name: "signals",
-    registry: registry.registry,
+    registry: peerMetrics.registry,
     types: ["signal"],
     schemas: validatorsFor(["signal"]),
   });
   const got: Envelope<Signal>[] = [];
-  sub.onMessage((env) => {
-    got.push(env as Envelope<Signal>);
+  subscriber.onMessage((envelope) => {
+    got.push(envelope as Envelope<Signal>);
   });
   const sent = new Map<string, number>();
   try {
@@ -84,35 +84,40 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
         const receivedTs = nowMs();
         const mid = 100 + i * 0.01;
         const body = sampleQuote(mid, receivedTs, { bidSize: 100, askSize: 100 });
-        const env = md.publish("quote", body);
-        sent.set(env.trace, receivedTs);
+        const envelope = marketData.publish("quote", body);
+        sent.set(envelope.trace, receivedTs);
       }
       return got.length > 0;
     }, { timeoutMs: 15_000, everyMs: 20 });
-    const env = got[0];
-    assert.equal(env.type, "signal");
-    assert.equal(env.body.symbol, "AAPL");
-    assert.equal(env.body.model, new RulesModel().name);
-    assert.equal(env.body.action, "sell");
-    assert.ok(sent.has(env.trace), "the signal carries the trace of the quote that caused it");
-    assert.equal(env.body.tickTs, sent.get(env.trace));
-    assert.equal(env.body.expiresAt - env.body.createdAt, ctx.config.signalBridge.signalTtlMs);
-    const text = await ctx.metrics.registry.metrics();
+    const signal = got[0];
+    assert.equal(signal.type, "signal");
+    assert.equal(signal.body.symbol, "AAPL");
+    assert.equal(signal.body.model, new RulesModel().name);
+    assert.equal(signal.body.action, "sell");
+    assert.ok(sent.has(signal.trace), "the signal carries the trace of the quote that caused it");
+    assert.equal(signal.body.tickTs, sent.get(signal.trace));
+    assert.equal(
+      signal.body.expiresAt - signal.body.createdAt,
+      ctx.config.signalBridge.signalTtlMs,
+    );
+    const exposition = await ctx.metrics.registry.metrics();
     assert.ok(
-      (sampleValue(text, "signal_bridge_signals_generated_total", { signal_type: "sell" }) ?? 0) >=
+      (sampleValue(exposition, "signal_bridge_signals_generated_total", { signal_type: "sell" }) ??
+        0) >=
         1,
     );
-    assert.ok((sampleValue(text, "signal_bridge_inference_latency_us_count") ?? 0) >= 1);
+    assert.ok((sampleValue(exposition, "signal_bridge_inference_latency_us_count") ?? 0) >= 1);
     assert.ok(
-      (sampleValue(text, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ?? 0) >= 1,
+      (sampleValue(exposition, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ??
+        0) >= 1,
     );
     assert.deepEqual(service.ready?.(), { model: true, sockets: true });
     const stats = await (await service.admin!.request("/admin/stats")).json();
     assert.ok(stats.signals >= 1, "the admin API shows the handlers' counts");
   } finally {
-    await sub.close();
+    await subscriber.close();
     await service.close?.();
-    await md.close();
+    await marketData.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });

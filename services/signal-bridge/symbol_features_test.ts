@@ -72,34 +72,37 @@ Deno.test("SymbolFeatures matches batch recomputations of every price feature on
 });
 
 Deno.test("SymbolFeatures counts a quote and a book with the same mid and time as one update", () => {
-  const f = new SymbolFeatures("AAPL");
-  f.onQuote(quote(100, 0));
-  f.onBook(sampleBook([[99.99, 5]], [[100.01, 5]], 1_000));
-  assert.equal(f.priceUpdates, 1);
-  f.onBook(sampleBook([[99.99, 5]], [[100.01, 5]], 1_001));
-  assert.equal(f.priceUpdates, 2);
+  const features = new SymbolFeatures("AAPL");
+  features.onQuote(quote(100, 0));
+  features.onBook(sampleBook([[99.99, 5]], [[100.01, 5]], 1_000));
+  assert.equal(features.priceUpdates, 1);
+  features.onBook(sampleBook([[99.99, 5]], [[100.01, 5]], 1_001));
+  assert.equal(features.priceUpdates, 2);
 });
 
 Deno.test("SymbolFeatures takes spread and imbalance from the top levels of a book", () => {
-  const f = new SymbolFeatures("AAPL", { ...SMALL_FEATURES, imbalanceLevels: 2 });
-  assert.equal(f.onBook(sampleBook([[99, 3], [98, 1], [97, 100]], [[101, 1], [102, 1]])), true);
-  assert.equal(f.values.mid, 100);
-  assert.equal(f.values.spread_bps, 200);
-  assert.equal(f.values.book_imbalance, (4 - 2) / 6);
+  const features = new SymbolFeatures("AAPL", { ...SMALL_FEATURES, imbalanceLevels: 2 });
+  assert.equal(
+    features.onBook(sampleBook([[99, 3], [98, 1], [97, 100]], [[101, 1], [102, 1]])),
+    true,
+  );
+  assert.equal(features.values.mid, 100);
+  assert.equal(features.values.spread_bps, 200);
+  assert.equal(features.values.book_imbalance, (4 - 2) / 6);
 });
 
 Deno.test("SymbolFeatures ignores a crossed or one-sided book and a crossed quote", () => {
-  const f = new SymbolFeatures("AAPL");
-  assert.equal(f.onBook(sampleBook([[101, 1]], [[100, 1]])), false);
-  assert.equal(f.onBook(sampleBook([], [[100, 1]])), false);
-  assert.equal(f.onQuote({ ...quote(100, 0), bidPrice: 101, askPrice: 100 }), false);
-  assert.equal(f.priceUpdates, 0);
-  assert.equal(f.values.mid, undefined);
+  const features = new SymbolFeatures("AAPL");
+  assert.equal(features.onBook(sampleBook([[101, 1]], [[100, 1]])), false);
+  assert.equal(features.onBook(sampleBook([], [[100, 1]])), false);
+  assert.equal(features.onQuote({ ...quote(100, 0), bidPrice: 101, askPrice: 100 }), false);
+  assert.equal(features.priceUpdates, 0);
+  assert.equal(features.values.mid, undefined);
 });
 
 Deno.test("SymbolFeatures signs trades against the mid for the trade flow", () => {
-  const f = new SymbolFeatures("AAPL", { ...SMALL_FEATURES, tradeFlowWindow: 3 });
-  f.onQuote(quote(100, 0));
+  const features = new SymbolFeatures("AAPL", { ...SMALL_FEATURES, tradeFlowWindow: 3 });
+  features.onQuote(quote(100, 0));
   const trades: { price: number; size: number; sign: number }[] = [
     { price: 100.01, size: 2, sign: 1 },
     { price: 99.99, size: 1, sign: -1 },
@@ -107,16 +110,16 @@ Deno.test("SymbolFeatures signs trades against the mid for the trade flow", () =
     { price: 99.99, size: 4, sign: -1 },
   ];
   const got = trades.map(({ price, size }) => {
-    f.onTrade(sampleTrade(price, size));
-    return f.values.trade_flow;
+    features.onTrade(sampleTrade(price, size));
+    return features.values.trade_flow;
   });
   assertSeriesClose(got, batchFlow(trades, 3), "flow");
 });
 
 Deno.test("SymbolFeatures leaves every feature undefined before any data", () => {
-  const f = new SymbolFeatures("AAPL");
-  for (const name of FEATURE_NAMES) assert.equal(f.values[name], undefined, name);
-  assert.equal(f.defined(["rsi"]), false);
+  const features = new SymbolFeatures("AAPL");
+  for (const name of FEATURE_NAMES) assert.equal(features.values[name], undefined, name);
+  assert.equal(features.defined(["rsi"]), false);
   assert.equal(isFeatureName("rsi"), true);
   assert.equal(isFeatureName("alpha"), false);
 });
