@@ -1,3 +1,5 @@
+import { requirePositiveInteger } from "./positive_integer.ts";
+
 /**
  * Exponential moving average, O(1) per update, seeded with the simple mean of the
  * first `period` values (the usual convention, so it matches charting packages).
@@ -14,8 +16,8 @@
  * @example
  * ```ts
  * const ema = new Ema(3);
- * [1, 2, 3, 4].forEach((x) => ema.update(x));
- * ema.value; // 3 (seed 2, then 2 + 0.5 * (4 - 2))
+ * [1, 2, 3].map((x) => ema.update(x)); // [undefined, undefined, 2] (the seed: their mean)
+ * ema.update(4); // 3 (2 + 0.5 * (4 - 2))
  * ```
  */
 export class Ema {
@@ -26,31 +28,19 @@ export class Ema {
 
   /** Throws a RangeError unless `period` is a positive integer. */
   constructor(readonly period: number) {
-    if (!Number.isInteger(period) || period < 1) {
-      throw new RangeError(`EMA period must be a positive integer, got ${period}`);
-    }
+    requirePositiveInteger("EMA period", period);
     this.alpha = 2 / (period + 1);
   }
 
   /** Adds one value; returns the EMA after it (undefined while warming up). */
-  update(x: number): number | undefined {
+  update(value: number): number | undefined {
     this.#count++;
     if (this.#value === undefined) {
-      this.#seedSum += x;
+      this.#seedSum += value;
       if (this.#count === this.period) this.#value = this.#seedSum / this.period;
     } else {
-      this.#value += this.alpha * (x - this.#value);
+      this.#value += this.alpha * (value - this.#value);
     }
     return this.#value;
-  }
-
-  /** The current EMA, or undefined before `period` values. */
-  get value(): number | undefined {
-    return this.#value;
-  }
-
-  /** Values seen so far. */
-  get count(): number {
-    return this.#count;
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Ema } from "./ema.ts";
-import { assertSeriesClose, batchEma, fixedSeries } from "./test_fixtures.ts";
+import { assertSeriesClose, batchEma, fixedSeries } from "./testing/fixtures.ts";
 
 Deno.test("Ema is undefined until period values, then seeded with their mean", () => {
   const ema = new Ema(3);

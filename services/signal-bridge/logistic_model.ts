@@ -64,7 +64,7 @@ export class LogisticModel implements Model {
   readonly name: string;
   readonly version: string;
   readonly features: readonly FeatureName[];
-  readonly #w: Float64Array;
+  readonly #weights: Float64Array;
   readonly #mean: Float64Array;
   readonly #scale: Float64Array;
   readonly #intercept: number;
@@ -76,33 +76,37 @@ export class LogisticModel implements Model {
     this.name = file.name;
     this.version = file.version;
     this.features = Object.freeze(file.features as FeatureName[]);
-    const n = file.features.length;
-    this.#w = Float64Array.from(file.weights);
-    this.#mean = file.scaling ? Float64Array.from(file.scaling.mean) : new Float64Array(n);
+    const featureCount = file.features.length;
+    this.#weights = Float64Array.from(file.weights);
+    this.#mean = file.scaling
+      ? Float64Array.from(file.scaling.mean)
+      : new Float64Array(featureCount);
     this.#scale = file.scaling
       ? Float64Array.from(file.scaling.scale)
-      : new Float64Array(n).fill(1);
+      : new Float64Array(featureCount).fill(1);
     this.#intercept = file.intercept;
     this.#buy = file.thresholds.buy;
     this.#sell = file.thresholds.sell;
   }
 
   /** The probability of an up move for these feature values. */
-  probability(x: Readonly<FeatureValues>): number {
-    let z = this.#intercept;
-    const f = this.features;
-    for (let i = 0; i < f.length; i++) {
-      z += (this.#w[i] * ((x[f[i]] as number) - this.#mean[i])) / this.#scale[i];
+  probability(values: Readonly<FeatureValues>): number {
+    let logit = this.#intercept;
+    const features = this.features;
+    for (let i = 0; i < features.length; i++) {
+      logit += (this.#weights[i] * ((values[features[i]] as number) - this.#mean[i])) /
+        this.#scale[i];
     }
-    return sigmoid(z);
+    return sigmoid(logit);
   }
 
-  predict(x: Readonly<FeatureValues>): Prediction {
-    const p = this.probability(x);
-    if (!Number.isFinite(p)) return { action: "flat", confidence: 0 };
-    if (p >= this.#buy) return { action: "buy", confidence: p };
-    if (p <= this.#sell) return { action: "sell", confidence: 1 - p };
-    return { action: "flat", confidence: Math.max(p, 1 - p) };
+  /** Buy, sell or flat by the thresholds; flat with confidence 0 when p is not finite. */
+  predict(values: Readonly<FeatureValues>): Prediction {
+    const probability = this.probability(values);
+    if (!Number.isFinite(probability)) return { action: "flat", confidence: 0 };
+    if (probability >= this.#buy) return { action: "buy", confidence: probability };
+    if (probability <= this.#sell) return { action: "sell", confidence: 1 - probability };
+    return { action: "flat", confidence: Math.max(probability, 1 - probability) };
   }
 }
 
@@ -113,25 +117,27 @@ export class LogisticModel implements Model {
  * has arrays whose lengths disagree, a scale of 0, or `thresholds.sell > thresholds.buy`.
  */
 export function parseLogisticModel(text: string, source: string): LogisticModel {
-  const fail = (msg: string): never => {
-    throw new ConfigError(`Cannot load model "${source}": ${msg}`);
+  const fail = (problem: string): never => {
+    throw new ConfigError(`Cannot load model "${source}": ${problem}`);
   };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (e) {
-    return fail(`not valid JSON: ${(e as Error).message}`);
+  } catch (error) {
+    return fail(`not valid JSON: ${(error as Error).message}`);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return fail("must be a JSON object");
   }
-  const r = raw as Record<string, unknown>;
-  if (r.format !== MODEL_FORMAT) {
-    fail(`"format" must be ${JSON.stringify(MODEL_FORMAT)}, got ${JSON.stringify(r.format)}`);
-  }
-  if (!(SUPPORTED_FORMAT_VERSIONS as readonly unknown[]).includes(r.formatVersion)) {
+  const fields = raw as Record<string, unknown>;
+  if (fields.format !== MODEL_FORMAT) {
     fail(
-      `"formatVersion" ${JSON.stringify(r.formatVersion)} is not supported (supported: ${
+      `"format" must be ${JSON.stringify(MODEL_FORMAT)}, got ${JSON.stringify(fields.format)}`,
+    );
+  }
+  if (!(SUPPORTED_FORMAT_VERSIONS as readonly unknown[]).includes(fields.formatVersion)) {
+    fail(
+      `"formatVersion" ${JSON.stringify(fields.formatVersion)} is not supported (supported: ${
         SUPPORTED_FORMAT_VERSIONS.join(", ")
       })`,
     );
@@ -142,30 +148,34 @@ export function parseLogisticModel(text: string, source: string): LogisticModel 
     const field = issue.path.map(String).join(".");
     if (issue.code === "unrecognized_keys") {
       fail(
-        `unknown field ${issue.keys.map((k) => `"${field ? field + "." : ""}${k}"`).join(", ")}`,
+        `unknown field ${
+          issue.keys.map((key) => `"${field ? field + "." : ""}${key}"`).join(", ")
+        }`,
       );
     }
     fail(`"${field}" ${describeIssue(issue)}`);
   }
   const file = parsed.data!;
   const seen = new Set<string>();
-  for (const f of file.features) {
-    if (!isFeatureName(f)) {
-      fail(`unknown feature "${f}" in "features" (known: ${FEATURE_NAMES.join(", ")})`);
+  for (const name of file.features) {
+    if (!isFeatureName(name)) {
+      fail(`unknown feature "${name}" in "features" (known: ${FEATURE_NAMES.join(", ")})`);
     }
-    if (seen.has(f)) fail(`feature "${f}" appears twice in "features"`);
-    seen.add(f);
+    if (seen.has(name)) fail(`feature "${name}" appears twice in "features"`);
+    seen.add(name);
   }
-  const n = file.features.length;
-  const sameLength = (what: string, len: number) => {
-    if (len !== n) fail(`"${what}" has ${len} entries but "features" has ${n}`);
+  const featureCount = file.features.length;
+  const sameLength = (what: string, length: number) => {
+    if (length !== featureCount) {
+      fail(`"${what}" has ${length} entries but "features" has ${featureCount}`);
+    }
   };
   sameLength("weights", file.weights.length);
   if (file.scaling) {
     sameLength("scaling.mean", file.scaling.mean.length);
     sameLength("scaling.scale", file.scaling.scale.length);
-    const i = file.scaling.scale.findIndex((s) => s === 0);
-    if (i >= 0) fail(`"scaling.scale.${i}" must not be 0`);
+    const zeroAt = file.scaling.scale.findIndex((scale) => scale === 0);
+    if (zeroAt >= 0) fail(`"scaling.scale.${zeroAt}" must not be 0`);
   }
   if (file.thresholds.sell > file.thresholds.buy) {
     fail(
@@ -178,13 +188,13 @@ export function parseLogisticModel(text: string, source: string): LogisticModel 
 /** Reads and parses a model file; a missing or unreadable file is a {@link ConfigError}. */
 export function loadLogisticModel(
   path: string,
-  readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
+  readFile: (path: string) => string = (filePath) => Deno.readTextFileSync(filePath),
 ): LogisticModel {
   let text: string;
   try {
     text = readFile(path);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "file not found" : (error as Error).message;
     throw new ConfigError(`Cannot load model "${path}": ${why}`);
   }
   return parseLogisticModel(text, path);

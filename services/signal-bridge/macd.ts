@@ -23,23 +23,18 @@ export interface MacdValue {
  *
  * @example
  * ```ts
- * const m = new Macd(12, 26, 9);
- * for (const p of prices) m.update(p);
- * m.value.histogram;
+ * const macd = new Macd(12, 26, 9);
+ * let reading = macd.update(prices[0]);
+ * for (const price of prices.slice(1)) reading = macd.update(price);
+ * reading.histogram; // undefined until 26 + 9 - 1 prices
  * ```
  */
 export class Macd {
   readonly #fast: Ema;
   readonly #slow: Ema;
   readonly #signal: Ema;
-  #value: MacdValue = {
-    emaFast: undefined,
-    emaSlow: undefined,
-    macd: undefined,
-    signal: undefined,
-    histogram: undefined,
-  };
 
+  /** Throws a RangeError unless `fast < slow` and every period is a positive integer. */
   constructor(fast: number, slow: number, signal: number) {
     if (!(fast < slow)) throw new RangeError(`MACD fast period ${fast} must be below slow ${slow}`);
     this.#fast = new Ema(fast);
@@ -54,12 +49,6 @@ export class Macd {
     const macd = emaFast !== undefined && emaSlow !== undefined ? emaFast - emaSlow : undefined;
     const signal = macd !== undefined ? this.#signal.update(macd) : undefined;
     const histogram = macd !== undefined && signal !== undefined ? macd - signal : undefined;
-    this.#value = { emaFast, emaSlow, macd, signal, histogram };
-    return this.#value;
-  }
-
-  /** The latest reading. */
-  get value(): MacdValue {
-    return this.#value;
+    return { emaFast, emaSlow, macd, signal, histogram };
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Macd } from "./macd.ts";
-import { assertSeriesClose, batchEma, batchMacd, fixedSeries } from "./test_fixtures.ts";
+import { assertSeriesClose, batchEma, batchMacd, fixedSeries } from "./testing/fixtures.ts";
 
 Deno.test("Macd matches a batch recomputation of line, signal and histogram on a fixed series", () => {
   const ps = fixedSeries();

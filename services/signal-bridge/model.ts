@@ -5,8 +5,10 @@
  */
 import type { FeatureName, FeatureValues } from "./symbol_features.ts";
 
-/** What a model advises. */
-export type Action = "buy" | "sell" | "flat";
+/** Every action a model may advise: the `signal_type` label values. */
+export const ACTIONS = ["buy", "sell", "flat"] as const;
+/** What a model advises: one of {@link ACTIONS}. */
+export type Action = typeof ACTIONS[number];
 
 /** A model's output: an action and its confidence in [0, 1]. */
 export interface Prediction {
@@ -25,5 +27,5 @@ export interface Model {
   /** The features it reads; it is only called once all of them are defined. */
   readonly features: readonly FeatureName[];
   /** Predicts from the current feature values (all of `features` defined). */
-  predict(x: Readonly<FeatureValues>): Prediction;
+  predict(values: Readonly<FeatureValues>): Prediction;
 }

@@ -36,11 +36,11 @@ export class RealizedVolatility {
     const last = this.#last;
     this.#last = price;
     if (last === undefined) return undefined;
-    const r = Math.log(price / last);
-    const evicted = this.#returns.push(r);
-    this.#sumSq += r * r - (evicted === undefined ? 0 : evicted * evicted);
+    const logReturn = Math.log(price / last);
+    const evicted = this.#returns.push(logReturn);
+    this.#sumSq += logReturn * logReturn - (evicted === undefined ? 0 : evicted * evicted);
     if (++this.#sinceExact >= this.window) {
-      this.#sumSq = this.#returns.sum((v) => v * v);
+      this.#sumSq = this.#returns.sum((value) => value * value);
       this.#sinceExact = 0;
     }
     return this.value;

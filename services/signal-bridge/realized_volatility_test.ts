@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RealizedVolatility } from "./realized_volatility.ts";
-import { assertSeriesClose, batchVolatility, fixedSeries } from "./test_fixtures.ts";
+import { assertSeriesClose, batchVolatility, fixedSeries } from "./testing/fixtures.ts";
 
 Deno.test("RealizedVolatility matches a batch recomputation on a fixed series", () => {
   const ps = fixedSeries(1000);

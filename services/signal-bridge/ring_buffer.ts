@@ -1,3 +1,5 @@
+import { requirePositiveInteger } from "./positive_integer.ts";
+
 /**
  * A fixed-capacity ring of numbers: O(1) push that returns the value it evicts.
  * @module
@@ -11,9 +13,7 @@ export class RingBuffer {
 
   /** Throws a RangeError unless `capacity` is a positive integer. */
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`RingBuffer capacity must be a positive integer, got ${capacity}`);
-    }
+    requirePositiveInteger("RingBuffer capacity", capacity);
     this.#values = new Float64Array(capacity);
   }
 
@@ -51,10 +51,12 @@ export class RingBuffer {
     return this.at(0);
   }
 
-  /** Sums `f(value)` over the held values: O(capacity), for periodic exact recomputation. */
-  sum(f: (v: number) => number = (v) => v): number {
-    let s = 0;
-    for (let i = 0; i < this.#size; i++) s += f(this.#values[(this.#start + i) % this.capacity]);
-    return s;
+  /** Sums `map(value)` over the held values: O(capacity), for periodic exact recomputation. */
+  sum(map: (value: number) => number = (value) => value): number {
+    let total = 0;
+    for (let i = 0; i < this.#size; i++) {
+      total += map(this.#values[(this.#start + i) % this.capacity]);
+    }
+    return total;
   }
 }

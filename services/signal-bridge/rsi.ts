@@ -1,3 +1,5 @@
+import { requirePositiveInteger } from "./positive_integer.ts";
+
 /**
  * Relative Strength Index with Wilder's smoothing, O(1) per update and exact after
  * every price (not only at bar closes).
@@ -8,7 +10,7 @@
  * A streaming RSI over `period` price changes.
  *
  * The first average gain and loss are the simple means of the first `period`
- * changes (so `period + 1` prices are needed); after that each change `d` gives
+ * changes (so `period + 1` prices are needed); after that each change gives
  * `avg = (avg * (period - 1) + part) / period`. `RSI = 100 - 100 / (1 + gain / loss)`,
  * 100 when there were no losses, and 50 when the price did not move at all.
  *
@@ -28,9 +30,7 @@ export class WilderRsi {
 
   /** Throws a RangeError unless `period` is a positive integer. */
   constructor(readonly period: number) {
-    if (!Number.isInteger(period) || period < 1) {
-      throw new RangeError(`RSI period must be a positive integer, got ${period}`);
-    }
+    requirePositiveInteger("RSI period", period);
   }
 
   /** Adds one price; returns the RSI after it (undefined while warming up). */
@@ -38,19 +38,19 @@ export class WilderRsi {
     const last = this.#last;
     this.#last = price;
     if (last === undefined) return undefined;
-    const d = price - last;
-    const gain = d > 0 ? d : 0;
-    const loss = d < 0 ? -d : 0;
+    const change = price - last;
+    const gain = change > 0 ? change : 0;
+    const loss = change < 0 ? -change : 0;
     this.#changes++;
-    const n = this.period;
-    if (this.#changes <= n) {
+    const period = this.period;
+    if (this.#changes <= period) {
       // Accumulate the simple means of the first `period` changes.
-      this.#avgGain += gain / n;
-      this.#avgLoss += loss / n;
-      if (this.#changes < n) return undefined;
+      this.#avgGain += gain / period;
+      this.#avgLoss += loss / period;
+      if (this.#changes < period) return undefined;
     } else {
-      this.#avgGain = (this.#avgGain * (n - 1) + gain) / n;
-      this.#avgLoss = (this.#avgLoss * (n - 1) + loss) / n;
+      this.#avgGain = (this.#avgGain * (period - 1) + gain) / period;
+      this.#avgLoss = (this.#avgLoss * (period - 1) + loss) / period;
     }
     this.#value = rsiOf(this.#avgGain, this.#avgLoss);
     return this.#value;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { rsiOf, WilderRsi } from "./rsi.ts";
-import { assertSeriesClose, batchRsi, fixedSeries } from "./test_fixtures.ts";
+import { assertSeriesClose, batchRsi, fixedSeries } from "./testing/fixtures.ts";
 
 Deno.test("WilderRsi follows Wilder's smoothing on a hand-worked example", () => {
   const rsi = new WilderRsi(2);

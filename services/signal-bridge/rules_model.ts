@@ -33,8 +33,8 @@ export const DEFAULT_RULES: RulesParams = Object.freeze({
  *
  * @example
  * ```ts
- * const m = new RulesModel();
- * m.predict({ ...values, rsi: 50, trend_z: 3 }); // { action: "buy", confidence: ~0.82 }
+ * const model = new RulesModel();
+ * model.predict({ ...values, rsi: 50, trend_z: 3 }); // { action: "buy", confidence: ~0.82 }
  * ```
  */
 export class RulesModel implements Model {
@@ -43,6 +43,7 @@ export class RulesModel implements Model {
   readonly version = "1";
   readonly features: readonly FeatureName[] = Object.freeze(["rsi", "trend_z"] as FeatureName[]);
 
+  /** Throws a RangeError unless `oversold < overbought`. */
   constructor(readonly params: RulesParams = DEFAULT_RULES) {
     if (!(params.oversold < params.overbought)) {
       throw new RangeError(
@@ -51,9 +52,10 @@ export class RulesModel implements Model {
     }
   }
 
-  predict(x: Readonly<FeatureValues>): Prediction {
-    const rsi = x.rsi as number;
-    const z = x.trend_z as number;
+  /** Advises from `rsi` and `trend_z` (both defined). */
+  predict(values: Readonly<FeatureValues>): Prediction {
+    const rsi = values.rsi as number;
+    const trendZ = values.trend_z as number;
     const { overbought, oversold, trendEntry } = this.params;
     if (rsi >= overbought) {
       return {
@@ -64,17 +66,17 @@ export class RulesModel implements Model {
     if (rsi <= oversold) {
       return { action: "buy", confidence: clamp01(0.5 + (0.5 * (oversold - rsi)) / oversold) };
     }
-    const a = Math.abs(z);
-    if (a >= trendEntry) {
+    const trendSize = Math.abs(trendZ);
+    if (trendSize >= trendEntry) {
       return {
-        action: z > 0 ? "buy" : "sell",
-        confidence: clamp01(1 - 0.5 * Math.exp(-(a - trendEntry) / trendEntry)),
+        action: trendZ > 0 ? "buy" : "sell",
+        confidence: clamp01(1 - 0.5 * Math.exp(-(trendSize - trendEntry) / trendEntry)),
       };
     }
     return { action: "flat", confidence: 0.5 };
   }
 }
 
-function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+function clamp01(value: number): number {
+  return value < 0 ? 0 : value > 1 ? 1 : value;
 }

@@ -1,71 +1,74 @@
 /**
  * Wires the signal-bridge core to its sockets, metrics and HTTP routes: subscribes
- * to market data, runs the configured model through {@link SignalEngine} and
- * publishes `signal` envelopes, carrying each cause's trace id and `tickTs`.
- *
- * Admin routes (read-only): `GET /admin/model` (the model in use) and
- * `GET /admin/features` (every symbol's current features and last action).
+ * to market data, runs the configured model through {@link SignalBridgeCore} and
+ * publishes `signal` envelopes, carrying each cause's trace id and `tickTs`. The
+ * admin routes are in admin_api.ts.
  * @module
  */
-import { Hono } from "hono";
 import { receiverOptions, senderOptions } from "../../lib/channels.ts";
-import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import { getLogger } from "../../lib/log.ts";
+import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { SignalBridge } from "./bridge.ts";
+import { createSignalBridgeAdminApi } from "./admin_api.ts";
+import { SignalBridgeCore } from "./core.ts";
 import { createModel } from "./create_model.ts";
-import type { Model } from "./model.ts";
-import { SignalEngine } from "./signal_engine.ts";
+import { SignalBridgeHandlers } from "./handlers.ts";
+import { SignalBridgeMetrics } from "./metrics.ts";
 
-/** The running core, with the resolved signal endpoint (port 0 resolved) for tests. */
-export interface SignalBridgeCore extends RunningCore {
+/** The running service, with the resolved signal endpoint (port 0 resolved) for tests. */
+export interface SignalBridgeService extends RunningCore {
+  /** Where signals are published, as peers connect to it. */
   readonly publishEndpoint: string;
 }
 
 /**
- * Starts the signal-bridge core. Throws ConfigError (the harness exits 2) when the
+ * Starts the signal-bridge service. Throws ConfigError (the harness exits 2) when the
  * model file is missing, malformed or names unknown features; throws if a socket
  * cannot be opened.
  */
 export async function startSignalBridge(
   ctx: ServiceContext<"signal-bridge">,
-): Promise<SignalBridgeCore> {
+): Promise<SignalBridgeService> {
   const log = getLogger(["trading", "signal-bridge"]);
-  const sb = ctx.config.signalBridge;
-  const model = createModel(sb);
+  const config = ctx.config.signalBridge;
+  const model = createModel(config);
   log.info("Model loaded", {
     kind: model.kind,
     model: model.name,
     modelVersion: model.version,
     features: [...model.features],
-    path: model.kind === "logistic" ? sb.model.path : undefined,
+    path: model.kind === "logistic" ? config.model.path : undefined,
   });
   const bootId = Date.now().toString(36);
-  let n = 0;
-  const engine = new SignalEngine({
+  let signalCount = 0;
+  const core = new SignalBridgeCore({
     symbols: ctx.config.symbols,
     model,
-    features: sb.features,
-    maxDataAgeMs: sb.maxDataAgeMs,
-    signalTtlMs: sb.signalTtlMs,
-    minIntervalMs: sb.minIntervalMs,
-    minConfidence: sb.minConfidence,
-    newId: () => `sb-${bootId}-${++n}`,
+    features: config.features,
+    maxDataAgeMs: config.maxDataAgeMs,
+    signalTtlMs: config.signalTtlMs,
+    minIntervalMs: config.minIntervalMs,
+    minConfidence: config.minConfidence,
+    newId: () => `sb-${bootId}-${++signalCount}`,
   });
-  const fam = ctx.metrics.families;
-  const common = {
+  const families = ctx.metrics.families;
+  const metrics = new SignalBridgeMetrics(families, {
+    symbols: ctx.config.symbols,
+    modelName: model.name,
+  });
+  const messaging = {
     service: "signal-bridge",
     registry: ctx.metrics.registry,
-    queueDepth: fam.system_zmq_queue_depth,
+    queueDepth: families.system_zmq_queue_depth,
   };
-  const publisher = await Publisher.open(sb.publish, {
-    ...common,
+  const publisher = await Publisher.open(config.publish, {
+    ...messaging,
     ...senderOptions("signals"),
   });
   let subscriber: Subscriber;
   try {
-    subscriber = await Subscriber.open([...sb.marketData], {
-      ...common,
+    subscriber = await Subscriber.open([...config.marketData], {
+      ...messaging,
       ...receiverOptions("market_data"),
     });
   } catch (e) {
@@ -73,15 +76,14 @@ export async function startSignalBridge(
     throw e;
   }
   let open = true;
-  const bridge = new SignalBridge({
-    engine,
-    metrics: fam,
-    symbols: ctx.config.symbols,
+  const handlers = new SignalBridgeHandlers({
+    core,
+    metrics,
     publish: (signal, trace) => {
       if (open) publisher.publish("signal", signal, trace);
     },
   });
-  subscriber.onMessage((env) => bridge.handle(env));
+  subscriber.onMessage((envelope) => handlers.onMarketData(envelope));
   log.info("Signal bridge running", {
     publish: publisher.endpoint,
     marketData: [...subscriber.endpoints],
@@ -89,27 +91,13 @@ export async function startSignalBridge(
   return {
     publishEndpoint: publisher.endpoint,
     ready: () => ({ model: true, sockets: open }),
-    admin: adminApp(model, engine, bridge),
+    admin: createSignalBridgeAdminApi({ core, stats: () => handlers.stats }),
     close: async () => {
       open = false;
       await subscriber.close();
       await publisher.close();
-      log.info("Signal bridge closed", { ...bridge.stats });
+      handlers.close();
+      log.info("Signal bridge closed", { ...handlers.stats });
     },
   };
-}
-
-/** The read-only admin routes (`/admin/model`, `/admin/features`, `/admin/stats`). */
-export function adminApp(model: Model, engine: SignalEngine, bridge?: SignalBridge): Hono {
-  const app = new Hono();
-  app.get("/admin/model", (c) =>
-    c.json({
-      kind: model.kind,
-      name: model.name,
-      version: model.version,
-      features: model.features,
-    }));
-  app.get("/admin/features", (c) => c.json(engine.snapshot()));
-  app.get("/admin/stats", (c) => c.json(bridge?.stats ?? {}));
-  return app;
 }

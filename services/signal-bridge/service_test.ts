@@ -11,22 +11,12 @@ import {
   writeConfig,
 } from "../../lib/testing/stack.ts";
 import { Proc, waitFor } from "../../lib/testing/tools.ts";
-import { type Quote, type Signal, validatorsFor } from "../../lib/types.ts";
+import { type Signal, validatorsFor } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { RulesModel } from "./rules_model.ts";
-import { SignalEngine } from "./signal_engine.ts";
-import { adminApp, startSignalBridge } from "./service.ts";
-
-const SMALL = {
-  emaFast: 2,
-  emaSlow: 3,
-  macdSignal: 2,
-  rsiPeriod: 2,
-  returnsWindow: 1,
-  volatilityWindow: 2,
-  tradeFlowWindow: 2,
-  imbalanceLevels: 1,
-};
+import { startSignalBridge } from "./service.ts";
+import { SMALL_FEATURES } from "./testing/fixtures.ts";
+import { sampleQuote } from "./testing/market_data.ts";
 
 function context(dir: string, change: (c: RawConfig) => void): ServiceContext<"signal-bridge"> {
   const raw = isolatedConfig(dir);
@@ -59,31 +49,31 @@ Deno.test("startSignalBridge() refuses a missing model file with a ConfigError",
 
 Deno.test("startSignalBridge() turns market data into signals carrying its trace and tickTs", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
-  const registry = createServiceMetrics("market-data", { defaultMetrics: false });
-  registry.stop();
-  const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
+  const peerMetrics = createServiceMetrics("market-data", { defaultMetrics: false });
+  peerMetrics.stop();
+  const marketData = await Publisher.open("bind:tcp://127.0.0.1:0", {
     service: "market-data",
     name: "market_data",
-    registry: registry.registry,
+    registry: peerMetrics.registry,
     heartbeatMs: 200,
   });
   const ctx = context(dir, (c) => {
-    c.signalBridge.marketData = [md.endpoint];
+    c.signalBridge.marketData = [marketData.endpoint];
     c.signalBridge.publish = "bind:tcp://127.0.0.1:0";
-    c.signalBridge.features = SMALL;
+    c.signalBridge.features = SMALL_FEATURES;
     c.signalBridge.minIntervalMs = 0;
   });
-  const core = await startSignalBridge(ctx);
-  const sub = await Subscriber.open([core.publishEndpoint], {
+  const service = await startSignalBridge(ctx);
+  const subscriber = await Subscriber.open([service.publishEndpoint], {
     service: "risk-manager",
     name: "signals",
-    registry: registry.registry,
+    registry: peerMetrics.registry,
     types: ["signal"],
     schemas: validatorsFor(["signal"]),
   });
   const got: Envelope<Signal>[] = [];
-  sub.onMessage((env) => {
-    got.push(env as Envelope<Signal>);
+  subscriber.onMessage((envelope) => {
+    got.push(envelope as Envelope<Signal>);
   });
   const sent = new Map<string, number>();
   try {
@@ -93,63 +83,43 @@ Deno.test("startSignalBridge() turns market data into signals carrying its trace
       for (let k = 0; k < 5 && i < 2_000; k++, i++) {
         const receivedTs = nowMs();
         const mid = 100 + i * 0.01;
-        const body: Quote = {
-          symbol: "AAPL",
-          bidPrice: mid - 0.01,
-          bidSize: 100,
-          askPrice: mid + 0.01,
-          askSize: 100,
-          exchange: "sim",
-          exchangeTs: receivedTs,
-          receivedTs,
-        };
-        const env = md.publish("quote", body);
-        sent.set(env.trace, receivedTs);
+        const body = sampleQuote(mid, receivedTs, { bidSize: 100, askSize: 100 });
+        const envelope = marketData.publish("quote", body);
+        sent.set(envelope.trace, receivedTs);
       }
       return got.length > 0;
     }, { timeoutMs: 15_000, everyMs: 20 });
-    const env = got[0];
-    assert.equal(env.type, "signal");
-    assert.equal(env.body.symbol, "AAPL");
-    assert.equal(env.body.model, new RulesModel().name);
-    assert.equal(env.body.action, "sell");
-    assert.ok(sent.has(env.trace), "the signal carries the trace of the quote that caused it");
-    assert.equal(env.body.tickTs, sent.get(env.trace));
-    assert.equal(env.body.expiresAt - env.body.createdAt, ctx.config.signalBridge.signalTtlMs);
-    const text = await ctx.metrics.registry.metrics();
+    const signal = got[0];
+    assert.equal(signal.type, "signal");
+    assert.equal(signal.body.symbol, "AAPL");
+    assert.equal(signal.body.model, new RulesModel().name);
+    assert.equal(signal.body.action, "sell");
+    assert.ok(sent.has(signal.trace), "the signal carries the trace of the quote that caused it");
+    assert.equal(signal.body.tickTs, sent.get(signal.trace));
+    assert.equal(
+      signal.body.expiresAt - signal.body.createdAt,
+      ctx.config.signalBridge.signalTtlMs,
+    );
+    const exposition = await ctx.metrics.registry.metrics();
     assert.ok(
-      (sampleValue(text, "signal_bridge_signals_generated_total", { signal_type: "sell" }) ?? 0) >=
+      (sampleValue(exposition, "signal_bridge_signals_generated_total", { signal_type: "sell" }) ??
+        0) >=
         1,
     );
-    assert.ok((sampleValue(text, "signal_bridge_inference_latency_us_count") ?? 0) >= 1);
+    assert.ok((sampleValue(exposition, "signal_bridge_inference_latency_us_count") ?? 0) >= 1);
     assert.ok(
-      (sampleValue(text, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ?? 0) >= 1,
+      (sampleValue(exposition, "signal_bridge_signals_suppressed_total", { reason: "warmup" }) ??
+        0) >= 1,
     );
-    assert.deepEqual(core.ready?.(), { model: true, sockets: true });
+    assert.deepEqual(service.ready?.(), { model: true, sockets: true });
+    const stats = await (await service.admin!.request("/admin/stats")).json();
+    assert.ok(stats.signals >= 1, "the admin API shows the handlers' counts");
   } finally {
-    await sub.close();
-    await core.close?.();
-    await md.close();
+    await subscriber.close();
+    await service.close?.();
+    await marketData.close();
     Deno.removeSync(dir, { recursive: true });
   }
-});
-
-Deno.test("the admin routes show the model and each symbol's features", async () => {
-  const model = new RulesModel();
-  const engine = new SignalEngine({
-    symbols: ["AAPL"],
-    model,
-    maxDataAgeMs: 1000,
-    signalTtlMs: 1000,
-    minIntervalMs: 0,
-    minConfidence: 0.5,
-  });
-  const app = adminApp(model, engine);
-  const m = await (await app.request("/admin/model")).json();
-  assert.deepEqual(m, { kind: "rules", name: "rules", version: "1", features: ["rsi", "trend_z"] });
-  const f = await (await app.request("/admin/features")).json();
-  assert.deepEqual(Object.keys(f), ["AAPL"]);
-  assert.equal(f.AAPL.priceUpdates, 0);
 });
 
 Deno.test("the signal-bridge process exits 2 naming a model file with an unknown feature", async () => {

@@ -9,13 +9,13 @@
  * price update, not two.
  * @module
  */
+import { DEFAULT_FEATURES } from "../../lib/config.ts";
 import type { Book, Quote, Trade } from "../../lib/types.ts";
 import { Macd } from "./macd.ts";
 import { RealizedVolatility } from "./realized_volatility.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { WilderRsi } from "./rsi.ts";
 import { TradeFlow, tradeSign } from "./trade_flow.ts";
-import { DEFAULT_FEATURES } from "../../lib/config.ts";
 
 /** Every feature a model may name, in a fixed order. */
 export const FEATURE_NAMES = [
@@ -45,7 +45,7 @@ export function isFeatureName(name: string): name is FeatureName {
   return (FEATURE_NAMES as readonly string[]).includes(name);
 }
 
-/** Feature parameters (config `signalBridge.features`). */
+/** Feature parameters (config `signalBridge.features`; defaults: lib/config.ts `DEFAULT_FEATURES`). */
 export interface FeatureParams {
   readonly emaFast: number;
   readonly emaSlow: number;
@@ -57,13 +57,10 @@ export interface FeatureParams {
   readonly imbalanceLevels: number;
 }
 
-/** The defaults of {@link FeatureParams}: the config's defaults, one source for both. */
-export const DEFAULT_FEATURE_PARAMS: FeatureParams = DEFAULT_FEATURES;
-
 function emptyValues(): FeatureValues {
-  const v = {} as FeatureValues;
-  for (const n of FEATURE_NAMES) v[n] = undefined;
-  return v;
+  const values = {} as FeatureValues;
+  for (const name of FEATURE_NAMES) values[name] = undefined;
+  return values;
 }
 
 /**
@@ -90,19 +87,20 @@ export class SymbolFeatures {
   readonly #values: FeatureValues = emptyValues();
   readonly #macd: Macd;
   readonly #rsi: WilderRsi;
-  readonly #vol: RealizedVolatility;
+  readonly #volatility: RealizedVolatility;
   readonly #prices: RingBuffer;
   readonly #flow: TradeFlow;
-  #lastTrade: number | undefined;
+  #lastTradePrice: number | undefined;
   #lastMidTs = -1;
   #priceUpdates = 0;
   /** `receivedTs` of the latest price update (ms), or -Infinity before the first. */
   lastPriceReceivedTs = -Infinity;
 
-  constructor(readonly symbol: string, readonly params: FeatureParams = DEFAULT_FEATURE_PARAMS) {
+  /** Throws a RangeError when a period or window is not a positive integer, or emaFast >= emaSlow. */
+  constructor(readonly symbol: string, readonly params: FeatureParams = DEFAULT_FEATURES) {
     this.#macd = new Macd(params.emaFast, params.emaSlow, params.macdSignal);
     this.#rsi = new WilderRsi(params.rsiPeriod);
-    this.#vol = new RealizedVolatility(params.volatilityWindow);
+    this.#volatility = new RealizedVolatility(params.volatilityWindow);
     this.#prices = new RingBuffer(params.returnsWindow + 1);
     this.#flow = new TradeFlow(params.tradeFlowWindow);
   }
@@ -119,13 +117,8 @@ export class SymbolFeatures {
 
   /** True when every feature in `names` is defined. */
   defined(names: readonly FeatureName[]): boolean {
-    for (const n of names) if (this.#values[n] === undefined) return false;
+    for (const name of names) if (this.#values[name] === undefined) return false;
     return true;
-  }
-
-  /** The features in `names` that are still undefined. */
-  missing(names: readonly FeatureName[]): FeatureName[] {
-    return names.filter((n) => this.#values[n] === undefined);
   }
 
   /**
@@ -138,39 +131,39 @@ export class SymbolFeatures {
     this.#lastMidTs = exchangeTs;
     this.lastPriceReceivedTs = receivedTs;
     this.#priceUpdates++;
-    const v = this.#values;
-    const prev = v.mid;
-    v.mid = mid;
-    v.return_1 = prev === undefined ? undefined : Math.log(mid / prev);
+    const values = this.#values;
+    const previousMid = values.mid;
+    values.mid = mid;
+    values.return_1 = previousMid === undefined ? undefined : Math.log(mid / previousMid);
     this.#prices.push(mid);
-    v.return_n = this.#prices.full ? Math.log(mid / this.#prices.oldest()!) : undefined;
-    const m = this.#macd.update(mid);
-    v.ema_fast = m.emaFast;
-    v.ema_slow = m.emaSlow;
-    v.ema_gap = m.emaFast !== undefined && m.emaSlow !== undefined
-      ? m.emaFast / m.emaSlow - 1
+    values.return_n = this.#prices.full ? Math.log(mid / this.#prices.oldest()!) : undefined;
+    const macd = this.#macd.update(mid);
+    values.ema_fast = macd.emaFast;
+    values.ema_slow = macd.emaSlow;
+    values.ema_gap = macd.emaFast !== undefined && macd.emaSlow !== undefined
+      ? macd.emaFast / macd.emaSlow - 1
       : undefined;
-    v.macd = m.macd;
-    v.macd_signal = m.signal;
-    v.macd_hist = m.histogram;
-    v.rsi = this.#rsi.update(mid);
-    v.volatility = this.#vol.update(mid);
-    v.trend_z = v.ema_gap === undefined || v.volatility === undefined
+    values.macd = macd.macd;
+    values.macd_signal = macd.signal;
+    values.macd_hist = macd.histogram;
+    values.rsi = this.#rsi.update(mid);
+    values.volatility = this.#volatility.update(mid);
+    values.trend_z = values.ema_gap === undefined || values.volatility === undefined
       ? undefined
-      : v.volatility > 0
-      ? v.ema_gap / v.volatility
+      : values.volatility > 0
+      ? values.ema_gap / values.volatility
       : 0;
     return true;
   }
 
   /** Applies a quote: spread, top-of-book imbalance and the mid. Returns true if anything changed. */
-  onQuote(q: Quote): boolean {
-    if (!(q.bidPrice > 0 && q.askPrice >= q.bidPrice)) return false;
-    const mid = (q.bidPrice + q.askPrice) / 2;
-    this.#values.spread_bps = ((q.askPrice - q.bidPrice) / mid) * 1e4;
-    const depth = q.bidSize + q.askSize;
-    this.#values.book_imbalance = depth > 0 ? (q.bidSize - q.askSize) / depth : 0;
-    this.updateMid(mid, q.exchangeTs, q.receivedTs);
+  onQuote(quote: Quote): boolean {
+    if (!(quote.bidPrice > 0 && quote.askPrice >= quote.bidPrice)) return false;
+    const mid = (quote.bidPrice + quote.askPrice) / 2;
+    this.#values.spread_bps = ((quote.askPrice - quote.bidPrice) / mid) * 1e4;
+    const depth = quote.bidSize + quote.askSize;
+    this.#values.book_imbalance = depth > 0 ? (quote.bidSize - quote.askSize) / depth : 0;
+    this.updateMid(mid, quote.exchangeTs, quote.receivedTs);
     return true;
   }
 
@@ -179,27 +172,28 @@ export class SymbolFeatures {
    * `imbalanceLevels`. A book with an empty side or crossed best prices is ignored
    * (returns false).
    */
-  onBook(b: Book): boolean {
-    const bestBid = b.bids[0]?.[0];
-    const bestAsk = b.asks[0]?.[0];
+  onBook(book: Book): boolean {
+    const bestBid = book.bids[0]?.[0];
+    const bestAsk = book.asks[0]?.[0];
     if (bestBid === undefined || bestAsk === undefined || bestAsk < bestBid) return false;
     const mid = (bestBid + bestAsk) / 2;
     this.#values.spread_bps = ((bestAsk - bestBid) / mid) * 1e4;
-    const n = this.params.imbalanceLevels;
-    let bid = 0;
-    let ask = 0;
-    for (let i = 0; i < n && i < b.bids.length; i++) bid += b.bids[i][1];
-    for (let i = 0; i < n && i < b.asks.length; i++) ask += b.asks[i][1];
-    this.#values.book_imbalance = bid + ask > 0 ? (bid - ask) / (bid + ask) : 0;
-    this.updateMid(mid, b.exchangeTs, b.receivedTs);
+    const levels = this.params.imbalanceLevels;
+    let bidSize = 0;
+    let askSize = 0;
+    for (let i = 0; i < levels && i < book.bids.length; i++) bidSize += book.bids[i][1];
+    for (let i = 0; i < levels && i < book.asks.length; i++) askSize += book.asks[i][1];
+    const depth = bidSize + askSize;
+    this.#values.book_imbalance = depth > 0 ? (bidSize - askSize) / depth : 0;
+    this.updateMid(mid, book.exchangeTs, book.receivedTs);
     return true;
   }
 
   /** Applies a trade to the trade flow. Returns true (a trade always changes the flow window). */
-  onTrade(t: Trade): boolean {
-    const sign = tradeSign(t.price, this.#values.mid, this.#lastTrade);
-    this.#lastTrade = t.price;
-    this.#values.trade_flow = this.#flow.update(sign, t.size);
+  onTrade(trade: Trade): boolean {
+    const sign = tradeSign(trade.price, this.#values.mid, this.#lastTradePrice);
+    this.#lastTradePrice = trade.price;
+    this.#values.trade_flow = this.#flow.update(sign, trade.size);
     return true;
   }
 }

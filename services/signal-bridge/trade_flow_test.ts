@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TradeFlow, tradeSign } from "./trade_flow.ts";
-import { assertSeriesClose, batchFlow } from "./test_fixtures.ts";
+import { assertSeriesClose, batchFlow } from "./testing/fixtures.ts";
 
 Deno.test("tradeSign() uses the quote rule, then the tick rule", () => {
   assert.equal(tradeSign(101, 100, undefined), 1);

@@ -1,18 +1,38 @@
 /**
- * Test fixtures: a fixed price series and straightforward batch recomputations of
- * each feature over the whole series, written independently of the streaming code
- * (slices and plain loops, no shared helpers) so the tests compare two methods.
+ * Test fixtures for the features: small feature periods that warm up in a few
+ * prices, a seeded random source, a fixed price series, and straightforward batch
+ * recomputations of each feature over the whole series, written independently of the
+ * streaming code (slices and plain loops, no shared helpers) so the tests compare two
+ * methods.
  * @module
  */
 import assert from "node:assert/strict";
+import type { FeatureParams } from "../symbol_features.ts";
+
+/** Feature periods so short that every feature is defined after a few prices. */
+export const SMALL_FEATURES: FeatureParams = Object.freeze({
+  emaFast: 2,
+  emaSlow: 3,
+  macdSignal: 2,
+  rsiPeriod: 2,
+  returnsWindow: 1,
+  volatilityWindow: 2,
+  tradeFlowWindow: 2,
+  imbalanceLevels: 1,
+});
+
+/** A seeded linear congruential generator: the same numbers in [0, 1) for the same seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
 
 /** A fixed, reproducible series: a seeded random walk with flat stretches and jumps. */
 export function fixedSeries(n = 300, start = 100, seed = 12345): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rand = seededRandom(seed);
   const out: number[] = [];
   let p = start;
   for (let i = 0; i < n; i++) {
