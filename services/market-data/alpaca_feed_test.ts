@@ -8,7 +8,7 @@ import {
   errorTypeOfConnectError,
 } from "./alpaca_feed.ts";
 import { MarketDataCore, type Outgoing } from "./core.ts";
-import { FakeAlpacaServer } from "./fake_alpaca_server.ts";
+import { FakeAlpacaServer } from "./testing/fake_alpaca_server.ts";
 import type { ConnectionErrorType, FeedEvent } from "./feed.ts";
 
 const TS = "2024-03-01T15:00:00.123456789Z";

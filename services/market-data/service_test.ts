@@ -5,7 +5,7 @@ import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import { freePort, Proc, waitFor } from "../../lib/testing/tools.ts";
 import { type MessageType, SCHEMAS, validatorsFor } from "../../lib/types.ts";
-import { FakeAlpacaServer } from "./fake_alpaca_server.ts";
+import { FakeAlpacaServer } from "./testing/fake_alpaca_server.ts";
 import { type MarketDataDeps, startMarketData } from "./service.ts";
 
 const CONFIG_URL = new URL("../../config/system.json", import.meta.url);
