@@ -9,16 +9,19 @@
  * - Records every received frame to `marketData.recordPath` when set.
  * - Closes bars on a 100 ms timer (the replay's recorded clock for `replay`).
  * - `/ready`: the feed is connected and a frame arrived within `staleAfterMs`.
+ * - `GET /admin/stats` (read-only): the core's counters and the feed's state.
  *
- * The feed's events are handled in `handlers.ts` and metrics recorded by `metrics.ts`;
- * this file only wires them.
+ * The feed's events are handled in `handlers.ts`, metrics recorded by `metrics.ts`,
+ * the admin routes built by `admin_api.ts`; this file only wires them.
  * @module
  */
+import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
 import { senderOptions } from "../../lib/channels.ts";
 import { Publisher } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
+import { createMarketDataAdminApi } from "./admin_api.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
 import { MarketDataCore } from "./core.ts";
 import type { Feed } from "./feed.ts";
@@ -50,6 +53,7 @@ export interface MarketDataDeps {
 export interface MarketDataService extends RunningCore {
   readonly core: MarketDataCore;
   readonly feed: Feed;
+  readonly admin: Hono;
   ready: () => Record<string, boolean>;
   close: () => Promise<void>;
 }
@@ -195,6 +199,11 @@ export async function startMarketData(
   return {
     core,
     feed,
+    admin: createMarketDataAdminApi({
+      core,
+      feed,
+      lastFrameAgeMs: () => handlers.lastFrameAgeMs(),
+    }),
     ready: () => ({ feed_connected: feed.connected(), feed_fresh: handlers.fresh() }),
     close: async () => {
       if (closed) return;

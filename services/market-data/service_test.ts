@@ -4,6 +4,7 @@ import { Subscriber } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { freePort, Proc, waitFor } from "../../lib/testing/tools.ts";
 import { type MessageType, SCHEMAS, validatorsFor } from "../../lib/types.ts";
+import type { MarketDataStats } from "./admin_api.ts";
 import { FakeAlpacaServer, STOCKS_PATH } from "./testing/fake_alpaca_server.ts";
 import { CONFIG_URL, serviceConfig, startWithFakePublisher } from "./testing/service_harness.ts";
 
@@ -35,6 +36,21 @@ Deno.test("market-data on the sim feed publishes valid trades, quotes, books and
   assert.match(text, /market_data_feed_connected\{exchange="sim"\} 1/);
   await s.svc.close();
   assert.ok(s.publisherClosed());
+});
+
+Deno.test("market-data serves its counters and feed state at GET /admin/stats", async () => {
+  await using s = await startWithFakePublisher(serviceConfig((marketData) => {
+    (marketData.sim as { ticksPerSecond: number }).ticksPerSecond = 500;
+  }));
+  await waitFor("a frame", () => s.svc.core.stats.frames > 0);
+  const response = await s.svc.admin.request("/admin/stats");
+  assert.equal(response.status, 200);
+  const stats: MarketDataStats = await response.json();
+  assert.equal(stats.exchange, "sim");
+  assert.equal(stats.connected, true);
+  assert.ok(stats.lastFrameAgeMs !== null && stats.lastFrameAgeMs >= 0);
+  assert.ok(stats.core.frames > 0);
+  assert.ok(stats.core.published > 0);
 });
 
 Deno.test("market-data closes 1s bars on its timer", async () => {
