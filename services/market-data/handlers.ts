@@ -149,6 +149,7 @@ export class FeedProblemLog implements CoreLog {
     );
   }
 
+  /** Logs a skipped frame or message (the first of a burst per `reason`). */
   parseError(reason: ParseReason, detail: string): void {
     let burst = this.#parseErrors.get(reason);
     if (!burst) {
@@ -164,6 +165,7 @@ export class FeedProblemLog implements CoreLog {
     burst.report({ exchange: this.#exchange, reason, detail, suppressed: 0 });
   }
 
+  /** Logs a trade left out of a closed bar (the first of a burst). */
   lateTrade(symbol: string, exchangeTs: number): void {
     this.#lateTrades.report({ exchange: this.#exchange, symbol, exchangeTs, suppressed: 0 });
   }

@@ -88,6 +88,7 @@ export class MarketDataMetrics implements CoreRecorder {
     this.#symbols = new Set(options.symbols);
   }
 
+  /** Counts one data message and observes its latency since `receivedTs` (epoch ms), in µs. */
   messageProcessed(kind: DataKind, symbol: string, receivedTs: number): void {
     const label = symbolLabel(this.#symbols, symbol);
     const key = kind + "|" + label;
@@ -111,6 +112,7 @@ export class MarketDataMetrics implements CoreRecorder {
     children.latency.observe(Math.max(0, (nowMs() - receivedTs) * 1000));
   }
 
+  /** Observes an order book update's latency since `startedAt` (`performance.now()`), in µs. */
   bookUpdated(symbol: string, updateType: UpdateType, startedAt: number): void {
     const label = symbolLabel(this.#symbols, symbol);
     const key = updateType + "|" + label;
@@ -125,6 +127,7 @@ export class MarketDataMetrics implements CoreRecorder {
     latency.observe(elapsedUs(startedAt));
   }
 
+  /** Counts a book update that left the book crossed or locked. */
   bookCrossed(symbol: string, state: Exclude<BookState, "ok">): void {
     this.#families.market_data_book_crossed_total.inc({
       symbol: symbolLabel(this.#symbols, symbol),
@@ -132,6 +135,7 @@ export class MarketDataMetrics implements CoreRecorder {
     });
   }
 
+  /** Counts a frame or message that could not be parsed, by reason. */
   parseError(reason: ParseReason): void {
     let counter = this.#parseErrors.get(reason);
     if (!counter) {

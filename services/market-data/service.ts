@@ -33,7 +33,9 @@ import { SimFeed } from "./sim_feed.ts";
 
 /** The slice of a publisher the service needs (tests pass a fake). */
 export interface MarketDataPublisher {
+  /** Publishes one message; may throw (the sink logs and drops it). */
   publish(type: string, body: unknown): unknown;
+  /** Closes the socket. */
   close(): Promise<void>;
 }
 
