@@ -2,19 +2,20 @@ import assert from "node:assert/strict";
 import { createMarketDataAdminApi, type MarketDataStats } from "./admin_api.ts";
 import type { CoreStats } from "./core.ts";
 
+const STATS: CoreStats = {
+  frames: 3,
+  messages: 120,
+  published: 118,
+  parseErrors: 2,
+  lateTrades: 1,
+  bookErrors: 0,
+  crossed: 0,
+  lastFrameAt: 1_700_000_000_000,
+};
+
 function setup(lastFrameAgeMs: number | null) {
-  const stats: CoreStats = {
-    frames: 3,
-    messages: 120,
-    published: 118,
-    parseErrors: 2,
-    lateTrades: 1,
-    bookErrors: 0,
-    crossed: 0,
-    lastFrameAt: 1_700_000_000_000,
-  };
   return createMarketDataAdminApi({
-    core: { stats },
+    core: { stats: STATS },
     feed: { exchange: "replay", connected: () => false },
     lastFrameAgeMs: () => lastFrameAgeMs,
   });
@@ -28,16 +29,7 @@ Deno.test("GET /admin/stats shows the core's counters, the feed's state and the 
     exchange: "replay",
     connected: false,
     lastFrameAgeMs: 13,
-    core: {
-      frames: 3,
-      messages: 120,
-      published: 118,
-      parseErrors: 2,
-      lateTrades: 1,
-      bookErrors: 0,
-      crossed: 0,
-      lastFrameAt: 1_700_000_000_000,
-    },
+    core: STATS,
   });
 });
 

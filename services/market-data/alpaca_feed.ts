@@ -48,7 +48,13 @@ export type ConnectionState =
   | "backoff"
   | "closed";
 
-/** The failure kind of an Alpaca stream error code. */
+/**
+ * The failure kind of an Alpaca stream error code. Alpaca's documented codes: 400
+ * invalid syntax, 401 not authenticated, 402 auth failed, 403 already authenticated,
+ * 404 auth timeout, 405 symbol limit exceeded, 406 connection limit exceeded, 407 slow
+ * client, 409 insufficient subscription, 410 invalid subscribe action for this feed,
+ * 500 internal error.
+ */
 export function errorTypeOfCode(code: number): ConnectionErrorType {
   switch (code) {
     case 401:
@@ -89,8 +95,6 @@ export class AlpacaConnection {
   state: ConnectionState = "idle";
   /** Consecutive failed attempts since data last flowed. */
   attempt = 0;
-  /** Connections opened so far. */
-  opened = 0;
   /** `nowMs()` of the last frame received. */
   lastFrameAt = 0;
   #ws: WebSocket | undefined;
@@ -133,7 +137,6 @@ export class AlpacaConnection {
     if (this.state === "closed") return;
     this.#failed = false;
     this.#setState("connecting");
-    this.opened++;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);

@@ -104,21 +104,6 @@ export interface ParsedFrame {
   readonly errors: ParseError[];
 }
 
-/** Alpaca's documented stream error codes. */
-export const ALPACA_ERROR_CODES = {
-  400: "invalid syntax",
-  401: "not authenticated",
-  402: "auth failed",
-  403: "already authenticated",
-  404: "auth timeout",
-  405: "symbol limit exceeded",
-  406: "connection limit exceeded",
-  407: "slow client",
-  409: "insufficient subscription",
-  410: "invalid subscribe action for this feed",
-  500: "internal error",
-} as const;
-
 /** Parses a text frame. Never throws: a bad frame gives errors, good messages survive. */
 export function parseFrame(text: string): ParsedFrame {
   let raw: unknown;

@@ -32,8 +32,6 @@ export class Recorder {
   #buffer: string[] = [];
   #bytes = 0;
   #timer: ReturnType<typeof setInterval>;
-  /** Lines written so far. */
-  lines = 0;
 
   private constructor(file: Deno.FsFile, flushMs: number) {
     this.#file = file;
@@ -55,7 +53,6 @@ export class Recorder {
     const line = recordLine(event) + "\n";
     this.#buffer.push(line);
     this.#bytes += line.length;
-    this.lines++;
     if (this.#bytes > 1 << 20) this.flush();
   }
 

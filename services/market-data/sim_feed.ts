@@ -35,8 +35,6 @@ export class SimFeed implements Feed {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #startedAt = 0;
   #running = false;
-  /** Virtual milliseconds of market skipped after event-loop stalls. */
-  skippedMs = 0;
 
   constructor(options: SimFeedOptions) {
     this.#market = new SimMarket(options);
@@ -53,11 +51,7 @@ export class SimFeed implements Feed {
     const tick = () => {
       if (!this.#running) return;
       const elapsed = performance.now() - this.#startedAt;
-      if (elapsed - this.#market.nextAt > this.#maxLagMs) {
-        const before = this.#market.nextAt;
-        this.#market.skipTo(elapsed);
-        this.skippedMs += elapsed - before;
-      }
+      if (elapsed - this.#market.nextAt > this.#maxLagMs) this.#market.skipTo(elapsed);
       // Several bounded frames per tick when the rate is high.
       for (let i = 0; i < 20; i++) {
         const messages = this.#market.due(elapsed, Date.now(), this.#maxBatch);

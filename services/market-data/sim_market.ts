@@ -96,11 +96,6 @@ export class SimMarket {
     });
   }
 
-  /** True while the market is in a burst. */
-  get bursting(): boolean {
-    return this.#burst;
-  }
-
   /**
    * The messages due by virtual time `elapsedMs` (since the start), at most `max`,
    * time-stamped `wallMs`. The first call also returns a book snapshot per symbol.
