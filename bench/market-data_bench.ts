@@ -6,51 +6,49 @@
 import { createServiceMetrics } from "../lib/metrics.ts";
 import { nowMs } from "../lib/clock.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
+import { MarketDataMetrics } from "../services/market-data/metrics.ts";
 import { OrderBook } from "../services/market-data/order_book.ts";
-import { SimMarket } from "../services/market-data/sim_market.ts";
+import {
+  SIM_TRAFFIC_SYMBOLS,
+  simTrafficFrames,
+} from "../services/market-data/testing/sim_traffic.ts";
 
-const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
-const sim = new SimMarket({
-  seed: 42,
-  symbols: SYMBOLS,
-  ticksPerSecond: 10_000,
-  bookDepth: 10,
-  startPrices: { AAPL: 228.14, MSFT: 415.3, SPY: 592.6, "BTC/USD": 97250 },
-  tickSize: { "BTC/USD": 0.5 },
-});
 // 100k messages of realistic sim traffic, cut into 50-message frames (10k/s at a 5 ms timer).
-const msgs = sim.due(10_000, Date.parse("2024-03-01T15:00:00Z"));
 const FRAME = 50;
-const frames: unknown[][] = [];
-for (let i = 0; i + FRAME <= msgs.length; i += FRAME) frames.push(msgs.slice(i, i + FRAME));
-const textFrames = frames.map((f) => JSON.stringify(f));
+const frames = simTrafficFrames(10_000, FRAME);
+const textFrames = frames.map((frame) => JSON.stringify(frame));
 
 const metrics = createServiceMetrics("market-data", { defaultMetrics: false, sampleMs: 60_000 });
 let sunk = 0;
 const core = new MarketDataCore({
   exchange: "sim",
-  symbols: SYMBOLS,
+  symbols: SIM_TRAFFIC_SYMBOLS,
   bars: ["1s", "1m"],
   sink: () => void sunk++,
-  metrics: metrics.families,
+  metrics: new MarketDataMetrics(metrics.families, {
+    exchange: "sim",
+    symbols: SIM_TRAFFIC_SYMBOLS,
+  }),
 });
-const bookOnly = frames.map((f) => f.filter((m) => (m as { T: string }).T === "o"));
-let i = 0;
-let j = 0;
-let k = 0;
+const bookOnly = frames.map((frame) =>
+  frame.filter((message) => (message as { T: string }).T === "o")
+);
+let decodedIndex = 0;
+let textIndex = 0;
+let bookIndex = 0;
 
 Deno.bench(`core.handle: sim frame of ${FRAME} messages (decoded)`, { group: "core" }, () => {
-  core.handle({ receivedTs: nowMs(), frame: frames[i++ % frames.length] });
+  core.handle({ receivedTs: nowMs(), frame: frames[decodedIndex++ % frames.length] });
 });
 
 Deno.bench(`core.handle: Alpaca text frame of ${FRAME} messages (JSON.parse included)`, {
   group: "core",
 }, () => {
-  core.handle({ receivedTs: nowMs(), frame: textFrames[j++ % textFrames.length] });
+  core.handle({ receivedTs: nowMs(), frame: textFrames[textIndex++ % textFrames.length] });
 });
 
 Deno.bench("core.handle: order book deltas only (per frame)", { group: "core" }, () => {
-  core.handle({ receivedTs: nowMs(), frame: bookOnly[k++ % bookOnly.length] });
+  core.handle({ receivedTs: nowMs(), frame: bookOnly[bookIndex++ % bookOnly.length] });
 });
 
 // Raw OrderBook: one delta of 3 levels then top() and levels(10), as the core does per update.
@@ -61,26 +59,26 @@ book.apply(
   true,
 );
 let seed = 7;
-const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
 const deltas = Array.from({ length: 4096 }, () => {
-  const side = rnd() < 0.5;
+  const bidSide = random() < 0.5;
   return {
-    bids: side
+    bids: bidSide
       ? [{
-        price: Math.round((228.14 - Math.floor(rnd() * 12) / 100) * 100) / 100,
-        size: rnd() < 0.1 ? 0 : 100,
+        price: Math.round((228.14 - Math.floor(random() * 12) / 100) * 100) / 100,
+        size: random() < 0.1 ? 0 : 100,
       }]
       : [],
-    asks: side ? [] : [{
-      price: Math.round((228.15 + Math.floor(rnd() * 12) / 100) * 100) / 100,
-      size: rnd() < 0.1 ? 0 : 100,
+    asks: bidSide ? [] : [{
+      price: Math.round((228.15 + Math.floor(random() * 12) / 100) * 100) / 100,
+      size: random() < 0.1 ? 0 : 100,
     }],
   };
 });
-let d = 0;
+let deltaIndex = 0;
 Deno.bench("OrderBook.apply delta + top() + levels(10)", { group: "book" }, () => {
-  const x = deltas[d++ & 4095];
-  book.apply(x.bids, x.asks, false);
+  const delta = deltas[deltaIndex++ & 4095];
+  book.apply(delta.bids, delta.asks, false);
   book.top(10);
   book.levels(10);
 });

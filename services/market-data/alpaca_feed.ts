@@ -48,7 +48,13 @@ export type ConnectionState =
   | "backoff"
   | "closed";
 
-/** The failure kind of an Alpaca stream error code. */
+/**
+ * The failure kind of an Alpaca stream error code. Alpaca's documented codes: 400
+ * invalid syntax, 401 not authenticated, 402 auth failed, 403 already authenticated,
+ * 404 auth timeout, 405 symbol limit exceeded, 406 connection limit exceeded, 407 slow
+ * client, 409 insufficient subscription, 410 invalid subscribe action for this feed,
+ * 500 internal error.
+ */
 export function errorTypeOfCode(code: number): ConnectionErrorType {
   switch (code) {
     case 401:
@@ -89,8 +95,6 @@ export class AlpacaConnection {
   state: ConnectionState = "idle";
   /** Consecutive failed attempts since data last flowed. */
   attempt = 0;
-  /** Connections opened so far. */
-  opened = 0;
   /** `nowMs()` of the last frame received. */
   lastFrameAt = 0;
   #ws: WebSocket | undefined;
@@ -99,23 +103,33 @@ export class AlpacaConnection {
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #stateSince = 0;
   #onEvent: FeedHandler = () => {};
+  readonly #options: AlpacaFeedOptions;
 
+  /**
+   * @param url The stream endpoint.
+   * @param symbols The symbols to subscribe to there.
+   * @param crypto True for the crypto endpoint (order books are subscribed too).
+   * @param options The feed's options (credentials, backoff, staleness, hooks).
+   */
   constructor(
     readonly url: string,
     readonly symbols: readonly string[],
     readonly crypto: boolean,
-    private readonly o: AlpacaFeedOptions,
-  ) {}
+    options: AlpacaFeedOptions,
+  ) {
+    this.#options = options;
+  }
 
+  /** Connects, and keeps reconnecting until closed; data frames go to `onEvent`. */
   start(onEvent: FeedHandler): void {
     this.#onEvent = onEvent;
-    const every = Math.max(10, Math.min(1000, this.o.staleAfterMs / 4));
-    this.#watchdog = setInterval(() => this.#check(), every);
+    const checkEveryMs = Math.max(10, Math.min(1000, this.#options.staleAfterMs / 4));
+    this.#watchdog = setInterval(() => this.#check(), checkEveryMs);
     this.#connect();
   }
 
-  #setState(s: ConnectionState): void {
-    this.state = s;
+  #setState(state: ConnectionState): void {
+    this.state = state;
     this.#stateSince = performance.now();
   }
 
@@ -123,7 +137,6 @@ export class AlpacaConnection {
     if (this.state === "closed") return;
     this.#failed = false;
     this.#setState("connecting");
-    this.opened++;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);
@@ -137,21 +150,24 @@ export class AlpacaConnection {
     ws.onopen = () => {
       opened = true;
     };
-    ws.onerror = (ev) => {
+    ws.onerror = (event) => {
       if (ws !== this.#ws) return;
-      const msg = (ev as ErrorEvent).message ?? "";
-      this.#fail(opened ? "server_close" : errorTypeOfConnectError(msg), msg || "WebSocket error");
+      const text = (event as ErrorEvent).message ?? "";
+      this.#fail(
+        opened ? "server_close" : errorTypeOfConnectError(text),
+        text || "WebSocket error",
+      );
     };
-    ws.onclose = (ev) => {
+    ws.onclose = (event) => {
       if (ws !== this.#ws) return;
       this.#fail(
         opened ? "server_close" : "connect_refused",
-        `WebSocket closed (code ${ev.code})`,
+        `WebSocket closed (code ${event.code})`,
       );
     };
-    ws.onmessage = (ev) => {
+    ws.onmessage = (event) => {
       if (ws !== this.#ws) return;
-      this.#frame(ev.data);
+      this.#frame(event.data);
     };
   }
 
@@ -164,14 +180,14 @@ export class AlpacaConnection {
       ? new TextDecoder().decode(data)
       : "";
     const parsed = parseFrame(text);
-    let data_ = false;
-    for (const m of parsed.messages) {
-      switch (m.kind) {
+    let hasData = false;
+    for (const message of parsed.messages) {
+      switch (message.kind) {
         case "success":
-          if (m.msg === "connected" && this.state === "connecting") {
+          if (message.msg === "connected" && this.state === "connecting") {
             this.#setState("authenticating");
-            this.#send(authAction(this.o.keyId, this.o.secretKey));
-          } else if (m.msg === "authenticated" && this.state === "authenticating") {
+            this.#send(authAction(this.#options.keyId, this.#options.secretKey));
+          } else if (message.msg === "authenticated" && this.state === "authenticating") {
             this.#setState("subscribing");
             this.#send(subscribeAction(this.symbols, this.crypto));
           }
@@ -179,26 +195,29 @@ export class AlpacaConnection {
         case "subscription":
           if (this.state === "subscribing") {
             this.#setState("streaming");
-            this.o.log?.info("Alpaca stream subscribed", { url: this.url, lists: m.lists });
+            this.#options.log?.info("Alpaca stream subscribed", {
+              url: this.url,
+              lists: message.lists,
+            });
           }
           break;
         case "error":
-          this.#serverError(m);
+          this.#serverError(message);
           return;
         default:
-          data_ = true;
+          hasData = true;
       }
     }
-    if (data_ && this.state === "streaming") this.attempt = 0;
-    if (data_ || parsed.errors.length > 0) {
+    if (hasData && this.state === "streaming") this.attempt = 0;
+    if (hasData || parsed.errors.length > 0) {
       this.#onEvent({ receivedTs, frame: text, parsed });
     }
   }
 
-  #serverError(m: ErrorMsg): void {
-    if (m.code === 403) return; // already authenticated: harmless
-    const type = errorTypeOfCode(m.code);
-    this.#fail(type, `Alpaca error ${m.code}: ${m.msg.slice(0, 100)}`);
+  #serverError(error: ErrorMsg): void {
+    if (error.code === 403) return; // already authenticated: harmless
+    const type = errorTypeOfCode(error.code);
+    this.#fail(type, `Alpaca error ${error.code}: ${error.msg.slice(0, 100)}`);
   }
 
   #send(text: string): void {
@@ -212,7 +231,7 @@ export class AlpacaConnection {
   /** Watchdog: handshake timeout and silent feed. */
   #check(): void {
     const inState = performance.now() - this.#stateSince;
-    const handshake = this.o.handshakeTimeoutMs ?? 10_000;
+    const handshake = this.#options.handshakeTimeoutMs ?? 10_000;
     if (
       (this.state === "connecting" || this.state === "authenticating" ||
         this.state === "subscribing") && inState > handshake
@@ -221,9 +240,9 @@ export class AlpacaConnection {
     } else if (
       this.state === "streaming" &&
       nowMs() - Math.max(this.lastFrameAt, performance.timeOrigin + this.#stateSince) >
-        this.o.staleAfterMs
+        this.#options.staleAfterMs
     ) {
-      this.#fail("silent_feed", `no message for ${this.o.staleAfterMs} ms`);
+      this.#fail("silent_feed", `no message for ${this.#options.staleAfterMs} ms`);
     }
   }
 
@@ -238,13 +257,13 @@ export class AlpacaConnection {
     } catch {
       // closing a socket that never opened
     }
-    this.o.onFailure?.(type);
+    this.#options.onFailure?.(type);
     const slow = type === "auth_failed" || type === "connection_limit";
-    const delay = slow ? this.o.reconnectMaxMs : backoffMs(
+    const delay = slow ? this.#options.reconnectMaxMs : backoffMs(
       this.attempt,
-      this.o.reconnectMinMs,
-      this.o.reconnectMaxMs,
-      (this.o.random ?? Math.random)(),
+      this.#options.reconnectMinMs,
+      this.#options.reconnectMaxMs,
+      (this.#options.random ?? Math.random)(),
     );
     this.attempt++;
     const fields = {
@@ -255,17 +274,18 @@ export class AlpacaConnection {
       delayMs: Math.round(delay),
     };
     if (type === "auth_failed") {
-      this.o.log?.error(
+      this.#options.log?.error(
         "Alpaca stream authentication failed; retrying after the maximum backoff",
         fields,
       );
     } else {
-      this.o.log?.warn("Alpaca stream failed; reconnecting", fields);
+      this.#options.log?.warn("Alpaca stream failed; reconnecting", fields);
     }
     this.#setState("backoff");
     this.#timer = setTimeout(() => this.#connect(), delay);
   }
 
+  /** Closes the socket and stops the watchdog and any pending reconnect. */
   close(): void {
     this.#setState("closed");
     clearTimeout(this.#timer);
@@ -287,7 +307,7 @@ export class AlpacaConnection {
  * ```ts
  * const feed = new AlpacaFeed({ symbols: ["AAPL", "BTC/USD"], stocksUrl, cryptoUrl,
  *   keyId, secretKey, reconnectMinMs: 500, reconnectMaxMs: 30_000, staleAfterMs: 5000 });
- * await feed.start((ev) => core.handle(ev));
+ * await feed.start((event) => core.handle(event));
  * ```
  */
 export class AlpacaFeed implements Feed {
@@ -295,8 +315,8 @@ export class AlpacaFeed implements Feed {
   readonly connections: AlpacaConnection[];
 
   constructor(options: AlpacaFeedOptions) {
-    const stocks = options.symbols.filter((s) => !s.includes("/"));
-    const crypto = options.symbols.filter((s) => s.includes("/"));
+    const stocks = options.symbols.filter((symbol) => !symbol.includes("/"));
+    const crypto = options.symbols.filter((symbol) => symbol.includes("/"));
     this.connections = [];
     if (stocks.length) {
       this.connections.push(new AlpacaConnection(options.stocksUrl, stocks, false, options));
@@ -306,17 +326,21 @@ export class AlpacaFeed implements Feed {
     }
   }
 
+  /** Starts every connection; resolves at once (not when connected). */
   start(onEvent: FeedHandler): Promise<void> {
-    for (const c of this.connections) c.start(onEvent);
+    for (const connection of this.connections) connection.start(onEvent);
     return Promise.resolve();
   }
 
+  /** True while every connection is subscribed and streaming. */
   connected(): boolean {
-    return this.connections.length > 0 && this.connections.every((c) => c.state === "streaming");
+    return this.connections.length > 0 &&
+      this.connections.every((connection) => connection.state === "streaming");
   }
 
+  /** Closes every connection. */
   close(): Promise<void> {
-    for (const c of this.connections) c.close();
+    for (const connection of this.connections) connection.close();
     return Promise.resolve();
   }
 }

@@ -7,33 +7,43 @@ import {
   errorTypeOfCode,
   errorTypeOfConnectError,
 } from "./alpaca_feed.ts";
-import { MarketDataCore, type Outgoing } from "./core.ts";
-import { FakeAlpacaServer } from "./fake_alpaca_server.ts";
 import type { ConnectionErrorType, FeedEvent } from "./feed.ts";
+import { coreHarness } from "./testing/core_harness.ts";
+import { CRYPTO_PATH, FakeAlpacaServer, STOCKS_PATH } from "./testing/fake_alpaca_server.ts";
 
 const TS = "2024-03-01T15:00:00.123456789Z";
 
-async function harness(
-  opts: Partial<AlpacaFeedOptions> = {},
-  symbols = ["AAPL", "BTC/USD"],
-) {
-  const server = new FakeAlpacaServer();
-  const failures: ConnectionErrorType[] = [];
-  const events: FeedEvent[] = [];
-  const feed = new AlpacaFeed({
-    symbols,
-    stocksUrl: `${server.base}/v2/iex`,
-    cryptoUrl: `${server.base}/v1beta3/crypto/us`,
+/** Feed options with fast reconnects that count failures into `failures`. */
+function feedOptions(
+  urls: { stocksUrl: string; cryptoUrl: string },
+  failures: ConnectionErrorType[],
+  overrides: Partial<AlpacaFeedOptions> = {},
+): AlpacaFeedOptions {
+  return {
+    symbols: ["AAPL"],
+    stocksUrl: urls.stocksUrl,
+    cryptoUrl: urls.cryptoUrl,
     keyId: "key",
     secretKey: "secret",
     reconnectMinMs: 20,
     reconnectMaxMs: 200,
     staleAfterMs: 60_000,
-    onFailure: (t) => failures.push(t),
-    random: () => 0.5,
-    ...opts,
-  });
-  await feed.start((e) => events.push(e));
+    onFailure: (errorType) => failures.push(errorType),
+    ...overrides,
+  };
+}
+
+async function harness(
+  overrides: Partial<AlpacaFeedOptions> = {},
+  symbols = ["AAPL", "BTC/USD"],
+) {
+  const server = new FakeAlpacaServer();
+  const failures: ConnectionErrorType[] = [];
+  const events: FeedEvent[] = [];
+  const feed = new AlpacaFeed(
+    feedOptions(server, failures, { symbols, random: () => 0.5, ...overrides }),
+  );
+  await feed.start((event) => events.push(event));
   return {
     server,
     feed,
@@ -50,8 +60,8 @@ Deno.test("AlpacaFeed authenticates, subscribes per endpoint and streams every m
   await using h = await harness();
   await waitFor("both streams subscribed", () => h.feed.connected());
   const byPath = Object.fromEntries(h.server.streaming().map((c) => [c.path, c.subscribed]));
-  assert.deepEqual(byPath["/v2/iex"], { trades: ["AAPL"], quotes: ["AAPL"], bars: ["AAPL"] });
-  assert.deepEqual(byPath["/v1beta3/crypto/us"], {
+  assert.deepEqual(byPath[STOCKS_PATH], { trades: ["AAPL"], quotes: ["AAPL"], bars: ["AAPL"] });
+  assert.deepEqual(byPath[CRYPTO_PATH], {
     trades: ["BTC/USD"],
     quotes: ["BTC/USD"],
     bars: ["BTC/USD"],
@@ -69,28 +79,22 @@ Deno.test("AlpacaFeed authenticates, subscribes per endpoint and streams every m
       { T: "q", S: "AAPL", bx: "V", bp: 128.13, bs: 1, ax: "V", ap: 128.15, as: 2, t: TS },
       { T: "b", S: "AAPL", o: 1, h: 2, l: 1, c: 2, v: 10, t: TS, n: 3, vw: 1.5 },
     ]),
-    "/v2/iex",
+    STOCKS_PATH,
   );
   h.server.send(
     JSON.stringify([
       { T: "o", S: "BTC/USD", t: TS, b: [{ p: 97250, s: 1 }], a: [{ p: 97250.5, s: 2 }], r: true },
       { T: "o", S: "BTC/USD", t: TS, b: [{ p: 97249.5, s: 3 }], a: [] },
     ]),
-    "/v1beta3/crypto/us",
+    CRYPTO_PATH,
   );
   await waitFor("data frames", () => h.events.length >= 2);
 
-  const out: Outgoing[] = [];
-  const core = new MarketDataCore({
-    exchange: "alpaca",
-    symbols: ["AAPL", "BTC/USD"],
-    bars: ["1s"],
-    sink: (m) => out.push(m),
-  });
-  for (const e of h.events) core.handle(e);
-  assert.deepEqual(out.map((o) => o.type).sort(), ["book", "book", "quote", "trade"]);
-  assert.equal(core.stats.messages, 5);
-  assert.equal(core.book("BTC/USD")!.top().bestBid, 97250);
+  using core = coreHarness({ bars: ["1s"] });
+  for (const event of h.events) core.core.handle(event);
+  assert.deepEqual(core.out.map((o) => o.type).sort(), ["book", "book", "quote", "trade"]);
+  assert.equal(core.core.stats.messages, 5);
+  assert.equal(core.core.book("BTC/USD")!.top().bestBid, 97250);
   assert.deepEqual(h.failures, []);
 });
 
@@ -159,18 +163,9 @@ Deno.test("AlpacaFeed times out a server that never says connected", async () =>
   const server = new FakeAlpacaServer();
   server.greet = false;
   const failures: ConnectionErrorType[] = [];
-  const feed = new AlpacaFeed({
-    symbols: ["AAPL"],
-    stocksUrl: `${server.base}/v2/iex`,
-    cryptoUrl: `${server.base}/x`,
-    keyId: "key",
-    secretKey: "secret",
-    reconnectMinMs: 20,
-    reconnectMaxMs: 200,
-    staleAfterMs: 100,
-    handshakeTimeoutMs: 100,
-    onFailure: (t) => failures.push(t),
-  });
+  const feed = new AlpacaFeed(
+    feedOptions(server, failures, { staleAfterMs: 100, handshakeTimeoutMs: 100 }),
+  );
   try {
     await feed.start(() => {});
     await waitFor("timeout counted", () => failures.includes("timeout"));
@@ -183,17 +178,14 @@ Deno.test("AlpacaFeed times out a server that never says connected", async () =>
 Deno.test("AlpacaFeed counts a refused connection and backs off", async () => {
   const port = freePort();
   const failures: ConnectionErrorType[] = [];
-  const feed = new AlpacaFeed({
-    symbols: ["AAPL"],
-    stocksUrl: `ws://127.0.0.1:${port}/v2/iex`,
-    cryptoUrl: `ws://127.0.0.1:${port}/x`,
-    keyId: "key",
-    secretKey: "secret",
-    reconnectMinMs: 10,
-    reconnectMaxMs: 40,
-    staleAfterMs: 1000,
-    onFailure: (t) => failures.push(t),
-  });
+  const base = `ws://127.0.0.1:${port}`;
+  const feed = new AlpacaFeed(
+    feedOptions(
+      { stocksUrl: base + STOCKS_PATH, cryptoUrl: base + CRYPTO_PATH },
+      failures,
+      { reconnectMinMs: 10, reconnectMaxMs: 40, staleAfterMs: 1000 },
+    ),
+  );
   try {
     await feed.start(() => {});
     await waitFor("three failures", () => failures.length >= 3);

@@ -104,21 +104,6 @@ export interface ParsedFrame {
   readonly errors: ParseError[];
 }
 
-/** Alpaca's documented stream error codes. */
-export const ALPACA_ERROR_CODES = {
-  400: "invalid syntax",
-  401: "not authenticated",
-  402: "auth failed",
-  403: "already authenticated",
-  404: "auth timeout",
-  405: "symbol limit exceeded",
-  406: "connection limit exceeded",
-  407: "slow client",
-  409: "insufficient subscription",
-  410: "invalid subscribe action for this feed",
-  500: "internal error",
-} as const;
-
 /** Parses a text frame. Never throws: a bad frame gives errors, good messages survive. */
 export function parseFrame(text: string): ParsedFrame {
   let raw: unknown;
@@ -139,9 +124,9 @@ export function parseMessages(raw: unknown): ParsedFrame {
     return { messages, errors };
   }
   for (const item of raw) {
-    const r = parseMessage(item);
-    if ("reason" in r) errors.push(r);
-    else messages.push(r);
+    const result = parseMessage(item);
+    if ("reason" in result) errors.push(result);
+    else messages.push(result);
   }
   return { messages, errors };
 }
@@ -165,108 +150,125 @@ export function parseMessage(item: unknown): FeedMessage | ParseError {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {
     return fail("not_object", "message is not an object");
   }
-  const m = item as Obj;
-  const T = m.T;
-  switch (T) {
+  const message = item as Obj;
+  const type = message.T;
+  switch (type) {
     case "t":
     case "q":
     case "b":
     case "o":
-      return parseData(T, m);
+      return parseData(type, message);
     case "success":
-      return typeof m.msg === "string"
-        ? { kind: "success", msg: m.msg }
+      return typeof message.msg === "string"
+        ? { kind: "success", msg: message.msg }
         : fail("invalid_field", "success without msg");
     case "error":
-      return typeof m.code === "number" && Number.isInteger(m.code)
-        ? { kind: "error", code: m.code, msg: typeof m.msg === "string" ? m.msg : "" }
+      return typeof message.code === "number" && Number.isInteger(message.code)
+        ? {
+          kind: "error",
+          code: message.code,
+          msg: typeof message.msg === "string" ? message.msg : "",
+        }
         : fail("invalid_field", "error without an integer code");
     case "subscription": {
       const lists: Record<string, string[]> = {};
-      for (const [k, v] of Object.entries(m)) {
-        if (k === "T") continue;
-        if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) {
-          return fail("invalid_field", `subscription ${k} is not a list of symbols`);
+      for (const [list, symbols] of Object.entries(message)) {
+        if (list === "T") continue;
+        if (!Array.isArray(symbols) || !symbols.every((symbol) => typeof symbol === "string")) {
+          return fail("invalid_field", `subscription ${list} is not a list of symbols`);
         }
-        lists[k] = v as string[];
+        lists[list] = symbols as string[];
       }
       return { kind: "subscription", lists };
     }
     default:
-      return fail("unknown_type", `unknown T ${typeof T === "string" ? T.slice(0, 20) : typeof T}`);
+      return fail(
+        "unknown_type",
+        `unknown T ${typeof type === "string" ? type.slice(0, 20) : typeof type}`,
+      );
   }
 }
 
-function parseData(T: "t" | "q" | "b" | "o", m: Obj): FeedMessage | ParseError {
-  const symbol = m.S;
+function parseData(type: "t" | "q" | "b" | "o", message: Obj): FeedMessage | ParseError {
+  const symbol = message.S;
   if (!isSymbol(symbol)) return fail("invalid_symbol", "S is not a symbol");
-  const exchangeTs = parseTimestamp(m.t);
+  const exchangeTs = parseTimestamp(message.t);
   if (exchangeTs === undefined) return fail("invalid_timestamp", "t is not an RFC 3339 time");
-  switch (T) {
+  switch (type) {
     case "t": {
-      if (!isPositive(m.p) || !isSize(m.s)) return fail("invalid_field", "trade p or s");
-      const id = m.i;
+      if (!isPositive(message.p) || !isSize(message.s)) {
+        return fail("invalid_field", "trade p or s");
+      }
+      const id = message.i;
       return {
         kind: "trade",
         symbol,
-        price: m.p,
-        size: m.s,
+        price: message.p,
+        size: message.s,
         exchangeTs,
         ...(typeof id === "number" || typeof id === "string" ? { tradeId: String(id) } : {}),
       };
     }
     case "q": {
-      if (!isPositive(m.bp) || !isSize(m.bs) || !isPositive(m.ap) || !isSize(m.as)) {
+      if (
+        !isPositive(message.bp) || !isSize(message.bs) || !isPositive(message.ap) ||
+        !isSize(message.as)
+      ) {
         return fail("invalid_field", "quote bp, bs, ap or as");
       }
       return {
         kind: "quote",
         symbol,
-        bidPrice: m.bp,
-        bidSize: m.bs,
-        askPrice: m.ap,
-        askSize: m.as,
+        bidPrice: message.bp,
+        bidSize: message.bs,
+        askPrice: message.ap,
+        askSize: message.as,
         exchangeTs,
       };
     }
     case "b": {
       if (
-        !isPositive(m.o) || !isPositive(m.h) || !isPositive(m.l) || !isPositive(m.c) ||
-        !isSize(m.v)
+        !isPositive(message.o) || !isPositive(message.h) || !isPositive(message.l) ||
+        !isPositive(message.c) ||
+        !isSize(message.v)
       ) {
         return fail("invalid_field", "bar o, h, l, c or v");
       }
       return {
         kind: "bar",
         symbol,
-        open: m.o,
-        high: m.h,
-        low: m.l,
-        close: m.c,
-        volume: m.v,
+        open: message.o,
+        high: message.h,
+        low: message.l,
+        close: message.c,
+        volume: message.v,
         exchangeTs,
       };
     }
     case "o": {
-      const bids = parseLevels(m.b);
-      const asks = parseLevels(m.a);
+      const bids = parseLevels(message.b);
+      const asks = parseLevels(message.a);
       if (bids === undefined || asks === undefined) {
         return fail("invalid_field", "orderbook b or a is not a list of {p, s} levels");
       }
-      if (m.r !== undefined && typeof m.r !== "boolean") return fail("invalid_field", "r");
-      return { kind: "orderbook", symbol, bids, asks, reset: m.r === true, exchangeTs };
+      if (message.r !== undefined && typeof message.r !== "boolean") {
+        return fail("invalid_field", "r");
+      }
+      return { kind: "orderbook", symbol, bids, asks, reset: message.r === true, exchangeTs };
     }
   }
 }
 
-function parseLevels(v: unknown): LevelUpdate[] | undefined {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) return undefined;
-  const out: LevelUpdate[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const l = v[i] as Obj | null;
-    if (l === null || typeof l !== "object" || !isPositive(l.p) || !isSize(l.s)) return undefined;
-    out[i] = { price: l.p, size: l.s };
+function parseLevels(value: unknown): LevelUpdate[] | undefined {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return undefined;
+  const out: LevelUpdate[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const level = value[i] as Obj | null;
+    if (level === null || typeof level !== "object" || !isPositive(level.p) || !isSize(level.s)) {
+      return undefined;
+    }
+    out[i] = { price: level.p, size: level.s };
   }
   return out;
 }
@@ -282,13 +284,14 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d
  * parseTimestamp("2021-02-22T15:51:44.208123456Z"); // 1614009104208.1235
  * ```
  */
-export function parseTimestamp(v: unknown): number | undefined {
-  if (typeof v !== "string" || v.length > 40) return undefined;
-  const m = RFC3339.exec(v);
-  if (!m) return undefined;
-  const base = Date.parse(m[1] + m[3]);
+export function parseTimestamp(value: unknown): number | undefined {
+  if (typeof value !== "string" || value.length > 40) return undefined;
+  const match = RFC3339.exec(value);
+  if (!match) return undefined;
+  const fraction = match[2];
+  const base = Date.parse(match[1] + match[3]); // seconds + zone
   if (!Number.isFinite(base) || base < 0) return undefined;
-  return m[2] === undefined ? base : base + Number("0." + m[2]) * 1000;
+  return fraction === undefined ? base : base + Number("0." + fraction) * 1000;
 }
 
 /** Formats epoch milliseconds as RFC 3339 (millisecond precision), as the sim feed sends it. */

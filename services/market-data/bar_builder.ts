@@ -24,7 +24,7 @@ export const INTERVAL_MS: Readonly<Record<BarInterval, number>> = {
   "5m": 300_000,
 };
 
-interface Acc {
+interface OpenBar {
   start: number;
   open: number;
   high: number;
@@ -49,11 +49,12 @@ export type AddResult = "added" | "late";
  * ```
  */
 export class BarBuilder {
-  /** interval -> symbol -> window start -> accumulator */
-  readonly #open = new Map<BarInterval, Map<string, Map<number, Acc>>>();
+  /** interval -> symbol -> window start -> the open bar of that window */
+  readonly #open = new Map<BarInterval, Map<string, Map<number, OpenBar>>>();
   /** interval -> every window ending at or before this is closed. */
   readonly #closedUntil = new Map<BarInterval, number>();
 
+  /** Bars for each of `intervals`, each closed `graceMs` (ms) after its end. */
   constructor(readonly intervals: readonly BarInterval[], readonly graceMs = 250) {
     for (const i of intervals) {
       this.#open.set(i, new Map());
@@ -69,17 +70,17 @@ export class BarBuilder {
   addTrade(symbol: string, price: number, size: number, exchangeTs: number): AddResult {
     let result: AddResult = "added";
     for (const interval of this.intervals) {
-      const ms = INTERVAL_MS[interval];
-      const start = Math.floor(exchangeTs / ms) * ms;
-      if (start + ms <= this.#closedUntil.get(interval)!) {
+      const intervalMs = INTERVAL_MS[interval];
+      const start = Math.floor(exchangeTs / intervalMs) * intervalMs;
+      if (start + intervalMs <= this.#closedUntil.get(interval)!) {
         result = "late";
         continue;
       }
       const bySymbol = this.#open.get(interval)!;
       let windows = bySymbol.get(symbol);
       if (!windows) bySymbol.set(symbol, windows = new Map());
-      const acc = windows.get(start);
-      if (!acc) {
+      const openBar = windows.get(start);
+      if (!openBar) {
         windows.set(start, {
           start,
           open: price,
@@ -91,12 +92,12 @@ export class BarBuilder {
           trades: 1,
         });
       } else {
-        if (price > acc.high) acc.high = price;
-        if (price < acc.low) acc.low = price;
-        acc.close = price;
-        acc.volume += size;
-        acc.notional += price * size;
-        acc.trades++;
+        if (price > openBar.high) openBar.high = price;
+        if (price < openBar.low) openBar.low = price;
+        openBar.close = price;
+        openBar.volume += size;
+        openBar.notional += price * size;
+        openBar.trades++;
       }
     }
     return result;
@@ -106,11 +107,11 @@ export class BarBuilder {
   closeDue(nowMs: number): Bar[] {
     const out: Bar[] = [];
     for (const interval of this.intervals) {
-      const ms = INTERVAL_MS[interval];
-      const until = Math.floor((nowMs - this.graceMs) / ms) * ms;
+      const intervalMs = INTERVAL_MS[interval];
+      const until = Math.floor((nowMs - this.graceMs) / intervalMs) * intervalMs;
       if (until <= this.#closedUntil.get(interval)!) continue;
       this.#closedUntil.set(interval, until);
-      this.#collect(interval, (start) => start + ms <= until, out);
+      this.#collect(interval, (start) => start + intervalMs <= until, out);
     }
     return out;
   }
@@ -123,35 +124,40 @@ export class BarBuilder {
   }
 
   #collect(interval: BarInterval, due: (start: number) => boolean, out: Bar[]): void {
-    const ms = INTERVAL_MS[interval];
+    const intervalMs = INTERVAL_MS[interval];
     for (const [symbol, windows] of this.#open.get(interval)!) {
       const starts = [...windows.keys()].filter(due).sort((a, b) => a - b);
       for (const start of starts) {
-        const a = windows.get(start)!;
+        const openBar = windows.get(start)!;
         windows.delete(start);
-        out.push(toBar(symbol, interval, ms, a));
+        out.push(toBar(symbol, interval, intervalMs, openBar));
       }
       if (windows.size === 0) this.#open.get(interval)!.delete(symbol);
     }
   }
 }
 
-function toBar(symbol: string, interval: BarInterval, ms: number, a: Acc): Bar {
-  let vwap = a.volume > 0 ? a.notional / a.volume : a.close;
+function toBar(
+  symbol: string,
+  interval: BarInterval,
+  intervalMs: number,
+  openBar: OpenBar,
+): Bar {
+  let vwap = openBar.volume > 0 ? openBar.notional / openBar.volume : openBar.close;
   // Rounding can put the VWAP a hair outside [low, high]; clamp it.
-  if (vwap < a.low) vwap = a.low;
-  if (vwap > a.high) vwap = a.high;
+  if (vwap < openBar.low) vwap = openBar.low;
+  if (vwap > openBar.high) vwap = openBar.high;
   return {
     symbol,
     interval,
-    start: a.start,
-    end: a.start + ms,
-    open: a.open,
-    high: a.high,
-    low: a.low,
-    close: a.close,
-    volume: a.volume,
-    trades: a.trades,
+    start: openBar.start,
+    end: openBar.start + intervalMs,
+    open: openBar.open,
+    high: openBar.high,
+    low: openBar.low,
+    close: openBar.close,
+    volume: openBar.volume,
+    trades: openBar.trades,
     vwap,
   };
 }

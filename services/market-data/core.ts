@@ -1,18 +1,16 @@
 /**
  * The market-data core: takes raw feed frames, parses them, maintains the order
- * books and bars, publishes normalised messages through a sink, and records the
- * seed's metrics. No sockets, no timers: the service calls {@link MarketDataCore.handle}
- * for each frame and {@link MarketDataCore.closeBars} from its bar timer, and a
- * test or bench can do the same.
+ * books and bars, and publishes normalised messages through a sink. No sockets, no
+ * timers, no logger of its own: the service calls {@link MarketDataCore.handle} for
+ * each frame and {@link MarketDataCore.closeBars} from its bar timer, and a test or
+ * bench can do the same. Metrics go through a {@link CoreRecorder}; feed input the
+ * core cannot use (parse errors, late trades) is reported to a {@link CoreLog}.
  * @module
  */
-import type { Counter, Histogram } from "prom-client";
-import type { Logger } from "@logtape/logtape";
-import type { Families } from "../../lib/metrics.ts";
-import { symbolLabel } from "../../lib/metrics.ts";
 import type { Bar, Book, Quote, Trade } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import {
+  type DataKind,
   type FeedMessage,
   parseFrame,
   parseMessages,
@@ -20,6 +18,7 @@ import {
 } from "./alpaca_protocol.ts";
 import { BarBuilder, type BarInterval } from "./bar_builder.ts";
 import type { Exchange, FeedEvent } from "./feed.ts";
+import { type CoreRecorder, type MarketDataFamilies, MarketDataMetrics } from "./metrics.ts";
 import { OrderBook } from "./order_book.ts";
 
 /** What the core publishes: an envelope type and its body (bodies satisfy lib/types.ts). */
@@ -30,34 +29,41 @@ export type Outgoing =
   | { type: "bar"; body: Bar };
 
 /** Publishes one message; the core measures latency up to the moment this returns. */
-export type Sink = (msg: Outgoing) => void;
+export type Sink = (message: Outgoing) => void;
 
-/** The metric families the core records into. */
-export type CoreMetrics = Pick<
-  Families<"market-data">,
-  | "market_data_websocket_latency_us"
-  | "market_data_orderbook_update_latency_us"
-  | "market_data_messages_processed_total"
-  | "market_data_parse_errors_total"
-  | "market_data_book_crossed_total"
->;
+/**
+ * Where the core reports feed input it could not use, for the log (the service
+ * rate-limits the lines). Counting is the {@link CoreRecorder}'s job.
+ */
+export interface CoreLog {
+  /** A frame or message was skipped: `reason` is its stable code, `detail` says why. */
+  parseError(reason: ParseReason, detail: string): void;
+  /** A trade arrived for a bar window already closed; `exchangeTs` in epoch ms. */
+  lateTrade(symbol: string, exchangeTs: number): void;
+}
 
 /** Options of {@link MarketDataCore}. */
 export interface CoreOptions {
   readonly exchange: Exchange;
-  /** Configured symbols: the only `symbol` label values (others become "other"). */
+  /** Configured symbols: books are kept for these only. */
   readonly symbols: readonly string[];
   readonly bars: readonly BarInterval[];
   readonly sink: Sink;
-  readonly metrics?: CoreMetrics;
-  readonly log?: Logger;
+  /**
+   * Where metrics go: a recorder (the service passes its {@link MarketDataMetrics}),
+   * or the service's metric families, which the core then records into through a
+   * `MarketDataMetrics` of its own. None: nothing is recorded.
+   */
+  readonly metrics?: CoreRecorder | MarketDataFamilies;
+  /** Where skipped input is reported; none: it is only counted. */
+  readonly log?: CoreLog;
   /** Levels per side in a published book; default 10. */
   readonly topLevels?: number;
   /** Grace after a bar's end before it is closed; default 250 ms. */
   readonly barGraceMs?: number;
 }
 
-/** Counts kept by the core (for tests, benches and `/ready` details). */
+/** Counts kept by the core (for tests, benches, `/admin/stats` and the shut-down log line). */
 export interface CoreStats {
   frames: number;
   messages: number;
@@ -70,11 +76,19 @@ export interface CoreStats {
   lastFrameAt: number;
 }
 
-type DataKind = "trade" | "quote" | "orderbook" | "bar";
+function recorderOf(
+  metrics: CoreRecorder | MarketDataFamilies | undefined,
+  exchange: Exchange,
+  symbols: readonly string[],
+): CoreRecorder | undefined {
+  if (metrics === undefined || "messageProcessed" in metrics) return metrics;
+  return new MarketDataMetrics(metrics, { exchange, symbols });
+}
 
 /**
  * The core. Never throws on feed input: every malformed frame or message is
- * counted (`market_data_parse_errors_total`), logged (rate-limited) and skipped.
+ * counted (`market_data_parse_errors_total` through the recorder, `stats.parseErrors`),
+ * reported to the log and skipped.
  *
  * @example
  * ```ts
@@ -97,27 +111,21 @@ export class MarketDataCore {
   };
   readonly #symbols: ReadonlySet<string>;
   readonly #sink: Sink;
-  readonly #metrics?: CoreMetrics;
-  readonly #log?: Logger;
+  readonly #metrics?: CoreRecorder;
+  readonly #log?: CoreLog;
   readonly #books = new Map<string, OrderBook>();
   #bars: BarBuilder;
   readonly #barIntervals: readonly BarInterval[];
   readonly #barGraceMs: number;
-  readonly #top: number;
-  readonly #children = new Map<
-    string,
-    { latency: Histogram.Internal<string>; processed: Counter.Internal }
-  >();
-  readonly #bookLatency = new Map<string, Histogram.Internal<string>>();
-  readonly #lastLog = new Map<string, { at: number; suppressed: number }>();
+  readonly #topLevels: number;
 
   constructor(options: CoreOptions) {
     this.exchange = options.exchange;
     this.#symbols = new Set(options.symbols);
     this.#sink = options.sink;
-    this.#metrics = options.metrics;
+    this.#metrics = recorderOf(options.metrics, options.exchange, options.symbols);
     this.#log = options.log;
-    this.#top = options.topLevels ?? 10;
+    this.#topLevels = options.topLevels ?? 10;
     this.#barIntervals = options.bars;
     this.#barGraceMs = options.barGraceMs ?? 250;
     this.#bars = new BarBuilder(this.#barIntervals, this.#barGraceMs);
@@ -129,17 +137,17 @@ export class MarketDataCore {
     this.stats.lastFrameAt = nowMs();
     const parsed = event.parsed ??
       (typeof event.frame === "string" ? parseFrame(event.frame) : parseMessages(event.frame));
-    for (const e of parsed.errors) this.#parseError(e.reason, e.detail);
-    const before = this.stats.published;
-    for (const m of parsed.messages) {
+    for (const error of parsed.errors) this.#parseError(error.reason, error.detail);
+    const publishedBefore = this.stats.published;
+    for (const message of parsed.messages) {
       try {
-        this.#message(m, event.receivedTs);
+        this.#handleMessage(message, event.receivedTs);
       } catch (e) {
         // A bug, not bad input; still never let one message stop the feed.
         this.#parseError("invalid_field", `handler failed: ${(e as Error).message}`);
       }
     }
-    return this.stats.published - before;
+    return this.stats.published - publishedBefore;
   }
 
   /** Closes the bars due at `clockMs` (epoch ms) and publishes them; returns how many. */
@@ -167,93 +175,81 @@ export class MarketDataCore {
     return bars.length;
   }
 
-  #publish(msg: Outgoing): void {
-    this.#sink(msg);
+  #publish(message: Outgoing): void {
+    this.#sink(message);
     this.stats.published++;
   }
 
-  #message(m: FeedMessage, receivedTs: number): void {
-    switch (m.kind) {
+  #handleMessage(message: FeedMessage, receivedTs: number): void {
+    switch (message.kind) {
       case "trade": {
         this.#publish({
           type: "trade",
           body: {
-            symbol: m.symbol,
-            price: m.price,
-            size: m.size,
+            symbol: message.symbol,
+            price: message.price,
+            size: message.size,
             exchange: this.exchange,
-            exchangeTs: m.exchangeTs,
+            exchangeTs: message.exchangeTs,
             receivedTs,
-            ...(m.tradeId !== undefined ? { tradeId: m.tradeId } : {}),
+            ...(message.tradeId !== undefined ? { tradeId: message.tradeId } : {}),
           },
         });
-        if (m.size > 0 && this.#bars.addTrade(m.symbol, m.price, m.size, m.exchangeTs) === "late") {
+        if (
+          message.size > 0 &&
+          this.#bars.addTrade(message.symbol, message.price, message.size, message.exchangeTs) ===
+            "late"
+        ) {
           this.stats.lateTrades++;
-          this.#rateLimitedLog("late_trade", "Late trade left out of a closed bar", {
-            symbol: m.symbol,
-            exchangeTs: m.exchangeTs,
-          });
+          this.#log?.lateTrade(message.symbol, message.exchangeTs);
         }
-        this.#done("trade", m.symbol, receivedTs);
+        this.#processed("trade", message.symbol, receivedTs);
         return;
       }
       case "quote":
         this.#publish({
           type: "quote",
           body: {
-            symbol: m.symbol,
-            bidPrice: m.bidPrice,
-            bidSize: m.bidSize,
-            askPrice: m.askPrice,
-            askSize: m.askSize,
+            symbol: message.symbol,
+            bidPrice: message.bidPrice,
+            bidSize: message.bidSize,
+            askPrice: message.askPrice,
+            askSize: message.askSize,
             exchange: this.exchange,
-            exchangeTs: m.exchangeTs,
+            exchangeTs: message.exchangeTs,
             receivedTs,
           },
         });
-        this.#done("quote", m.symbol, receivedTs);
+        this.#processed("quote", message.symbol, receivedTs);
         return;
       case "orderbook": {
-        const t0 = performance.now();
-        let book = this.#books.get(m.symbol);
+        const startedAt = performance.now();
+        let book = this.#books.get(message.symbol);
         if (!book) {
           // Books only for configured symbols, so a bad feed cannot grow memory without bound.
-          if (!this.#symbols.has(m.symbol)) {
+          if (!this.#symbols.has(message.symbol)) {
             this.#parseError("invalid_symbol", "order book for an unconfigured symbol");
             return;
           }
-          this.#books.set(m.symbol, book = new OrderBook(m.symbol));
+          this.#books.set(message.symbol, book = new OrderBook(message.symbol));
         }
-        const err = book.apply(m.bids, m.asks, m.reset);
-        if (err) {
+        const error = book.apply(message.bids, message.asks, message.reset);
+        if (error) {
           this.stats.bookErrors++;
-          this.#parseError("invalid_field", err.message);
+          this.#parseError("invalid_field", error.message);
           return;
         }
-        const top = book.top(this.#top);
-        const sym = symbolLabel(this.#symbols, m.symbol);
-        if (this.#metrics) {
-          const type = m.reset ? "snapshot" : "delta";
-          const key = type + "|" + sym;
-          let h = this.#bookLatency.get(key);
-          if (!h) {
-            h = this.#metrics.market_data_orderbook_update_latency_us.labels({
-              symbol: sym,
-              update_type: type,
-            });
-            this.#bookLatency.set(key, h);
-          }
-          h.observe((performance.now() - t0) * 1000);
-        }
+        const top = book.top(this.#topLevels);
+        this.#metrics?.bookUpdated(message.symbol, message.reset ? "snapshot" : "delta", startedAt);
         if (top.state !== "ok") {
           this.stats.crossed++;
-          this.#metrics?.market_data_book_crossed_total.inc({ symbol: sym, kind: top.state });
+          this.#metrics?.bookCrossed(message.symbol, top.state);
         }
-        const levels = book.levels(this.#top);
+        const levels = book.levels(this.#topLevels);
         this.#publish({
           type: "book",
           body: {
-            symbol: m.symbol,
+            symbol: message.symbol,
             bids: levels.bids,
             asks: levels.asks,
             mid: top.mid,
@@ -261,16 +257,16 @@ export class MarketDataCore {
             imbalance: top.imbalance,
             crossed: top.state !== "ok",
             exchange: this.exchange,
-            exchangeTs: m.exchangeTs,
+            exchangeTs: message.exchangeTs,
             receivedTs,
           },
         });
-        this.#done("orderbook", m.symbol, receivedTs);
+        this.#processed("orderbook", message.symbol, receivedTs);
         return;
       }
       case "bar":
         // Exchange bars are counted but not republished: our own timer bars cover 1m.
-        this.#done("bar", m.symbol, receivedTs);
+        this.#processed("bar", message.symbol, receivedTs);
         return;
       default:
         // Control messages are the feed adapter's business.
@@ -278,48 +274,14 @@ export class MarketDataCore {
     }
   }
 
-  #done(kind: DataKind, symbol: string, receivedTs: number): void {
+  #processed(kind: DataKind, symbol: string, receivedTs: number): void {
     this.stats.messages++;
-    const m = this.#metrics;
-    if (!m) return;
-    const sym = symbolLabel(this.#symbols, symbol);
-    const key = kind + "|" + sym;
-    let c = this.#children.get(key);
-    if (!c) {
-      c = {
-        latency: m.market_data_websocket_latency_us.labels({
-          exchange: this.exchange,
-          message_type: kind,
-          symbol: sym,
-        }),
-        processed: m.market_data_messages_processed_total.labels({
-          message_type: kind,
-          symbol: sym,
-          exchange: this.exchange,
-        }),
-      };
-      this.#children.set(key, c);
-    }
-    c.processed.inc();
-    c.latency.observe(Math.max(0, (nowMs() - receivedTs) * 1000));
+    this.#metrics?.messageProcessed(kind, symbol, receivedTs);
   }
 
   #parseError(reason: ParseReason, detail: string): void {
     this.stats.parseErrors++;
-    this.#metrics?.market_data_parse_errors_total.inc({ exchange: this.exchange, reason });
-    this.#rateLimitedLog(reason, "Cannot parse feed message", { reason, detail });
-  }
-
-  /** At most one line per key every 10 s, with the count of lines suppressed meanwhile. */
-  #rateLimitedLog(key: string, msg: string, fields: Record<string, unknown>): void {
-    if (!this.#log) return;
-    const now = Date.now();
-    const s = this.#lastLog.get(key);
-    if (s && now - s.at < 10_000) {
-      s.suppressed++;
-      return;
-    }
-    this.#lastLog.set(key, { at: now, suppressed: 0 });
-    this.#log.warn(msg, { exchange: this.exchange, ...fields, suppressed: s?.suppressed ?? 0 });
+    this.#metrics?.parseError(reason);
+    this.#log?.parseError(reason, detail);
   }
 }

@@ -1,35 +1,18 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
+import { metric } from "../../lib/testing/messaging.ts";
 import { SCHEMAS } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { MarketDataCore, type Outgoing } from "./core.ts";
+import { type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
+import type { ParseReason } from "./alpaca_protocol.ts";
+import { coreHarness } from "./testing/core_harness.ts";
+import { SIM_TRAFFIC_SYMBOLS, simTrafficFrames } from "./testing/sim_traffic.ts";
 
 const TS = "2024-03-01T15:00:00.250Z";
 const TS_MS = Date.parse(TS);
 
 function setup(symbols = ["AAPL", "BTC/USD"]) {
-  const metrics = createServiceMetrics("market-data", { defaultMetrics: false });
-  const out: Outgoing[] = [];
-  const core = new MarketDataCore({
-    exchange: "alpaca",
-    symbols,
-    bars: ["1s", "1m"],
-    sink: (m) => out.push(m),
-    metrics: metrics.families,
-    barGraceMs: 100,
-  });
-  return { core, out, metrics, [Symbol.dispose]: () => metrics.stop() };
-}
-
-async function value(
-  m: ReturnType<typeof setup>["metrics"],
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const json = await m.registry.getMetricsAsJSON();
-  const fam = json.find((f) => f.name === name);
-  const v = fam?.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
-  return v ? Number(v.value) : 0;
+  return coreHarness({ symbols, barGraceMs: 100 });
 }
 
 Deno.test("MarketDataCore.handle() publishes a trade and a quote that satisfy the wire schemas", async () => {
@@ -48,7 +31,7 @@ Deno.test("MarketDataCore.handle() publishes a trade and a quote that satisfy th
   assert.equal((s.out[0].body as { receivedTs: number }).receivedTs, receivedTs);
   assert.equal((s.out[0].body as { price: number }).price, 128.14);
   assert.equal(
-    await value(s.metrics, "market_data_messages_processed_total", {
+    await metric(s.metrics.registry, "market_data_messages_processed_total", {
       message_type: "trade",
       symbol: "AAPL",
       exchange: "alpaca",
@@ -106,14 +89,17 @@ Deno.test("MarketDataCore counts a crossed and a locked book", async () => {
   });
   assert.equal((s.out[0].body as { crossed: boolean }).crossed, true);
   assert.equal(
-    await value(s.metrics, "market_data_book_crossed_total", {
+    await metric(s.metrics.registry, "market_data_book_crossed_total", {
       symbol: "BTC/USD",
       kind: "crossed",
     }),
     1,
   );
   assert.equal(
-    await value(s.metrics, "market_data_book_crossed_total", { symbol: "BTC/USD", kind: "locked" }),
+    await metric(s.metrics.registry, "market_data_book_crossed_total", {
+      symbol: "BTC/USD",
+      kind: "locked",
+    }),
     1,
   );
 });
@@ -128,7 +114,7 @@ Deno.test("MarketDataCore labels an unconfigured symbol as other and builds no b
     ],
   });
   assert.equal(
-    await value(s.metrics, "market_data_messages_processed_total", {
+    await metric(s.metrics.registry, "market_data_messages_processed_total", {
       symbol: "other",
       message_type: "trade",
     }),
@@ -136,7 +122,9 @@ Deno.test("MarketDataCore labels an unconfigured symbol as other and builds no b
   );
   assert.equal(s.core.book("ETH/USD"), undefined);
   assert.equal(
-    await value(s.metrics, "market_data_parse_errors_total", { reason: "invalid_symbol" }),
+    await metric(s.metrics.registry, "market_data_parse_errors_total", {
+      reason: "invalid_symbol",
+    }),
     1,
   );
 });
@@ -169,7 +157,9 @@ Deno.test("MarketDataCore counts exchange bars but does not republish them", asy
   });
   assert.equal(s.out.length, 0);
   assert.equal(
-    await value(s.metrics, "market_data_messages_processed_total", { message_type: "bar" }),
+    await metric(s.metrics.registry, "market_data_messages_processed_total", {
+      message_type: "bar",
+    }),
     1,
   );
 });
@@ -177,7 +167,7 @@ Deno.test("MarketDataCore counts exchange bars but does not republish them", asy
 Deno.test("MarketDataCore survives 10k random malformed frames, counts them and keeps working", async () => {
   using s = setup();
   let seed = 99;
-  const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
   const good = JSON.stringify([
     { T: "o", S: "BTC/USD", t: TS, b: [{ p: 1, s: 1 }], a: [{ p: 2, s: 1 }], r: true },
     { T: "t", S: "AAPL", p: 1, s: 1, t: TS },
@@ -189,12 +179,17 @@ Deno.test("MarketDataCore survives 10k random malformed frames, counts them and 
     if (i % 2 === 0) {
       const chars = [...good];
       for (let k = 0; k < 4; k++) {
-        chars[Math.floor(rnd() * chars.length)] = String.fromCharCode(32 + Math.floor(rnd() * 95));
+        chars[Math.floor(random() * chars.length)] = String.fromCharCode(
+          32 + Math.floor(random() * 95),
+        );
       }
       s.core.handle({ receivedTs: nowMs(), frame: chars.join("") });
     } else {
-      const j = junk[Math.floor(rnd() * junk.length)];
-      s.core.handle({ receivedTs: nowMs(), frame: typeof j === "string" ? j : JSON.stringify(j) });
+      const bad = junk[Math.floor(random() * junk.length)];
+      s.core.handle({
+        receivedTs: nowMs(),
+        frame: typeof bad === "string" ? bad : JSON.stringify(bad),
+      });
     }
   }
   assert.ok(s.core.stats.parseErrors > 5000);
@@ -203,6 +198,66 @@ Deno.test("MarketDataCore survives 10k random malformed frames, counts them and 
   s.core.handle({ receivedTs: nowMs(), frame: good });
   assert.equal(s.out.length, before + 2);
   assert.ok(
-    await value(s.metrics, "market_data_parse_errors_total", { reason: "invalid_json" }) > 0,
+    await metric(s.metrics.registry, "market_data_parse_errors_total", { reason: "invalid_json" }) >
+      0,
   );
+});
+
+Deno.test("MarketDataCore publishes every data message of realistic sim traffic without a parse error", () => {
+  using s = coreHarness({ exchange: "sim", symbols: [...SIM_TRAFFIC_SYMBOLS] });
+  let messages = 0;
+  for (const frame of simTrafficFrames(500)) {
+    messages += frame.length;
+    s.core.handle({ receivedTs: nowMs(), frame });
+  }
+  assert.equal(s.core.stats.parseErrors, 0);
+  assert.equal(s.core.stats.messages, messages);
+  assert.equal(s.out.length, messages, "sim traffic holds no exchange bars");
+  for (const o of s.out.slice(0, 200)) SCHEMAS[o.type].parse(o.body);
+});
+
+Deno.test("MarketDataCore reports parse errors and late trades to its log", () => {
+  const reported: string[] = [];
+  const log: CoreLog = {
+    parseError: (reason: ParseReason) => void reported.push(reason),
+    lateTrade: (symbol) => void reported.push(`late ${symbol}`),
+  };
+  const core = new MarketDataCore({
+    exchange: "sim",
+    symbols: ["AAPL"],
+    bars: ["1s"],
+    sink: () => {},
+    log,
+    barGraceMs: 0,
+  });
+  core.handle({ receivedTs: nowMs(), frame: "not json" });
+  core.closeBars(TS_MS + 5000);
+  core.handle({ receivedTs: nowMs(), frame: [{ T: "t", S: "AAPL", p: 1, s: 1, t: TS }] });
+  assert.deepEqual(reported, ["invalid_json", "late AAPL"]);
+});
+
+Deno.test("MarketDataCore given the metric families records into them itself", async () => {
+  const metrics = createServiceMetrics("market-data", { defaultMetrics: false });
+  try {
+    const out: Outgoing[] = [];
+    const core = new MarketDataCore({
+      exchange: "sim",
+      symbols: ["AAPL"],
+      bars: ["1s"],
+      sink: (message) => out.push(message),
+      metrics: metrics.families,
+    });
+    core.handle({ receivedTs: nowMs(), frame: [{ T: "t", S: "AAPL", p: 1, s: 1, t: TS }] });
+    assert.equal(out.length, 1);
+    assert.equal(
+      await metric(metrics.registry, "market_data_messages_processed_total", {
+        message_type: "trade",
+        symbol: "AAPL",
+        exchange: "sim",
+      }),
+      1,
+    );
+  } finally {
+    metrics.stop();
+  }
 });

@@ -77,24 +77,24 @@ class Side {
 
   top(n: number): [number, number][] {
     const out: [number, number][] = [];
-    const k = Math.min(n, this.order.length);
-    for (let i = 0; i < k; i++) {
-      const u = this.order[i];
-      out.push([fromUnits(u), this.sizes.get(u)!]);
+    const count = Math.min(n, this.order.length);
+    for (let i = 0; i < count; i++) {
+      const units = this.order[i];
+      out.push([fromUnits(units), this.sizes.get(units)!]);
     }
     return out;
   }
 
   sizeOfTop(n: number): number {
-    let s = 0;
-    const k = Math.min(n, this.order.length);
-    for (let i = 0; i < k; i++) s += this.sizes.get(this.order[i])!;
-    return s;
+    let total = 0;
+    const count = Math.min(n, this.order.length);
+    for (let i = 0; i < count; i++) total += this.sizes.get(this.order[i])!;
+    return total;
   }
 }
 
-function validSize(s: unknown): s is number {
-  return typeof s === "number" && Number.isFinite(s) && s >= 0;
+function validSize(size: unknown): size is number {
+  return typeof size === "number" && Number.isFinite(size) && size >= 0;
 }
 
 /**
@@ -124,28 +124,35 @@ export class OrderBook {
     asks: readonly LevelUpdate[],
     reset: boolean,
   ): BookUpdateError | undefined {
-    const b = this.#convert(bids);
-    if (typeof b === "string") return { code: "INVALID_LEVEL", message: `bid ${b}` };
-    const a = this.#convert(asks);
-    if (typeof a === "string") return { code: "INVALID_LEVEL", message: `ask ${a}` };
+    const bidPairs = this.#convert(bids);
+    if (typeof bidPairs === "string") {
+      return { code: "INVALID_LEVEL", message: `bid ${bidPairs}` };
+    }
+    const askPairs = this.#convert(asks);
+    if (typeof askPairs === "string") {
+      return { code: "INVALID_LEVEL", message: `ask ${askPairs}` };
+    }
     if (reset) {
       this.#bids.clear();
       this.#asks.clear();
     }
-    for (let i = 0; i < b.length; i += 2) this.#bids.set(b[i], b[i + 1]);
-    for (let i = 0; i < a.length; i += 2) this.#asks.set(a[i], a[i + 1]);
+    for (let i = 0; i < bidPairs.length; i += 2) this.#bids.set(bidPairs[i], bidPairs[i + 1]);
+    for (let i = 0; i < askPairs.length; i += 2) this.#asks.set(askPairs[i], askPairs[i + 1]);
     return undefined;
   }
 
+  /** Levels as flat `[units, size, units, size, ...]`, or why one is invalid. */
   #convert(levels: readonly LevelUpdate[]): number[] | string {
     const out: number[] = new Array(levels.length * 2);
     for (let i = 0; i < levels.length; i++) {
-      const l = levels[i];
-      const u = toUnits(l?.price);
-      if (u === undefined) return `price ${String(l?.price)} is not a positive finite number`;
-      if (!validSize(l.size)) return `size ${String(l.size)} is not a finite number >= 0`;
-      out[2 * i] = u;
-      out[2 * i + 1] = l.size;
+      const level = levels[i];
+      const units = toUnits(level?.price);
+      if (units === undefined) {
+        return `price ${String(level?.price)} is not a positive finite number`;
+      }
+      if (!validSize(level.size)) return `size ${String(level.size)} is not a finite number >= 0`;
+      out[2 * i] = units;
+      out[2 * i + 1] = level.size;
     }
     return out;
   }
@@ -157,9 +164,9 @@ export class OrderBook {
 
   /** The size at a price, 0 when there is no level (exact lookup by units). */
   sizeAt(side: "bid" | "ask", price: number): number {
-    const u = toUnits(price);
-    if (u === undefined) return 0;
-    return (side === "bid" ? this.#bids : this.#asks).sizes.get(u) ?? 0;
+    const units = toUnits(price);
+    if (units === undefined) return 0;
+    return (side === "bid" ? this.#bids : this.#asks).sizes.get(units) ?? 0;
   }
 
   /** The best `n` levels of each side as `[price, size]`, best first. */
@@ -169,22 +176,22 @@ export class OrderBook {
 
   /** Best bid/ask, mid, spread (bps), imbalance over the top `n` levels, and crossed/locked state. */
   top(n = 10): BookTop {
-    const bu = this.#bids.order[0];
-    const au = this.#asks.order[0];
-    const bestBid = bu === undefined ? null : fromUnits(bu);
-    const bestAsk = au === undefined ? null : fromUnits(au);
+    const bidUnits = this.#bids.order[0];
+    const askUnits = this.#asks.order[0];
+    const bestBid = bidUnits === undefined ? null : fromUnits(bidUnits);
+    const bestAsk = askUnits === undefined ? null : fromUnits(askUnits);
     let mid: number | null = null;
     let spreadBps: number | null = null;
     let state: BookState = "ok";
-    if (bu !== undefined && au !== undefined) {
+    if (bidUnits !== undefined && askUnits !== undefined) {
       // Sum of units is exact; halving is exact in binary.
-      mid = fromUnits(bu + au) / 2;
-      spreadBps = ((au - bu) / ((bu + au) / 2)) * 10_000;
-      state = bu > au ? "crossed" : bu === au ? "locked" : "ok";
+      mid = fromUnits(bidUnits + askUnits) / 2;
+      spreadBps = ((askUnits - bidUnits) / ((bidUnits + askUnits) / 2)) * 10_000;
+      state = bidUnits > askUnits ? "crossed" : bidUnits === askUnits ? "locked" : "ok";
     }
-    const bs = this.#bids.sizeOfTop(n);
-    const as = this.#asks.sizeOfTop(n);
-    const imbalance = bs + as > 0 ? (bs - as) / (bs + as) : null;
+    const bidSize = this.#bids.sizeOfTop(n);
+    const askSize = this.#asks.sizeOfTop(n);
+    const imbalance = bidSize + askSize > 0 ? (bidSize - askSize) / (bidSize + askSize) : null;
     return { bestBid, bestAsk, mid, spreadBps, imbalance, state };
   }
 }

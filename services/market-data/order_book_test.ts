@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { OrderBook } from "./order_book.ts";
 
-const L = (price: number, size: number) => ({ price, size });
+const level = (price: number, size: number) => ({ price, size });
 
 Deno.test("OrderBook.apply() with a snapshot gives best bid, ask, mid and spread", () => {
   const b = new OrderBook("AAPL");
   assert.equal(
-    b.apply([L(128.13, 200), L(128.14, 100)], [L(128.16, 50), L(128.15, 70)], true),
+    b.apply([level(128.13, 200), level(128.14, 100)], [level(128.16, 50), level(128.15, 70)], true),
     undefined,
   );
   const t = b.top();
@@ -20,9 +20,9 @@ Deno.test("OrderBook.apply() with a snapshot gives best bid, ask, mid and spread
 
 Deno.test("OrderBook keeps 128.14 exact after arithmetic-derived prices hit the same level", () => {
   const b = new OrderBook("AAPL");
-  b.apply([L(128.14, 100)], [], true);
+  b.apply([level(128.14, 100)], [], true);
   // 128.13 + 0.01 is 128.14000000000001 in floating point: it must land on the same level.
-  b.apply([L(128.13 + 0.01, 300)], [], false);
+  b.apply([level(128.13 + 0.01, 300)], [], false);
   assert.deepEqual(b.depth(), { bids: 1, asks: 0 });
   assert.equal(b.sizeAt("bid", 128.14), 300);
   assert.deepEqual(b.levels(5).bids, [[128.14, 300]]);
@@ -31,40 +31,40 @@ Deno.test("OrderBook keeps 128.14 exact after arithmetic-derived prices hit the 
 
 Deno.test("OrderBook.apply() removes a level when its size is zero", () => {
   const b = new OrderBook("X");
-  b.apply([L(10, 1), L(9.99, 2)], [L(10.01, 3)], true);
-  b.apply([L(10, 0)], [], false);
+  b.apply([level(10, 1), level(9.99, 2)], [level(10.01, 3)], true);
+  b.apply([level(10, 0)], [], false);
   assert.equal(b.top().bestBid, 9.99);
-  b.apply([L(5, 0)], [], false); // removing an absent level is harmless
+  b.apply([level(5, 0)], [], false); // removing an absent level is harmless
   assert.deepEqual(b.depth(), { bids: 1, asks: 1 });
 });
 
 Deno.test("OrderBook.apply() with reset replaces the whole book", () => {
   const b = new OrderBook("X");
-  b.apply([L(10, 1), L(9, 1)], [L(11, 1)], true);
-  b.apply([L(20, 5)], [L(21, 5)], true);
+  b.apply([level(10, 1), level(9, 1)], [level(11, 1)], true);
+  b.apply([level(20, 5)], [level(21, 5)], true);
   assert.deepEqual(b.levels(10), { bids: [[20, 5]], asks: [[21, 5]] });
 });
 
 Deno.test("OrderBook.top() reports a crossed and a locked book", () => {
   const b = new OrderBook("X");
-  b.apply([L(10.02, 1)], [L(10.01, 1)], true);
+  b.apply([level(10.02, 1)], [level(10.01, 1)], true);
   assert.equal(b.top().state, "crossed");
   assert.ok(b.top().spreadBps! < 0);
-  b.apply([L(10.02, 0), L(10.01, 1)], [], false);
+  b.apply([level(10.02, 0), level(10.01, 1)], [], false);
   assert.equal(b.top().state, "locked");
   assert.equal(b.top().spreadBps, 0);
 });
 
 Deno.test("OrderBook.top() computes imbalance over the top levels only", () => {
   const b = new OrderBook("X");
-  b.apply([L(10, 3), L(9, 100)], [L(11, 1)], true);
+  b.apply([level(10, 3), level(9, 100)], [level(11, 1)], true);
   assert.equal(b.top(1).imbalance, (3 - 1) / 4);
   assert.equal(b.top(2).imbalance, (103 - 1) / 104);
 });
 
 Deno.test("OrderBook.top() gives nulls for an empty side", () => {
   const b = new OrderBook("X");
-  b.apply([L(10, 3)], [], true);
+  b.apply([level(10, 3)], [], true);
   const t = b.top();
   assert.equal(t.bestAsk, null);
   assert.equal(t.mid, null);
@@ -74,9 +74,14 @@ Deno.test("OrderBook.top() gives nulls for an empty side", () => {
 
 Deno.test("OrderBook.apply() refuses a bad level and leaves the book unchanged", () => {
   const b = new OrderBook("X");
-  b.apply([L(10, 1)], [L(11, 1)], true);
-  for (const bad of [L(-1, 1), L(NaN, 1), L(10, -1), L(10, Infinity), { price: "10", size: 1 }]) {
-    const err = b.apply([L(9, 1), bad as never], [], true);
+  b.apply([level(10, 1)], [level(11, 1)], true);
+  for (
+    const bad of [level(-1, 1), level(NaN, 1), level(10, -1), level(10, Infinity), {
+      price: "10",
+      size: 1,
+    }]
+  ) {
+    const err = b.apply([level(9, 1), bad as never], [], true);
     assert.equal(err?.code, "INVALID_LEVEL");
   }
   assert.deepEqual(b.levels(10), { bids: [[10, 1]], asks: [[11, 1]] });
@@ -90,7 +95,7 @@ Deno.test("OrderBook keeps levels sorted under random updates", () => {
   for (let i = 0; i < 5000; i++) {
     const cents = 10000 + Math.floor(rnd() * 200);
     const size = rnd() < 0.3 ? 0 : Math.floor(rnd() * 100) + 1;
-    b.apply([L(cents / 100, size)], [], false);
+    b.apply([level(cents / 100, size)], [], false);
     if (size === 0) ref.delete(cents);
     else ref.set(cents, size);
   }

@@ -24,8 +24,8 @@ export function toUnits(price: unknown): number | undefined {
   if (typeof price !== "number" || !Number.isFinite(price) || price <= 0 || price > MAX_PRICE) {
     return undefined;
   }
-  const u = Math.round(price * PRICE_SCALE);
-  return u > 0 ? u : undefined;
+  const units = Math.round(price * PRICE_SCALE);
+  return units > 0 ? units : undefined;
 }
 
 /**
@@ -38,9 +38,9 @@ export function fromUnits(units: number): number {
 
 /** The number of decimals of a tick size such as 0.01 (2) or 0.5 (1). */
 export function decimalsOf(tick: number): number {
-  for (let d = 0; d <= 10; d++) {
-    const scaled = tick * 10 ** d;
-    if (Math.abs(scaled - Math.round(scaled)) < 1e-9) return d;
+  for (let decimals = 0; decimals <= 10; decimals++) {
+    const scaled = tick * 10 ** decimals;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-9) return decimals;
   }
   return 10;
 }
@@ -51,6 +51,6 @@ export function ticksToPrice(
   tickSize: number,
   decimals = decimalsOf(tickSize),
 ): number {
-  const f = 10 ** decimals;
-  return Math.round(ticks * tickSize * f) / f;
+  const scale = 10 ** decimals;
+  return Math.round(ticks * tickSize * scale) / scale;
 }

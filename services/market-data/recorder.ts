@@ -29,11 +29,9 @@ export function recordLine(event: FeedEvent): string {
  */
 export class Recorder {
   #file: Deno.FsFile | undefined;
-  #buf: string[] = [];
+  #buffer: string[] = [];
   #bytes = 0;
   #timer: ReturnType<typeof setInterval>;
-  /** Lines written so far. */
-  lines = 0;
 
   private constructor(file: Deno.FsFile, flushMs: number) {
     this.#file = file;
@@ -53,20 +51,19 @@ export class Recorder {
   write(event: FeedEvent): void {
     if (!this.#file) return;
     const line = recordLine(event) + "\n";
-    this.#buf.push(line);
+    this.#buffer.push(line);
     this.#bytes += line.length;
-    this.lines++;
     if (this.#bytes > 1 << 20) this.flush();
   }
 
   /** Writes the buffer to the file. */
   flush(): void {
-    if (!this.#file || this.#buf.length === 0) return;
-    const bytes = encoder.encode(this.#buf.join(""));
-    this.#buf = [];
+    if (!this.#file || this.#buffer.length === 0) return;
+    const bytes = encoder.encode(this.#buffer.join(""));
+    this.#buffer = [];
     this.#bytes = 0;
-    let off = 0;
-    while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
+    let written = 0;
+    while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
   }
 
   /** Flushes and closes the file. */

@@ -34,10 +34,13 @@ interface Line {
 
 function decodeLine(line: string): Line {
   try {
-    const o = JSON.parse(line);
-    if (o && typeof o === "object" && typeof o.ts === "number" && Number.isFinite(o.ts)) {
-      if (Array.isArray(o.frame)) return { ts: o.ts, frame: o.frame };
-      if (typeof o.text === "string") return { ts: o.ts, frame: o.text };
+    const record = JSON.parse(line);
+    if (
+      record && typeof record === "object" && typeof record.ts === "number" &&
+      Number.isFinite(record.ts)
+    ) {
+      if (Array.isArray(record.frame)) return { ts: record.ts, frame: record.frame };
+      if (typeof record.text === "string") return { ts: record.ts, frame: record.text };
     }
   } catch {
     // fall through: handed on as text, counted by the core
@@ -51,7 +54,7 @@ function decodeLine(line: string): Line {
  * @example
  * ```ts
  * const feed = new ReplayFeed({ path: "data/recording.ndjson", speed: 0, loop: false });
- * await feed.start((ev) => core.handle(ev));
+ * await feed.start((event) => core.handle(event));
  * await feed.done;
  * ```
  */
@@ -106,8 +109,8 @@ export class ReplayFeed implements Feed {
     const speed = this.options.speed;
     const yieldEvery = this.options.yieldEvery ?? 200;
     let firstTs: number | undefined;
-    const t0 = performance.now();
-    let read = 0;
+    const startedAt = performance.now();
+    let bytesRead = 0;
     let lastProgress = 0;
     let sinceYield = 0;
     let rest = "";
@@ -118,7 +121,7 @@ export class ReplayFeed implements Feed {
       if (line.ts !== undefined) {
         firstTs ??= line.ts;
         if (speed > 0) {
-          const due = (line.ts - firstTs) / speed - (performance.now() - t0);
+          const due = (line.ts - firstTs) / speed - (performance.now() - startedAt);
           if (due > 1) await sleep(due, signal);
         }
         this.#clock = line.ts;
@@ -134,18 +137,18 @@ export class ReplayFeed implements Feed {
     try {
       for await (const chunk of file.readable) {
         if (signal.aborted) break;
-        read += chunk.length;
+        bytesRead += chunk.length;
         const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
         rest = lines.pop()!;
-        for (const l of lines) {
-          await emit(l);
+        for (const line of lines) {
+          await emit(line);
           if (signal.aborted) break;
         }
         if (progress && performance.now() - lastProgress > 250) {
           lastProgress = performance.now();
-          const pct = size > 0 ? Math.floor((100 * read) / size) : 100;
+          const percent = size > 0 ? Math.floor((100 * bytesRead) / size) : 100;
           await Deno.stderr.write(
-            new TextEncoder().encode(`\rreplay ${pct}% ${this.frames} frames`),
+            new TextEncoder().encode(`\rreplay ${percent}% ${this.frames} frames`),
           );
         }
       }
@@ -159,10 +162,12 @@ export class ReplayFeed implements Feed {
     }
   }
 
+  /** True while the file is playing. */
   connected(): boolean {
     return this.#playing;
   }
 
+  /** Stops playback; resolves once the current pass has stopped. */
   async close(): Promise<void> {
     this.#running = false;
     this.#abort.abort();
@@ -173,9 +178,9 @@ export class ReplayFeed implements Feed {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
+    const timer = setTimeout(done, ms);
     function done() {
-      clearTimeout(t);
+      clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
     }

@@ -9,30 +9,42 @@
  * - Records every received frame to `marketData.recordPath` when set.
  * - Closes bars on a 100 ms timer (the replay's recorded clock for `replay`).
  * - `/ready`: the feed is connected and a frame arrived within `staleAfterMs`.
+ * - `GET /admin/stats` (read-only): the core's counters and the feed's state.
+ *
+ * The feed's events are handled in `handlers.ts`, metrics recorded by `metrics.ts`,
+ * the admin routes built by `admin_api.ts`; this file only wires them.
  * @module
  */
+import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
 import { senderOptions } from "../../lib/channels.ts";
 import { Publisher } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { nowMs } from "../../lib/clock.ts";
+import { createMarketDataAdminApi } from "./admin_api.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
-import { MarketDataCore, type Outgoing } from "./core.ts";
-import type { Feed, FeedEvent } from "./feed.ts";
+import { MarketDataCore } from "./core.ts";
+import type { Feed } from "./feed.ts";
+import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
+import { MarketDataMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
 import { ReplayFeed } from "./replay_feed.ts";
 import { SimFeed } from "./sim_feed.ts";
 
 /** The slice of a publisher the service needs (tests pass a fake). */
-export interface MdPublisher {
+export interface MarketDataPublisher {
+  /** Publishes one message; may throw (the sink logs and drops it). */
   publish(type: string, body: unknown): unknown;
+  /** Closes the socket. */
   close(): Promise<void>;
 }
 
 /** Injectable parts, for tests. */
 export interface MarketDataDeps {
-  openPublisher?: (endpoint: string, ctx: ServiceContext<"market-data">) => Promise<MdPublisher>;
+  openPublisher?: (
+    endpoint: string,
+    ctx: ServiceContext<"market-data">,
+  ) => Promise<MarketDataPublisher>;
   /** Bar timer period; default 100 ms. */
   barTimerMs?: number;
   /** Status (gauges) timer period; default 500 ms. */
@@ -43,6 +55,7 @@ export interface MarketDataDeps {
 export interface MarketDataService extends RunningCore {
   readonly core: MarketDataCore;
   readonly feed: Feed;
+  readonly admin: Hono;
   ready: () => Record<string, boolean>;
   close: () => Promise<void>;
 }
@@ -50,13 +63,47 @@ export interface MarketDataService extends RunningCore {
 function defaultPublisher(
   endpoint: string,
   ctx: ServiceContext<"market-data">,
-): Promise<MdPublisher> {
+): Promise<MarketDataPublisher> {
   return Publisher.open(endpoint, {
     service: ctx.service,
     registry: ctx.metrics.registry,
     queueDepth: ctx.metrics.families.system_zmq_queue_depth,
     ...senderOptions("market_data"),
   });
+}
+
+/**
+ * Refuses a feed that cannot be configured.
+ *
+ * @throws {ConfigError} Alpaca without keys, recording onto the replayed file, or a
+ *   replay file that cannot be read.
+ */
+function checkFeedConfig(ctx: ServiceContext<"market-data">): void {
+  const config = ctx.config.marketData;
+  if (config.feed === "alpaca" && (!ctx.secrets.alpacaKeyId || !ctx.secrets.alpacaSecretKey)) {
+    throw new ConfigError(
+      'Cannot start market-data: feed "alpaca" needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment',
+    );
+  }
+  if (
+    config.feed === "replay" && config.recordPath !== null &&
+    config.recordPath === config.replay.path
+  ) {
+    throw new ConfigError(
+      `Cannot start market-data: "marketData.recordPath" must differ from "marketData.replay.path", got "${config.recordPath}"`,
+    );
+  }
+  if (config.feed === "replay") {
+    try {
+      Deno.statSync(config.replay.path);
+    } catch (e) {
+      throw new ConfigError(
+        `Cannot start market-data: cannot read "marketData.replay.path" "${config.replay.path}": ${
+          (e as Error).message
+        }`,
+      );
+    }
+  }
 }
 
 /**
@@ -68,141 +115,102 @@ export async function startMarketData(
   ctx: ServiceContext<"market-data">,
   deps: MarketDataDeps = {},
 ): Promise<MarketDataService> {
-  const cfg = ctx.config.marketData;
+  const config = ctx.config.marketData;
   const symbols = ctx.config.symbols;
-  const fam = ctx.metrics.families;
   const log = getLogger(["trading", "market-data"]);
-  const exchange = cfg.feed;
+  const exchange = config.feed;
+  checkFeedConfig(ctx);
 
-  if (exchange === "alpaca" && (!ctx.secrets.alpacaKeyId || !ctx.secrets.alpacaSecretKey)) {
-    throw new ConfigError(
-      'Cannot start market-data: feed "alpaca" needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment',
-    );
-  }
-  if (exchange === "replay" && cfg.recordPath !== null && cfg.recordPath === cfg.replay.path) {
-    throw new ConfigError(
-      `Cannot start market-data: "marketData.recordPath" must differ from "marketData.replay.path", got "${cfg.recordPath}"`,
-    );
-  }
-  if (exchange === "replay") {
-    try {
-      Deno.statSync(cfg.replay.path);
-    } catch (e) {
-      throw new ConfigError(
-        `Cannot start market-data: cannot read "marketData.replay.path" "${cfg.replay.path}": ${
-          (e as Error).message
-        }`,
-      );
-    }
-  }
-
-  const publisher = await (deps.openPublisher ?? defaultPublisher)(cfg.publish, ctx);
-  let publishFailures = 0;
-  const sink = (m: Outgoing) => {
-    try {
-      publisher.publish(m.type, m.body);
-    } catch (e) {
-      if (publishFailures++ % 1000 === 0) {
-        log.error("Cannot publish market data", {
-          type: m.type,
-          error: e,
-          failures: publishFailures,
-        });
-      }
-    }
-  };
+  const publisher = await (deps.openPublisher ?? defaultPublisher)(config.publish, ctx);
+  const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange, symbols });
+  const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
+  const problemLog = new FeedProblemLog(log, exchange);
   const core = new MarketDataCore({
     exchange,
     symbols,
-    bars: cfg.bars,
-    sink,
-    metrics: fam,
-    log,
+    bars: config.bars,
+    sink: publishing.sink,
+    metrics,
+    log: problemLog,
   });
 
-  const failures = fam.market_data_websocket_connection_failures_total;
+  let recording: Recorder | undefined;
+  if (config.recordPath !== null) {
+    recording = Recorder.open(config.recordPath);
+    log.info("Recording feed frames", { path: config.recordPath });
+  }
+  const handlers = new MarketDataHandlers({
+    core,
+    metrics,
+    log,
+    recording,
+    staleAfterMs: config.staleAfterMs,
+  });
+
   let feed: Feed;
   let replay: ReplayFeed | undefined;
   switch (exchange) {
     case "sim":
-      feed = new SimFeed({ ...cfg.sim, symbols });
+      feed = new SimFeed({ ...config.sim, symbols });
       break;
     case "replay":
       feed = replay = new ReplayFeed({
-        ...cfg.replay,
-        onPassEnd: () => {
-          core.flushBars();
-          core.resetBars();
-          log.info("Replay pass finished", { path: cfg.replay.path, frames: replay!.frames });
-        },
+        ...config.replay,
+        onPassEnd: () => handlers.onReplayPassEnd(config.replay.path, replay!.frames),
       });
       break;
     case "alpaca":
       feed = new AlpacaFeed({
         symbols,
-        ...cfg.alpaca,
+        ...config.alpaca,
         keyId: ctx.secrets.alpacaKeyId!,
         secretKey: ctx.secrets.alpacaSecretKey!,
-        staleAfterMs: cfg.staleAfterMs,
-        onFailure: (t) => failures.inc({ exchange, error_type: t }),
+        staleAfterMs: config.staleAfterMs,
+        onFailure: (errorType) => metrics.connectionFailure(errorType),
         log,
       });
       break;
   }
 
-  let recorder: Recorder | undefined;
-  if (cfg.recordPath !== null) {
-    recorder = Recorder.open(cfg.recordPath);
-    log.info("Recording feed frames", { path: cfg.recordPath });
-  }
-
-  const startedAt = nowMs();
-  let lastFrameAt = 0;
-  const onEvent = (ev: FeedEvent) => {
-    lastFrameAt = ev.receivedTs;
-    recorder?.write(ev);
-    core.handle(ev);
-  };
-
-  const fresh = () => lastFrameAt > 0 && nowMs() - lastFrameAt <= cfg.staleAfterMs;
-  const status = () => {
-    fam.market_data_feed_connected.set({ exchange }, feed.connected() ? 1 : 0);
-    fam.market_data_feed_last_message_age_seconds.set(
-      { exchange },
-      (nowMs() - (lastFrameAt || startedAt)) / 1000,
-    );
-  };
-  status();
-  const statusTimer = setInterval(status, deps.statusTimerMs ?? 500);
+  const recordStatus = () => handlers.recordFeedStatus(feed.connected());
+  recordStatus();
+  const statusTimer = setInterval(recordStatus, deps.statusTimerMs ?? 500);
   const barTimer = setInterval(
     () => core.closeBars(replay ? replay.clock() : Date.now()),
     deps.barTimerMs ?? 100,
   );
-
-  try {
-    await feed.start(onEvent);
-  } catch (e) {
+  const stop = async () => {
     clearInterval(statusTimer);
     clearInterval(barTimer);
-    await recorder?.close();
+    await feed.close();
+    await recording?.close();
     await publisher.close();
+    publishing.close();
+    problemLog.close();
+  };
+
+  try {
+    await feed.start((event) => handlers.onFeedEvent(event));
+  } catch (e) {
+    await stop();
     throw e;
   }
-  log.info("Market data feed started", { exchange, symbols, publish: cfg.publish });
+  log.info("Market data feed started", { exchange, symbols, publish: config.publish });
 
   let closed = false;
   return {
     core,
     feed,
-    ready: () => ({ feed_connected: feed.connected(), feed_fresh: fresh() }),
+    admin: createMarketDataAdminApi({
+      core,
+      feed,
+      lastFrameAgeMs: () => handlers.lastFrameAgeMs(),
+    }),
+    ready: () => ({ feed_connected: feed.connected(), feed_fresh: handlers.fresh() }),
     close: async () => {
       if (closed) return;
       closed = true;
-      clearInterval(statusTimer);
-      clearInterval(barTimer);
-      await feed.close();
-      await recorder?.close();
-      await publisher.close();
+      await stop();
       log.info("Market data stopped", { ...core.stats });
     },
   };

@@ -1,77 +1,18 @@
 import assert from "node:assert/strict";
-import { type Config, ConfigError, parseConfig, type Secrets } from "../../lib/config.ts";
+import { ConfigError } from "../../lib/config.ts";
 import { Subscriber } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ServiceContext } from "../../lib/service.ts";
 import { freePort, Proc, waitFor } from "../../lib/testing/tools.ts";
 import { type MessageType, SCHEMAS, validatorsFor } from "../../lib/types.ts";
-import { FakeAlpacaServer } from "./fake_alpaca_server.ts";
-import { type MarketDataDeps, startMarketData } from "./service.ts";
+import type { MarketDataStats } from "./admin_api.ts";
+import { FakeAlpacaServer, STOCKS_PATH } from "./testing/fake_alpaca_server.ts";
+import { CONFIG_URL, serviceConfig, startWithFakePublisher } from "./testing/service_harness.ts";
 
-const CONFIG_URL = new URL("../../config/system.json", import.meta.url);
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
-function config(patch: (md: Record<string, unknown>) => void): Config {
-  const raw = JSON.parse(Deno.readTextFileSync(CONFIG_URL));
-  raw.marketData.http.port = 0;
-  patch(raw.marketData);
-  return parseConfig(raw);
-}
-
-interface Published {
-  type: string;
-  body: unknown;
-}
-
-async function start(cfg: Config, secrets: Secrets = {}, deps: MarketDataDeps = {}) {
-  const metrics = createServiceMetrics("market-data", { defaultMetrics: false });
-  const abort = new AbortController();
-  const ctx: ServiceContext<"market-data"> = {
-    service: "market-data",
-    config: cfg,
-    secrets,
-    metrics,
-    signal: abort.signal,
-  };
-  const published: Published[] = [];
-  let pubClosed = false;
-  try {
-    const svc = await startMarketData(ctx, {
-      openPublisher: () =>
-        Promise.resolve({
-          publish: (type: string, body: unknown) => published.push({ type, body }),
-          close: () => {
-            pubClosed = true;
-            return Promise.resolve();
-          },
-        }),
-      barTimerMs: 20,
-      statusTimerMs: 20,
-      ...deps,
-    });
-    return {
-      svc,
-      metrics,
-      published,
-      pubClosed: () => pubClosed,
-      async [Symbol.asyncDispose]() {
-        await svc.close();
-        metrics.stop();
-      },
-    };
-  } catch (e) {
-    metrics.stop();
-    throw e;
-  }
-}
-
-async function metricText(m: ReturnType<typeof createServiceMetrics<"market-data">>) {
-  return await m.registry.metrics();
-}
-
 Deno.test("market-data on the sim feed publishes valid trades, quotes, books and is ready", async () => {
-  await using s = await start(config((md) => {
-    (md.sim as { ticksPerSecond: number }).ticksPerSecond = 2000;
+  await using s = await startWithFakePublisher(serviceConfig((marketData) => {
+    (marketData.sim as { ticksPerSecond: number }).ticksPerSecond = 2000;
   }));
   await waitFor("every kind published", () => {
     const kinds = new Set(s.published.map((p) => p.type));
@@ -79,7 +20,7 @@ Deno.test("market-data on the sim feed publishes valid trades, quotes, books and
   });
   await waitFor("ready", () => Object.values(s.svc.ready()).every(Boolean));
   for (const p of s.published.slice(0, 500)) SCHEMAS[p.type as MessageType].parse(p.body);
-  const text = await metricText(s.metrics);
+  const text = await s.metrics.registry.metrics();
   assert.match(
     text,
     /market_data_messages_processed_total\{message_type="trade",symbol="AAPL",exchange="sim"\} [1-9]/,
@@ -94,13 +35,28 @@ Deno.test("market-data on the sim feed publishes valid trades, quotes, books and
   );
   assert.match(text, /market_data_feed_connected\{exchange="sim"\} 1/);
   await s.svc.close();
-  assert.ok(s.pubClosed());
+  assert.ok(s.publisherClosed());
+});
+
+Deno.test("market-data serves its counters and feed state at GET /admin/stats", async () => {
+  await using s = await startWithFakePublisher(serviceConfig((marketData) => {
+    (marketData.sim as { ticksPerSecond: number }).ticksPerSecond = 500;
+  }));
+  await waitFor("a frame", () => s.svc.core.stats.frames > 0);
+  const response = await s.svc.admin.request("/admin/stats");
+  assert.equal(response.status, 200);
+  const stats: MarketDataStats = await response.json();
+  assert.equal(stats.exchange, "sim");
+  assert.equal(stats.connected, true);
+  assert.ok(stats.lastFrameAgeMs !== null && stats.lastFrameAgeMs >= 0);
+  assert.ok(stats.core.frames > 0);
+  assert.ok(stats.core.published > 0);
 });
 
 Deno.test("market-data closes 1s bars on its timer", async () => {
-  await using s = await start(config((md) => {
-    (md.sim as { ticksPerSecond: number }).ticksPerSecond = 500;
-    md.bars = ["1s"];
+  await using s = await startWithFakePublisher(serviceConfig((marketData) => {
+    (marketData.sim as { ticksPerSecond: number }).ticksPerSecond = 500;
+    marketData.bars = ["1s"];
   }));
   await waitFor("a bar", () => s.published.find((p) => p.type === "bar"), { timeoutMs: 5000 });
   const bar = SCHEMAS.bar.parse(s.published.find((p) => p.type === "bar")!.body);
@@ -112,23 +68,23 @@ Deno.test("market-data records the sim feed and replays the recording", async ()
   try {
     const path = `${dir}/rec.ndjson`;
     {
-      await using s = await start(config((md) => {
-        md.recordPath = path;
-        (md.sim as { ticksPerSecond: number }).ticksPerSecond = 1000;
+      await using s = await startWithFakePublisher(serviceConfig((marketData) => {
+        marketData.recordPath = path;
+        (marketData.sim as { ticksPerSecond: number }).ticksPerSecond = 1000;
       }));
       await waitFor("200 messages", () => s.published.length >= 200);
     }
     const recorded = (await Deno.readTextFile(path)).trim().split("\n").length;
     assert.ok(recorded > 0);
-    await using r = await start(config((md) => {
-      md.feed = "replay";
-      md.replay = { path, speed: 0, loop: false };
+    await using r = await startWithFakePublisher(serviceConfig((marketData) => {
+      marketData.feed = "replay";
+      marketData.replay = { path, speed: 0, loop: false };
     }));
     await waitFor("replay finished", () => (r.svc.feed as { passes?: number }).passes === 1);
     assert.equal(r.svc.core.stats.frames, recorded);
     assert.equal(r.svc.core.stats.parseErrors, 0);
     assert.ok(r.published.some((p) => p.type === "bar"), "bars flushed at the end of the replay");
-    const text = await metricText(r.metrics);
+    const text = await r.metrics.registry.metrics();
     assert.match(
       text,
       /market_data_messages_processed_total\{message_type="trade",symbol="AAPL",exchange="replay"\} [1-9]/,
@@ -139,17 +95,20 @@ Deno.test("market-data records the sim feed and replays the recording", async ()
 });
 
 Deno.test("market-data refuses the alpaca feed without keys with a ConfigError", async () => {
-  await assert.rejects(() => start(config((md) => (md.feed = "alpaca"))), ConfigError);
+  await assert.rejects(
+    () => startWithFakePublisher(serviceConfig((marketData) => (marketData.feed = "alpaca"))),
+    ConfigError,
+  );
 });
 
 Deno.test("market-data refuses a replay file that does not exist with a ConfigError", async () => {
   await assert.rejects(
     () =>
-      start(
-        config((
-          md,
-        ) => (md.replay = { path: "/nonexistent.ndjson", speed: 0, loop: false },
-          md.feed = "replay")
+      startWithFakePublisher(
+        serviceConfig((
+          marketData,
+        ) => (marketData.replay = { path: "/nonexistent.ndjson", speed: 0, loop: false },
+          marketData.feed = "replay")
         ),
       ),
     ConfigError,
@@ -159,12 +118,12 @@ Deno.test("market-data refuses a replay file that does not exist with a ConfigEr
 Deno.test("market-data on the alpaca feed connects to the configured URL and counts failures", async () => {
   const server = new FakeAlpacaServer("k", "s");
   try {
-    await using a = await start(
-      config((md) => {
-        md.feed = "alpaca";
-        md.alpaca = {
-          stocksUrl: `${server.base}/v2/iex`,
-          cryptoUrl: `${server.base}/v1beta3/crypto/us`,
+    await using a = await startWithFakePublisher(
+      serviceConfig((marketData) => {
+        marketData.feed = "alpaca";
+        marketData.alpaca = {
+          stocksUrl: server.stocksUrl,
+          cryptoUrl: server.cryptoUrl,
           reconnectMinMs: 10,
           reconnectMaxMs: 50,
         };
@@ -175,7 +134,7 @@ Deno.test("market-data on the alpaca feed connects to the configured URL and cou
     assert.equal(a.svc.ready().feed_fresh, false, "no data yet");
     server.send(
       JSON.stringify([{ T: "t", S: "AAPL", p: 128.14, s: 1, t: "2024-03-01T15:00:00Z" }]),
-      "/v2/iex",
+      STOCKS_PATH,
     );
     await waitFor("trade published", () => a.published.find((p) => p.type === "trade"));
     assert.deepEqual(a.svc.ready(), { feed_connected: true, feed_fresh: true });
@@ -184,7 +143,7 @@ Deno.test("market-data on the alpaca feed connects to the configured URL and cou
       "failure counted",
       async () =>
         /market_data_websocket_connection_failures_total\{exchange="alpaca",error_type="server_close"\} [1-9]/
-          .test(await metricText(a.metrics)),
+          .test(await a.metrics.registry.metrics()),
     );
     server.send("garbage");
     await waitFor("reconnected", () => a.svc.feed.connected());
@@ -193,7 +152,7 @@ Deno.test("market-data on the alpaca feed connects to the configured URL and cou
       "parse error counted",
       async () =>
         /market_data_parse_errors_total\{exchange="alpaca",reason="invalid_json"\} [1-9]/
-          .test(await metricText(a.metrics)),
+          .test(await a.metrics.registry.metrics()),
     );
   } finally {
     await server.close();
@@ -222,7 +181,7 @@ Deno.test("deno task market-data publishes over ZeroMQ and serves moving metrics
     sub = await Subscriber.open([`tcp://127.0.0.1:${zmqPort}`], {
       service: "signal-bridge",
       registry: registry.registry,
-      name: "md-test",
+      name: "marketData-test",
       schemas: validatorsFor(["trade", "quote", "book", "bar"]),
     });
     const types = new Set<string>();

@@ -23,7 +23,7 @@ export interface SimFeedOptions extends SimMarketOptions {
  * ```ts
  * const feed = new SimFeed({ seed: 42, symbols: ["AAPL"], ticksPerSecond: 40, bookDepth: 10,
  *   startPrices: { AAPL: 228.14 }, tickSize: {} });
- * await feed.start((ev) => core.handle(ev));
+ * await feed.start((event) => core.handle(event));
  * ```
  */
 export class SimFeed implements Feed {
@@ -33,10 +33,8 @@ export class SimFeed implements Feed {
   readonly #maxLagMs: number;
   readonly #maxBatch: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #t0 = 0;
+  #startedAt = 0;
   #running = false;
-  /** Virtual milliseconds of market skipped after event-loop stalls. */
-  skippedMs = 0;
 
   constructor(options: SimFeedOptions) {
     this.#market = new SimMarket(options);
@@ -45,24 +43,21 @@ export class SimFeed implements Feed {
     this.#maxBatch = Math.max(100, Math.ceil(options.ticksPerSecond * 0.05));
   }
 
+  /** Starts the timer; every frame due goes to `onEvent`. Resolves at once. */
   start(onEvent: FeedHandler): Promise<void> {
     if (this.#running) return Promise.resolve();
     this.#running = true;
-    this.#t0 = performance.now();
+    this.#startedAt = performance.now();
     const tick = () => {
       if (!this.#running) return;
-      const elapsed = performance.now() - this.#t0;
-      if (elapsed - this.#market.nextAt > this.#maxLagMs) {
-        const before = this.#market.nextAt;
-        this.#market.skipTo(elapsed);
-        this.skippedMs += elapsed - before;
-      }
+      const elapsed = performance.now() - this.#startedAt;
+      if (elapsed - this.#market.nextAt > this.#maxLagMs) this.#market.skipTo(elapsed);
       // Several bounded frames per tick when the rate is high.
       for (let i = 0; i < 20; i++) {
-        const msgs = this.#market.due(elapsed, Date.now(), this.#maxBatch);
-        if (msgs.length === 0) break;
-        onEvent({ receivedTs: nowMs(), frame: msgs });
-        if (msgs.length < this.#maxBatch) break;
+        const messages = this.#market.due(elapsed, Date.now(), this.#maxBatch);
+        if (messages.length === 0) break;
+        onEvent({ receivedTs: nowMs(), frame: messages });
+        if (messages.length < this.#maxBatch) break;
       }
       this.#timer = setTimeout(tick, this.#periodMs);
     };
@@ -70,10 +65,12 @@ export class SimFeed implements Feed {
     return Promise.resolve();
   }
 
+  /** True between start and close. */
   connected(): boolean {
     return this.#running;
   }
 
+  /** Stops the timer. */
   close(): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -25,7 +25,7 @@ export interface SimMarketOptions {
   readonly tickSize: Readonly<Record<string, number>>;
 }
 
-interface SymState {
+interface SymbolState {
   readonly symbol: string;
   readonly tick: number;
   readonly decimals: number;
@@ -55,8 +55,8 @@ const BURST = { factor: 2.0, meanMs: 1000 };
  * ```
  */
 export class SimMarket {
-  readonly #rnd: () => number;
-  readonly #syms: SymState[];
+  readonly #random: () => number;
+  readonly #symbols: SymbolState[];
   readonly #rate: number;
   readonly #depth: number;
   /** Virtual time (ms since start) of the next message. */
@@ -65,15 +65,15 @@ export class SimMarket {
   #stateEndsAt: number;
 
   constructor(options: SimMarketOptions) {
-    this.#rnd = mulberry32(options.seed);
+    this.#random = mulberry32(options.seed);
     this.#rate = options.ticksPerSecond;
     this.#depth = options.bookDepth;
     this.#stateEndsAt = this.#exp(CALM.meanMs);
-    this.#syms = options.symbols.map((symbol) => {
+    this.#symbols = options.symbols.map((symbol) => {
       const tick = options.tickSize[symbol] ?? 0.01;
       const start = options.startPrices[symbol] ?? 100;
       const crypto = symbol.includes("/");
-      const s: SymState = {
+      const state: SymbolState = {
         symbol,
         tick,
         decimals: decimalsOf(tick),
@@ -89,16 +89,11 @@ export class SimMarket {
         tradeId: 0,
       };
       for (let i = 0; i < this.#depth; i++) {
-        s.bidSizes.push(this.#size(s, i));
-        s.askSizes.push(this.#size(s, i));
+        state.bidSizes.push(this.#size(state, i));
+        state.askSizes.push(this.#size(state, i));
       }
-      return s;
+      return state;
     });
-  }
-
-  /** True while the market is in a burst. */
-  get bursting(): boolean {
-    return this.#burst;
   }
 
   /**
@@ -107,15 +102,15 @@ export class SimMarket {
    */
   due(elapsedMs: number, wallMs: number, max = Infinity): unknown[] {
     const out: unknown[] = [];
-    const t = formatTimestamp(wallMs);
-    for (const s of this.#syms) {
-      if (!s.snapshotSent) {
-        out.push(this.#book(s, t, true));
-        s.snapshotSent = true;
+    const timestamp = formatTimestamp(wallMs);
+    for (const state of this.#symbols) {
+      if (!state.snapshotSent) {
+        out.push(this.#book(state, timestamp, true));
+        state.snapshotSent = true;
       }
     }
     while (this.#nextAt <= elapsedMs && out.length < max) {
-      out.push(this.#event(t));
+      out.push(this.#event(timestamp));
       this.#advance();
     }
     return out;
@@ -132,8 +127,8 @@ export class SimMarket {
   }
 
   #advance(): void {
-    const st = this.#burst ? BURST : CALM;
-    this.#nextAt += this.#exp(1000 / (this.#rate * st.factor));
+    const regime = this.#burst ? BURST : CALM;
+    this.#nextAt += this.#exp(1000 / (this.#rate * regime.factor));
     if (this.#nextAt >= this.#stateEndsAt) {
       this.#burst = !this.#burst;
       this.#stateEndsAt = this.#nextAt + this.#exp((this.#burst ? BURST : CALM).meanMs);
@@ -141,97 +136,110 @@ export class SimMarket {
   }
 
   #exp(mean: number): number {
-    return -Math.log(1 - this.#rnd()) * mean;
+    return -Math.log(1 - this.#random()) * mean;
   }
 
-  #size(s: SymState, level: number): number {
-    const lots = 1 + Math.floor(this.#rnd() * (5 + level * 3)) * (s.lot === 1 ? 100 : 1);
-    return Math.round(lots * s.lot * 1000) / 1000;
+  #size(state: SymbolState, level: number): number {
+    const lots = 1 + Math.floor(this.#random() * (5 + level * 3)) * (state.lot === 1 ? 100 : 1);
+    return Math.round(lots * state.lot * 1000) / 1000;
   }
 
-  #event(t: string): unknown {
-    const s = this.#syms[Math.floor(this.#rnd() * this.#syms.length)];
-    this.#evolve(s);
-    const r = this.#rnd();
-    if (r < 0.25) return this.#trade(s, t);
-    if (r < 0.5) return this.#quote(s, t);
-    return this.#book(s, t, false);
+  #event(timestamp: string): unknown {
+    const state = this.#symbols[Math.floor(this.#random() * this.#symbols.length)];
+    this.#evolve(state);
+    const kind = this.#random();
+    if (kind < 0.25) return this.#trade(state, timestamp);
+    if (kind < 0.5) return this.#quote(state, timestamp);
+    return this.#book(state, timestamp, false);
   }
 
   /** Random walk of the best bid; spread mean-reverts, wider in bursts; sizes churn. */
-  #evolve(s: SymState): void {
-    const r = this.#rnd();
-    if (r < 0.08) s.bid += 1;
-    else if (r < 0.16 && s.bid > this.#depth + 1) s.bid -= 1;
-    const target = this.#burst ? Math.min(s.maxSpread, 4 * (s.lot === 1 ? 1 : 2)) : 1;
-    const w = this.#rnd();
-    if (w < 0.06) s.spread = Math.min(s.maxSpread, s.spread + 1);
-    else if (w < 0.12 && s.spread > target) s.spread -= 1;
-    const lvl = Math.floor(this.#rnd() * this.#depth);
-    if (this.#rnd() < 0.5) s.bidSizes[lvl] = this.#size(s, lvl);
-    else s.askSizes[lvl] = this.#size(s, lvl);
+  #evolve(state: SymbolState): void {
+    const walk = this.#random();
+    if (walk < 0.08) state.bid += 1;
+    else if (walk < 0.16 && state.bid > this.#depth + 1) state.bid -= 1;
+    const target = this.#burst ? Math.min(state.maxSpread, 4 * (state.lot === 1 ? 1 : 2)) : 1;
+    const widen = this.#random();
+    if (widen < 0.06) state.spread = Math.min(state.maxSpread, state.spread + 1);
+    else if (widen < 0.12 && state.spread > target) state.spread -= 1;
+    const level = Math.floor(this.#random() * this.#depth);
+    if (this.#random() < 0.5) state.bidSizes[level] = this.#size(state, level);
+    else state.askSizes[level] = this.#size(state, level);
   }
 
-  #price(s: SymState, ticks: number): number {
-    return ticksToPrice(ticks, s.tick, s.decimals);
+  #price(state: SymbolState, ticks: number): number {
+    return ticksToPrice(ticks, state.tick, state.decimals);
   }
 
-  #trade(s: SymState, t: string): unknown {
-    const buy = this.#rnd() < 0.5;
-    const touch = buy ? s.askSizes[0] : s.bidSizes[0];
-    const size = Math.max(s.lot, Math.round(touch * this.#rnd() / s.lot) * s.lot);
+  #trade(state: SymbolState, timestamp: string): unknown {
+    const buy = this.#random() < 0.5;
+    const touch = buy ? state.askSizes[0] : state.bidSizes[0];
+    const size = Math.max(state.lot, Math.round(touch * this.#random() / state.lot) * state.lot);
     return {
       T: "t",
-      S: s.symbol,
-      i: ++s.tradeId,
+      S: state.symbol,
+      i: ++state.tradeId,
       x: "SIM",
-      p: this.#price(s, buy ? s.bid + s.spread : s.bid),
+      p: this.#price(state, buy ? state.bid + state.spread : state.bid),
       s: Math.round(size * 1000) / 1000,
-      t,
+      t: timestamp,
       tks: buy ? "B" : "S",
     };
   }
 
-  #quote(s: SymState, t: string): unknown {
+  #quote(state: SymbolState, timestamp: string): unknown {
     return {
       T: "q",
-      S: s.symbol,
-      bp: this.#price(s, s.bid),
-      bs: s.bidSizes[0],
-      ap: this.#price(s, s.bid + s.spread),
-      as: s.askSizes[0],
-      t,
+      S: state.symbol,
+      bp: this.#price(state, state.bid),
+      bs: state.bidSizes[0],
+      ap: this.#price(state, state.bid + state.spread),
+      as: state.askSizes[0],
+      t: timestamp,
     };
   }
 
   /** A snapshot, or the levels that changed since the last book message (size 0 = removed). */
-  #book(s: SymState, t: string, reset: boolean): unknown {
+  #book(state: SymbolState, timestamp: string, reset: boolean): unknown {
     const bids = new Map<number, number>();
     const asks = new Map<number, number>();
     for (let i = 0; i < this.#depth; i++) {
-      bids.set(s.bid - i, s.bidSizes[i]);
-      asks.set(s.bid + s.spread + i, s.askSizes[i]);
+      bids.set(state.bid - i, state.bidSizes[i]);
+      asks.set(state.bid + state.spread + i, state.askSizes[i]);
     }
-    const b = reset ? this.#levels(s, bids) : this.#diff(s, s.emittedBids, bids);
-    const a = reset ? this.#levels(s, asks) : this.#diff(s, s.emittedAsks, asks);
-    s.emittedBids = bids;
-    s.emittedAsks = asks;
-    return { T: "o", S: s.symbol, t, b, a, ...(reset ? { r: true } : {}) };
+    const bidLevels = reset
+      ? this.#levels(state, bids)
+      : this.#diff(state, state.emittedBids, bids);
+    const askLevels = reset
+      ? this.#levels(state, asks)
+      : this.#diff(state, state.emittedAsks, asks);
+    state.emittedBids = bids;
+    state.emittedAsks = asks;
+    return {
+      T: "o",
+      S: state.symbol,
+      t: timestamp,
+      b: bidLevels,
+      a: askLevels,
+      ...(reset ? { r: true } : {}),
+    };
   }
 
-  #levels(s: SymState, m: Map<number, number>): { p: number; s: number }[] {
-    return [...m].map(([ticks, size]) => ({ p: this.#price(s, ticks), s: size }));
+  #levels(state: SymbolState, sizes: Map<number, number>): { p: number; s: number }[] {
+    return [...sizes].map(([ticks, size]) => ({ p: this.#price(state, ticks), s: size }));
   }
 
   #diff(
-    s: SymState,
+    state: SymbolState,
     prev: Map<number, number>,
     next: Map<number, number>,
   ): { p: number; s: number }[] {
     const out: { p: number; s: number }[] = [];
-    for (const [ticks] of prev) if (!next.has(ticks)) out.push({ p: this.#price(s, ticks), s: 0 });
+    for (const [ticks] of prev) {
+      if (!next.has(ticks)) out.push({ p: this.#price(state, ticks), s: 0 });
+    }
     for (const [ticks, size] of next) {
-      if (prev.get(ticks) !== size) out.push({ p: this.#price(s, ticks), s: size });
+      if (prev.get(ticks) !== size) out.push({ p: this.#price(state, ticks), s: size });
     }
     return out;
   }

@@ -1,11 +1,16 @@
 /**
  * A local WebSocket server that speaks the documented Alpaca market data v2
- * protocol, for tests: `connected` on open, `auth` answered with `authenticated`
+ * protocol, for tests (a test double: never imported by production code): `connected` on open, `auth` answered with `authenticated`
  * or error 402 (then closed), `subscribe` answered with `subscription`, 401 for a
  * subscribe before auth, 400 for a frame that is not JSON. Tests push data frames
  * and misbehaviour (server close, silence, slow-client errors) through it.
  * @module
  */
+
+/** The path the server answers stock streams on (Alpaca's IEX feed). */
+export const STOCKS_PATH = "/v2/iex";
+/** The path the server answers crypto streams on. */
+export const CRYPTO_PATH = "/v1beta3/crypto/us";
 
 /** What the server saw of one connection. */
 export interface FakeConnection {
@@ -51,9 +56,19 @@ export class FakeAlpacaServer {
     return `ws://127.0.0.1:${this.#server.addr.port}`;
   }
 
+  /** The stock stream URL (`marketData.alpaca.stocksUrl` of a test). */
+  get stocksUrl(): string {
+    return this.base + STOCKS_PATH;
+  }
+
+  /** The crypto stream URL (`marketData.alpaca.cryptoUrl` of a test). */
+  get cryptoUrl(): string {
+    return this.base + CRYPTO_PATH;
+  }
+
   #onMessage(conn: FakeConnection, text: string): void {
     this.received.push(text);
-    const send = (m: unknown) => conn.socket.send(JSON.stringify([m]));
+    const send = (message: unknown) => conn.socket.send(JSON.stringify([message]));
     let msg: Record<string, unknown>;
     try {
       msg = JSON.parse(text);
@@ -75,8 +90,8 @@ export class FakeAlpacaServer {
         return;
       }
       const lists: Record<string, string[]> = {};
-      for (const k of ["trades", "quotes", "bars", "orderbooks"]) {
-        if (Array.isArray(msg[k])) lists[k] = msg[k] as string[];
+      for (const list of ["trades", "quotes", "bars", "orderbooks"]) {
+        if (Array.isArray(msg[list])) lists[list] = msg[list] as string[];
       }
       conn.subscribed = lists;
       send({ T: "subscription", ...lists });
@@ -92,8 +107,8 @@ export class FakeAlpacaServer {
 
   /** Sends a raw text frame to every subscribed connection (on `path`, if given). */
   send(frame: string, path?: string): void {
-    for (const c of this.streaming()) {
-      if (path === undefined || c.path === path) c.socket.send(frame);
+    for (const connection of this.streaming()) {
+      if (path === undefined || connection.path === path) connection.socket.send(frame);
     }
   }
 

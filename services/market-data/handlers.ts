@@ -1,0 +1,178 @@
+/**
+ * Between the feed, the core and the publisher: {@link MarketDataHandlers} takes each
+ * feed event (records the frame, hands it to the core, keeps the freshness figures),
+ * {@link PublishSink} publishes what the core produces, and {@link FeedProblemLog}
+ * writes the core's skipped input to the log. No sockets inside: the publish function
+ * is passed in, so tests call these directly. Log lines that can come in floods go
+ * through lib's {@link BurstLog}.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { BurstLog } from "../../lib/burst_log.ts";
+import { nowMs } from "../../lib/clock.ts";
+import type { ParseReason } from "./alpaca_protocol.ts";
+import type { CoreLog, MarketDataCore, Outgoing, Sink } from "./core.ts";
+import type { Exchange, FeedEvent } from "./feed.ts";
+import type { MarketDataMetrics } from "./metrics.ts";
+import type { Recorder } from "./recorder.ts";
+
+/** Options of {@link MarketDataHandlers}. */
+export interface MarketDataHandlersOptions {
+  readonly core: Pick<MarketDataCore, "handle" | "flushBars" | "resetBars">;
+  readonly metrics: Pick<MarketDataMetrics, "feedStatus">;
+  readonly log: Logger;
+  /** Where every received frame is recorded (`marketData.recordPath`); none: not recorded. */
+  readonly recording?: Pick<Recorder, "write">;
+  /** A feed without a frame for longer than this is not fresh (ms). */
+  readonly staleAfterMs: number;
+  /** Wall clock in epoch ms; default `nowMs`. */
+  readonly now?: () => number;
+}
+
+/**
+ * The feed's events, handled: frames go to the recording and the core, and the time
+ * of the last one answers `/ready`'s `feed_fresh`, `/admin/stats` and the feed gauges.
+ *
+ * @example
+ * ```ts
+ * const handlers = new MarketDataHandlers({ core, metrics, log, staleAfterMs: 5000 });
+ * await feed.start((event) => handlers.onFeedEvent(event));
+ * ```
+ */
+export class MarketDataHandlers {
+  readonly #options: MarketDataHandlersOptions;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  #lastFrameAt = 0;
+
+  constructor(options: MarketDataHandlersOptions) {
+    this.#options = options;
+    this.#now = options.now ?? nowMs;
+    this.#startedAt = this.#now();
+  }
+
+  /** One frame from the feed: recorded, then handed to the core. */
+  onFeedEvent(event: FeedEvent): void {
+    this.#lastFrameAt = event.receivedTs;
+    this.#options.recording?.write(event);
+    this.#options.core.handle(event);
+  }
+
+  /** The replay finished a pass over its file: its open bars are flushed and dropped. */
+  onReplayPassEnd(path: string, frames: number): void {
+    this.#options.core.flushBars();
+    this.#options.core.resetBars();
+    this.#options.log.info("Replay pass finished", { path, frames });
+  }
+
+  /** True when a frame arrived within `staleAfterMs`. */
+  fresh(): boolean {
+    return this.#lastFrameAt > 0 && this.#now() - this.#lastFrameAt <= this.#options.staleAfterMs;
+  }
+
+  /** Milliseconds since the last frame arrived; null before the first. */
+  lastFrameAgeMs(): number | null {
+    return this.#lastFrameAt > 0 ? this.#now() - this.#lastFrameAt : null;
+  }
+
+  /**
+   * Sets the feed gauges: `connected`, and the seconds since the last frame (since
+   * start-up before the first).
+   */
+  recordFeedStatus(connected: boolean): void {
+    const since = this.#lastFrameAt || this.#startedAt;
+    this.#options.metrics.feedStatus(connected, (this.#now() - since) / 1000);
+  }
+}
+
+/**
+ * The core's sink: publishes each message with the function given. A publish that
+ * throws is logged (the first of a burst at once, then a summary a second) and the
+ * message dropped: market data may drop, and the feed must not stop.
+ *
+ * @example
+ * ```ts
+ * const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
+ * const core = new MarketDataCore({ ...options, sink: publishing.sink });
+ * ```
+ */
+export class PublishSink {
+  readonly #publish: (type: string, body: unknown) => unknown;
+  readonly #failureLog: BurstLog;
+  #failures = 0;
+
+  constructor(publish: (type: string, body: unknown) => unknown, log: Logger) {
+    this.#publish = publish;
+    this.#failureLog = new BurstLog(
+      log,
+      "error",
+      "Cannot publish market data",
+      "Cannot publish {suppressed} more market data messages",
+    );
+  }
+
+  /** Publishes one message of the core (pass it as the core's `sink`). */
+  readonly sink: Sink = (message: Outgoing): void => {
+    try {
+      this.#publish(message.type, message.body);
+    } catch (e) {
+      this.#failures++;
+      this.#failureLog.report({ type: message.type, error: e, failures: this.#failures });
+    }
+  };
+
+  /** Writes the pending summary line, if any, and stops its timer. */
+  close(): void {
+    this.#failureLog.close();
+  }
+}
+
+/**
+ * The core's {@link CoreLog}: one warning per kind of skipped input (each parse
+ * reason, late trades) at the start of a burst, then at most one summary a second
+ * with the count suppressed meanwhile. Every line carries `exchange`.
+ */
+export class FeedProblemLog implements CoreLog {
+  readonly #log: Logger;
+  readonly #exchange: Exchange;
+  readonly #parseErrors = new Map<ParseReason, BurstLog>();
+  readonly #lateTrades: BurstLog;
+
+  constructor(log: Logger, exchange: Exchange) {
+    this.#log = log;
+    this.#exchange = exchange;
+    this.#lateTrades = new BurstLog(
+      log,
+      "warn",
+      "Late trade left out of a closed bar",
+      "Left {suppressed} more late trades out of closed bars",
+    );
+  }
+
+  /** Logs a skipped frame or message (the first of a burst per `reason`). */
+  parseError(reason: ParseReason, detail: string): void {
+    let burst = this.#parseErrors.get(reason);
+    if (!burst) {
+      burst = new BurstLog(
+        this.#log,
+        "warn",
+        "Cannot parse feed message",
+        "Cannot parse {suppressed} more feed messages ({reason})",
+      );
+      this.#parseErrors.set(reason, burst);
+    }
+    // `suppressed: 0` on the first line of a burst; the summary sets the real count.
+    burst.report({ exchange: this.#exchange, reason, detail, suppressed: 0 });
+  }
+
+  /** Logs a trade left out of a closed bar (the first of a burst). */
+  lateTrade(symbol: string, exchangeTs: number): void {
+    this.#lateTrades.report({ exchange: this.#exchange, symbol, exchangeTs, suppressed: 0 });
+  }
+
+  /** Writes the pending summary lines and stops their timers. */
+  close(): void {
+    for (const burst of this.#parseErrors.values()) burst.close();
+    this.#lateTrades.close();
+  }
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import type { FeedEvent } from "./feed.ts";
+import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
+import { fieldsLogger } from "./testing/fields_logger.ts";
+
+function setup(staleAfterMs = 1000) {
+  let clock = 10_000;
+  const calls: string[] = [];
+  const status: { connected: boolean; ageSeconds: number }[] = [];
+  const { logger } = fieldsLogger();
+  const handlers = new MarketDataHandlers({
+    core: {
+      handle: (event: FeedEvent) => (calls.push(`core ${event.receivedTs}`), 0),
+      flushBars: () => (calls.push("flush"), 0),
+      resetBars: () => void calls.push("reset"),
+    },
+    metrics: {
+      feedStatus: (connected, ageSeconds) => void status.push({ connected, ageSeconds }),
+    },
+    log: logger,
+    recording: { write: (event) => void calls.push(`record ${event.receivedTs}`) },
+    staleAfterMs,
+    now: () => clock,
+  });
+  return { handlers, calls, status, advance: (ms: number) => (clock += ms), now: () => clock };
+}
+
+Deno.test("MarketDataHandlers.onFeedEvent() records the frame, then hands it to the core", () => {
+  const s = setup();
+  s.handlers.onFeedEvent({ receivedTs: 10_000, frame: [] });
+  assert.deepEqual(s.calls, ["record 10000", "core 10000"]);
+});
+
+Deno.test("MarketDataHandlers is fresh only within staleAfterMs of the last frame", () => {
+  const s = setup(1000);
+  assert.equal(s.handlers.fresh(), false, "no frame yet");
+  assert.equal(s.handlers.lastFrameAgeMs(), null);
+  s.handlers.onFeedEvent({ receivedTs: s.now(), frame: [] });
+  s.advance(1000);
+  assert.equal(s.handlers.fresh(), true);
+  assert.equal(s.handlers.lastFrameAgeMs(), 1000);
+  s.advance(1);
+  assert.equal(s.handlers.fresh(), false);
+});
+
+Deno.test("MarketDataHandlers.recordFeedStatus() counts the age from start-up until the first frame", () => {
+  const s = setup();
+  s.advance(2000);
+  s.handlers.recordFeedStatus(false);
+  s.handlers.onFeedEvent({ receivedTs: s.now(), frame: [] });
+  s.advance(500);
+  s.handlers.recordFeedStatus(true);
+  assert.deepEqual(s.status, [
+    { connected: false, ageSeconds: 2 },
+    { connected: true, ageSeconds: 0.5 },
+  ]);
+});
+
+Deno.test("MarketDataHandlers.onReplayPassEnd() flushes the open bars, then drops them", () => {
+  const s = setup();
+  s.handlers.onReplayPassEnd("data/recording.ndjson", 10);
+  assert.deepEqual(s.calls, ["flush", "reset"]);
+});
+
+Deno.test("PublishSink publishes each message and drops one whose publish throws", () => {
+  const published: string[] = [];
+  const { logger, lines } = fieldsLogger();
+  let failing = true;
+  const publishing = new PublishSink((type) => {
+    if (failing) throw new Error("queue full");
+    published.push(type);
+  }, logger);
+  try {
+    const trade = {
+      type: "trade" as const,
+      body: {
+        symbol: "AAPL",
+        price: 1,
+        size: 1,
+        exchange: "sim",
+        exchangeTs: 1,
+        receivedTs: 1,
+      },
+    };
+    for (let i = 0; i < 5; i++) publishing.sink(trade);
+    failing = false;
+    publishing.sink(trade);
+    assert.deepEqual(published, ["trade"]);
+    assert.equal(lines.length, 1, "a burst of failures is one line until the summary");
+    assert.equal(lines[0].level, "error");
+    assert.equal(lines[0].fields.failures, 1);
+  } finally {
+    publishing.close();
+  }
+  assert.equal(lines.length, 2, "closing writes the summary");
+  assert.equal(lines[1].fields.suppressed, 4);
+});
+
+Deno.test("FeedProblemLog logs the first problem of each kind at once, with the exchange", () => {
+  const { logger, lines } = fieldsLogger();
+  const log = new FeedProblemLog(logger, "alpaca");
+  try {
+    log.parseError("invalid_json", "frame is not JSON");
+    log.parseError("invalid_json", "frame is not JSON");
+    log.parseError("unknown_type", "unknown T x");
+    log.lateTrade("AAPL", 1_700_000_000_000);
+    assert.deepEqual(lines.map((l) => [l.level, l.fields]), [
+      [
+        "warn",
+        { exchange: "alpaca", reason: "invalid_json", detail: "frame is not JSON", suppressed: 0 },
+      ],
+      ["warn", {
+        exchange: "alpaca",
+        reason: "unknown_type",
+        detail: "unknown T x",
+        suppressed: 0,
+      }],
+      ["warn", {
+        exchange: "alpaca",
+        symbol: "AAPL",
+        exchangeTs: 1_700_000_000_000,
+        suppressed: 0,
+      }],
+    ]);
+  } finally {
+    log.close();
+  }
+  assert.equal(lines.length, 4, "closing writes the summary of the suppressed one");
+  assert.equal(lines[3].fields.suppressed, 1);
+});

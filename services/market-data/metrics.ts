@@ -1,0 +1,168 @@
+/**
+ * The market-data metrics recorder: every series the service writes, recorded into
+ * the service's families (`ctx.metrics.families`), with the hot-path children (per
+ * message type and symbol, per update type and symbol) bound once and cached. The
+ * core records through the small {@link CoreRecorder} interface; the service records
+ * the feed's state and connection failures.
+ * @module
+ */
+import type { Counter, Histogram } from "prom-client";
+import { elapsedUs, type Families, symbolLabel } from "../../lib/metrics.ts";
+import { nowMs } from "../../lib/clock.ts";
+import type { DataKind, ParseReason } from "./alpaca_protocol.ts";
+import type { ConnectionErrorType, Exchange } from "./feed.ts";
+import type { BookState } from "./order_book.ts";
+
+/** The families {@link MarketDataMetrics} records into. */
+export type MarketDataFamilies = Pick<
+  Families<"market-data">,
+  | "market_data_websocket_latency_us"
+  | "market_data_orderbook_update_latency_us"
+  | "market_data_messages_processed_total"
+  | "market_data_parse_errors_total"
+  | "market_data_book_crossed_total"
+  | "market_data_websocket_connection_failures_total"
+  | "market_data_feed_connected"
+  | "market_data_feed_last_message_age_seconds"
+>;
+
+/** An order book update: `snapshot` replaced the book, `delta` changed levels. */
+export type UpdateType = "snapshot" | "delta";
+
+/**
+ * What the core records. Symbols are passed as they came from the feed; the recorder
+ * maps them onto the closed label set.
+ */
+export interface CoreRecorder {
+  /**
+   * One data message handled and published: counts it and observes its latency from
+   * `receivedTs` (epoch ms, when the frame arrived) to now, in µs.
+   */
+  messageProcessed(kind: DataKind, symbol: string, receivedTs: number): void;
+  /** One order book update applied; `startedAt` is the `performance.now()` it began at. */
+  bookUpdated(symbol: string, updateType: UpdateType, startedAt: number): void;
+  /** A book update left the book crossed or locked. */
+  bookCrossed(symbol: string, state: Exclude<BookState, "ok">): void;
+  /** A frame or message could not be parsed or applied. */
+  parseError(reason: ParseReason): void;
+}
+
+/** Options of {@link MarketDataMetrics}. */
+export interface MarketDataMetricsOptions {
+  /** The `exchange` label value of every series. */
+  readonly exchange: Exchange;
+  /** Configured symbols: the only `symbol` label values (others become "other"). */
+  readonly symbols: readonly string[];
+}
+
+interface MessageChildren {
+  readonly latency: Histogram.Internal<string>;
+  readonly processed: Counter.Internal;
+}
+
+/**
+ * Records market-data's metrics. Label children are created on first use and kept,
+ * so a message costs two map look-ups, an increment and an observation.
+ *
+ * @example
+ * ```ts
+ * const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange: "sim", symbols: ["AAPL"] });
+ * metrics.messageProcessed("trade", "AAPL", receivedTs);
+ * metrics.feedStatus(true, 0.2);
+ * ```
+ */
+export class MarketDataMetrics implements CoreRecorder {
+  readonly #families: MarketDataFamilies;
+  readonly #exchange: Exchange;
+  readonly #symbols: ReadonlySet<string>;
+  /** `message_type|symbol` -> the latency and processed children. */
+  readonly #messageChildren = new Map<string, MessageChildren>();
+  /** `update_type|symbol` -> the order book update latency child. */
+  readonly #bookLatency = new Map<string, Histogram.Internal<string>>();
+  readonly #parseErrors = new Map<ParseReason, Counter.Internal>();
+
+  /** Records into `families` (the service's own, from `ctx.metrics.families`). */
+  constructor(families: MarketDataFamilies, options: MarketDataMetricsOptions) {
+    this.#families = families;
+    this.#exchange = options.exchange;
+    this.#symbols = new Set(options.symbols);
+  }
+
+  /** Counts one data message and observes its latency since `receivedTs` (epoch ms), in µs. */
+  messageProcessed(kind: DataKind, symbol: string, receivedTs: number): void {
+    const label = symbolLabel(this.#symbols, symbol);
+    const key = kind + "|" + label;
+    let children = this.#messageChildren.get(key);
+    if (!children) {
+      children = {
+        latency: this.#families.market_data_websocket_latency_us.labels({
+          exchange: this.#exchange,
+          message_type: kind,
+          symbol: label,
+        }),
+        processed: this.#families.market_data_messages_processed_total.labels({
+          message_type: kind,
+          symbol: label,
+          exchange: this.#exchange,
+        }),
+      };
+      this.#messageChildren.set(key, children);
+    }
+    children.processed.inc();
+    children.latency.observe(Math.max(0, (nowMs() - receivedTs) * 1000));
+  }
+
+  /** Observes an order book update's latency since `startedAt` (`performance.now()`), in µs. */
+  bookUpdated(symbol: string, updateType: UpdateType, startedAt: number): void {
+    const label = symbolLabel(this.#symbols, symbol);
+    const key = updateType + "|" + label;
+    let latency = this.#bookLatency.get(key);
+    if (!latency) {
+      latency = this.#families.market_data_orderbook_update_latency_us.labels({
+        symbol: label,
+        update_type: updateType,
+      });
+      this.#bookLatency.set(key, latency);
+    }
+    latency.observe(elapsedUs(startedAt));
+  }
+
+  /** Counts a book update that left the book crossed or locked. */
+  bookCrossed(symbol: string, state: Exclude<BookState, "ok">): void {
+    this.#families.market_data_book_crossed_total.inc({
+      symbol: symbolLabel(this.#symbols, symbol),
+      kind: state,
+    });
+  }
+
+  /** Counts a frame or message that could not be parsed, by reason. */
+  parseError(reason: ParseReason): void {
+    let counter = this.#parseErrors.get(reason);
+    if (!counter) {
+      counter = this.#families.market_data_parse_errors_total.labels({
+        exchange: this.#exchange,
+        reason,
+      });
+      this.#parseErrors.set(reason, counter);
+    }
+    counter.inc();
+  }
+
+  /** Counts one connection failure of the feed. */
+  connectionFailure(errorType: ConnectionErrorType): void {
+    this.#families.market_data_websocket_connection_failures_total.inc({
+      exchange: this.#exchange,
+      error_type: errorType,
+    });
+  }
+
+  /** Sets the feed gauges: connected (1 or 0) and the seconds since the last message. */
+  feedStatus(connected: boolean, lastMessageAgeSeconds: number): void {
+    const families = this.#families;
+    families.market_data_feed_connected.set({ exchange: this.#exchange }, connected ? 1 : 0);
+    families.market_data_feed_last_message_age_seconds.set(
+      { exchange: this.#exchange },
+      lastMessageAgeSeconds,
+    );
+  }
+}
