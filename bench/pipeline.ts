@@ -22,7 +22,13 @@ import { type RawConfig, sampleValue, type Stack, startStack } from "../lib/test
 import { freePort, Proc, waitFor } from "../lib/testing/tools.ts";
 import { barePublisher, bareSubscriber } from "./bare_zmq.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
+import { senderOptions } from "../lib/channels.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
+import { MarketDataMetrics } from "../services/market-data/metrics.ts";
+import {
+  SIM_TRAFFIC_SYMBOLS,
+  simTrafficFrames,
+} from "../services/market-data/testing/sim_traffic.ts";
 import { SimMarket } from "../services/market-data/sim_market.ts";
 import { run as messagingBench } from "./messaging_bench.ts";
 import { type Order } from "../lib/types.ts";
@@ -301,7 +307,7 @@ async function metricsRender(symbolCount = 100) {
     symbols,
     bars: ["1s", "1m"],
     sink: () => {},
-    metrics: m.families,
+    metrics: new MarketDataMetrics(m.families, { exchange: "sim", symbols }),
   });
   const t0 = Date.parse("2024-03-01T15:00:00Z");
   const msgs = sim.due(5_000, t0);
@@ -332,19 +338,8 @@ async function metricsRender(symbolCount = 100) {
  * and not, several rounds; the median of each.
  */
 async function coreOverhead(rounds = QUICK ? 4 : 8) {
-  const symbols = ["AAPL", "MSFT", "SPY", "BTC/USD"];
-  const sim = new SimMarket({
-    seed: 42,
-    symbols,
-    ticksPerSecond: 10_000,
-    bookDepth: 10,
-    startPrices: { AAPL: 228.14, MSFT: 415.3, SPY: 592.6, "BTC/USD": 97250 },
-    tickSize: { "BTC/USD": 0.5 },
-  });
-  const t0 = Date.parse("2024-03-01T15:00:00Z");
-  const msgs = sim.due(QUICK ? 5_000 : 10_000, t0);
-  const frames: unknown[][] = [];
-  for (let i = 0; i + 50 <= msgs.length; i += 50) frames.push(msgs.slice(i, i + 50));
+  const symbols = SIM_TRAFFIC_SYMBOLS;
+  const frames = simTrafficFrames(QUICK ? 500 : 1_000);
   const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
   for (let r = 0; r < rounds * 2; r++) {
     const instrumented = r % 2 === 0;
@@ -356,14 +351,14 @@ async function coreOverhead(rounds = QUICK ? 4 : 8) {
     const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
       service: "market-data",
       registry: m.registry,
-      name: "md",
+      ...senderOptions("market_data"),
     });
     const core = new MarketDataCore({
       exchange: "sim",
       symbols,
       bars: ["1s", "1m"],
       sink: (msg) => void pub.publish(msg.type, msg.body),
-      metrics: m.families,
+      metrics: new MarketDataMetrics(m.families, { exchange: "sim", symbols }),
     });
     const start = performance.now();
     let n = 0;

@@ -18,7 +18,7 @@ import {
 } from "./alpaca_protocol.ts";
 import { BarBuilder, type BarInterval } from "./bar_builder.ts";
 import type { Exchange, FeedEvent } from "./feed.ts";
-import { type CoreRecorder, type MarketDataFamilies, MarketDataMetrics } from "./metrics.ts";
+import type { CoreRecorder } from "./metrics.ts";
 import { OrderBook } from "./order_book.ts";
 
 /** What the core publishes: an envelope type and its body (bodies satisfy lib/types.ts). */
@@ -49,12 +49,8 @@ export interface CoreOptions {
   readonly symbols: readonly string[];
   readonly bars: readonly BarInterval[];
   readonly sink: Sink;
-  /**
-   * Where metrics go: a recorder (the service passes its {@link MarketDataMetrics}),
-   * or the service's metric families, which the core then records into through a
-   * `MarketDataMetrics` of its own. None: nothing is recorded.
-   */
-  readonly metrics?: CoreRecorder | MarketDataFamilies;
+  /** Where metrics go (the service passes its MarketDataMetrics); none: nothing is recorded. */
+  readonly metrics?: CoreRecorder;
   /** Where skipped input is reported; none: it is only counted. */
   readonly log?: CoreLog;
   /** Levels per side in a published book; default 10. */
@@ -74,15 +70,6 @@ export interface CoreStats {
   crossed: number;
   /** `nowMs()` when the last frame arrived; 0 before the first. */
   lastFrameAt: number;
-}
-
-function recorderOf(
-  metrics: CoreRecorder | MarketDataFamilies | undefined,
-  exchange: Exchange,
-  symbols: readonly string[],
-): CoreRecorder | undefined {
-  if (metrics === undefined || "messageProcessed" in metrics) return metrics;
-  return new MarketDataMetrics(metrics, { exchange, symbols });
 }
 
 /**
@@ -123,7 +110,7 @@ export class MarketDataCore {
     this.exchange = options.exchange;
     this.#symbols = new Set(options.symbols);
     this.#sink = options.sink;
-    this.#metrics = recorderOf(options.metrics, options.exchange, options.symbols);
+    this.#metrics = options.metrics;
     this.#log = options.log;
     this.#topLevels = options.topLevels ?? 10;
     this.#barIntervals = options.bars;

@@ -5,6 +5,7 @@ import { SCHEMAS } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
 import type { ParseReason } from "./alpaca_protocol.ts";
+import { MarketDataMetrics } from "./metrics.ts";
 import { coreHarness } from "./testing/core_harness.ts";
 import { SIM_TRAFFIC_SYMBOLS, simTrafficFrames } from "./testing/sim_traffic.ts";
 
@@ -236,7 +237,7 @@ Deno.test("MarketDataCore reports parse errors and late trades to its log", () =
   assert.deepEqual(reported, ["invalid_json", "late AAPL"]);
 });
 
-Deno.test("MarketDataCore given the metric families records into them itself", async () => {
+Deno.test("MarketDataCore records into the MarketDataMetrics it is given", async () => {
   const metrics = createServiceMetrics("market-data", { defaultMetrics: false });
   try {
     const out: Outgoing[] = [];
@@ -245,7 +246,7 @@ Deno.test("MarketDataCore given the metric families records into them itself", a
       symbols: ["AAPL"],
       bars: ["1s"],
       sink: (message) => out.push(message),
-      metrics: metrics.families,
+      metrics: new MarketDataMetrics(metrics.families, { exchange: "sim", symbols: ["AAPL"] }),
     });
     core.handle({ receivedTs: nowMs(), frame: [{ T: "t", S: "AAPL", p: 1, s: 1, t: TS }] });
     assert.equal(out.length, 1);

@@ -1,0 +1,38 @@
+/**
+ * `deno task keys [--config PATH] [--force]`: writes a CURVE key pair for every service
+ * and the operator identity into `security.keysDir` (default `data/keys`), in the zcert
+ * format of lib/keys.ts. Existing pairs are kept unless `--force` replaces them (every
+ * service must then be restarted with the new files).
+ *
+ * On one host nothing needs to be run: the services create the keys on first start. For
+ * several hosts, run this once, then give each host its own `<service>.key_secret` and
+ * every `.key` (public) file.
+ * @module
+ */
+import { ConfigError, loadConfig } from "../lib/config.ts";
+import { KeyError, KeyStore } from "../lib/keys.ts";
+import { IDENTITIES } from "../lib/messaging_context.ts";
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  const force = args.includes("--force");
+  const rest = args.filter((a) => a !== "--force");
+  try {
+    const config = loadConfig({ args: rest, env: Deno.env.toObject() });
+    const store = KeyStore.open(config.security.keysDir);
+    const written = store.create(IDENTITIES, { overwrite: force });
+    for (const name of IDENTITIES) {
+      const state = written.includes(name) ? "written" : "kept";
+      console.log(`${name}: ${state} ${store.secretPath(name)} (secret), ${store.publicPath(name)}`);
+    }
+    if (config.security.mode === "insecure") {
+      console.error('keys: note that "security.mode" is "insecure": the services do not use them');
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof KeyError) {
+      console.error(`keys: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
