@@ -13,6 +13,8 @@
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import type { Counter, Registry } from "prom-client";
 import { getLogger } from "./log.ts";
 
@@ -31,6 +33,9 @@ export interface ServiceAppOptions {
 }
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
+/** The largest request body any route accepts, in bytes (the admin API's JSON is tiny). */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 /** Builds the hono app of a service. It opens no port: test it with `app.request()`. */
 export function createServiceApp(options: ServiceAppOptions): Hono {
@@ -51,6 +56,19 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
       });
     });
   }
+  // Every route: a body over the limit is refused before it is read (413, not a 500 or
+  // a process holding megabytes for a stranger).
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        c.json(
+          { error: "payload_too_large", message: `the body is over ${MAX_BODY_BYTES} bytes` },
+          413,
+        ),
+    }),
+  );
   app.get("/metrics", async (c) => {
     const body = await options.registry.metrics();
     return c.body(body, 200, { "Content-Type": options.registry.contentType });
@@ -69,6 +87,11 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
   options.routes?.(app);
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((err, c) => {
+    if (err instanceof HTTPException && err.status < 500) {
+      // A refusal of the request (a body that cannot be read, malformed JSON): the
+      // client's error, answered as such.
+      return c.json({ error: "bad_request", message: err.message || "bad request" }, err.status);
+    }
     getLogger(["trading", "http"]).error("Request failed", {
       route: c.req.routePath,
       error: err,
