@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { AlpacaClient, errorCode, mapAlpacaOrder } from "./alpaca_client.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { RateLimiter } from "./rate_limiter.ts";
-import { makeOrder } from "./test_helpers.ts";
+import { makeOrder } from "./testing/fixtures.ts";
 
 function setup(
   fake: FakeAlpaca,

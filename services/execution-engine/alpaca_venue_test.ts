@@ -6,10 +6,10 @@ import { AlpacaClient } from "./alpaca_client.ts";
 import { parseTradeUpdate } from "./alpaca_stream.ts";
 import { AlpacaAuthError, AlpacaVenue } from "./alpaca_venue.ts";
 import { ExecutionEngine } from "./engine.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { RateLimiter } from "./rate_limiter.ts";
-import { makeOrder } from "./test_helpers.ts";
+import { makeOrder } from "./testing/fixtures.ts";
 
 function setup(fake: FakeAlpaca, keyId = "key") {
   const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });

@@ -5,7 +5,9 @@ import { type CrashPoint, ExecutionEngine } from "./engine.ts";
 import { Journal } from "./journal.ts";
 import { PriceBook } from "./price_book.ts";
 import { SimVenue } from "./sim_venue.ts";
-import { FakeVenue, makeOrder, ManualScheduler } from "./test_helpers.ts";
+import { FakeVenue } from "./testing/fake_venue.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { ManualScheduler } from "./testing/manual_scheduler.ts";
 import type { Venue } from "./venue.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "BTC/USD"];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ExecutionReport } from "../../lib/types.ts";
 import { Journal } from "./journal.ts";
-import { makeOrder, tempDir } from "./test_helpers.ts";
+import { makeOrder, tempDir } from "./testing/fixtures.ts";
 
 function report(clientOrderId: string): ExecutionReport {
   return {

@@ -7,10 +7,10 @@ import type { ServiceContext } from "../../lib/service.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { ExecutionReport, Quote } from "../../lib/types.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { startExecutionEngine } from "./service.ts";
-import { makeOrder, tempDir } from "./test_helpers.ts";
+import { makeOrder, tempDir } from "./testing/fixtures.ts";
 
 function context(
   over: (raw: Config) => void,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { PriceBook } from "./price_book.ts";
 import { mulberry32 } from "../../lib/random.ts";
 import { marketOpen, SimVenue, type SimVenueOptions } from "./sim_venue.ts";
-import { makeOrder, ManualScheduler } from "./test_helpers.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { ManualScheduler } from "./testing/manual_scheduler.ts";
 import type { VenueEvent } from "./venue.ts";
 
 function sim(over: Partial<SimVenueOptions> = {}) {

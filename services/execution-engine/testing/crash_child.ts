@@ -3,16 +3,16 @@
  * journal file, optionally dying (`Deno.exit(86)`) at a crash point; prints one JSON line
  * `{ recover, results, reports }` when it finishes normally.
  *
- * `deno run -A crash_child.ts '{"journalPath":…,"baseUrl":…,"streamUrl":…,"crashAt":…,"orders":[…]}'`
+ * `deno run -A testing/crash_child.ts '{"journalPath":…,"baseUrl":…,"streamUrl":…,"crashAt":…,"orders":[…]}'`
  * @module
  */
-import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ExecutionReport, Order } from "../../lib/types.ts";
-import { AlpacaClient } from "./alpaca_client.ts";
-import { AlpacaVenue } from "./alpaca_venue.ts";
-import { type CrashPoint, ExecutionEngine } from "./engine.ts";
-import { Journal } from "./journal.ts";
-import { RateLimiter } from "./rate_limiter.ts";
+import { createServiceMetrics } from "../../../lib/metrics.ts";
+import type { ExecutionReport, Order } from "../../../lib/types.ts";
+import { AlpacaClient } from "../alpaca_client.ts";
+import { AlpacaVenue } from "../alpaca_venue.ts";
+import { type CrashPoint, ExecutionEngine } from "../engine.ts";
+import { Journal } from "../journal.ts";
+import { RateLimiter } from "../rate_limiter.ts";
 
 /** The child's argument. */
 export interface CrashChildArgs {
