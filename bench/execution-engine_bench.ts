@@ -16,6 +16,7 @@ import { Journal } from "../services/execution-engine/journal.ts";
 import { PriceBook } from "../services/execution-engine/price_book.ts";
 import { SimVenue } from "../services/execution-engine/sim_venue.ts";
 import type { Venue } from "../services/execution-engine/venue.ts";
+import { makeQuote, makeTrade } from "../services/execution-engine/testing/fixtures.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
 let n = 0;
@@ -51,7 +52,8 @@ function setup(journalPath: string, timed?: number[]) {
     sampleMs: 3_600_000,
   });
   const prices = new PriceBook();
-  prices.set("AAPL", { bid: 228.1, ask: 228.12, last: 228.11 });
+  prices.quote(makeQuote({ bidPrice: 228.1, askPrice: 228.12 }));
+  prices.trade(makeTrade({ price: 228.11 }));
   const q = new Queue();
   const sim = new SimVenue({
     seed: 7,

@@ -6,7 +6,7 @@ import { Journal } from "./journal.ts";
 import { PriceBook } from "./price_book.ts";
 import { SimVenue } from "./sim_venue.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
-import { makeOrder } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote } from "./testing/fixtures.ts";
 import { ManualScheduler } from "./testing/manual_scheduler.ts";
 import type { Venue } from "./venue.ts";
 
@@ -48,7 +48,7 @@ function setup(
 function sim(over: Partial<ConstructorParameters<typeof SimVenue>[0]> = {}) {
   const sched = new ManualScheduler();
   const prices = new PriceBook();
-  prices.set("AAPL", { bid: 99.99, ask: 100.01 });
+  prices.quote(makeQuote({ bidPrice: 99.99, askPrice: 100.01 }));
   const venue = new SimVenue({
     seed: 1,
     latencyMs: 0,

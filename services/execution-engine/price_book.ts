@@ -45,11 +45,6 @@ export class PriceBook {
     this.#set(t.symbol, { last: t.price, ts: t.receivedTs });
   }
 
-  /** Sets prices directly (tests, benches). */
-  set(symbol: string, p: { bid?: number; ask?: number; last?: number }, ts = Date.now()): void {
-    this.#set(symbol, { ...p, ts });
-  }
-
   #set(symbol: string, p: Prices): void {
     const prev = this.#prices.get(symbol);
     this.#prices.set(symbol, {

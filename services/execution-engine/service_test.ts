@@ -6,11 +6,11 @@ import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import type { ExecutionReport, Quote } from "../../lib/types.ts";
+import type { ExecutionReport } from "../../lib/types.ts";
 import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { startExecutionEngine } from "./service.ts";
-import { makeOrder, tempDir } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote, tempDir } from "./testing/fixtures.ts";
 
 function context(
   over: (raw: Config) => void,
@@ -57,16 +57,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
   });
   const svc = await startExecutionEngine(ctx);
   try {
-    const quote: Quote = {
-      symbol: "AAPL",
-      bidPrice: 99.9,
-      bidSize: 100,
-      askPrice: 100.1,
-      askSize: 100,
-      exchange: "sim",
-      exchangeTs: Date.now(),
-      receivedTs: Date.now(),
-    };
+    const quote = makeQuote({ bidPrice: 99.9, askPrice: 100.1 });
     await waitFor("market data to arrive", () => {
       md.publish("quote", quote);
       return svc.prices.get("AAPL") !== undefined;

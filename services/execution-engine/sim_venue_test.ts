@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { PriceBook } from "./price_book.ts";
 import { mulberry32 } from "../../lib/random.ts";
 import { marketOpen, SimVenue, type SimVenueOptions } from "./sim_venue.ts";
-import { makeOrder } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote } from "./testing/fixtures.ts";
 import { ManualScheduler } from "./testing/manual_scheduler.ts";
 import type { VenueEvent } from "./venue.ts";
 
 function sim(over: Partial<SimVenueOptions> = {}) {
   const sched = new ManualScheduler();
   const prices = new PriceBook();
-  prices.set("AAPL", { bid: 99, ask: 101 });
+  prices.quote(makeQuote({ bidPrice: 99, askPrice: 101 }));
   const events: VenueEvent[] = [];
   const venue = new SimVenue({
     seed: 1,
@@ -73,7 +73,7 @@ Deno.test("SimVenue rejects stock orders outside market hours but trades crypto"
     hoursUtc: { open: "14:30", close: "21:00" },
     now: () => saturday,
   });
-  prices.set("BTC/USD", { bid: 90_000, ask: 90_010 });
+  prices.quote(makeQuote({ symbol: "BTC/USD", bidPrice: 90_000, askPrice: 90_010 }));
   assert.equal(reason(await venue.submit(makeOrder())), "market_closed");
   assert.equal(reason(await venue.submit(makeOrder({ symbol: "BTC/USD", qty: 0.01 }))), "accepted");
 });
@@ -112,7 +112,7 @@ Deno.test("SimVenue rests a limit order until the market reaches it, never filli
   await venue.submit(makeOrder({ type: "limit", limitPrice: 100, timeInForce: "gtc" }));
   sched.run();
   assert.equal(events.length, 0);
-  prices.set("AAPL", { bid: 99.5, ask: 100 });
+  prices.quote(makeQuote({ bidPrice: 99.5, askPrice: 100 }));
   sched.run();
   assert.equal(events.length, 1);
   assert.equal(events[0].lastPrice, 100);

@@ -1,8 +1,9 @@
 /**
- * Fixtures of the execution-engine tests and bench: orders and temporary directories.
+ * Fixtures of the execution-engine tests and bench: orders, market data (the prices the
+ * paper exchange fills against) and temporary directories.
  * @module
  */
-import type { Order } from "../../../lib/types.ts";
+import type { Book, Order, Quote, Trade } from "../../../lib/types.ts";
 
 let made = 0;
 
@@ -20,6 +21,54 @@ export function makeOrder(over: Partial<Order> = {}): Order {
     strategy: "default",
     createdAt: Date.now(),
     tickTs: Date.now(),
+    ...over,
+  };
+}
+
+/** An AAPL quote, 99.99 bid / 100.01 ask, received now; fields may be overridden. */
+export function makeQuote(over: Partial<Quote> = {}): Quote {
+  const now = Date.now();
+  return {
+    symbol: "AAPL",
+    bidPrice: 99.99,
+    bidSize: 100,
+    askPrice: 100.01,
+    askSize: 100,
+    exchange: "sim",
+    exchangeTs: now,
+    receivedTs: now,
+    ...over,
+  };
+}
+
+/** An AAPL trade print at 100, received now; fields may be overridden. */
+export function makeTrade(over: Partial<Trade> = {}): Trade {
+  const now = Date.now();
+  return {
+    symbol: "AAPL",
+    price: 100,
+    size: 1,
+    exchange: "sim",
+    exchangeTs: now,
+    receivedTs: now,
+    ...over,
+  };
+}
+
+/** An AAPL book, best 99.99 bid / 100.01 ask, received now; fields may be overridden. */
+export function makeBook(over: Partial<Book> = {}): Book {
+  const now = Date.now();
+  return {
+    symbol: "AAPL",
+    bids: [[99.99, 100]],
+    asks: [[100.01, 100]],
+    mid: 100,
+    spreadBps: 2,
+    imbalance: 0,
+    crossed: false,
+    exchange: "sim",
+    exchangeTs: now,
+    receivedTs: now,
     ...over,
   };
 }
