@@ -11,7 +11,7 @@
  */
 import { createServiceMetrics } from "../lib/metrics.ts";
 import type { Order } from "../lib/types.ts";
-import { ExecutionEngine } from "../services/execution-engine/engine.ts";
+import { ExecutionEngineCore } from "../services/execution-engine/core.ts";
 import { Journal } from "../services/execution-engine/journal.ts";
 import { PriceBook } from "../services/execution-engine/price_book.ts";
 import { SimVenue } from "../services/execution-engine/sim_venue.ts";
@@ -79,7 +79,7 @@ function setup(journalPath: string, timed?: number[]) {
     }) as Venue;
   }
   const journal = new Journal(journalPath);
-  const engine = new ExecutionEngine({
+  const engine = new ExecutionEngineCore({
     journal,
     venue,
     metrics: m.families,

@@ -5,7 +5,7 @@ import type { ExecutionReport } from "../../lib/types.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { parseTradeUpdate } from "./alpaca_stream.ts";
 import { AlpacaAuthError, AlpacaVenue } from "./alpaca_venue.ts";
-import { ExecutionEngine } from "./engine.ts";
+import { ExecutionEngineCore } from "./core.ts";
 import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { RateLimiter } from "./rate_limiter.ts";
@@ -38,7 +38,7 @@ function setup(fake: FakeAlpaca, keyId = "key") {
   });
   const journal = new Journal(":memory:");
   const reports: ExecutionReport[] = [];
-  const engine = new ExecutionEngine({
+  const engine = new ExecutionEngineCore({
     journal,
     venue,
     metrics: metrics.families,

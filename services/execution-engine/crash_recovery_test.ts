@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ExecutionReport } from "../../lib/types.ts";
 import type { CrashChildArgs } from "./testing/crash_child.ts";
-import type { HandleResult } from "./engine.ts";
+import type { HandleResult } from "./core.ts";
 import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { makeOrder, tempDir } from "./testing/fixtures.ts";

@@ -33,7 +33,7 @@ import {
 } from "../../lib/types.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { AlpacaVenue } from "./alpaca_venue.ts";
-import { ExecutionEngine } from "./engine.ts";
+import { ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
 import { PriceBook } from "./price_book.ts";
 import { RateLimiter } from "./rate_limiter.ts";
@@ -43,7 +43,7 @@ import type { Venue } from "./venue.ts";
 /** A started execution-engine: the harness's core plus handles for tests. */
 export interface ExecutionEngineService extends RunningCore {
   readonly admin: Hono;
-  readonly engine: ExecutionEngine;
+  readonly engine: ExecutionEngineCore;
   readonly journal: Journal;
   readonly prices: PriceBook;
   close(): Promise<void>;
@@ -109,7 +109,7 @@ export async function startExecutionEngine(
   let orders: ReliableReceiver | undefined;
   let md: Subscriber | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
-  let engine: ExecutionEngine | undefined;
+  let engine: ExecutionEngineCore | undefined;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeOnce());
   const closeOnce = async () => {
@@ -130,7 +130,7 @@ export async function startExecutionEngine(
       ...senderOptions("execution_reports"),
     });
     const sender = reports;
-    engine = new ExecutionEngine({
+    engine = new ExecutionEngineCore({
       journal,
       venue,
       metrics: ctx.metrics.families,
@@ -159,7 +159,7 @@ export async function startExecutionEngine(
     // journal cannot be written the order must not be acknowledged: exit, and risk-manager
     // sends it again to the restarted engine.
     orders.onMessage((env) => {
-      let a: ReturnType<ExecutionEngine["accept"]>;
+      let a: ReturnType<ExecutionEngineCore["accept"]>;
       try {
         a = eng.accept(env.body as Order, env.trace);
       } catch (e) {
@@ -200,7 +200,7 @@ export async function startExecutionEngine(
 
 /**
  * The read-only admin API: `GET /admin/orders` (open orders) and `GET /admin/orders/:id`.
- * (No unauthenticated mutating route: cancels go through `ExecutionEngine.cancel`.)
+ * (No unauthenticated mutating route: cancels go through `ExecutionEngineCore.cancel`.)
  */
 export function createAdmin(journal: Journal): Hono {
   const app = new Hono();

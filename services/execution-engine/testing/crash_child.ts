@@ -10,7 +10,7 @@ import { createServiceMetrics } from "../../../lib/metrics.ts";
 import type { ExecutionReport, Order } from "../../../lib/types.ts";
 import { AlpacaClient } from "../alpaca_client.ts";
 import { AlpacaVenue } from "../alpaca_venue.ts";
-import { type CrashPoint, ExecutionEngine } from "../engine.ts";
+import { type CrashPoint, ExecutionEngineCore } from "../core.ts";
 import { Journal } from "../journal.ts";
 import { RateLimiter } from "../rate_limiter.ts";
 
@@ -44,7 +44,7 @@ if (import.meta.main) {
   });
   const journal = new Journal(args.journalPath);
   const reports: ExecutionReport[] = [];
-  const engine = new ExecutionEngine({
+  const engine = new ExecutionEngineCore({
     journal,
     venue,
     metrics: metrics.families,

@@ -40,13 +40,13 @@ export type CrashPoint = "after_journal" | "after_send";
 /** Delivers a report downstream; resolves once acknowledged. */
 export type ReportSink = (report: ExecutionReport, trace: string) => Promise<unknown>;
 
-/** What {@link ExecutionEngine.handleOrder} did with an order. */
+/** What {@link ExecutionEngineCore.handleOrder} did with an order. */
 export type HandleResult =
   | { kind: "duplicate"; state: OrderState }
   | { kind: "handled"; state: OrderState };
 
-/** Options of {@link ExecutionEngine}. */
-export interface EngineOptions {
+/** Options of {@link ExecutionEngineCore}. */
+export interface ExecutionEngineCoreOptions {
   journal: Journal;
   venue: Venue;
   /** The execution-engine's metric families. */
@@ -67,8 +67,8 @@ export interface EngineOptions {
 const EPS = 1e-9;
 
 /** The execution engine core. */
-export class ExecutionEngine {
-  readonly #o: EngineOptions;
+export class ExecutionEngineCore {
+  readonly #o: ExecutionEngineCoreOptions;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #symbols: ReadonlySet<string>;
@@ -80,7 +80,7 @@ export class ExecutionEngine {
   readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
 
-  constructor(options: EngineOptions) {
+  constructor(options: ExecutionEngineCoreOptions) {
     this.#o = options;
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
     this.#now = options.now ?? nowMs;

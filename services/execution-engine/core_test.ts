@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ExecutionReport } from "../../lib/types.ts";
-import { type CrashPoint, ExecutionEngine } from "./engine.ts";
+import { type CrashPoint, ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
 import { PriceBook } from "./price_book.ts";
 import { SimVenue } from "./sim_venue.ts";
@@ -27,7 +27,7 @@ function setup(
   const journal = opts.journal ?? new Journal(":memory:");
   const reports: ExecutionReport[] = [];
   const traces: string[] = [];
-  const engine = new ExecutionEngine({
+  const engine = new ExecutionEngineCore({
     journal,
     venue,
     metrics: metrics.families,
@@ -77,7 +77,7 @@ async function value(
   return v?.value ?? 0;
 }
 
-Deno.test("ExecutionEngine fills a market order on the paper exchange and reports ack then fill", async () => {
+Deno.test("ExecutionEngineCore fills a market order on the paper exchange and reports ack then fill", async () => {
   const { venue, sched } = sim();
   const { engine, reports, traces, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
@@ -122,7 +122,7 @@ Deno.test("ExecutionEngine fills a market order on the paper exchange and report
   journal.close();
 });
 
-Deno.test("ExecutionEngine reports each partial fill with growing cumulative quantity", async () => {
+Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative quantity", async () => {
   const { venue, sched } = sim({ partialFillProbability: 1, seed: 3 });
   const { engine, reports, journal } = setup(venue);
   await engine.handleOrder(makeOrder({ qty: 100 }), "t");
@@ -137,7 +137,7 @@ Deno.test("ExecutionEngine reports each partial fill with growing cumulative qua
   journal.close();
 });
 
-Deno.test("ExecutionEngine never sends an order twice when it arrives again", async () => {
+Deno.test("ExecutionEngineCore never sends an order twice when it arrives again", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder();
@@ -149,7 +149,7 @@ Deno.test("ExecutionEngine never sends an order twice when it arrives again", as
   journal.close();
 });
 
-Deno.test("ExecutionEngine rejects an unknown symbol with a closed-set reason and counts it", async () => {
+Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reason and counts it", async () => {
   const { venue } = sim();
   const { engine, reports, metrics, journal } = setup(venue);
   await engine.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
@@ -172,7 +172,7 @@ Deno.test("ExecutionEngine rejects an unknown symbol with a closed-set reason an
   journal.close();
 });
 
-Deno.test("ExecutionEngine refuses and counts a cancel after the order filled", async () => {
+Deno.test("ExecutionEngineCore refuses and counts a cancel after the order filled", async () => {
   const venue = new FakeVenue();
   const { engine, reports, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 5 });
@@ -192,7 +192,7 @@ Deno.test("ExecutionEngine refuses and counts a cancel after the order filled", 
   journal.close();
 });
 
-Deno.test("ExecutionEngine ignores a repeated fill event", async () => {
+Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
@@ -216,7 +216,7 @@ Deno.test("ExecutionEngine ignores a repeated fill event", async () => {
   journal.close();
 });
 
-Deno.test("ExecutionEngine acknowledges implicitly when a fill overtakes the venue's answer", async () => {
+Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the venue's answer", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 2 });
@@ -238,7 +238,7 @@ Deno.test("ExecutionEngine acknowledges implicitly when a fill overtakes the ven
   journal.close();
 });
 
-Deno.test("ExecutionEngine emits expire and venue reject reports", async () => {
+Deno.test("ExecutionEngineCore emits expire and venue reject reports", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const a = makeOrder();
@@ -270,7 +270,7 @@ Deno.test("ExecutionEngine emits expire and venue reject reports", async () => {
   journal.close();
 });
 
-Deno.test("ExecutionEngine keeps undelivered reports in the outbox and re-sends them", async () => {
+Deno.test("ExecutionEngineCore keeps undelivered reports in the outbox and re-sends them", async () => {
   const venue = new FakeVenue();
   let fail = true;
   const got: ExecutionReport[] = [];
@@ -292,7 +292,7 @@ Deno.test("ExecutionEngine keeps undelivered reports in the outbox and re-sends 
   journal.close();
 });
 
-Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
+Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder();
@@ -317,7 +317,7 @@ Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation
   journal.close();
 });
 
-Deno.test("ExecutionEngine after a crash between journal write and send sends the order exactly once", async () => {
+Deno.test("ExecutionEngineCore after a crash between journal write and send sends the order exactly once", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, crashAt: "after_journal" });
@@ -334,7 +334,7 @@ Deno.test("ExecutionEngine after a crash between journal write and send sends th
   journal.close();
 });
 
-Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts the order without re-sending", async () => {
+Deno.test("ExecutionEngineCore after a crash between send and acknowledgement adopts the order without re-sending", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, crashAt: "after_send" });
@@ -362,7 +362,7 @@ Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts
   journal.close();
 });
 
-Deno.test("ExecutionEngine cancels an open order the restarted paper exchange no longer knows", async () => {
+Deno.test("ExecutionEngineCore cancels an open order the restarted paper exchange no longer knows", async () => {
   const a = sim();
   const journal = new Journal(":memory:");
   const first = setup(a.venue, { journal });
@@ -378,7 +378,7 @@ Deno.test("ExecutionEngine cancels an open order the restarted paper exchange no
   journal.close();
 });
 
-Deno.test("ExecutionEngine re-sends reports left in the outbox when it recovers", async () => {
+Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recovers", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, sink: () => new Promise(() => {}) });
@@ -393,7 +393,7 @@ Deno.test("ExecutionEngine re-sends reports left in the outbox when it recovers"
   journal.close();
 });
 
-Deno.test("ExecutionEngine.cancel() cancels an open order at the venue", async () => {
+Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", async () => {
   const { venue, sched } = sim();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
@@ -407,7 +407,7 @@ Deno.test("ExecutionEngine.cancel() cancels an open order at the venue", async (
   journal.close();
 });
 
-Deno.test("ExecutionEngine applies a venue's final state found on recovery to an order never acknowledged", async () => {
+Deno.test("ExecutionEngineCore applies a venue's final state found on recovery to an order never acknowledged", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, crashAt: "after_send" });
@@ -426,7 +426,7 @@ Deno.test("ExecutionEngine applies a venue's final state found on recovery to an
   journal.close();
 });
 
-Deno.test("ExecutionEngine expires a partially filled order and reports the quantity left as 0", async () => {
+Deno.test("ExecutionEngineCore expires a partially filled order and reports the quantity left as 0", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
@@ -443,7 +443,7 @@ Deno.test("ExecutionEngine expires a partially filled order and reports the quan
   journal.close();
 });
 
-Deno.test("ExecutionEngine.accept() journals the order before it returns", () => {
+Deno.test("ExecutionEngineCore.accept() journals the order before it returns", () => {
   const venue = new FakeVenue();
   venue.answer = () => ({ kind: "unknown", detail: "never answers in this test" });
   const { engine, journal } = setup(venue);
@@ -455,7 +455,7 @@ Deno.test("ExecutionEngine.accept() journals the order before it returns", () =>
   return a.kind === "accepted" ? a.sent.then(() => journal.close()) : undefined;
 });
 
-Deno.test("ExecutionEngine.accept() throws when the journal cannot be written", () => {
+Deno.test("ExecutionEngineCore.accept() throws when the journal cannot be written", () => {
   const venue = new FakeVenue();
   const { engine, journal } = setup(venue);
   journal.close();
@@ -463,7 +463,7 @@ Deno.test("ExecutionEngine.accept() throws when the journal cannot be written", 
   assert.equal(venue.submits.length, 0);
 });
 
-Deno.test("ExecutionEngine prices a fill that covers a missed update from the venue's averages", async () => {
+Deno.test("ExecutionEngineCore prices a fill that covers a missed update from the venue's averages", async () => {
   const venue = new FakeVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
