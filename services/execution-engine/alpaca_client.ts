@@ -15,9 +15,9 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Families } from "../../lib/metrics.ts";
 import { getLogger } from "../../lib/log.ts";
 import type { Order } from "../../lib/types.ts";
+import type { ApiMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate_limiter.ts";
 import type { LookupResult, RejectionReason, SubmitResult, VenueOrderStatus } from "./venue.ts";
 
@@ -82,7 +82,8 @@ export interface AlpacaClientOptions {
   maxRetries: number;
   retryBaseMs: number;
   limiter: RateLimiter;
-  metrics: Families<"execution-engine">;
+  /** Where each attempt and failure is recorded. */
+  metrics: ApiMetrics;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
 }
@@ -152,13 +153,13 @@ export function rejectionOf(status: number, message: string): RejectionReason {
 
 /** Alpaca's REST API, with rate limit, timeouts and safe retries. */
 export class AlpacaClient {
-  readonly #o: AlpacaClientOptions;
+  readonly #options: AlpacaClientOptions;
   readonly #base: string;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #log: Logger;
 
   constructor(options: AlpacaClientOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#base = options.baseUrl.replace(/\/+$/, "");
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#log = options.logger ?? getLogger(["trading", "execution", "alpaca"]);
@@ -190,21 +191,20 @@ export class AlpacaClient {
     body?: unknown,
     expected404 = false,
   ): Promise<Attempt> {
-    await this.#o.limiter.acquire();
-    const m = this.#o.metrics;
-    const t0 = performance.now();
+    await this.#options.limiter.acquire();
+    const startedAt = performance.now();
     let result: Attempt;
     let statusLabel: string;
     try {
       const res = await fetch(this.#base + path, {
         method,
         headers: {
-          "APCA-API-KEY-ID": this.#o.keyId,
-          "APCA-API-SECRET-KEY": this.#o.secretKey,
+          "APCA-API-KEY-ID": this.#options.keyId,
+          "APCA-API-SECRET-KEY": this.#options.secretKey,
           ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
       const text = await res.text();
       statusLabel = String(res.status);
@@ -246,15 +246,17 @@ export class AlpacaClient {
         retryable: true,
       };
     }
-    m.execution_engine_api_call_latency_ms.observe(
-      { endpoint, method, status_code: statusLabel },
-      performance.now() - t0,
-    );
+    this.#options.metrics.apiCall({
+      endpoint,
+      method,
+      statusCode: statusLabel,
+      ms: performance.now() - startedAt,
+    });
     if (!result.ok && !(expected404 && result.status === 404)) {
-      m.execution_engine_api_failures_total.inc({
+      this.#options.metrics.apiFailure({
         endpoint,
-        status_code: statusLabel,
-        error_message: result.code,
+        statusCode: statusLabel,
+        errorMessage: result.code,
       });
       this.#log.warn("Alpaca API call failed", {
         endpoint,
@@ -268,7 +270,7 @@ export class AlpacaClient {
   }
 
   #backoff(attempt: number, retryAfterMs?: number): number {
-    const exp = this.#o.retryBaseMs * 2 ** (attempt - 1);
+    const exp = this.#options.retryBaseMs * 2 ** (attempt - 1);
     const jitter = exp * 0.2 * Math.random();
     return Math.max(retryAfterMs ?? 0, Math.min(exp + jitter, 30_000));
   }
@@ -281,7 +283,7 @@ export class AlpacaClient {
     expected404 = false,
   ): Promise<Attempt> {
     let r: Attempt = await this.#attempt(method, path, endpoint, undefined, expected404);
-    for (let i = 1; i <= this.#o.maxRetries && !r.ok && r.retryable; i++) {
+    for (let i = 1; i <= this.#options.maxRetries && !r.ok && r.retryable; i++) {
       await this.#sleep(this.#backoff(i, r.retryAfterMs));
       r = await this.#attempt(method, path, endpoint, undefined, expected404);
     }
@@ -295,7 +297,7 @@ export class AlpacaClient {
   async submitOrder(order: Order): Promise<SubmitResult> {
     const body = AlpacaClient.orderBody(order);
     let last = "";
-    for (let attempt = 0; attempt <= this.#o.maxRetries; attempt++) {
+    for (let attempt = 0; attempt <= this.#options.maxRetries; attempt++) {
       if (attempt > 0) {
         // Look the order up before any re-send: the failed attempt may have reached Alpaca.
         const found = await this.lookup(order.clientOrderId);
@@ -316,10 +318,10 @@ export class AlpacaClient {
         if (!isAlpacaOrder(r.body)) {
           // The venue took it (2xx) but the answer is unreadable: find it by client order id.
           last = "invalid_response";
-          this.#o.metrics.execution_engine_api_failures_total.inc({
+          this.#options.metrics.apiFailure({
             endpoint: "/v2/orders",
-            status_code: String(r.status),
-            error_message: "invalid_response",
+            statusCode: String(r.status),
+            errorMessage: "invalid_response",
           });
           continue;
         }
@@ -346,7 +348,7 @@ export class AlpacaClient {
         };
       }
       last = r.code;
-      if (attempt < this.#o.maxRetries) {
+      if (attempt < this.#options.maxRetries) {
         await this.#sleep(this.#backoff(attempt + 1, r.retryAfterMs));
       }
     }

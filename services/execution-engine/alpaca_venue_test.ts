@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createServiceMetrics } from "../../lib/metrics.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { ExecutionReport } from "../../lib/types.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
@@ -10,10 +9,10 @@ import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { makeOrder } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
 
 function setup(fake: FakeAlpaca, keyId = "key") {
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
+  const metrics = testMetrics("alpaca");
   const client = new AlpacaClient({
     baseUrl: fake.baseUrl,
     keyId,
@@ -22,7 +21,7 @@ function setup(fake: FakeAlpaca, keyId = "key") {
     maxRetries: 2,
     retryBaseMs: 1,
     limiter: new RateLimiter({ limit: 200 }),
-    metrics: metrics.families,
+    metrics: metrics.recorder,
   });
   const venue = new AlpacaVenue({
     client,
@@ -30,7 +29,7 @@ function setup(fake: FakeAlpaca, keyId = "key") {
       url: fake.streamUrl,
       keyId,
       secretKey: "secret",
-      metrics: metrics.families,
+      metrics: metrics.recorder,
       reconnectMinMs: 20,
       reconnectMaxMs: 100,
     },
@@ -41,8 +40,7 @@ function setup(fake: FakeAlpaca, keyId = "key") {
   const engine = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: metrics.families,
-    symbols: ["AAPL"],
+    metrics: metrics.recorder,
     sink: (r) => {
       reports.push(r);
       return Promise.resolve();

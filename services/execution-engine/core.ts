@@ -3,9 +3,10 @@
  * process, sends them to the venue, applies the venue's updates through the order state
  * machine and emits an execution report for every state change.
  *
- * No I/O of its own: the journal, the venue, the report sink and the clock are passed in,
- * so tests drive it directly (and inject crashes between journal write and send, and
- * between send and acknowledgement).
+ * No I/O of its own: the journal, the venue, the report sink, the metrics recorder and
+ * the clock are passed in, so tests drive it directly (and crash it by wrapping the
+ * venue: testing/crashing_venue.ts dies between journal write and send, and between send
+ * and acknowledgement).
  *
  * Guarantees:
  * - an order is journaled before the venue sees it; a repeated `clientOrderId` is never
@@ -19,12 +20,11 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
-import type { Families } from "../../lib/metrics.ts";
-import { closedSet, symbolLabel } from "../../lib/metrics.ts";
-import { type ExecutionReport, type Order, ORDER_TYPES, type OrderState } from "../../lib/types.ts";
+import { closedSet } from "../../lib/metrics.ts";
+import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
-import type { JournalOrder } from "./journal.ts";
-import { Journal } from "./journal.ts";
+import type { Journal, JournalOrder } from "./journal.ts";
+import type { OrderMetrics } from "./metrics.ts";
 import { checkTransition, isFinal } from "./order_state.ts";
 import {
   REJECTION_REASONS,
@@ -34,45 +34,69 @@ import {
   type VenueOrderStatus,
 } from "./venue.ts";
 
-/** Where a test may make the engine die. */
-export type CrashPoint = "after_journal" | "after_send";
-
 /** Delivers a report downstream; resolves once acknowledged. */
 export type ReportSink = (report: ExecutionReport, trace: string) => Promise<unknown>;
+
+/**
+ * What {@link ExecutionEngineCore.accept} did with an order: refused it as a duplicate,
+ * or journaled it and started sending it (`sent` resolves with its state once the venue
+ * answered).
+ */
+export type Acceptance =
+  | { kind: "duplicate"; state: OrderState }
+  | { kind: "accepted"; sent: Promise<OrderState> };
 
 /** What {@link ExecutionEngineCore.handleOrder} did with an order. */
 export type HandleResult =
   | { kind: "duplicate"; state: OrderState }
   | { kind: "handled"; state: OrderState };
 
+/** What {@link ExecutionEngineCore.reconcile} did. */
+export interface Reconciliation {
+  /** Open orders looked up at the venue. */
+  checked: number;
+  /** Orders that never reached the venue, sent now. */
+  resent: number;
+  /** Look-ups that failed (retried on the next reconciliation). */
+  failed: number;
+}
+
 /** Options of {@link ExecutionEngineCore}. */
 export interface ExecutionEngineCoreOptions {
   journal: Journal;
   venue: Venue;
-  /** The execution-engine's metric families. */
-  metrics: Families<"execution-engine">;
-  /** Configured symbols (metric label values outside it become "other"). */
-  symbols: readonly string[];
+  /** Where the core records its metrics (an `ExecutionEngineMetrics` in the service). */
+  metrics: OrderMetrics;
   /** Where reports go. */
   sink: ReportSink;
   /** Epoch ms; defaults to {@link nowMs}. */
   now?: () => number;
-  /** Test hook: dies at this point (via `crash`). */
-  crashAt?: CrashPoint;
-  /** Test hook: how to die; default `Deno.exit(86)`. */
-  crash?: (point: CrashPoint) => never;
   logger?: Logger;
 }
 
+/** A fill quantity smaller than this is no fill (float noise). */
 const EPS = 1e-9;
+
+/** The fields of a state change that a report carries beyond the new state. */
+interface TransitionPatch {
+  cumQty?: number;
+  avgPrice?: number;
+  lastQty?: number;
+  lastPrice?: number;
+  reason?: string;
+}
 
 /** The execution engine core. */
 export class ExecutionEngineCore {
-  readonly #o: ExecutionEngineCoreOptions;
+  readonly #journal: Journal;
+  readonly #venue: Venue;
+  readonly #metrics: OrderMetrics;
+  readonly #sink: ReportSink;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #symbols: ReadonlySet<string>;
+  /** Client order ids of the orders not in a final state. */
   readonly #open = new Set<string>();
+  /** Outbox ids of the reports being delivered. */
   readonly #inFlight = new Set<number>();
   /** Orders currently being submitted or reconciled, so they are not touched twice at once. */
   readonly #busy = new Set<string>();
@@ -80,24 +104,27 @@ export class ExecutionEngineCore {
   readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
 
+  /** Loads the open orders from the journal and subscribes to the venue's updates. */
   constructor(options: ExecutionEngineCoreOptions) {
-    this.#o = options;
+    this.#journal = options.journal;
+    this.#venue = options.venue;
+    this.#metrics = options.metrics;
+    this.#sink = options.sink;
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
     this.#now = options.now ?? nowMs;
-    this.#symbols = new Set(options.symbols);
-    for (const r of options.journal.open()) this.#open.add(r.order.clientOrderId);
-    this.#gauge();
-    options.venue.onEvent((ev) => this.onVenueEvent(ev));
-    options.venue.onResync?.(() => {
-      this.reconcile({ all: true }).catch((e) =>
-        this.#log.error("Reconciliation failed", { error: e })
+    for (const journaled of this.#journal.open()) this.#open.add(journaled.order.clientOrderId);
+    this.#recordOpenOrders();
+    this.#venue.onEvent((event) => this.onVenueEvent(event));
+    this.#venue.onResync?.(() => {
+      this.reconcile({ all: true }).catch((error) =>
+        this.#log.error("Reconciliation failed", { error })
       );
     });
   }
 
   /** The venue's name (the `exchange` label). */
   get exchange(): string {
-    return this.#o.venue.name;
+    return this.#venue.name;
   }
 
   /** Number of orders not in a final state. */
@@ -108,307 +135,288 @@ export class ExecutionEngineCore {
   /**
    * Takes one approved order: journals it (synchronously, before this returns), then
    * sends it and applies the venue's answer (`sent`, resolved when the venue answered).
-   * A repeated `clientOrderId` is not sent again. Throws only when the journal cannot be
-   * written: the order must then not be acknowledged to its sender.
+   * A repeated `clientOrderId` is not sent again.
+   *
+   * @throws {Error} Only when the journal cannot be written: the order must then not be
+   * acknowledged to its sender.
    */
-  accept(
-    order: Order,
-    trace: string,
-  ): { kind: "duplicate"; state: OrderState } | { kind: "accepted"; sent: Promise<OrderState> } {
-    const rec = this.#o.journal.insert(order, trace, this.#o.venue.name, this.#now());
-    if (!rec) {
-      const existing = this.#o.journal.get(order.clientOrderId);
-      this.#log.info("Duplicate order ignored", {
-        clientOrderId: order.clientOrderId,
-        state: existing?.state,
-        trace,
-      });
+  accept(order: Order, trace: string): Acceptance {
+    const clientOrderId = order.clientOrderId;
+    const journaled = this.#journal.insert(order, trace, this.#venue.name, this.#now());
+    if (!journaled) {
+      const existing = this.#journal.get(clientOrderId);
+      this.#log.info("Duplicate order ignored", { clientOrderId, state: existing?.state, trace });
       return { kind: "duplicate", state: existing?.state ?? "new" };
     }
-    this.#open.add(order.clientOrderId);
-    this.#gauge();
-    if (this.#o.crashAt === "after_journal") this.#crash("after_journal");
-    this.#busy.add(order.clientOrderId);
-    const sent = this.#submit(rec).finally(() => this.#busy.delete(order.clientOrderId)).then(
-      () => this.#o.journal.get(order.clientOrderId)?.state ?? "new",
+    this.#open.add(clientOrderId);
+    this.#recordOpenOrders();
+    this.#busy.add(clientOrderId);
+    const sent = this.#submit(journaled).finally(() => this.#busy.delete(clientOrderId)).then(
+      () => this.#journal.get(clientOrderId)?.state ?? "new",
     );
     return { kind: "accepted", sent };
   }
 
-  /**
-   * {@link accept}, then waits for the venue's answer. Resolves with the order's state.
-   */
+  /** {@link accept}, then waits for the venue's answer. Resolves with the order's state. */
   async handleOrder(order: Order, trace: string): Promise<HandleResult> {
-    const a = this.accept(order, trace);
-    if (a.kind === "duplicate") return a;
-    return { kind: "handled", state: await a.sent };
+    const acceptance = this.accept(order, trace);
+    if (acceptance.kind === "duplicate") return acceptance;
+    return { kind: "handled", state: await acceptance.sent };
   }
 
-  async #submit(rec: JournalOrder): Promise<void> {
-    const { order } = rec;
-    const venue = this.#o.venue;
-    const m = this.#o.metrics;
-    const orderType = closedSet(ORDER_TYPES, order.type);
+  /** Sends a journaled order to the venue and applies its answer. */
+  async #submit(journaled: JournalOrder): Promise<void> {
+    const { order } = journaled;
     if (order.tickTs > 0) {
-      m.execution_engine_tick_to_trade_latency_us.observe(
-        { exchange: venue.name },
-        Math.max(0, (this.#now() - order.tickTs) * 1000),
-      );
+      this.#metrics.tickToTrade(Math.max(0, (this.#now() - order.tickTs) * 1000));
     }
-    const t0 = performance.now();
-    let result: SubmitResult;
+    const startedAt = performance.now();
+    let answer: SubmitResult;
     try {
-      result = await venue.submit(order);
-    } catch (e) {
-      result = { kind: "unknown", detail: (e as Error).message };
+      answer = await this.#venue.submit(order);
+    } catch (error) {
+      answer = { kind: "unknown", detail: (error as Error).message };
     }
-    if (this.#o.crashAt === "after_send") this.#crash("after_send");
-    m.execution_engine_order_submission_latency_us.observe(
-      { exchange: venue.name, order_type: orderType },
-      (performance.now() - t0) * 1000,
-    );
+    this.#metrics.submissionLatency(order.type, (performance.now() - startedAt) * 1000);
     await this.#serial(order.clientOrderId, () => {
-      const cur = this.#o.journal.get(order.clientOrderId) ?? rec;
-      switch (result.kind) {
-        case "accepted": {
-          m.execution_engine_orders_submitted_total.inc({
-            order_type: orderType,
-            status: "success",
-            exchange: venue.name,
-          });
-          this.#log.info("Order accepted", {
-            clientOrderId: order.clientOrderId,
-            venueOrderId: result.venueOrderId,
-            symbol: order.symbol,
-            side: order.side,
-            qty: order.qty,
-            venue: venue.name,
-            trace: rec.trace,
-          });
-          const sent = { ...cur, phase: "sent" as const, venueOrderId: result.venueOrderId };
-          if (cur.state === "new") {
-            const next = this.#transition(sent, "accepted", "ack", {});
-            if (result.status) this.#applyStatus(next, result.status);
-          } else {
-            // The venue's stream overtook its REST answer: only record the id.
-            this.#o.journal.save({ ...sent, updatedAt: this.#now() });
-            if (result.status) this.#applyStatus(sent, result.status);
-          }
-          break;
-        }
-        case "rejected": {
-          m.execution_engine_orders_submitted_total.inc({
-            order_type: orderType,
-            status: "failure",
-            exchange: venue.name,
-          });
-          this.#reject({ ...cur, phase: "sent" }, result.reason, result.detail);
-          break;
-        }
-        case "unknown": {
-          m.execution_engine_orders_submitted_total.inc({
-            order_type: orderType,
-            status: "failure",
-            exchange: venue.name,
-          });
-          this.#log.warn("Order outcome unknown; will reconcile", {
-            clientOrderId: order.clientOrderId,
-            detail: result.detail,
-            trace: rec.trace,
-          });
-          if (cur.phase !== "sent") {
-            this.#o.journal.save({ ...cur, phase: "unknown", updatedAt: this.#now() });
-          }
-          break;
-        }
-      }
+      const current = this.#journal.get(order.clientOrderId) ?? journaled;
+      this.#applyAnswer(current, answer);
     });
   }
 
-  #reject(rec: JournalOrder, reason: string, detail?: string): JournalOrder {
+  /** Applies the venue's answer to a new order. */
+  #applyAnswer(current: JournalOrder, answer: SubmitResult): void {
+    const { order } = current;
+    switch (answer.kind) {
+      case "accepted": {
+        this.#metrics.submitted(order.type, "success");
+        this.#log.info("Order accepted", {
+          clientOrderId: order.clientOrderId,
+          venueOrderId: answer.venueOrderId,
+          symbol: order.symbol,
+          side: order.side,
+          qty: order.qty,
+          venue: this.#venue.name,
+          trace: current.trace,
+        });
+        const sent = { ...current, phase: "sent" as const, venueOrderId: answer.venueOrderId };
+        if (current.state === "new") {
+          const accepted = this.#transition(sent, "accepted", "ack", {});
+          if (answer.status) this.#applyStatus(accepted, answer.status);
+        } else {
+          // The venue's stream overtook its REST answer: only record the id.
+          this.#journal.save({ ...sent, updatedAt: this.#now() });
+          if (answer.status) this.#applyStatus(sent, answer.status);
+        }
+        break;
+      }
+      case "rejected": {
+        this.#metrics.submitted(order.type, "failure");
+        this.#reject({ ...current, phase: "sent" }, answer.reason, answer.detail);
+        break;
+      }
+      case "unknown": {
+        this.#metrics.submitted(order.type, "failure");
+        this.#log.warn("Order outcome unknown; will reconcile", {
+          clientOrderId: order.clientOrderId,
+          detail: answer.detail,
+          trace: current.trace,
+        });
+        if (current.phase !== "sent") {
+          this.#journal.save({ ...current, phase: "unknown", updatedAt: this.#now() });
+        }
+        break;
+      }
+    }
+  }
+
+  #reject(journaled: JournalOrder, reason: string, detail?: string): JournalOrder {
     const code = closedSet(REJECTION_REASONS, reason, "venue_rejected");
-    this.#o.metrics.execution_engine_order_rejections_total.inc({
-      rejection_reason: code,
-      symbol: symbolLabel(this.#symbols, rec.order.symbol),
-    });
+    this.#metrics.rejected(code, journaled.order.symbol);
     this.#log.warn("Order rejected", {
-      clientOrderId: rec.order.clientOrderId,
-      symbol: rec.order.symbol,
+      clientOrderId: journaled.order.clientOrderId,
+      symbol: journaled.order.symbol,
       reason: code,
       detail,
-      trace: rec.trace,
+      trace: journaled.trace,
     });
-    return this.#transition(rec, "rejected", "reject", { reason: code });
+    return this.#transition(journaled, "rejected", "reject", { reason: code });
   }
 
   /** Applies an asynchronous update from the venue. Unknown orders are logged and ignored. */
-  onVenueEvent(ev: VenueEvent): void {
-    void this.#serial(ev.clientOrderId, () => {
-      const rec = this.#o.journal.get(ev.clientOrderId);
-      if (!rec) {
+  onVenueEvent(event: VenueEvent): void {
+    void this.#serial(event.clientOrderId, () => {
+      const journaled = this.#journal.get(event.clientOrderId);
+      if (!journaled) {
         this.#log.warn("Venue update for an unknown order ignored", {
-          clientOrderId: ev.clientOrderId,
-          venueOrderId: ev.venueOrderId,
-          state: ev.state,
+          clientOrderId: event.clientOrderId,
+          venueOrderId: event.venueOrderId,
+          state: event.state,
         });
         return;
       }
-      this.#applyStatus(rec, ev);
+      this.#applyStatus(journaled, event);
     });
   }
 
   /** Runs `fn` after the previous update of the same order finished. */
-  #serial(id: string, fn: () => void): Promise<void> {
-    const prev = this.#chains.get(id) ?? Promise.resolve();
-    const next = prev.then(fn).catch((e) => {
-      this.#log.error("Order update failed", { clientOrderId: id, error: e });
+  #serial(clientOrderId: string, fn: () => void): Promise<void> {
+    const previous = this.#chains.get(clientOrderId) ?? Promise.resolve();
+    const next = previous.then(fn).catch((error) => {
+      this.#log.error("Order update failed", { clientOrderId, error });
     });
-    this.#chains.set(id, next);
+    this.#chains.set(clientOrderId, next);
     void next.then(() => {
-      if (this.#chains.get(id) === next) this.#chains.delete(id);
+      if (this.#chains.get(clientOrderId) === next) this.#chains.delete(clientOrderId);
     });
     return next;
   }
 
-  /** Moves `rec` towards the venue's view `st`, emitting a report per state change. */
-  #applyStatus(rec: JournalOrder, st: VenueOrderStatus & { lastQty?: number; lastPrice?: number }) {
-    let cur = rec;
-    if (st.venueOrderId && cur.venueOrderId !== st.venueOrderId) {
-      cur = { ...cur, venueOrderId: st.venueOrderId };
+  /** Moves `journaled` towards the venue's view `status`, emitting a report per state change. */
+  #applyStatus(
+    journaled: JournalOrder,
+    status: VenueOrderStatus & { lastQty?: number; lastPrice?: number },
+  ): JournalOrder {
+    let current = journaled;
+    if (status.venueOrderId && current.venueOrderId !== status.venueOrderId) {
+      current = { ...current, venueOrderId: status.venueOrderId };
     }
-    if (cur.state === "new" && st.state !== "rejected") {
-      cur = this.#transition(cur, "accepted", "ack", {});
+    if (current.state === "new" && status.state !== "rejected") {
+      current = this.#transition(current, "accepted", "ack", {});
     }
-    const qty = cur.order.qty;
-    if (st.cumQty > cur.cumQty + EPS) {
+    const orderQty = current.order.qty;
+    if (status.cumQty > current.cumQty + EPS) {
       // The report's last fill is everything filled since the previous report; when the
       // venue's own last execution does not account for all of it (a missed update), its
       // price is derived from the averages.
-      const lastQty = st.cumQty - cur.cumQty;
-      const venueLast = st.lastPrice !== undefined && st.lastQty !== undefined &&
-        Math.abs(st.lastQty - lastQty) < 1e-9;
-      const derived = (st.avgPrice * st.cumQty - cur.avgPrice * cur.cumQty) / lastQty;
+      const lastQty = status.cumQty - current.cumQty;
+      const venueLast = status.lastPrice !== undefined && status.lastQty !== undefined &&
+        Math.abs(status.lastQty - lastQty) < 1e-9;
+      const derived = (status.avgPrice * status.cumQty - current.avgPrice * current.cumQty) /
+        lastQty;
       const lastPrice = venueLast
-        ? st.lastPrice!
-        : st.avgPrice > 0 && Number.isFinite(derived)
+        ? status.lastPrice!
+        : status.avgPrice > 0 && Number.isFinite(derived)
         ? derived
-        : st.lastPrice ?? 0;
-      const to = st.cumQty >= qty - EPS ? "filled" : "partially_filled";
-      cur = this.#transition(cur, to, "fill", {
-        cumQty: st.cumQty,
-        avgPrice: st.avgPrice,
+        : status.lastPrice ?? 0;
+      const to = status.cumQty >= orderQty - EPS ? "filled" : "partially_filled";
+      current = this.#transition(current, to, "fill", {
+        cumQty: status.cumQty,
+        avgPrice: status.avgPrice,
         lastQty,
         lastPrice: Math.max(0, lastPrice),
       });
     }
-    switch (st.state) {
+    switch (status.state) {
       case "canceled":
-        cur = this.#transition(cur, "canceled", "cancel", { reason: st.reason });
+        current = this.#transition(current, "canceled", "cancel", { reason: status.reason });
         break;
       case "expired":
-        cur = this.#transition(cur, "expired", "expire", {});
+        current = this.#transition(current, "expired", "expire", {});
         break;
       case "rejected":
-        if (cur.state !== "rejected") cur = this.#reject(cur, st.reason ?? "venue_rejected");
+        if (current.state !== "rejected") {
+          current = this.#reject(current, status.reason ?? "venue_rejected");
+        }
         break;
       case "filled":
-        if (cur.state !== "filled") cur = this.#transition(cur, "filled", "fill", {});
+        if (current.state !== "filled") current = this.#transition(current, "filled", "fill", {});
         break;
       default:
         break;
     }
-    return cur;
+    return current;
   }
 
+  /**
+   * Moves an order to state `to`: checks the change, journals it with its report in one
+   * transaction, and delivers the report. An illegal change is counted, logged and
+   * refused (the order is returned unchanged).
+   */
   #transition(
-    rec: JournalOrder,
+    journaled: JournalOrder,
     to: OrderState,
     kind: ExecutionReport["kind"],
-    patch: {
-      cumQty?: number;
-      avgPrice?: number;
-      lastQty?: number;
-      lastPrice?: number;
-      reason?: string;
-    },
+    patch: TransitionPatch,
   ): JournalOrder {
-    if (rec.state === to && to !== "partially_filled") return rec;
-    const check = checkTransition(rec.state, to);
+    if (journaled.state === to && to !== "partially_filled") return journaled;
+    const check = checkTransition(journaled.state, to);
     if (!check.ok) {
-      this.#o.metrics.execution_engine_illegal_transitions_total.inc({ from: rec.state, to });
+      this.#metrics.illegalTransition(journaled.state, to);
       this.#log.warn("Illegal order state transition refused", {
         code: check.code,
-        clientOrderId: rec.order.clientOrderId,
-        from: rec.state,
+        clientOrderId: journaled.order.clientOrderId,
+        from: journaled.state,
         to,
       });
-      return rec;
+      return journaled;
     }
     const now = this.#now();
     const next: JournalOrder = {
-      ...rec,
+      ...journaled,
       state: to,
-      cumQty: patch.cumQty ?? rec.cumQty,
-      avgPrice: patch.avgPrice ?? rec.avgPrice,
-      reason: patch.reason ?? rec.reason,
+      cumQty: patch.cumQty ?? journaled.cumQty,
+      avgPrice: patch.avgPrice ?? journaled.avgPrice,
+      reason: patch.reason ?? journaled.reason,
       updatedAt: now,
     };
-    const o = next.order;
+    const order = next.order;
     const report: ExecutionReport = {
-      clientOrderId: o.clientOrderId,
+      clientOrderId: order.clientOrderId,
       ...(next.venueOrderId ? { venueOrderId: next.venueOrderId } : {}),
-      symbol: o.symbol,
-      side: o.side,
+      symbol: order.symbol,
+      side: order.side,
       kind,
       state: to,
-      orderQty: o.qty,
+      orderQty: order.qty,
       lastQty: patch.lastQty ?? 0,
       lastPrice: patch.lastPrice ?? 0,
       cumQty: next.cumQty,
       avgPrice: next.avgPrice,
-      leavesQty: isFinal(to) ? 0 : Math.max(0, o.qty - next.cumQty),
+      leavesQty: isFinal(to) ? 0 : Math.max(0, order.qty - next.cumQty),
       ...(patch.reason ? { reason: patch.reason } : {}),
       venue: next.venue,
-      strategy: o.strategy,
+      strategy: order.strategy,
       ts: now,
     };
-    const id = this.#o.journal.save(next, report);
+    const outboxId = this.#journal.save(next, report);
     if (isFinal(to)) {
-      this.#open.delete(o.clientOrderId);
-      this.#gauge();
+      this.#open.delete(order.clientOrderId);
+      this.#recordOpenOrders();
     }
-    if (id !== undefined) this.#deliver({ id, report, trace: next.trace });
+    if (outboxId !== undefined) this.#deliver({ id: outboxId, report, trace: next.trace });
     return next;
   }
 
+  /** Hands a report to the sink; it leaves the outbox once the sink acknowledges it. */
   #deliver(entry: { id: number; report: ExecutionReport; trace: string }): void {
     if (this.#inFlight.has(entry.id) || this.#closed) return;
     this.#inFlight.add(entry.id);
-    this.#o.sink(entry.report, entry.trace).then(
+    this.#sink(entry.report, entry.trace).then(
       () => {
         this.#inFlight.delete(entry.id);
-        if (!this.#closed) this.#o.journal.delivered(entry.id);
+        if (!this.#closed) this.#journal.delivered(entry.id);
       },
-      (e) => {
+      (error) => {
         this.#inFlight.delete(entry.id);
         this.#log.warn("Execution report not delivered; kept in the outbox", {
           clientOrderId: entry.report.clientOrderId,
-          error: e,
+          error,
         });
       },
     );
   }
 
-  /** Re-sends every report still in the outbox (not already in flight). */
+  /** Re-sends every report still in the outbox (not already in flight). Returns how many. */
   redeliver(): number {
-    let n = 0;
-    for (const e of this.#o.journal.outbox()) {
-      if (!this.#inFlight.has(e.id)) {
-        this.#deliver(e);
-        n++;
+    let resent = 0;
+    for (const entry of this.#journal.outbox()) {
+      if (!this.#inFlight.has(entry.id)) {
+        this.#deliver(entry);
+        resent++;
       }
     }
-    return n;
+    return resent;
   }
 
   /**
@@ -416,61 +424,59 @@ export class ExecutionEngineCore {
    * only orders whose send outcome is unknown or that were never sent are checked.
    * Call with `all: true` on start-up and after the venue's stream reconnects.
    */
-  async reconcile(
-    { all }: { all: boolean },
-  ): Promise<{ checked: number; resent: number; failed: number }> {
+  async reconcile({ all }: { all: boolean }): Promise<Reconciliation> {
     let checked = 0, resent = 0, failed = 0;
-    for (const rec of this.#o.journal.open()) {
+    for (const journaled of this.#journal.open()) {
       if (this.#closed) break;
-      const id = rec.order.clientOrderId;
-      if (this.#busy.has(id)) continue;
-      if (!all && rec.phase === "sent") continue;
-      if (rec.venue !== this.#o.venue.name) {
+      const clientOrderId = journaled.order.clientOrderId;
+      if (this.#busy.has(clientOrderId)) continue;
+      if (!all && journaled.phase === "sent") continue;
+      if (journaled.venue !== this.#venue.name) {
         this.#log.warn("Open order belongs to another venue; left alone", {
-          clientOrderId: id,
-          venue: rec.venue,
+          clientOrderId,
+          venue: journaled.venue,
         });
         continue;
       }
-      this.#busy.add(id);
+      this.#busy.add(clientOrderId);
       try {
         checked++;
-        const found = await this.#o.venue.lookup(id);
+        const found = await this.#venue.lookup(clientOrderId);
         if (found.kind === "found") {
-          await this.#serial(id, () => {
-            const cur = this.#o.journal.get(id) ?? rec;
+          await this.#serial(clientOrderId, () => {
+            const current = this.#journal.get(clientOrderId) ?? journaled;
             const sent = {
-              ...cur,
+              ...current,
               phase: "sent" as const,
               venueOrderId: found.status.venueOrderId,
             };
-            if (cur.phase !== "sent") this.#o.journal.save({ ...sent, updatedAt: this.#now() });
+            if (current.phase !== "sent") this.#journal.save({ ...sent, updatedAt: this.#now() });
             this.#applyStatus(sent, found.status);
           });
         } else if (found.kind === "not_found") {
-          if (rec.phase === "sent") {
-            await this.#serial(id, () => {
-              const cur = this.#o.journal.get(id) ?? rec;
+          if (journaled.phase === "sent") {
+            await this.#serial(clientOrderId, () => {
+              const current = this.#journal.get(clientOrderId) ?? journaled;
               this.#log.warn("Venue no longer knows an open order; canceling it", {
-                clientOrderId: id,
-                venue: rec.venue,
+                clientOrderId,
+                venue: journaled.venue,
               });
-              this.#transition(cur, "canceled", "cancel", { reason: "venue_lost" });
+              this.#transition(current, "canceled", "cancel", { reason: "venue_lost" });
             });
           } else {
-            this.#log.info("Order never reached the venue; sending it", { clientOrderId: id });
+            this.#log.info("Order never reached the venue; sending it", { clientOrderId });
             resent++;
-            await this.#submit(rec);
+            await this.#submit(journaled);
           }
         } else {
           failed++;
           this.#log.warn("Cannot reconcile order now; will retry", {
-            clientOrderId: id,
+            clientOrderId,
             detail: found.detail,
           });
         }
       } finally {
-        this.#busy.delete(id);
+        this.#busy.delete(clientOrderId);
       }
     }
     return { checked, resent, failed };
@@ -480,19 +486,19 @@ export class ExecutionEngineCore {
    * Start-up: re-sends the reports left in the outbox, then reconciles every non-final
    * order with the venue.
    */
-  async recover(): Promise<{ checked: number; resent: number; failed: number; reports: number }> {
+  async recover(): Promise<Reconciliation & { reports: number }> {
     // Older reports first, so risk-manager sees an order's reports in order.
     const reports = this.redeliver();
-    const r = await this.reconcile({ all: true });
-    this.#log.info("Recovered from journal", { ...r, reports, open: this.#open.size });
-    return { ...r, reports };
+    const reconciled = await this.reconcile({ all: true });
+    this.#log.info("Recovered from journal", { ...reconciled, reports, open: this.#open.size });
+    return { ...reconciled, reports };
   }
 
   /** Asks the venue to cancel an open order. Returns false when unknown, final or refused. */
   async cancel(clientOrderId: string): Promise<boolean> {
-    const rec = this.#o.journal.get(clientOrderId);
-    if (!rec || isFinal(rec.state)) return false;
-    return await this.#o.venue.cancel(clientOrderId, rec.venueOrderId);
+    const journaled = this.#journal.get(clientOrderId);
+    if (!journaled || isFinal(journaled.state)) return false;
+    return await this.#venue.cancel(clientOrderId, journaled.venueOrderId);
   }
 
   /** Waits until pending per-order updates are applied (tests, shut-down). */
@@ -507,16 +513,7 @@ export class ExecutionEngineCore {
     this.#closed = true;
   }
 
-  #gauge(): void {
-    this.#o.metrics.execution_engine_open_orders.set(
-      { exchange: this.#o.venue.name },
-      this.#open.size,
-    );
-  }
-
-  #crash(point: CrashPoint): never {
-    this.#log.warn("Injected crash", { point });
-    if (this.#o.crash) return this.#o.crash(point);
-    Deno.exit(86);
+  #recordOpenOrders(): void {
+    this.#metrics.openOrders(this.#open.size);
   }
 }

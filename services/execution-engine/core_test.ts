@@ -1,89 +1,54 @@
 import assert from "node:assert/strict";
-import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ExecutionReport } from "../../lib/types.ts";
-import { type CrashPoint, ExecutionEngineCore } from "./core.ts";
+import type { ExecutionReport, Order } from "../../lib/types.ts";
+import { ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
-import { PriceBook } from "./price_book.ts";
-import { SimVenue } from "./sim_venue.ts";
+import { CrashingVenue, type CrashPoint } from "./testing/crashing_venue.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
-import { makeOrder, makeQuote } from "./testing/fixtures.ts";
-import { ManualScheduler } from "./testing/manual_scheduler.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
+import { makePaperVenue, TEST_SYMBOLS } from "./testing/paper_venue.ts";
 import type { Venue } from "./venue.ts";
-
-const SYMBOLS = ["AAPL", "MSFT", "BTC/USD"];
-
-class Crash extends Error {}
 
 function setup(
   venue: Venue,
-  opts: {
+  options: {
     journal?: Journal;
-    crashAt?: CrashPoint;
-    sink?: (r: ExecutionReport) => Promise<unknown>;
+    sink?: (report: ExecutionReport) => Promise<unknown>;
   } = {},
 ) {
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
-  const journal = opts.journal ?? new Journal(":memory:");
+  const metrics = testMetrics(venue.name, TEST_SYMBOLS);
+  const journal = options.journal ?? new Journal(":memory:");
   const reports: ExecutionReport[] = [];
   const traces: string[] = [];
   const engine = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: metrics.families,
-    symbols: SYMBOLS,
-    sink: opts.sink ?? ((r, t) => {
-      reports.push(r);
-      traces.push(t);
+    metrics: metrics.recorder,
+    sink: options.sink ?? ((report, trace) => {
+      reports.push(report);
+      traces.push(trace);
       return Promise.resolve();
     }),
-    crashAt: opts.crashAt,
-    crash: (p) => {
-      throw new Crash(p);
-    },
   });
   return { engine, journal, reports, traces, metrics };
 }
 
-function sim(over: Partial<ConstructorParameters<typeof SimVenue>[0]> = {}) {
-  const sched = new ManualScheduler();
-  const prices = new PriceBook();
-  prices.quote(makeQuote({ bidPrice: 99.99, askPrice: 100.01 }));
-  const venue = new SimVenue({
-    seed: 1,
-    latencyMs: 0,
-    slippageBps: 0,
-    partialFillProbability: 0,
-    rejectProbability: 0,
-    buyingPower: 1_000_000,
-    hoursUtc: null,
-    symbols: SYMBOLS,
-    schedule: sched.schedule,
-    ...over,
-  }, prices);
-  return { venue, sched, prices };
-}
-
-async function value(
-  m: ReturnType<typeof setup>["metrics"],
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = m.registry.getSingleMetric(name);
-  const got = await metric!.get();
-  const v = got.values.find((x) =>
-    Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val)
-  );
-  return v?.value ?? 0;
+/** Gives `order` to a core whose venue dies at `point`; that core is dead afterwards. */
+async function crashAt(point: CrashPoint, venue: Venue, journal: Journal, order: Order) {
+  const crashing = new CrashingVenue(venue, { crashAt: point, exit: false });
+  const dead = setup(crashing, { journal });
+  dead.engine.accept(order, "t");
+  assert.equal(await crashing.crashed, point);
+  dead.engine.close();
 }
 
 Deno.test("ExecutionEngineCore fills a market order on the paper exchange and reports ack then fill", async () => {
-  const { venue, sched } = sim();
+  const { venue, scheduler } = makePaperVenue();
   const { engine, reports, traces, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
   const r = await engine.handleOrder(o, "trace-a");
   assert.equal(r.state, "accepted");
-  sched.run();
+  scheduler.run();
   await engine.settle();
   assert.deepEqual(reports.map((x) => `${x.kind}:${x.state}`), ["ack:accepted", "fill:filled"]);
   const fill = reports[1];
@@ -96,37 +61,23 @@ Deno.test("ExecutionEngineCore fills a market order on the paper exchange and re
   assert.equal(journal.get(o.clientOrderId)?.state, "filled");
   assert.equal(engine.openCount(), 0);
   assert.equal(
-    await value(metrics, "execution_engine_orders_submitted_total", {
+    await metrics.value("execution_engine_orders_submitted_total", {
       order_type: "market",
       status: "success",
       exchange: "sim",
     }),
     1,
   );
-  const lat = await metrics.registry.getSingleMetric(
-    "execution_engine_order_submission_latency_us",
-  )!.get();
-  assert.ok(
-    lat.values.some((v) =>
-      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
-    ),
-  );
-  const t2t = await metrics.registry.getSingleMetric(
-    "execution_engine_tick_to_trade_latency_us",
-  )!.get();
-  assert.ok(
-    t2t.values.some((v) =>
-      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
-    ),
-  );
+  assert.equal(await metrics.value("execution_engine_order_submission_latency_us_count"), 1);
+  assert.equal(await metrics.value("execution_engine_tick_to_trade_latency_us_count"), 1);
   journal.close();
 });
 
 Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative quantity", async () => {
-  const { venue, sched } = sim({ partialFillProbability: 1, seed: 3 });
+  const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
   const { engine, reports, journal } = setup(venue);
   await engine.handleOrder(makeOrder({ qty: 100 }), "t");
-  sched.run();
+  scheduler.run();
   await engine.settle();
   const fills = reports.filter((r) => r.kind === "fill");
   assert.ok(fills.length >= 2, `expected partial fills, got ${fills.length}`);
@@ -150,7 +101,7 @@ Deno.test("ExecutionEngineCore never sends an order twice when it arrives again"
 });
 
 Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reason and counts it", async () => {
-  const { venue } = sim();
+  const { venue } = makePaperVenue();
   const { engine, reports, metrics, journal } = setup(venue);
   await engine.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
   await engine.settle();
@@ -159,14 +110,14 @@ Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reaso
   assert.equal(reports[0].state, "rejected");
   assert.equal(reports[0].reason, "unknown_symbol");
   assert.equal(
-    await value(metrics, "execution_engine_order_rejections_total", {
+    await metrics.value("execution_engine_order_rejections_total", {
       rejection_reason: "unknown_symbol",
       symbol: "other",
     }),
     1,
   );
   assert.equal(
-    await value(metrics, "execution_engine_orders_submitted_total", { status: "failure" }),
+    await metrics.value("execution_engine_orders_submitted_total", { status: "failure" }),
     1,
   );
   journal.close();
@@ -183,7 +134,7 @@ Deno.test("ExecutionEngineCore refuses and counts a cancel after the order fille
   await engine.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "filled"]);
   assert.equal(
-    await value(metrics, "execution_engine_illegal_transitions_total", {
+    await metrics.value("execution_engine_illegal_transitions_total", {
       from: "filled",
       to: "canceled",
     }),
@@ -320,9 +271,8 @@ Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconcilia
 Deno.test("ExecutionEngineCore after a crash between journal write and send sends the order exactly once", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_journal" });
   const o = makeOrder();
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_journal", venue, journal, o);
   assert.equal(venue.submits.length, 0);
   const second = setup(venue, { journal });
   const r = await second.engine.recover();
@@ -337,9 +287,8 @@ Deno.test("ExecutionEngineCore after a crash between journal write and send send
 Deno.test("ExecutionEngineCore after a crash between send and acknowledgement adopts the order without re-sending", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_send" });
   const o = makeOrder({ qty: 3 });
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_send", venue, journal, o);
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.phase, "journaled");
   // Meanwhile the venue filled it.
@@ -363,14 +312,14 @@ Deno.test("ExecutionEngineCore after a crash between send and acknowledgement ad
 });
 
 Deno.test("ExecutionEngineCore cancels an open order the restarted paper exchange no longer knows", async () => {
-  const a = sim();
+  const a = makePaperVenue();
   const journal = new Journal(":memory:");
   const first = setup(a.venue, { journal });
   const o = makeOrder({ type: "limit", limitPrice: 50 }); // rests: the ask is 100.01
   await first.engine.handleOrder(o, "t");
-  a.sched.run();
+  a.scheduler.run();
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
-  const b = sim(); // a fresh paper exchange after a restart
+  const b = makePaperVenue(); // a fresh paper exchange after a restart
   const second = setup(b.venue, { journal });
   await second.engine.recover();
   assert.equal(journal.get(o.clientOrderId)?.state, "canceled");
@@ -394,13 +343,13 @@ Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recov
 });
 
 Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", async () => {
-  const { venue, sched } = sim();
+  const { venue, scheduler } = makePaperVenue();
   const { engine, reports, journal } = setup(venue);
   const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
   await engine.handleOrder(o, "t");
-  sched.run();
+  scheduler.run();
   assert.equal(await engine.cancel(o.clientOrderId), true);
-  sched.run();
+  scheduler.run();
   await engine.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "canceled"]);
   assert.equal(await engine.cancel(o.clientOrderId), false);
@@ -410,9 +359,8 @@ Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", asy
 Deno.test("ExecutionEngineCore applies a venue's final state found on recovery to an order never acknowledged", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_send" });
   const o = makeOrder();
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_send", venue, journal, o);
   venue.held.set(o.clientOrderId, {
     venueOrderId: "v",
     clientOrderId: o.clientOrderId,

@@ -75,7 +75,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
     assert.equal(svc.journal.get(o.clientOrderId)?.state, "filled");
     // The same order again (a replay) is not executed twice.
     await orders.send("order", o, "trace-xyz");
-    await svc.engine.settle();
+    await svc.core.settle();
     assert.equal(got.filter((e) => (e.body as ExecutionReport).kind === "ack").length, 1);
     const res = await svc.admin.request("/admin/orders");
     assert.equal(res.status, 200);

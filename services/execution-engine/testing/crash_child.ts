@@ -1,18 +1,20 @@
 /**
- * A test subprocess: runs the engine with the Alpaca venue against a fake Alpaca, on a
- * journal file, optionally dying (`Deno.exit(86)`) at a crash point; prints one JSON line
+ * A test subprocess: runs the core with the Alpaca venue against a fake Alpaca, on a
+ * journal file, the venue wrapped in a {@link CrashingVenue} that makes the process die
+ * (`Deno.exit(86)`) at `crashAt` when given; prints one JSON line
  * `{ recover, results, reports }` when it finishes normally.
  *
  * `deno run -A testing/crash_child.ts '{"journalPath":…,"baseUrl":…,"streamUrl":…,"crashAt":…,"orders":[…]}'`
  * @module
  */
-import { createServiceMetrics } from "../../../lib/metrics.ts";
 import type { ExecutionReport, Order } from "../../../lib/types.ts";
 import { AlpacaClient } from "../alpaca_client.ts";
 import { AlpacaVenue } from "../alpaca_venue.ts";
-import { type CrashPoint, ExecutionEngineCore } from "../core.ts";
+import { ExecutionEngineCore } from "../core.ts";
 import { Journal } from "../journal.ts";
 import { RateLimiter } from "../rate_limiter.ts";
+import { CrashingVenue, type CrashPoint } from "./crashing_venue.ts";
+import { testMetrics } from "./metrics.ts";
 
 /** The child's argument. */
 export interface CrashChildArgs {
@@ -25,8 +27,7 @@ export interface CrashChildArgs {
 
 if (import.meta.main) {
   const args = JSON.parse(Deno.args[0]) as CrashChildArgs;
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
+  const metrics = testMetrics("alpaca");
   const client = new AlpacaClient({
     baseUrl: args.baseUrl,
     keyId: "key",
@@ -35,33 +36,32 @@ if (import.meta.main) {
     maxRetries: 2,
     retryBaseMs: 5,
     limiter: new RateLimiter({ limit: 200 }),
-    metrics: metrics.families,
+    metrics: metrics.recorder,
   });
-  const venue = new AlpacaVenue({
+  const alpaca = new AlpacaVenue({
     client,
-    stream: { url: args.streamUrl, keyId: "key", secretKey: "secret", metrics: metrics.families },
+    stream: { url: args.streamUrl, keyId: "key", secretKey: "secret", metrics: metrics.recorder },
     startTimeoutMs: 2000,
   });
+  const venue = new CrashingVenue(alpaca, { crashAt: args.crashAt });
   const journal = new Journal(args.journalPath);
   const reports: ExecutionReport[] = [];
-  const engine = new ExecutionEngineCore({
+  const core = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: metrics.families,
-    symbols: ["AAPL"],
-    sink: (r) => {
-      reports.push(r);
+    metrics: metrics.recorder,
+    sink: (report) => {
+      reports.push(report);
       return Promise.resolve();
     },
-    crashAt: args.crashAt,
   });
   await venue.start();
-  const recover = await engine.recover();
+  const recover = await core.recover();
   const results = [];
-  for (const o of args.orders) results.push(await engine.handleOrder(o, "trace-crash"));
-  await engine.settle();
-  await new Promise((r) => setTimeout(r, 0));
-  engine.close();
+  for (const order of args.orders) results.push(await core.handleOrder(order, "trace-crash"));
+  await core.settle();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  core.close();
   await venue.close();
   journal.close();
   console.log(JSON.stringify({ recover, results, reports }));
