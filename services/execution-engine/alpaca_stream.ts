@@ -170,18 +170,20 @@ export class TradeUpdatesStream {
       this.#invalid("not JSON");
       return;
     }
-    for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
-      const m = msg as { stream?: unknown; data?: Record<string, unknown> };
-      if (m?.stream === "authorization") {
-        if (m.data?.status === "authorized") {
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      const message = item as { stream?: unknown; data?: Record<string, unknown> };
+      if (message?.stream === "authorization") {
+        if (message.data?.status === "authorized") {
           ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates"] } }));
         } else {
           this.#fail("auth_failed", "unauthorized");
-          this.#log.error("trade_updates stream refused the keys", { status: m.data?.status });
+          this.#log.error("trade_updates stream refused the keys", {
+            status: message.data?.status,
+          });
           ws.close();
         }
-      } else if (m?.stream === "listening") {
-        const streams = m.data?.streams;
+      } else if (message?.stream === "listening") {
+        const streams = message.data?.streams;
         if (Array.isArray(streams) && streams.includes("trade_updates")) {
           this.#listening = true;
           this.#backoffMs = this.#options.reconnectMinMs ?? 500;
@@ -190,10 +192,10 @@ export class TradeUpdatesStream {
           this.#settle(true);
           if (this.#connections > 1) this.#options.onResync?.();
         }
-      } else if (m?.stream === "trade_updates") {
+      } else if (message?.stream === "trade_updates") {
         try {
-          const ev = parseTradeUpdate(m.data);
-          if (ev) this.#options.onUpdate(ev);
+          const update = parseTradeUpdate(message.data);
+          if (update) this.#options.onUpdate(update);
         } catch (e) {
           this.#invalid((e as Error).message);
         }

@@ -20,7 +20,7 @@ function setup(
   const journal = options.journal ?? new Journal(":memory:");
   const reports: ExecutionReport[] = [];
   const traces: string[] = [];
-  const engine = new ExecutionEngineCore({
+  const core = new ExecutionEngineCore({
     journal,
     venue,
     metrics: metrics.recorder,
@@ -30,26 +30,26 @@ function setup(
       return Promise.resolve();
     }),
   });
-  return { engine, journal, reports, traces, metrics };
+  return { core, journal, reports, traces, metrics };
 }
 
 /** Gives `order` to a core whose venue dies at `point`; that core is dead afterwards. */
 async function crashAt(point: CrashPoint, venue: Venue, journal: Journal, order: Order) {
   const crashing = new CrashingVenue(venue, { crashAt: point, exit: false });
   const dead = setup(crashing, { journal });
-  dead.engine.accept(order, "t");
+  dead.core.accept(order, "t");
   assert.equal(await crashing.crashed, point);
-  dead.engine.close();
+  dead.core.close();
 }
 
 Deno.test("ExecutionEngineCore fills a market order on the paper exchange and reports ack then fill", async () => {
   const { venue, scheduler } = makePaperVenue();
-  const { engine, reports, traces, metrics, journal } = setup(venue);
+  const { core, reports, traces, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  const r = await engine.handleOrder(o, "trace-a");
+  const r = await core.handleOrder(o, "trace-a");
   assert.equal(r.state, "accepted");
   scheduler.run();
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((x) => `${x.kind}:${x.state}`), ["ack:accepted", "fill:filled"]);
   const fill = reports[1];
   assert.equal(fill.cumQty, 10);
@@ -59,7 +59,7 @@ Deno.test("ExecutionEngineCore fills a market order on the paper exchange and re
   assert.equal(fill.venue, "sim");
   assert.deepEqual(traces, ["trace-a", "trace-a"]);
   assert.equal(journal.get(o.clientOrderId)?.state, "filled");
-  assert.equal(engine.openCount(), 0);
+  assert.equal(core.openCount(), 0);
   assert.equal(
     await metrics.value("execution_engine_orders_submitted_total", {
       order_type: "market",
@@ -75,10 +75,10 @@ Deno.test("ExecutionEngineCore fills a market order on the paper exchange and re
 
 Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative quantity", async () => {
   const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
-  const { engine, reports, journal } = setup(venue);
-  await engine.handleOrder(makeOrder({ qty: 100 }), "t");
+  const { core, reports, journal } = setup(venue);
+  await core.handleOrder(makeOrder({ qty: 100 }), "t");
   scheduler.run();
-  await engine.settle();
+  await core.settle();
   const fills = reports.filter((r) => r.kind === "fill");
   assert.ok(fills.length >= 2, `expected partial fills, got ${fills.length}`);
   for (let i = 1; i < fills.length; i++) assert.ok(fills[i].cumQty > fills[i - 1].cumQty);
@@ -90,10 +90,10 @@ Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative
 
 Deno.test("ExecutionEngineCore never sends an order twice when it arrives again", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder();
-  await engine.handleOrder(o, "t");
-  const again = await engine.handleOrder({ ...o }, "t");
+  await core.handleOrder(o, "t");
+  const again = await core.handleOrder({ ...o }, "t");
   assert.equal(again.kind, "duplicate");
   assert.equal(venue.submits.length, 1);
   assert.equal(reports.length, 1);
@@ -102,9 +102,9 @@ Deno.test("ExecutionEngineCore never sends an order twice when it arrives again"
 
 Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reason and counts it", async () => {
   const { venue } = makePaperVenue();
-  const { engine, reports, metrics, journal } = setup(venue);
-  await engine.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
-  await engine.settle();
+  const { core, reports, metrics, journal } = setup(venue);
+  await core.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
+  await core.settle();
   assert.equal(reports.length, 1);
   assert.equal(reports[0].kind, "reject");
   assert.equal(reports[0].state, "rejected");
@@ -125,13 +125,13 @@ Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reaso
 
 Deno.test("ExecutionEngineCore refuses and counts a cancel after the order filled", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, metrics, journal } = setup(venue);
+  const { core, reports, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 5 });
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   const base = { venueOrderId: `v-${o.clientOrderId}`, clientOrderId: o.clientOrderId };
   venue.emit({ ...base, state: "filled", cumQty: 5, avgPrice: 10, lastQty: 5, lastPrice: 10 });
   venue.emit({ ...base, state: "canceled", cumQty: 5, avgPrice: 10 });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "filled"]);
   assert.equal(
     await metrics.value("execution_engine_illegal_transitions_total", {
@@ -145,9 +145,9 @@ Deno.test("ExecutionEngineCore refuses and counts a cancel after the order fille
 
 Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   const ev = {
     venueOrderId: "v",
     clientOrderId: o.clientOrderId,
@@ -160,7 +160,7 @@ Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
   venue.emit(ev);
   venue.emit(ev);
   venue.emit({ ...ev, state: "canceled" });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "partially_filled", "canceled"]);
   assert.equal(reports[2].leavesQty, 0);
   assert.equal(reports[2].cumQty, 4);
@@ -169,7 +169,7 @@ Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
 
 Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the venue's answer", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 2 });
   venue.answer = (ord) => {
     venue.emit({
@@ -181,8 +181,8 @@ Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the
     });
     return { kind: "accepted", venueOrderId: "v9" };
   };
-  await engine.handleOrder(o, "t");
-  await engine.settle();
+  await core.handleOrder(o, "t");
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), ["ack:accepted", "fill:filled"]);
   assert.equal(reports[1].lastPrice, 50);
   assert.equal(journal.get(o.clientOrderId)?.venueOrderId, "v9");
@@ -191,11 +191,11 @@ Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the
 
 Deno.test("ExecutionEngineCore emits expire and venue reject reports", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const a = makeOrder();
   const b = makeOrder();
-  await engine.handleOrder(a, "t");
-  await engine.handleOrder(b, "t");
+  await core.handleOrder(a, "t");
+  await core.handleOrder(b, "t");
   venue.emit({
     venueOrderId: "x",
     clientOrderId: a.clientOrderId,
@@ -210,14 +210,14 @@ Deno.test("ExecutionEngineCore emits expire and venue reject reports", async () 
     cumQty: 0,
     avgPrice: 0,
   });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), [
     "ack:accepted",
     "ack:accepted",
     "expire:expired",
     "reject:rejected",
   ]);
-  assert.equal(engine.openCount(), 0);
+  assert.equal(core.openCount(), 0);
   journal.close();
 });
 
@@ -225,18 +225,18 @@ Deno.test("ExecutionEngineCore keeps undelivered reports in the outbox and re-se
   const venue = new FakeVenue();
   let fail = true;
   const got: ExecutionReport[] = [];
-  const { engine, journal } = setup(venue, {
+  const { core, journal } = setup(venue, {
     sink: (r) => {
       if (fail) return Promise.reject(new Error("peer down"));
       got.push(r);
       return Promise.resolve();
     },
   });
-  await engine.handleOrder(makeOrder(), "t");
+  await core.handleOrder(makeOrder(), "t");
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(journal.outbox().length, 1);
   fail = false;
-  assert.equal(engine.redeliver(), 1);
+  assert.equal(core.redeliver(), 1);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(got.length, 1);
   assert.equal(journal.outbox().length, 0);
@@ -245,7 +245,7 @@ Deno.test("ExecutionEngineCore keeps undelivered reports in the outbox and re-se
 
 Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder();
   venue.answer = (ord) => {
     venue.held.set(ord.clientOrderId, {
@@ -257,10 +257,10 @@ Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconcilia
     });
     return { kind: "unknown", detail: "timeout" };
   };
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   assert.equal(journal.get(o.clientOrderId)?.phase, "unknown");
   assert.equal(reports.length, 0);
-  const r = await engine.reconcile({ all: false });
+  const r = await core.reconcile({ all: false });
   assert.equal(r.resent, 0);
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.phase, "sent");
@@ -275,9 +275,9 @@ Deno.test("ExecutionEngineCore after a crash between journal write and send send
   await crashAt("after_journal", venue, journal, o);
   assert.equal(venue.submits.length, 0);
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.resent, 1);
-  await second.engine.handleOrder(o, "t"); // the reliable channel re-delivers it too
+  await second.core.handleOrder(o, "t"); // the reliable channel re-delivers it too
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
   assert.deepEqual(second.reports.map((x) => x.state), ["accepted"]);
@@ -300,7 +300,7 @@ Deno.test("ExecutionEngineCore after a crash between send and acknowledgement ad
     avgPrice: 20,
   });
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.resent, 0);
   assert.equal(venue.submits.length, 1);
   assert.deepEqual(second.reports.map((x) => `${x.kind}:${x.state}`), [
@@ -316,12 +316,12 @@ Deno.test("ExecutionEngineCore cancels an open order the restarted paper exchang
   const journal = new Journal(":memory:");
   const first = setup(a.venue, { journal });
   const o = makeOrder({ type: "limit", limitPrice: 50 }); // rests: the ask is 100.01
-  await first.engine.handleOrder(o, "t");
+  await first.core.handleOrder(o, "t");
   a.scheduler.run();
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
   const b = makePaperVenue(); // a fresh paper exchange after a restart
   const second = setup(b.venue, { journal });
-  await second.engine.recover();
+  await second.core.recover();
   assert.equal(journal.get(o.clientOrderId)?.state, "canceled");
   assert.equal(second.reports[0].reason, "venue_lost");
   journal.close();
@@ -331,10 +331,10 @@ Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recov
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, sink: () => new Promise(() => {}) });
-  await first.engine.handleOrder(makeOrder(), "t");
-  first.engine.close();
+  await first.core.handleOrder(makeOrder(), "t");
+  first.core.close();
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.reports, 1);
   await new Promise((res) => setTimeout(res, 0));
   assert.equal(second.reports.length, 1);
@@ -344,15 +344,15 @@ Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recov
 
 Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", async () => {
   const { venue, scheduler } = makePaperVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   scheduler.run();
-  assert.equal(await engine.cancel(o.clientOrderId), true);
+  assert.equal(await core.cancel(o.clientOrderId), true);
   scheduler.run();
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "canceled"]);
-  assert.equal(await engine.cancel(o.clientOrderId), false);
+  assert.equal(await core.cancel(o.clientOrderId), false);
   journal.close();
 });
 
@@ -369,20 +369,20 @@ Deno.test("ExecutionEngineCore applies a venue's final state found on recovery t
     avgPrice: 0,
   });
   const second = setup(venue, { journal });
-  await second.engine.recover();
+  await second.core.recover();
   assert.deepEqual(second.reports.map((r) => r.state), ["accepted", "expired"]);
   journal.close();
 });
 
 Deno.test("ExecutionEngineCore expires a partially filled order and reports the quantity left as 0", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId, avgPrice: 10 };
   venue.emit({ ...base, state: "partially_filled", cumQty: 3, lastQty: 3, lastPrice: 10 });
   venue.emit({ ...base, state: "expired", cumQty: 3 });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.state}:${r.leavesQty}`), [
     "accepted:10",
     "partially_filled:7",
@@ -394,32 +394,32 @@ Deno.test("ExecutionEngineCore expires a partially filled order and reports the 
 Deno.test("ExecutionEngineCore.accept() journals the order before it returns", () => {
   const venue = new FakeVenue();
   venue.answer = () => ({ kind: "unknown", detail: "never answers in this test" });
-  const { engine, journal } = setup(venue);
+  const { core, journal } = setup(venue);
   const o = makeOrder();
-  const a = engine.accept(o, "t");
+  const a = core.accept(o, "t");
   assert.equal(a.kind, "accepted");
   assert.equal(journal.get(o.clientOrderId)?.state, "new");
-  assert.equal(engine.accept(o, "t").kind, "duplicate");
+  assert.equal(core.accept(o, "t").kind, "duplicate");
   return a.kind === "accepted" ? a.sent.then(() => journal.close()) : undefined;
 });
 
 Deno.test("ExecutionEngineCore.accept() throws when the journal cannot be written", () => {
   const venue = new FakeVenue();
-  const { engine, journal } = setup(venue);
+  const { core, journal } = setup(venue);
   journal.close();
-  assert.throws(() => engine.accept(makeOrder(), "t"));
+  assert.throws(() => core.accept(makeOrder(), "t"));
   assert.equal(venue.submits.length, 0);
 });
 
 Deno.test("ExecutionEngineCore prices a fill that covers a missed update from the venue's averages", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await core.handleOrder(o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId };
   // 4 @ 100 was missed; the final 6 @ 110 arrives with the cumulative 10 @ 106.
   venue.emit({ ...base, state: "filled", cumQty: 10, avgPrice: 106, lastQty: 6, lastPrice: 110 });
-  await engine.settle();
+  await core.settle();
   const fill = reports.at(-1)!;
   assert.equal(fill.lastQty, 10);
   assert.equal(fill.lastPrice, 106);

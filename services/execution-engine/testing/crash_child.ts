@@ -8,12 +8,10 @@
  * @module
  */
 import type { ExecutionReport, Order } from "../../../lib/types.ts";
-import { AlpacaClient } from "../alpaca_client.ts";
-import { AlpacaVenue } from "../alpaca_venue.ts";
 import { ExecutionEngineCore } from "../core.ts";
 import { Journal } from "../journal.ts";
-import { RateLimiter } from "../rate_limiter.ts";
 import { CrashingVenue, type CrashPoint } from "./crashing_venue.ts";
+import { makeFakeAlpacaVenue } from "./fake_alpaca_venue.ts";
 import { testMetrics } from "./metrics.ts";
 
 /** The child's argument. */
@@ -28,21 +26,7 @@ export interface CrashChildArgs {
 if (import.meta.main) {
   const args = JSON.parse(Deno.args[0]) as CrashChildArgs;
   const metrics = testMetrics("alpaca");
-  const client = new AlpacaClient({
-    baseUrl: args.baseUrl,
-    keyId: "key",
-    secretKey: "secret",
-    timeoutMs: 2000,
-    maxRetries: 2,
-    retryBaseMs: 5,
-    limiter: new RateLimiter({ limit: 200 }),
-    metrics: metrics.recorder,
-  });
-  const alpaca = new AlpacaVenue({
-    client,
-    stream: { url: args.streamUrl, keyId: "key", secretKey: "secret", metrics: metrics.recorder },
-    startTimeoutMs: 2000,
-  });
+  const alpaca = makeFakeAlpacaVenue(args, metrics.recorder);
   const venue = new CrashingVenue(alpaca, { crashAt: args.crashAt });
   const journal = new Journal(args.journalPath);
   const reports: ExecutionReport[] = [];
