@@ -74,7 +74,7 @@ export interface ExecutionEngineCoreOptions {
   logger?: Logger;
 }
 
-/** A fill quantity smaller than this is no fill (float noise). */
+/** Quantities closer than this are equal (float noise in cumulative fills). */
 const EPS = 1e-9;
 
 /** The fields of a state change that a report carries beyond the new state. */

@@ -1,8 +1,9 @@
 /**
  * Fixtures of the execution-engine tests and bench: orders, market data (the prices the
- * paper exchange fills against) and temporary directories.
+ * paper exchange fills against), envelopes and temporary directories.
  * @module
  */
+import type { Envelope } from "../../../lib/envelope.ts";
 import type { Book, Order, Quote, Trade } from "../../../lib/types.ts";
 
 let made = 0;
@@ -71,6 +72,12 @@ export function makeBook(over: Partial<Book> = {}): Book {
     receivedTs: now,
     ...over,
   };
+}
+
+/** An envelope of `type` carrying `body`, as a socket hands it to a handler. */
+export function makeEnvelope<T>(type: string, body: T, trace = "trace-test"): Envelope<T> {
+  const now = Date.now();
+  return { v: 1, type, seq: 1, pub: "test/test", epoch: now, ts: now, trace, body };
 }
 
 /** A temporary directory removed by the returned function. */
