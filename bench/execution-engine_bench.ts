@@ -18,6 +18,7 @@ import type { SubmitResult, Venue } from "../services/execution-engine/venue.ts"
 import { DelegatingVenue } from "../services/execution-engine/testing/delegating_venue.ts";
 import { makeOrder, makeQuote, makeTrade } from "../services/execution-engine/testing/fixtures.ts";
 import { makePaperVenue } from "../services/execution-engine/testing/paper_venue.ts";
+import { handleOrder } from "../services/execution-engine/testing/handle_order.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
 let orders = 0;
@@ -87,7 +88,7 @@ const pct = (xs: number[], p: number) => {
   for (let i = 0; i < 20_000; i++) {
     const next = order();
     const startedAt = performance.now();
-    await core.handleOrder(next, "bench");
+    await handleOrder(core, next, "bench");
     wholeUs.push((performance.now() - startedAt) * 1000);
     fill();
     await core.settle();
@@ -110,7 +111,7 @@ Deno.bench(
   "submit an order on the paper venue (journal in a WAL file)",
   { group: "submit", baseline: true },
   async () => {
-    await file.core.handleOrder(order(), "bench");
+    await handleOrder(file.core, order(), "bench");
     file.fill();
     await file.core.settle();
   },
@@ -120,7 +121,7 @@ Deno.bench(
   "submit an order on the paper venue (journal in memory)",
   { group: "submit" },
   async () => {
-    await mem.core.handleOrder(order(), "bench");
+    await handleOrder(mem.core, order(), "bench");
     mem.fill();
     await mem.core.settle();
   },
@@ -128,11 +129,11 @@ Deno.bench(
 
 Deno.bench("refuse a duplicate order (journal look-up only)", async (b) => {
   const again = order();
-  await mem.core.handleOrder(again, "bench");
+  await handleOrder(mem.core, again, "bench");
   mem.fill();
   await mem.core.settle();
   b.start();
-  await mem.core.handleOrder(again, "bench");
+  await handleOrder(mem.core, again, "bench");
   b.end();
 });
 

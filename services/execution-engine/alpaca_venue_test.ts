@@ -9,6 +9,7 @@ import { makeFakeAlpacaVenue } from "./testing/fake_alpaca_venue.ts";
 import { Journal } from "./journal.ts";
 import { makeOrder } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
+import { handleOrder } from "./testing/handle_order.ts";
 
 function setup(fake: FakeAlpaca, keyId = "key") {
   const metrics = testMetrics("alpaca");
@@ -53,7 +54,7 @@ Deno.test("AlpacaVenue reports fills that arrive on the trade_updates stream", (
   run(async (fake, { core, reports }) => {
     assert.equal(fake.listeners, 1);
     const o = makeOrder({ qty: 10 });
-    await core.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.fill(o.clientOrderId, 4, 101);
     fake.fill(o.clientOrderId, 6, 102);
     await waitFor("the fill report", () => reports.some((r) => r.state === "filled"));
@@ -68,7 +69,7 @@ Deno.test("AlpacaVenue reports fills that arrive on the trade_updates stream", (
 Deno.test("AlpacaVenue reconciles open orders after the stream reconnects", () =>
   run(async (fake, { core, reports }) => {
     const o = makeOrder({ qty: 5 });
-    await core.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.dropStreams();
     fake.fill(o.clientOrderId, 5, 99); // pushed to nobody: missed
     await waitFor("the reconciled fill", () => reports.some((r) => r.state === "filled"), {
@@ -80,7 +81,7 @@ Deno.test("AlpacaVenue reconciles open orders after the stream reconnects", () =
 Deno.test("AlpacaVenue reports a cancel requested through the core", () =>
   run(async (fake, { core, reports }) => {
     const o = makeOrder();
-    await core.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     assert.equal(await core.cancel(o.clientOrderId), true);
     await waitFor("the cancel report", () => reports.some((r) => r.state === "canceled"));
     assert.equal(fake.count("DELETE /v2/orders/{id}"), 1);
@@ -91,7 +92,7 @@ Deno.test("AlpacaVenue skips and counts a malformed stream message and keeps goi
     fake.sendRaw("{not json");
     fake.sendRaw(JSON.stringify({ stream: "trade_updates", data: { event: "fill" } }));
     const o = makeOrder({ qty: 1 });
-    await core.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.fill(o.clientOrderId, 1);
     await waitFor("the fill report", () => reports.some((r) => r.state === "filled"));
     const got = await metrics.registry.getSingleMetric("execution_engine_api_failures_total")!

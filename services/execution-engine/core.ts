@@ -46,11 +46,6 @@ export type Acceptance =
   | { kind: "duplicate"; state: OrderState }
   | { kind: "accepted"; sent: Promise<OrderState> };
 
-/** What {@link ExecutionEngineCore.handleOrder} did with an order. */
-export type HandleResult =
-  | { kind: "duplicate"; state: OrderState }
-  | { kind: "handled"; state: OrderState };
-
 /** What {@link ExecutionEngineCore.reconcile} did. */
 export interface Reconciliation {
   /** Open orders looked up at the venue. */
@@ -122,11 +117,6 @@ export class ExecutionEngineCore {
     });
   }
 
-  /** The venue's name (the `exchange` label). */
-  get exchange(): string {
-    return this.#venue.name;
-  }
-
   /** Number of orders not in a final state. */
   openCount(): number {
     return this.#open.size;
@@ -155,13 +145,6 @@ export class ExecutionEngineCore {
       () => this.#journal.get(clientOrderId)?.state ?? "new",
     );
     return { kind: "accepted", sent };
-  }
-
-  /** {@link accept}, then waits for the venue's answer. Resolves with the order's state. */
-  async handleOrder(order: Order, trace: string): Promise<HandleResult> {
-    const acceptance = this.accept(order, trace);
-    if (acceptance.kind === "duplicate") return acceptance;
-    return { kind: "handled", state: await acceptance.sent };
   }
 
   /** Sends a journaled order to the venue and applies its answer. */

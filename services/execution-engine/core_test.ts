@@ -8,6 +8,7 @@ import { makeOrder } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
 import { makePaperVenue, TEST_SYMBOLS } from "./testing/paper_venue.ts";
 import type { Venue } from "./venue.ts";
+import { handleOrder } from "./testing/handle_order.ts";
 
 function setup(
   venue: Venue,
@@ -46,7 +47,7 @@ Deno.test("ExecutionEngineCore fills a market order on the paper exchange and re
   const { venue, scheduler } = makePaperVenue();
   const { core, reports, traces, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  const r = await core.handleOrder(o, "trace-a");
+  const r = await handleOrder(core, o, "trace-a");
   assert.equal(r.state, "accepted");
   scheduler.run();
   await core.settle();
@@ -76,7 +77,7 @@ Deno.test("ExecutionEngineCore fills a market order on the paper exchange and re
 Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative quantity", async () => {
   const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
   const { core, reports, journal } = setup(venue);
-  await core.handleOrder(makeOrder({ qty: 100 }), "t");
+  await handleOrder(core, makeOrder({ qty: 100 }), "t");
   scheduler.run();
   await core.settle();
   const fills = reports.filter((r) => r.kind === "fill");
@@ -92,8 +93,8 @@ Deno.test("ExecutionEngineCore never sends an order twice when it arrives again"
   const venue = new FakeVenue();
   const { core, reports, journal } = setup(venue);
   const o = makeOrder();
-  await core.handleOrder(o, "t");
-  const again = await core.handleOrder({ ...o }, "t");
+  await handleOrder(core, o, "t");
+  const again = await handleOrder(core, { ...o }, "t");
   assert.equal(again.kind, "duplicate");
   assert.equal(venue.submits.length, 1);
   assert.equal(reports.length, 1);
@@ -103,7 +104,7 @@ Deno.test("ExecutionEngineCore never sends an order twice when it arrives again"
 Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reason and counts it", async () => {
   const { venue } = makePaperVenue();
   const { core, reports, metrics, journal } = setup(venue);
-  await core.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
+  await handleOrder(core, makeOrder({ symbol: "ZZZZ" }), "t");
   await core.settle();
   assert.equal(reports.length, 1);
   assert.equal(reports[0].kind, "reject");
@@ -127,7 +128,7 @@ Deno.test("ExecutionEngineCore refuses and counts a cancel after the order fille
   const venue = new FakeVenue();
   const { core, reports, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 5 });
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: `v-${o.clientOrderId}`, clientOrderId: o.clientOrderId };
   venue.emit({ ...base, state: "filled", cumQty: 5, avgPrice: 10, lastQty: 5, lastPrice: 10 });
   venue.emit({ ...base, state: "canceled", cumQty: 5, avgPrice: 10 });
@@ -147,7 +148,7 @@ Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
   const venue = new FakeVenue();
   const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const ev = {
     venueOrderId: "v",
     clientOrderId: o.clientOrderId,
@@ -181,7 +182,7 @@ Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the
     });
     return { kind: "accepted", venueOrderId: "v9" };
   };
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   await core.settle();
   assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), ["ack:accepted", "fill:filled"]);
   assert.equal(reports[1].lastPrice, 50);
@@ -194,8 +195,8 @@ Deno.test("ExecutionEngineCore emits expire and venue reject reports", async () 
   const { core, reports, journal } = setup(venue);
   const a = makeOrder();
   const b = makeOrder();
-  await core.handleOrder(a, "t");
-  await core.handleOrder(b, "t");
+  await handleOrder(core, a, "t");
+  await handleOrder(core, b, "t");
   venue.emit({
     venueOrderId: "x",
     clientOrderId: a.clientOrderId,
@@ -232,7 +233,7 @@ Deno.test("ExecutionEngineCore keeps undelivered reports in the outbox and re-se
       return Promise.resolve();
     },
   });
-  await core.handleOrder(makeOrder(), "t");
+  await handleOrder(core, makeOrder(), "t");
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(journal.outbox().length, 1);
   fail = false;
@@ -257,7 +258,7 @@ Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconcilia
     });
     return { kind: "unknown", detail: "timeout" };
   };
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   assert.equal(journal.get(o.clientOrderId)?.phase, "unknown");
   assert.equal(reports.length, 0);
   const r = await core.reconcile({ all: false });
@@ -277,7 +278,7 @@ Deno.test("ExecutionEngineCore after a crash between journal write and send send
   const second = setup(venue, { journal });
   const r = await second.core.recover();
   assert.equal(r.resent, 1);
-  await second.core.handleOrder(o, "t"); // the reliable channel re-delivers it too
+  await handleOrder(second.core, o, "t"); // the reliable channel re-delivers it too
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
   assert.deepEqual(second.reports.map((x) => x.state), ["accepted"]);
@@ -316,7 +317,7 @@ Deno.test("ExecutionEngineCore cancels an open order the restarted paper exchang
   const journal = new Journal(":memory:");
   const first = setup(a.venue, { journal });
   const o = makeOrder({ type: "limit", limitPrice: 50 }); // rests: the ask is 100.01
-  await first.core.handleOrder(o, "t");
+  await handleOrder(first.core, o, "t");
   a.scheduler.run();
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
   const b = makePaperVenue(); // a fresh paper exchange after a restart
@@ -331,7 +332,7 @@ Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recov
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, sink: () => new Promise(() => {}) });
-  await first.core.handleOrder(makeOrder(), "t");
+  await handleOrder(first.core, makeOrder(), "t");
   first.core.close();
   const second = setup(venue, { journal });
   const r = await second.core.recover();
@@ -346,7 +347,7 @@ Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", asy
   const { venue, scheduler } = makePaperVenue();
   const { core, reports, journal } = setup(venue);
   const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   scheduler.run();
   assert.equal(await core.cancel(o.clientOrderId), true);
   scheduler.run();
@@ -378,7 +379,7 @@ Deno.test("ExecutionEngineCore expires a partially filled order and reports the 
   const venue = new FakeVenue();
   const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId, avgPrice: 10 };
   venue.emit({ ...base, state: "partially_filled", cumQty: 3, lastQty: 3, lastPrice: 10 });
   venue.emit({ ...base, state: "expired", cumQty: 3 });
@@ -415,7 +416,7 @@ Deno.test("ExecutionEngineCore prices a fill that covers a missed update from th
   const venue = new FakeVenue();
   const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await core.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId };
   // 4 @ 100 was missed; the final 6 @ 110 arrives with the cumulative 10 @ 106.
   venue.emit({ ...base, state: "filled", cumQty: 10, avgPrice: 106, lastQty: 6, lastPrice: 110 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import type { ExecutionReport } from "../../lib/types.ts";
 import type { CrashChildArgs } from "./testing/crash_child.ts";
-import type { HandleResult } from "./core.ts";
 import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { makeOrder, tempDir } from "./testing/fixtures.ts";
+import type { HandleResult } from "./testing/handle_order.ts";
 
 const CHILD = new URL("./testing/crash_child.ts", import.meta.url).pathname;
 

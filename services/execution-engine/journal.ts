@@ -171,12 +171,6 @@ export class Journal {
     return rows.map(fromRow);
   }
 
-  /** Number of orders journaled in total. */
-  count(): number {
-    const row = this.#db.prepare(`SELECT COUNT(*) AS n FROM orders`).get() as { n: number };
-    return Number(row.n);
-  }
-
   /** Number of orders in each state. */
   countByState(): Partial<Record<OrderState, number>> {
     const rows = this.#db.prepare(`SELECT state, COUNT(*) AS n FROM orders GROUP BY state`)

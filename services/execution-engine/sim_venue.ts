@@ -135,11 +135,6 @@ export class SimVenue implements Venue {
     return { venue: !this.#closed };
   }
 
-  /** Cash left for buys (buying power minus filled buys plus filled sells). */
-  get cash(): number {
-    return this.#cash;
-  }
-
   async submit(order: Order): Promise<SubmitResult> {
     const t0 = performance.now();
     const result = await this.#submit(order);

@@ -13,6 +13,7 @@ import { Journal } from "../journal.ts";
 import { CrashingVenue, type CrashPoint } from "./crashing_venue.ts";
 import { makeFakeAlpacaVenue } from "./fake_alpaca_venue.ts";
 import { testMetrics } from "./metrics.ts";
+import { handleOrder } from "./handle_order.ts";
 
 /** The child's argument. */
 export interface CrashChildArgs {
@@ -42,7 +43,7 @@ if (import.meta.main) {
   await venue.start();
   const recover = await core.recover();
   const results = [];
-  for (const order of args.orders) results.push(await core.handleOrder(order, "trace-crash"));
+  for (const order of args.orders) results.push(await handleOrder(core, order, "trace-crash"));
   await core.settle();
   await new Promise((resolve) => setTimeout(resolve, 0));
   core.close();

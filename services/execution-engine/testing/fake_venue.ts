@@ -19,8 +19,6 @@ export class FakeVenue implements Venue {
     kind: "accepted",
     venueOrderId: `v-${order.clientOrderId}`,
   });
-  /** The answer to each lookup, when set; otherwise from {@link FakeVenue.held}. */
-  lookupAnswer?: (clientOrderId: string) => LookupResult;
   #handlers: ((event: VenueEvent) => void)[] = [];
 
   start(): Promise<void> {
@@ -47,7 +45,6 @@ export class FakeVenue implements Venue {
   }
 
   lookup(clientOrderId: string): Promise<LookupResult> {
-    if (this.lookupAnswer) return Promise.resolve(this.lookupAnswer(clientOrderId));
     const status = this.held.get(clientOrderId);
     return Promise.resolve(status ? { kind: "found", status } : { kind: "not_found" });
   }

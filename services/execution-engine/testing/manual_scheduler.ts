@@ -22,9 +22,4 @@ export class ManualScheduler {
     }
     return ran;
   }
-
-  /** Callbacks waiting to run. */
-  get pending(): number {
-    return this.#queue.length;
-  }
 }
