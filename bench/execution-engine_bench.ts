@@ -1,9 +1,9 @@
 /**
  * Execution-engine micro benchmarks on the paper venue (`sim`, latency 0 so the figures
- * are the engine's own cost, not the configured artificial venue delay).
+ * are the core's own cost, not the configured artificial venue delay).
  *
  * Besides `Deno.bench`'s figures, the module prints the p50/p99 over 20,000 orders of
- * - the order submission latency as the engine observes it
+ * - the order submission latency as the core observes it
  *   (`execution_engine_order_submission_latency_us`: the venue call), and
  * - the whole `handleOrder` (durable journal write in a WAL file, venue call, state
  *   change and ack report written to the outbox),
@@ -11,80 +11,67 @@
  */
 import { createServiceMetrics } from "../lib/metrics.ts";
 import type { Order } from "../lib/types.ts";
-import { ExecutionEngine } from "../services/execution-engine/engine.ts";
+import { ExecutionEngineCore } from "../services/execution-engine/core.ts";
 import { Journal } from "../services/execution-engine/journal.ts";
-import { PriceBook } from "../services/execution-engine/price_book.ts";
-import { SimVenue } from "../services/execution-engine/sim_venue.ts";
-import type { Venue } from "../services/execution-engine/venue.ts";
+import { ExecutionEngineMetrics } from "../services/execution-engine/metrics.ts";
+import type { SubmitResult, Venue } from "../services/execution-engine/venue.ts";
+import { DelegatingVenue } from "../services/execution-engine/testing/delegating_venue.ts";
+import { makeOrder, makeQuote, makeTrade } from "../services/execution-engine/testing/fixtures.ts";
+import { makePaperVenue } from "../services/execution-engine/testing/paper_venue.ts";
+import { handleOrder } from "../services/execution-engine/testing/handle_order.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
-let n = 0;
+let orders = 0;
 
+/** A market order of 10 AAPL, buys and sells in turn. */
 function order(): Order {
-  n++;
-  return {
-    clientOrderId: `bench-${n}`,
-    signalId: `sig-${n}`,
-    symbol: "AAPL",
-    side: n % 2 === 0 ? "buy" : "sell",
-    qty: 10,
-    type: "market",
-    timeInForce: "day",
-    strategy: "default",
-    createdAt: Date.now(),
-    tickTs: Date.now(),
-  };
+  orders++;
+  return makeOrder({ side: orders % 2 === 0 ? "buy" : "sell" });
 }
 
-/** Runs queued venue callbacks (fills) on demand, outside the timed section. */
-class Queue {
-  items: (() => void)[] = [];
-  schedule = (fn: () => void) => void this.items.push(fn);
-  run() {
-    for (let i = 0; i < 1000 && this.items.length > 0; i++) this.items.shift()!();
+/** The paper venue with each `submit` timed (µs) into `timed`. */
+class TimedVenue extends DelegatingVenue {
+  constructor(inner: Venue, private readonly timed: number[]) {
+    super(inner);
+  }
+
+  override async submit(order: Order): Promise<SubmitResult> {
+    const startedAt = performance.now();
+    const result = await this.inner.submit(order);
+    this.timed.push((performance.now() - startedAt) * 1000);
+    return result;
   }
 }
 
 function setup(journalPath: string, timed?: number[]) {
-  const m = createServiceMetrics("execution-engine", {
+  const serviceMetrics = createServiceMetrics("execution-engine", {
     defaultMetrics: false,
     sampleMs: 3_600_000,
   });
-  const prices = new PriceBook();
-  prices.set("AAPL", { bid: 228.1, ask: 228.12, last: 228.11 });
-  const q = new Queue();
-  const sim = new SimVenue({
+  // Venue callbacks (fills) run on demand, outside the timed section.
+  const { venue: paper, scheduler, prices } = makePaperVenue({
     seed: 7,
-    latencyMs: 0,
     slippageBps: 1,
     partialFillProbability: 0.3,
     rejectProbability: 0.02,
     buyingPower: 1e15,
-    hoursUtc: null,
     symbols: SYMBOLS,
-    schedule: q.schedule,
-  }, prices);
-  let venue: Venue = sim;
-  if (timed) {
-    venue = Object.assign(Object.create(sim), {
-      submit: async (o: Order) => {
-        const t = performance.now();
-        const r = await sim.submit(o);
-        timed.push((performance.now() - t) * 1000);
-        return r;
-      },
-      onEvent: (h: Parameters<Venue["onEvent"]>[0]) => sim.onEvent(h),
-    }) as Venue;
-  }
+  });
+  prices.quote(makeQuote({ bidPrice: 228.1, askPrice: 228.12 }));
+  prices.trade(makeTrade({ price: 228.11 }));
+  const venue: Venue = timed ? new TimedVenue(paper, timed) : paper;
   const journal = new Journal(journalPath);
-  const engine = new ExecutionEngine({
+  const core = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: m.families,
-    symbols: SYMBOLS,
+    metrics: new ExecutionEngineMetrics(serviceMetrics.families, {
+      exchange: venue.name,
+      symbols: SYMBOLS,
+    }),
     sink: () => Promise.resolve(),
   });
-  return { engine, journal, q, m };
+  const fill = () => scheduler.run(1000);
+  return { core, journal, fill, serviceMetrics };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -97,17 +84,17 @@ const pct = (xs: number[], p: number) => {
   const dir = Deno.makeTempDirSync();
   const venueUs: number[] = [];
   const wholeUs: number[] = [];
-  const { engine, journal, q, m } = setup(`${dir}/bench.sqlite`, venueUs);
+  const { core, journal, fill, serviceMetrics } = setup(`${dir}/bench.sqlite`, venueUs);
   for (let i = 0; i < 20_000; i++) {
-    const o = order();
-    const t = performance.now();
-    await engine.handleOrder(o, "bench");
-    wholeUs.push((performance.now() - t) * 1000);
-    q.run();
-    await engine.settle();
+    const next = order();
+    const startedAt = performance.now();
+    await handleOrder(core, next, "bench");
+    wholeUs.push((performance.now() - startedAt) * 1000);
+    fill();
+    await core.settle();
   }
   journal.close();
-  m.stop();
+  serviceMetrics.stop();
   Deno.removeSync(dir, { recursive: true });
   console.log(
     `execution-engine paper venue, 20000 orders: order submission (venue call) ` +
@@ -124,9 +111,9 @@ Deno.bench(
   "submit an order on the paper venue (journal in a WAL file)",
   { group: "submit", baseline: true },
   async () => {
-    await file.engine.handleOrder(order(), "bench");
-    file.q.run();
-    await file.engine.settle();
+    await handleOrder(file.core, order(), "bench");
+    file.fill();
+    await file.core.settle();
   },
 );
 
@@ -134,19 +121,19 @@ Deno.bench(
   "submit an order on the paper venue (journal in memory)",
   { group: "submit" },
   async () => {
-    await mem.engine.handleOrder(order(), "bench");
-    mem.q.run();
-    await mem.engine.settle();
+    await handleOrder(mem.core, order(), "bench");
+    mem.fill();
+    await mem.core.settle();
   },
 );
 
 Deno.bench("refuse a duplicate order (journal look-up only)", async (b) => {
-  const o = order();
-  await mem.engine.handleOrder(o, "bench");
-  mem.q.run();
-  await mem.engine.settle();
+  const again = order();
+  await handleOrder(mem.core, again, "bench");
+  mem.fill();
+  await mem.core.settle();
   b.start();
-  await mem.engine.handleOrder(o, "bench");
+  await handleOrder(mem.core, again, "bench");
   b.end();
 });
 

@@ -15,9 +15,9 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Families } from "../../lib/metrics.ts";
 import { getLogger } from "../../lib/log.ts";
 import type { Order } from "../../lib/types.ts";
+import type { ApiMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate_limiter.ts";
 import type { LookupResult, RejectionReason, SubmitResult, VenueOrderStatus } from "./venue.ts";
 
@@ -82,7 +82,8 @@ export interface AlpacaClientOptions {
   maxRetries: number;
   retryBaseMs: number;
   limiter: RateLimiter;
-  metrics: Families<"execution-engine">;
+  /** Where each attempt and failure is recorded. */
+  metrics: ApiMetrics;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
 }
@@ -95,11 +96,11 @@ export function errorCode(status: number): ApiError {
 }
 
 /** Maps Alpaca's order status onto the engine's venue states. */
-export function mapAlpacaOrder(o: AlpacaOrder): VenueOrderStatus {
-  const cumQty = Number(o.filled_qty ?? 0) || 0;
-  const avgPrice = Number(o.filled_avg_price ?? 0) || 0;
+export function mapAlpacaOrder(order: AlpacaOrder): VenueOrderStatus {
+  const cumQty = Number(order.filled_qty ?? 0) || 0;
+  const avgPrice = Number(order.filled_avg_price ?? 0) || 0;
   let state: VenueOrderStatus["state"];
-  switch (o.status) {
+  switch (order.status) {
     case "filled":
       state = "filled";
       break;
@@ -118,8 +119,8 @@ export function mapAlpacaOrder(o: AlpacaOrder): VenueOrderStatus {
       state = cumQty > 0 ? "partially_filled" : "accepted";
   }
   return {
-    venueOrderId: o.id,
-    clientOrderId: o.client_order_id,
+    venueOrderId: order.id,
+    clientOrderId: order.client_order_id,
     state,
     cumQty,
     avgPrice,
@@ -128,37 +129,44 @@ export function mapAlpacaOrder(o: AlpacaOrder): VenueOrderStatus {
 }
 
 /** Checks that a value looks like an Alpaca order object. */
-export function isAlpacaOrder(v: unknown): v is AlpacaOrder {
-  const o = v as Record<string, unknown>;
-  return typeof v === "object" && v !== null && typeof o.id === "string" &&
-    typeof o.client_order_id === "string" && typeof o.status === "string";
+export function isAlpacaOrder(value: unknown): value is AlpacaOrder {
+  const fields = value as Record<string, unknown>;
+  return typeof value === "object" && value !== null && typeof fields.id === "string" &&
+    typeof fields.client_order_id === "string" && typeof fields.status === "string";
 }
 
 /** The rejection reason of a refused order (403/422/other 4xx), from the status and message. */
 export function rejectionOf(status: number, message: string): RejectionReason {
-  const m = message.toLowerCase();
-  if (status === 403) return m.includes("buying power") ? "insufficient_buying_power" : "forbidden";
-  if (m.includes("market") && m.includes("closed")) return "market_closed";
+  const text = message.toLowerCase();
+  if (status === 403) {
+    return text.includes("buying power") ? "insufficient_buying_power" : "forbidden";
+  }
+  if (text.includes("market") && text.includes("closed")) return "market_closed";
   if (
-    m.includes("asset") &&
-    (m.includes("not found") || m.includes("not active") || m.includes("could not find"))
+    text.includes("asset") &&
+    (text.includes("not found") || text.includes("not active") || text.includes("could not find"))
   ) {
     return "unknown_symbol";
   }
-  if (m.includes("buying power")) return "insufficient_buying_power";
+  if (text.includes("buying power")) return "insufficient_buying_power";
   if (status === 401) return "forbidden";
   return "invalid_order";
 }
 
+/** The answer to a new order that Alpaca already holds (a previous attempt got through). */
+function adopted(status: VenueOrderStatus): SubmitResult {
+  return { kind: "accepted", venueOrderId: status.venueOrderId, status };
+}
+
 /** Alpaca's REST API, with rate limit, timeouts and safe retries. */
 export class AlpacaClient {
-  readonly #o: AlpacaClientOptions;
+  readonly #options: AlpacaClientOptions;
   readonly #base: string;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #log: Logger;
 
   constructor(options: AlpacaClientOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#base = options.baseUrl.replace(/\/+$/, "");
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#log = options.logger ?? getLogger(["trading", "execution", "alpaca"]);
@@ -190,21 +198,20 @@ export class AlpacaClient {
     body?: unknown,
     expected404 = false,
   ): Promise<Attempt> {
-    await this.#o.limiter.acquire();
-    const m = this.#o.metrics;
-    const t0 = performance.now();
+    await this.#options.limiter.acquire();
+    const startedAt = performance.now();
     let result: Attempt;
     let statusLabel: string;
     try {
       const res = await fetch(this.#base + path, {
         method,
         headers: {
-          "APCA-API-KEY-ID": this.#o.keyId,
-          "APCA-API-SECRET-KEY": this.#o.secretKey,
+          "APCA-API-KEY-ID": this.#options.keyId,
+          "APCA-API-SECRET-KEY": this.#options.secretKey,
           ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
       const text = await res.text();
       statusLabel = String(res.status);
@@ -235,26 +242,28 @@ export class AlpacaClient {
         };
       }
     } catch (e) {
-      const err = e as Error;
-      const timeout = err.name === "TimeoutError" || err.name === "AbortError";
+      const error = e as Error;
+      const timeout = error.name === "TimeoutError" || error.name === "AbortError";
       statusLabel = timeout ? "timeout" : "network";
       result = {
         ok: false,
         status: null,
         code: timeout ? "timeout" : "network_error",
-        message: err.message,
+        message: error.message,
         retryable: true,
       };
     }
-    m.execution_engine_api_call_latency_ms.observe(
-      { endpoint, method, status_code: statusLabel },
-      performance.now() - t0,
-    );
+    this.#options.metrics.apiCall({
+      endpoint,
+      method,
+      statusCode: statusLabel,
+      ms: performance.now() - startedAt,
+    });
     if (!result.ok && !(expected404 && result.status === 404)) {
-      m.execution_engine_api_failures_total.inc({
+      this.#options.metrics.apiFailure({
         endpoint,
-        status_code: statusLabel,
-        error_message: result.code,
+        statusCode: statusLabel,
+        errorMessage: result.code,
       });
       this.#log.warn("Alpaca API call failed", {
         endpoint,
@@ -268,7 +277,7 @@ export class AlpacaClient {
   }
 
   #backoff(attempt: number, retryAfterMs?: number): number {
-    const exp = this.#o.retryBaseMs * 2 ** (attempt - 1);
+    const exp = this.#options.retryBaseMs * 2 ** (attempt - 1);
     const jitter = exp * 0.2 * Math.random();
     return Math.max(retryAfterMs ?? 0, Math.min(exp + jitter, 30_000));
   }
@@ -280,12 +289,12 @@ export class AlpacaClient {
     endpoint: Endpoint,
     expected404 = false,
   ): Promise<Attempt> {
-    let r: Attempt = await this.#attempt(method, path, endpoint, undefined, expected404);
-    for (let i = 1; i <= this.#o.maxRetries && !r.ok && r.retryable; i++) {
-      await this.#sleep(this.#backoff(i, r.retryAfterMs));
-      r = await this.#attempt(method, path, endpoint, undefined, expected404);
+    let result: Attempt = await this.#attempt(method, path, endpoint, undefined, expected404);
+    for (let i = 1; i <= this.#options.maxRetries && !result.ok && result.retryable; i++) {
+      await this.#sleep(this.#backoff(i, result.retryAfterMs));
+      result = await this.#attempt(method, path, endpoint, undefined, expected404);
     }
-    return r;
+    return result;
   }
 
   /**
@@ -295,59 +304,47 @@ export class AlpacaClient {
   async submitOrder(order: Order): Promise<SubmitResult> {
     const body = AlpacaClient.orderBody(order);
     let last = "";
-    for (let attempt = 0; attempt <= this.#o.maxRetries; attempt++) {
+    for (let attempt = 0; attempt <= this.#options.maxRetries; attempt++) {
       if (attempt > 0) {
         // Look the order up before any re-send: the failed attempt may have reached Alpaca.
         const found = await this.lookup(order.clientOrderId);
-        if (found.kind === "found") {
-          return {
-            kind: "accepted",
-            venueOrderId: found.status.venueOrderId,
-            status: found.status,
-          };
-        }
+        if (found.kind === "found") return adopted(found.status);
         if (found.kind === "unknown") {
           last = found.detail;
           continue;
         }
       }
-      const r = await this.#attempt("POST", "/v2/orders", "/v2/orders", body);
-      if (r.ok) {
-        if (!isAlpacaOrder(r.body)) {
+      const result = await this.#attempt("POST", "/v2/orders", "/v2/orders", body);
+      if (result.ok) {
+        if (!isAlpacaOrder(result.body)) {
           // The venue took it (2xx) but the answer is unreadable: find it by client order id.
           last = "invalid_response";
-          this.#o.metrics.execution_engine_api_failures_total.inc({
+          this.#options.metrics.apiFailure({
             endpoint: "/v2/orders",
-            status_code: String(r.status),
-            error_message: "invalid_response",
+            statusCode: String(result.status),
+            errorMessage: "invalid_response",
           });
           continue;
         }
-        const status = mapAlpacaOrder(r.body);
-        return { kind: "accepted", venueOrderId: r.body.id, status };
+        const status = mapAlpacaOrder(result.body);
+        return { kind: "accepted", venueOrderId: result.body.id, status };
       }
-      if (r.status === 422 && /client_order_id/i.test(r.message)) {
+      if (result.status === 422 && /client_order_id/i.test(result.message)) {
         // Already there (a previous attempt got through): adopt it.
         const found = await this.lookup(order.clientOrderId);
-        if (found.kind === "found") {
-          return {
-            kind: "accepted",
-            venueOrderId: found.status.venueOrderId,
-            status: found.status,
-          };
-        }
+        if (found.kind === "found") return adopted(found.status);
         return { kind: "unknown", detail: "duplicate client_order_id but lookup failed" };
       }
-      if (!r.retryable) {
+      if (!result.retryable) {
         return {
           kind: "rejected",
-          reason: rejectionOf(r.status ?? 0, r.message),
-          detail: r.message,
+          reason: rejectionOf(result.status ?? 0, result.message),
+          detail: result.message,
         };
       }
-      last = r.code;
-      if (attempt < this.#o.maxRetries) {
-        await this.#sleep(this.#backoff(attempt + 1, r.retryAfterMs));
+      last = result.code;
+      if (attempt < this.#options.maxRetries) {
+        await this.#sleep(this.#backoff(attempt + 1, result.retryAfterMs));
       }
     }
     return { kind: "unknown", detail: `retries exhausted: ${last}` };
@@ -355,46 +352,48 @@ export class AlpacaClient {
 
   /** Finds an order by client order id (`not_found` on 404). */
   async lookup(clientOrderId: string): Promise<LookupResult> {
-    const r = await this.#idempotent(
+    const result = await this.#idempotent(
       "GET",
       `/v2/orders:by_client_order_id?client_order_id=${encodeURIComponent(clientOrderId)}`,
       "/v2/orders:by_client_order_id",
       true,
     );
-    if (r.ok) {
-      if (!isAlpacaOrder(r.body)) return { kind: "unknown", detail: "invalid_response" };
-      return { kind: "found", status: mapAlpacaOrder(r.body) };
+    if (result.ok) {
+      if (!isAlpacaOrder(result.body)) return { kind: "unknown", detail: "invalid_response" };
+      return { kind: "found", status: mapAlpacaOrder(result.body) };
     }
-    if (r.status === 404) return { kind: "not_found" };
-    return { kind: "unknown", detail: r.code };
+    if (result.status === 404) return { kind: "not_found" };
+    return { kind: "unknown", detail: result.code };
   }
 
   /** Reads an order by Alpaca id. */
   async getOrder(id: string): Promise<LookupResult> {
-    const r = await this.#idempotent(
+    const result = await this.#idempotent(
       "GET",
       `/v2/orders/${encodeURIComponent(id)}`,
       "/v2/orders/{id}",
       true,
     );
-    if (r.ok && isAlpacaOrder(r.body)) return { kind: "found", status: mapAlpacaOrder(r.body) };
-    if (!r.ok && r.status === 404) return { kind: "not_found" };
-    return { kind: "unknown", detail: r.ok ? "invalid_response" : r.code };
+    if (result.ok && isAlpacaOrder(result.body)) {
+      return { kind: "found", status: mapAlpacaOrder(result.body) };
+    }
+    if (!result.ok && result.status === 404) return { kind: "not_found" };
+    return { kind: "unknown", detail: result.ok ? "invalid_response" : result.code };
   }
 
   /** Requests a cancel; true when Alpaca took the request (204), false when refused (404/422). */
   async cancelOrder(id: string): Promise<boolean> {
-    const r = await this.#idempotent(
+    const result = await this.#idempotent(
       "DELETE",
       `/v2/orders/${encodeURIComponent(id)}`,
       "/v2/orders/{id}",
     );
-    return r.ok;
+    return result.ok;
   }
 
   /** Checks the keys: true when `GET /v2/account` answers 200. */
   async checkAccount(): Promise<{ ok: boolean; code?: ApiError }> {
-    const r = await this.#idempotent("GET", "/v2/account", "/v2/account");
-    return r.ok ? { ok: true } : { ok: false, code: r.code };
+    const result = await this.#idempotent("GET", "/v2/account", "/v2/account");
+    return result.ok ? { ok: true } : { ok: false, code: result.code };
   }
 }

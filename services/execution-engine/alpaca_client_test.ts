@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { createServiceMetrics } from "../../lib/metrics.ts";
 import { AlpacaClient, errorCode, mapAlpacaOrder } from "./alpaca_client.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { RateLimiter } from "./rate_limiter.ts";
-import { makeOrder } from "./test_helpers.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
 
 function setup(
   fake: FakeAlpaca,
   over: { limit?: number; maxRetries?: number; keyId?: string } = {},
 ) {
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
+  const metrics = testMetrics("alpaca");
   const sleeps: number[] = [];
   const client = new AlpacaClient({
     baseUrl: fake.baseUrl,
@@ -20,7 +19,7 @@ function setup(
     maxRetries: over.maxRetries ?? 3,
     retryBaseMs: 1,
     limiter: new RateLimiter({ limit: over.limit ?? 1000 }),
-    metrics: metrics.families,
+    metrics: metrics.recorder,
     sleep: (ms) => {
       sleeps.push(ms);
       return Promise.resolve();
@@ -29,12 +28,8 @@ function setup(
   return { client, metrics, sleeps };
 }
 
-async function failures(m: ReturnType<typeof setup>["metrics"], error: string): Promise<number> {
-  const got = await m.registry.getSingleMetric("execution_engine_api_failures_total")!.get();
-  return got.values.filter((v) => v.labels.error_message === error).reduce(
-    (s, v) => s + v.value,
-    0,
-  );
+function failures(metrics: ReturnType<typeof setup>["metrics"], error: string): Promise<number> {
+  return metrics.value("execution_engine_api_failures_total", { error_message: error });
 }
 
 async function withFake(fn: (fake: FakeAlpaca) => Promise<void>): Promise<void> {
@@ -227,8 +222,7 @@ Deno.test("AlpacaClient never sends more than the rate limit allows in a window"
         return Promise.resolve();
       },
     });
-    const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-    metrics.stop();
+    const metrics = testMetrics("alpaca");
     const client = new AlpacaClient({
       baseUrl: fake.baseUrl,
       keyId: "key",
@@ -237,13 +231,13 @@ Deno.test("AlpacaClient never sends more than the rate limit allows in a window"
       maxRetries: 0,
       retryBaseMs: 1,
       limiter,
-      metrics: metrics.families,
+      metrics: metrics.recorder,
     });
     for (let i = 0; i < 5; i++) await client.submitOrder(makeOrder());
     assert.equal(fake.count("POST /v2/orders"), 5);
     // Three go at t=0; the fourth waits for the window to pass, then the fifth goes too.
     assert.deepEqual(waits, [60_000]);
-    assert.equal(limiter.inWindow(), 2);
+    assert.equal(limiter.delay(), 0); // two of the three slots used since the wait
   }));
 
 Deno.test("errorCode() maps statuses onto the closed set", () => {

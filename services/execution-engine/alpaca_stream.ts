@@ -12,8 +12,8 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
-import type { Families } from "../../lib/metrics.ts";
 import { isAlpacaOrder, mapAlpacaOrder } from "./alpaca_client.ts";
+import type { ApiMetrics } from "./metrics.ts";
 import type { VenueEvent } from "./venue.ts";
 
 /** Options of {@link TradeUpdatesStream}. */
@@ -21,7 +21,8 @@ export interface TradeUpdatesStreamOptions {
   url: string;
   keyId: string;
   secretKey: string;
-  metrics: Families<"execution-engine">;
+  /** Where stream failures are recorded. */
+  metrics: ApiMetrics;
   onUpdate: (ev: VenueEvent) => void;
   /** Called after a reconnection is listening again. */
   onResync?: () => void;
@@ -67,7 +68,7 @@ export function parseTradeUpdate(data: unknown): VenueEvent | undefined {
 
 /** The `trade_updates` stream client. */
 export class TradeUpdatesStream {
-  readonly #o: TradeUpdatesStreamOptions;
+  readonly #options: TradeUpdatesStreamOptions;
   readonly #log: Logger;
   #ws?: WebSocket;
   #listening = false;
@@ -78,7 +79,7 @@ export class TradeUpdatesStream {
   #firstOutcome?: (ok: boolean) => void;
 
   constructor(options: TradeUpdatesStreamOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#log = options.logger ?? getLogger(["trading", "execution", "alpaca_stream"]);
     this.#backoffMs = options.reconnectMinMs ?? 500;
   }
@@ -103,10 +104,10 @@ export class TradeUpdatesStream {
   }
 
   #fail(code: "network_error" | "auth_failed" | "invalid_response", status: string): void {
-    this.#o.metrics.execution_engine_api_failures_total.inc({
+    this.#options.metrics.apiFailure({
       endpoint: "/stream",
-      status_code: status,
-      error_message: code,
+      statusCode: status,
+      errorMessage: code,
     });
   }
 
@@ -114,7 +115,7 @@ export class TradeUpdatesStream {
     if (this.#closed) return;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.#o.url);
+      ws = new WebSocket(this.#options.url);
     } catch (e) {
       this.#fail("network_error", "network");
       this.#log.warn("Cannot open trade_updates stream", { error: e });
@@ -125,7 +126,13 @@ export class TradeUpdatesStream {
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
-      ws.send(JSON.stringify({ action: "auth", key: this.#o.keyId, secret: this.#o.secretKey }));
+      ws.send(
+        JSON.stringify({
+          action: "auth",
+          key: this.#options.keyId,
+          secret: this.#options.secretKey,
+        }),
+      );
     };
     ws.onmessage = (ev) => this.#message(ws, ev.data);
     ws.onerror = () => {};
@@ -144,7 +151,7 @@ export class TradeUpdatesStream {
   #reconnect(): void {
     if (this.#closed) return;
     const wait = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#o.reconnectMaxMs ?? 30_000);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs ?? 30_000);
     this.#timer = setTimeout(() => this.#connect(), wait);
   }
 
@@ -163,30 +170,32 @@ export class TradeUpdatesStream {
       this.#invalid("not JSON");
       return;
     }
-    for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
-      const m = msg as { stream?: unknown; data?: Record<string, unknown> };
-      if (m?.stream === "authorization") {
-        if (m.data?.status === "authorized") {
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      const message = item as { stream?: unknown; data?: Record<string, unknown> };
+      if (message?.stream === "authorization") {
+        if (message.data?.status === "authorized") {
           ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates"] } }));
         } else {
           this.#fail("auth_failed", "unauthorized");
-          this.#log.error("trade_updates stream refused the keys", { status: m.data?.status });
+          this.#log.error("trade_updates stream refused the keys", {
+            status: message.data?.status,
+          });
           ws.close();
         }
-      } else if (m?.stream === "listening") {
-        const streams = m.data?.streams;
+      } else if (message?.stream === "listening") {
+        const streams = message.data?.streams;
         if (Array.isArray(streams) && streams.includes("trade_updates")) {
           this.#listening = true;
-          this.#backoffMs = this.#o.reconnectMinMs ?? 500;
+          this.#backoffMs = this.#options.reconnectMinMs ?? 500;
           this.#connections++;
           this.#log.info("trade_updates stream listening", { connection: this.#connections });
           this.#settle(true);
-          if (this.#connections > 1) this.#o.onResync?.();
+          if (this.#connections > 1) this.#options.onResync?.();
         }
-      } else if (m?.stream === "trade_updates") {
+      } else if (message?.stream === "trade_updates") {
         try {
-          const ev = parseTradeUpdate(m.data);
-          if (ev) this.#o.onUpdate(ev);
+          const update = parseTradeUpdate(message.data);
+          if (update) this.#options.onUpdate(update);
         } catch (e) {
           this.#invalid((e as Error).message);
         }

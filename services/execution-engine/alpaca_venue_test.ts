@@ -1,54 +1,37 @@
 import assert from "node:assert/strict";
-import { createServiceMetrics } from "../../lib/metrics.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { ExecutionReport } from "../../lib/types.ts";
-import { AlpacaClient } from "./alpaca_client.ts";
 import { parseTradeUpdate } from "./alpaca_stream.ts";
-import { AlpacaAuthError, AlpacaVenue } from "./alpaca_venue.ts";
-import { ExecutionEngine } from "./engine.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import { AlpacaAuthError } from "./alpaca_venue.ts";
+import { ExecutionEngineCore } from "./core.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
+import { makeFakeAlpacaVenue } from "./testing/fake_alpaca_venue.ts";
 import { Journal } from "./journal.ts";
-import { RateLimiter } from "./rate_limiter.ts";
-import { makeOrder } from "./test_helpers.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
+import { handleOrder } from "./testing/handle_order.ts";
 
 function setup(fake: FakeAlpaca, keyId = "key") {
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
-  const client = new AlpacaClient({
-    baseUrl: fake.baseUrl,
+  const metrics = testMetrics("alpaca");
+  const venue = makeFakeAlpacaVenue(fake, metrics.recorder, {
     keyId,
-    secretKey: "secret",
     timeoutMs: 1000,
-    maxRetries: 2,
     retryBaseMs: 1,
-    limiter: new RateLimiter({ limit: 200 }),
-    metrics: metrics.families,
-  });
-  const venue = new AlpacaVenue({
-    client,
-    stream: {
-      url: fake.streamUrl,
-      keyId,
-      secretKey: "secret",
-      metrics: metrics.families,
-      reconnectMinMs: 20,
-      reconnectMaxMs: 100,
-    },
-    startTimeoutMs: 2000,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 100,
   });
   const journal = new Journal(":memory:");
   const reports: ExecutionReport[] = [];
-  const engine = new ExecutionEngine({
+  const core = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: metrics.families,
-    symbols: ["AAPL"],
+    metrics: metrics.recorder,
     sink: (r) => {
       reports.push(r);
       return Promise.resolve();
     },
   });
-  return { venue, engine, journal, reports, metrics };
+  return { venue, core, journal, reports, metrics };
 }
 
 async function run(
@@ -60,7 +43,7 @@ async function run(
     await s.venue.start();
     await fn(fake, s);
   } finally {
-    s.engine.close();
+    s.core.close();
     await s.venue.close();
     s.journal.close();
     await fake.close();
@@ -68,10 +51,10 @@ async function run(
 }
 
 Deno.test("AlpacaVenue reports fills that arrive on the trade_updates stream", () =>
-  run(async (fake, { engine, reports }) => {
+  run(async (fake, { core, reports }) => {
     assert.equal(fake.listeners, 1);
     const o = makeOrder({ qty: 10 });
-    await engine.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.fill(o.clientOrderId, 4, 101);
     fake.fill(o.clientOrderId, 6, 102);
     await waitFor("the fill report", () => reports.some((r) => r.state === "filled"));
@@ -84,9 +67,9 @@ Deno.test("AlpacaVenue reports fills that arrive on the trade_updates stream", (
   }));
 
 Deno.test("AlpacaVenue reconciles open orders after the stream reconnects", () =>
-  run(async (fake, { engine, reports }) => {
+  run(async (fake, { core, reports }) => {
     const o = makeOrder({ qty: 5 });
-    await engine.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.dropStreams();
     fake.fill(o.clientOrderId, 5, 99); // pushed to nobody: missed
     await waitFor("the reconciled fill", () => reports.some((r) => r.state === "filled"), {
@@ -95,21 +78,21 @@ Deno.test("AlpacaVenue reconciles open orders after the stream reconnects", () =
     assert.equal(reports.at(-1)!.avgPrice, 99);
   }));
 
-Deno.test("AlpacaVenue reports a cancel requested through the engine", () =>
-  run(async (fake, { engine, reports }) => {
+Deno.test("AlpacaVenue reports a cancel requested through the core", () =>
+  run(async (fake, { core, reports }) => {
     const o = makeOrder();
-    await engine.handleOrder(o, "t");
-    assert.equal(await engine.cancel(o.clientOrderId), true);
+    await handleOrder(core, o, "t");
+    assert.equal(await core.cancel(o.clientOrderId), true);
     await waitFor("the cancel report", () => reports.some((r) => r.state === "canceled"));
     assert.equal(fake.count("DELETE /v2/orders/{id}"), 1);
   }));
 
 Deno.test("AlpacaVenue skips and counts a malformed stream message and keeps going", () =>
-  run(async (fake, { engine, reports, metrics }) => {
+  run(async (fake, { core, reports, metrics }) => {
     fake.sendRaw("{not json");
     fake.sendRaw(JSON.stringify({ stream: "trade_updates", data: { event: "fill" } }));
     const o = makeOrder({ qty: 1 });
-    await engine.handleOrder(o, "t");
+    await handleOrder(core, o, "t");
     fake.fill(o.clientOrderId, 1);
     await waitFor("the fill report", () => reports.some((r) => r.state === "filled"));
     const got = await metrics.registry.getSingleMetric("execution_engine_api_failures_total")!
@@ -126,7 +109,7 @@ Deno.test("AlpacaVenue.start() refuses keys Alpaca does not accept", async () =>
   try {
     await assert.rejects(s.venue.start(), AlpacaAuthError);
   } finally {
-    s.engine.close();
+    s.core.close();
     await s.venue.close();
     s.journal.close();
     await fake.close();

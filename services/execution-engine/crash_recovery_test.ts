@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import type { ExecutionReport } from "../../lib/types.ts";
-import type { CrashChildArgs } from "./crash_child.ts";
-import type { HandleResult } from "./engine.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import type { CrashChildArgs } from "./testing/crash_child.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
-import { makeOrder, tempDir } from "./test_helpers.ts";
+import { makeOrder, tempDir } from "./testing/fixtures.ts";
+import type { HandleResult } from "./testing/handle_order.ts";
 
-const CHILD = new URL("./crash_child.ts", import.meta.url).pathname;
+const CHILD = new URL("./testing/crash_child.ts", import.meta.url).pathname;
 
 interface ChildOut {
   recover: { checked: number; resent: number; failed: number; reports: number };

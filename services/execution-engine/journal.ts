@@ -131,7 +131,7 @@ export class Journal {
    * `undefined` when an order with that `clientOrderId` is already journaled (a duplicate).
    */
   insert(order: Order, trace: string, venue: VenueName, now: number): JournalOrder | undefined {
-    const r = this.#insert.run(
+    const inserted = this.#insert.run(
       order.clientOrderId,
       JSON.stringify(order),
       trace,
@@ -139,8 +139,8 @@ export class Journal {
       now,
       now,
     );
-    if (Number(r.changes) === 0) return undefined;
-    const rec: JournalOrder = {
+    if (Number(inserted.changes) === 0) return undefined;
+    const journaled: JournalOrder = {
       order,
       trace,
       venue,
@@ -151,8 +151,8 @@ export class Journal {
       createdAt: now,
       updatedAt: now,
     };
-    this.#cache.set(order.clientOrderId, rec);
-    return rec;
+    this.#cache.set(order.clientOrderId, journaled);
+    return journaled;
   }
 
   /** The order with that client order id, if journaled. */
@@ -171,17 +171,11 @@ export class Journal {
     return rows.map(fromRow);
   }
 
-  /** Number of orders journaled in total. */
-  count(): number {
-    const r = this.#db.prepare(`SELECT COUNT(*) AS n FROM orders`).get() as { n: number };
-    return Number(r.n);
-  }
-
   /** Number of orders in each state. */
   countByState(): Partial<Record<OrderState, number>> {
     const rows = this.#db.prepare(`SELECT state, COUNT(*) AS n FROM orders GROUP BY state`)
       .all() as { state: OrderState; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
   }
 
   /**
@@ -203,12 +197,12 @@ export class Journal {
       );
       let id: number | undefined;
       if (report) {
-        const r = this.#addReport.run(
+        const added = this.#addReport.run(
           report.clientOrderId,
           JSON.stringify(report),
           next.trace,
         );
-        id = Number(r.lastInsertRowid);
+        id = Number(added.lastInsertRowid);
       }
       this.#db.exec("COMMIT");
       if (FINAL_STATES.has(next.state)) this.#cache.delete(next.order.clientOrderId);
@@ -227,10 +221,10 @@ export class Journal {
       body: string;
       trace: string;
     }[];
-    return rows.map((r) => ({
-      id: Number(r.id),
-      report: JSON.parse(r.body) as ExecutionReport,
-      trace: r.trace,
+    return rows.map((row) => ({
+      id: Number(row.id),
+      report: JSON.parse(row.body) as ExecutionReport,
+      trace: row.trace,
     }));
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ExecutionReport } from "../../lib/types.ts";
 import { Journal } from "./journal.ts";
-import { makeOrder, tempDir } from "./test_helpers.ts";
+import { makeOrder, tempDir } from "./testing/fixtures.ts";
 
 function report(clientOrderId: string): ExecutionReport {
   return {
@@ -27,7 +27,8 @@ Deno.test("Journal.insert() refuses a second order with the same client order id
   const o = makeOrder();
   assert.ok(j.insert(o, "tr", "sim", 1));
   assert.equal(j.insert(o, "tr", "sim", 2), undefined);
-  assert.equal(j.count(), 1);
+  assert.deepEqual(j.countByState(), { new: 1 });
+  assert.equal(j.get(o.clientOrderId)?.createdAt, 1);
   j.close();
 });
 

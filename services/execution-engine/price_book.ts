@@ -30,34 +30,29 @@ export class PriceBook {
   }
 
   /** Applies a top-of-book quote. */
-  quote(q: Quote): void {
-    this.#set(q.symbol, { bid: q.bidPrice, ask: q.askPrice, ts: q.receivedTs });
+  quote(quote: Quote): void {
+    this.#set(quote.symbol, { bid: quote.bidPrice, ask: quote.askPrice, ts: quote.receivedTs });
   }
 
   /** Applies a book snapshot's best levels (ignored when crossed). */
-  book(b: Book): void {
-    if (b.crossed) return;
-    this.#set(b.symbol, { bid: b.bids[0]?.[0], ask: b.asks[0]?.[0], ts: b.receivedTs });
+  book(book: Book): void {
+    if (book.crossed) return;
+    this.#set(book.symbol, { bid: book.bids[0]?.[0], ask: book.asks[0]?.[0], ts: book.receivedTs });
   }
 
   /** Applies a trade print. */
-  trade(t: Trade): void {
-    this.#set(t.symbol, { last: t.price, ts: t.receivedTs });
+  trade(trade: Trade): void {
+    this.#set(trade.symbol, { last: trade.price, ts: trade.receivedTs });
   }
 
-  /** Sets prices directly (tests, benches). */
-  set(symbol: string, p: { bid?: number; ask?: number; last?: number }, ts = Date.now()): void {
-    this.#set(symbol, { ...p, ts });
-  }
-
-  #set(symbol: string, p: Prices): void {
-    const prev = this.#prices.get(symbol);
+  #set(symbol: string, update: Prices): void {
+    const previous = this.#prices.get(symbol);
     this.#prices.set(symbol, {
-      bid: p.bid ?? prev?.bid,
-      ask: p.ask ?? prev?.ask,
-      last: p.last ?? prev?.last,
-      ts: p.ts,
+      bid: update.bid ?? previous?.bid,
+      ask: update.ask ?? previous?.ask,
+      last: update.last ?? previous?.last,
+      ts: update.ts,
     });
-    for (const fn of this.#listeners) fn(symbol);
+    for (const listener of this.#listeners) listener(symbol);
   }
 }

@@ -1,41 +1,28 @@
 import assert from "node:assert/strict";
 import { PriceBook } from "./price_book.ts";
+import { makeBook, makeQuote, makeTrade } from "./testing/fixtures.ts";
 
 Deno.test("PriceBook keeps the other side when only one changes and skips crossed books", () => {
-  const p = new PriceBook();
-  p.set("AAPL", { bid: 1, ask: 2 });
-  p.trade({ symbol: "AAPL", price: 1.5, size: 1, exchange: "sim", exchangeTs: 1, receivedTs: 1 });
-  assert.deepEqual({ ...p.get("AAPL"), ts: 0 }, { bid: 1, ask: 2, last: 1.5, ts: 0 });
-  p.book({
-    symbol: "AAPL",
-    bids: [[3, 1]],
-    asks: [[2.5, 1]],
-    mid: null,
-    spreadBps: null,
-    imbalance: null,
-    crossed: true,
-    exchange: "sim",
-    exchangeTs: 2,
-    receivedTs: 2,
-  });
-  assert.equal(p.get("AAPL")?.bid, 1);
+  const prices = new PriceBook();
+  prices.quote(makeQuote({ bidPrice: 1, askPrice: 2, receivedTs: 1 }));
+  prices.trade(makeTrade({ price: 1.5, receivedTs: 1 }));
+  assert.deepEqual({ ...prices.get("AAPL"), ts: 0 }, { bid: 1, ask: 2, last: 1.5, ts: 0 });
+  prices.book(makeBook({ bids: [[3, 1]], asks: [[2.5, 1]], crossed: true, receivedTs: 2 }));
+  assert.equal(prices.get("AAPL")?.bid, 1);
+});
+
+Deno.test("PriceBook takes a book's best levels as bid and ask", () => {
+  const prices = new PriceBook();
+  prices.book(makeBook({ bids: [[10, 1], [9, 1]], asks: [[11, 1], [12, 1]], receivedTs: 5 }));
+  assert.deepEqual(prices.get("AAPL"), { bid: 10, ask: 11, last: undefined, ts: 5 });
 });
 
 Deno.test("PriceBook tells listeners which symbol changed", () => {
-  const p = new PriceBook();
+  const prices = new PriceBook();
   const seen: string[] = [];
-  p.onUpdate((s) => seen.push(s));
-  p.quote({
-    symbol: "MSFT",
-    bidPrice: 1,
-    bidSize: 1,
-    askPrice: 2,
-    askSize: 1,
-    exchange: "sim",
-    exchangeTs: 1,
-    receivedTs: 1,
-  });
+  prices.onUpdate((symbol) => seen.push(symbol));
+  prices.quote(makeQuote({ symbol: "MSFT", bidPrice: 1, askPrice: 2 }));
   assert.deepEqual(seen, ["MSFT"]);
-  assert.equal(p.get("MSFT")?.ask, 2);
-  assert.equal(p.get("AAPL"), undefined);
+  assert.equal(prices.get("MSFT")?.ask, 2);
+  assert.equal(prices.get("AAPL"), undefined);
 });

@@ -26,7 +26,6 @@ export class RateLimiter {
   /** Times of the requests granted in the current window, oldest first. */
   readonly #granted: number[] = [];
   #queue: Promise<void> = Promise.resolve();
-  #waits = 0;
 
   constructor(options: RateLimiterOptions) {
     if (!(options.limit > 0)) {
@@ -48,36 +47,17 @@ export class RateLimiter {
     return this.#granted[0] + this.#windowMs - now;
   }
 
-  /** Takes a slot now if one is free; returns false (taking nothing) when over the limit. */
-  tryAcquire(): boolean {
-    if (this.delay() > 0) return false;
-    this.#granted.push(this.#now());
-    return true;
-  }
-
   /** Waits (in FIFO order) until a slot is free, then takes it. */
   acquire(): Promise<void> {
     const turn = this.#queue.then(async () => {
       for (let i = 0; i < 1_000_000; i++) {
-        const d = this.delay();
-        if (d <= 0) break;
-        this.#waits++;
-        await this.#sleep(d);
+        const wait = this.delay();
+        if (wait <= 0) break;
+        await this.#sleep(wait);
       }
       this.#granted.push(this.#now());
     });
     this.#queue = turn.catch(() => {});
     return turn;
-  }
-
-  /** How many times a request had to wait. */
-  get waits(): number {
-    return this.#waits;
-  }
-
-  /** Requests granted in the current window. */
-  inWindow(): number {
-    this.delay();
-    return this.#granted.length;
   }
 }

@@ -28,8 +28,8 @@ Deno.test("RateLimiter grants 200 requests a minute and makes the 201st wait for
   // The first request was at t=0, so the 201st may go at t=60 000 (now is 2 000).
   assert.deepEqual(c.sleeps, [58_000]);
   assert.equal(c.now(), 60_000);
-  assert.equal(rl.waits, 1);
-  assert.equal(rl.inWindow(), 200);
+  // The window is full again: the second request (t=10) leaves it at 60 010.
+  assert.equal(rl.delay(), 10);
 });
 
 Deno.test("RateLimiter never lets more than the limit through in any window", async () => {
@@ -46,15 +46,16 @@ Deno.test("RateLimiter never lets more than the limit through in any window", as
   }
 });
 
-Deno.test("RateLimiter.tryAcquire() refuses without waiting when the window is full", () => {
+Deno.test("RateLimiter.delay() tells how long a request made now would wait", async () => {
   const c = fakeClock();
   const rl = new RateLimiter({ limit: 2, windowMs: 1000, now: c.now, sleep: c.sleep });
-  assert.equal(rl.tryAcquire(), true);
-  assert.equal(rl.tryAcquire(), true);
-  assert.equal(rl.tryAcquire(), false);
+  assert.equal(rl.delay(), 0);
+  await rl.acquire();
+  await rl.acquire();
   assert.equal(rl.delay(), 1000);
   c.advance(1000);
-  assert.equal(rl.tryAcquire(), true);
+  assert.equal(rl.delay(), 0);
+  assert.deepEqual(c.sleeps, []);
 });
 
 Deno.test("RateLimiter serves waiting requests in arrival order", async () => {

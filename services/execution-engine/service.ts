@@ -1,5 +1,6 @@
 /**
- * Wires the execution-engine core to its sockets, journal, venue, metrics and admin API.
+ * Wires the execution-engine: config to core, sockets to handlers, the journal, the
+ * venue, the metrics recorder, the admin API and the reconciliation timer.
  *
  * In: approved orders (ReliableReceiver connected to `executionEngine.orders`, type
  * `order`); market data for the paper exchange's prices (Subscriber on
@@ -8,12 +9,12 @@
  * type `execution_report`), each carrying the order's trace id.
  *
  * An order is acknowledged to risk-manager once it is journaled; it is then sent to the
- * venue. Reports live in the journal's outbox until risk-manager acknowledges them, so
- * after a crash they are sent again (at least once; risk-manager applies a fill once by
- * `cumQty`).
+ * venue (handlers.ts). Reports live in the journal's outbox until risk-manager
+ * acknowledges them, so after a crash they are sent again (at least once; risk-manager
+ * applies a fill once by `cumQty`).
  * @module
  */
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
 import {
@@ -24,47 +25,44 @@ import {
 } from "../../lib/messaging/mod.ts";
 import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import {
-  type Book,
-  type ExecutionReport,
-  type Order,
-  type Quote,
-  type Trade,
-} from "../../lib/types.ts";
+import { createExecutionEngineAdminApi } from "./admin_api.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { AlpacaVenue } from "./alpaca_venue.ts";
-import { ExecutionEngine } from "./engine.ts";
+import { ExecutionEngineCore } from "./core.ts";
+import { ExecutionEngineHandlers } from "./handlers.ts";
 import { Journal } from "./journal.ts";
+import { ExecutionEngineMetrics } from "./metrics.ts";
 import { PriceBook } from "./price_book.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { SimVenue } from "./sim_venue.ts";
 import type { Venue } from "./venue.ts";
 
-/** A started execution-engine: the harness's core plus handles for tests. */
+/** A started execution-engine: what lib/service.ts runs, plus handles for tests. */
 export interface ExecutionEngineService extends RunningCore {
   readonly admin: Hono;
-  readonly engine: ExecutionEngine;
+  readonly core: ExecutionEngineCore;
   readonly journal: Journal;
   readonly prices: PriceBook;
   close(): Promise<void>;
 }
 
-/** Builds the venue the config names. Throws {@link ConfigError} for Alpaca without keys. */
+/**
+ * Builds the venue the config names: the paper exchange filling against `prices`, or
+ * Alpaca with the keys from the environment.
+ *
+ * @throws {ConfigError} For Alpaca without keys.
+ */
 export function createVenue(
   ctx: ServiceContext<"execution-engine">,
   prices: PriceBook,
+  metrics: ExecutionEngineMetrics,
 ): Venue {
-  const ec = ctx.config.executionEngine;
-  if (ec.venue === "sim") {
-    const apiLatency = ctx.metrics.families.execution_engine_api_call_latency_ms;
+  const config = ctx.config.executionEngine;
+  if (config.venue === "sim") {
     return new SimVenue({
-      ...ec.sim,
+      ...config.sim,
       symbols: ctx.config.symbols,
-      onApiCall: (c) =>
-        apiLatency.observe(
-          { endpoint: c.endpoint, method: c.method, status_code: c.statusCode },
-          c.ms,
-        ),
+      onApiCall: (call) => metrics.apiCall(call),
     }, prices);
   }
   const { alpacaKeyId: keyId, alpacaSecretKey: secretKey } = ctx.secrets;
@@ -73,155 +71,111 @@ export function createVenue(
       'Cannot start execution-engine: "executionEngine.venue" is "alpaca" but APCA_API_KEY_ID and APCA_API_SECRET_KEY are not set',
     );
   }
-  const metrics = ctx.metrics.families;
   const client = new AlpacaClient({
-    baseUrl: ec.alpaca.baseUrl,
+    baseUrl: config.alpaca.baseUrl,
     keyId,
     secretKey,
-    timeoutMs: ec.alpaca.timeoutMs,
-    maxRetries: ec.alpaca.maxRetries,
-    retryBaseMs: ec.alpaca.retryBaseMs,
-    limiter: new RateLimiter({ limit: ec.alpaca.requestsPerMinute, windowMs: 60_000 }),
+    timeoutMs: config.alpaca.timeoutMs,
+    maxRetries: config.alpaca.maxRetries,
+    retryBaseMs: config.alpaca.retryBaseMs,
+    limiter: new RateLimiter({ limit: config.alpaca.requestsPerMinute, windowMs: 60_000 }),
     metrics,
   });
   return new AlpacaVenue({
     client,
-    stream: { url: ec.alpaca.streamUrl, keyId, secretKey, metrics },
-    startTimeoutMs: ec.alpaca.timeoutMs,
+    stream: { url: config.alpaca.streamUrl, keyId, secretKey, metrics },
+    startTimeoutMs: config.alpaca.timeoutMs,
   });
 }
 
-/** Starts the execution-engine core. Throws before trading when the journal or venue cannot start. */
+/**
+ * Starts the execution-engine: recovers from the journal, then takes orders.
+ *
+ * @throws {ConfigError} For Alpaca without keys.
+ * @throws {Error} When the journal, a socket or the venue cannot start (before trading).
+ */
 export async function startExecutionEngine(
   ctx: ServiceContext<"execution-engine">,
 ): Promise<ExecutionEngineService> {
-  const ec = ctx.config.executionEngine;
+  const config = ctx.config.executionEngine;
   const log = getLogger(["trading", "execution"]);
-  const mopts: MessagingOptions = {
+  const messaging: MessagingOptions = {
     service: ctx.service,
     registry: ctx.metrics.registry,
     queueDepth: ctx.metrics.families.system_zmq_queue_depth,
   };
+  const metrics = new ExecutionEngineMetrics(ctx.metrics.families, {
+    exchange: config.venue,
+    symbols: ctx.config.symbols,
+  });
   const prices = new PriceBook();
-  const venue = createVenue(ctx, prices);
-  const journal = new Journal(ec.journalPath);
+  const venue = createVenue(ctx, prices, metrics);
+  const journal = new Journal(config.journalPath);
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
-  let md: Subscriber | undefined;
+  let marketData: Subscriber | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
-  let engine: ExecutionEngine | undefined;
+  let core: ExecutionEngineCore | undefined;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeOnce());
   const closeOnce = async () => {
     if (timer !== undefined) clearInterval(timer);
     await orders?.close().catch(() => {});
-    await md?.close().catch(() => {});
+    await marketData?.close().catch(() => {});
     await venue.close().catch(() => {});
-    await engine?.settle();
+    await core?.settle();
     // Let risk-manager acknowledge the last reports, so they leave the outbox.
     await reports?.close().catch(() => {});
-    await new Promise((r) => setTimeout(r, 0));
-    engine?.close();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    core?.close();
     journal.close();
   };
   try {
-    reports = await ReliableSender.open(ec.executionReports, {
-      ...mopts,
+    const sender = reports = await ReliableSender.open(config.executionReports, {
+      ...messaging,
       ...senderOptions("execution_reports"),
     });
-    const sender = reports;
-    engine = new ExecutionEngine({
+    const running = core = new ExecutionEngineCore({
       journal,
       venue,
-      metrics: ctx.metrics.families,
-      symbols: ctx.config.symbols,
-      sink: (r: ExecutionReport, trace: string) => sender.send("execution_report", r, trace),
+      metrics,
+      sink: (report, trace) => sender.send("execution_report", report, trace),
     });
-    const eng = engine;
+    const handlers = new ExecutionEngineHandlers({ core: running, prices });
     await venue.start();
     if (venue.name === "sim") {
-      md = await Subscriber.open([...ec.marketData], {
-        ...mopts,
+      marketData = await Subscriber.open([...config.marketData], {
+        ...messaging,
         ...receiverOptions("market_data", ["quote", "book", "trade"]),
       });
-      md.onMessage((env) => {
-        if (env.type === "quote") prices.quote(env.body as Quote);
-        else if (env.type === "book") prices.book(env.body as Book);
-        else if (env.type === "trade") prices.trade(env.body as Trade);
-      });
+      marketData.onMessage((envelope) => handlers.onMarketData(envelope));
     }
-    await eng.recover();
-    orders = await ReliableReceiver.open(ec.orders, {
-      ...mopts,
+    await running.recover();
+    orders = await ReliableReceiver.open(config.orders, {
+      ...messaging,
       ...receiverOptions("orders"),
     });
-    // Acknowledged once journaled (accept journals synchronously); sending goes on. If the
-    // journal cannot be written the order must not be acknowledged: exit, and risk-manager
-    // sends it again to the restarted engine.
-    orders.onMessage((env) => {
-      let a: ReturnType<ExecutionEngine["accept"]>;
-      try {
-        a = eng.accept(env.body as Order, env.trace);
-      } catch (e) {
-        log.fatal("Cannot journal an order; exiting so that it is delivered again", {
-          error: e,
-          trace: env.trace,
-        });
-        Deno.exit(1);
-      }
-      if (a.kind === "accepted") {
-        a.sent.catch((e) => log.error("Order handling failed", { error: e, trace: env.trace }));
-      }
-    });
+    orders.onMessage((envelope) => handlers.onOrder(envelope));
     timer = setInterval(() => {
-      eng.reconcile({ all: false }).catch((e) => log.error("Reconcile failed", { error: e }));
-      eng.redeliver();
-    }, ec.reconcileMs);
+      running.reconcile({ all: false }).catch((error) => log.error("Reconcile failed", { error }));
+      running.redeliver();
+    }, config.reconcileMs);
     Deno.unrefTimer(timer);
-  } catch (e) {
+  } catch (error) {
     await close();
-    throw e;
+    throw error;
   }
-  const admin = createAdmin(journal);
   log.info("Execution engine ready", {
     venue: venue.name,
-    journal: ec.journalPath,
-    open: engine.openCount(),
+    journal: config.journalPath,
+    open: core.openCount(),
   });
   return {
-    admin,
-    engine,
+    admin: createExecutionEngineAdminApi({ journal }),
+    core,
     journal,
     prices,
     ready: () => ({ journal: true, orders: orders !== undefined, ...venue.ready() }),
     close,
   };
-}
-
-/**
- * The read-only admin API: `GET /admin/orders` (open orders) and `GET /admin/orders/:id`.
- * (No unauthenticated mutating route: cancels go through `ExecutionEngine.cancel`.)
- */
-export function createAdmin(journal: Journal): Hono {
-  const app = new Hono();
-  app.get("/admin/orders", (c) =>
-    c.json({
-      open: journal.open().map((r) => ({
-        clientOrderId: r.order.clientOrderId,
-        venueOrderId: r.venueOrderId ?? null,
-        symbol: r.order.symbol,
-        side: r.order.side,
-        qty: r.order.qty,
-        state: r.state,
-        phase: r.phase,
-        cumQty: r.cumQty,
-        avgPrice: r.avgPrice,
-      })),
-    }));
-  app.get("/admin/orders/:id", (c) => {
-    const r = journal.get(c.req.param("id"));
-    if (!r) return c.json({ error: "not_found" }, 404);
-    return c.json({ ...r });
-  });
-  return app;
 }

@@ -6,11 +6,11 @@ import { createServiceMetrics } from "../../lib/metrics.ts";
 import type { ServiceContext } from "../../lib/service.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import type { ExecutionReport, Quote } from "../../lib/types.ts";
-import { FakeAlpaca } from "./fake_alpaca.ts";
+import type { ExecutionReport } from "../../lib/types.ts";
+import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { startExecutionEngine } from "./service.ts";
-import { makeOrder, tempDir } from "./test_helpers.ts";
+import { makeOrder, makeQuote, tempDir } from "./testing/fixtures.ts";
 
 function context(
   over: (raw: Config) => void,
@@ -29,23 +29,37 @@ function context(
   };
 }
 
+/** risk-manager's end of the orders and execution reports channels, bound on free ports. */
+async function riskManagerEnd(registry: Registry) {
+  const options = { service: "risk-manager", registry };
+  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    ...options,
+    name: "orders",
+  });
+  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    ...options,
+    name: "execution_reports",
+  });
+  const got: Envelope[] = [];
+  reportsIn.onMessage((envelope) => {
+    got.push(envelope);
+  });
+  const close = async () => {
+    await orders.close();
+    await reportsIn.close();
+  };
+  return { orders, reportsIn, got, close };
+}
+
 Deno.test("execution-engine fills orders from risk-manager on the paper exchange and reports back", async () => {
   const dir = await tempDir();
   const registry = new Registry();
-  const opts = { service: "risk-manager", registry };
-  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", { ...opts, name: "orders" });
-  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    ...opts,
-    name: "execution_reports",
-  });
+  const riskManager = await riskManagerEnd(registry);
+  const { orders, reportsIn, got } = riskManager;
   const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
     service: "market-data",
     registry,
     name: "market_data",
-  });
-  const got: Envelope[] = [];
-  reportsIn.onMessage((env) => {
-    got.push(env);
   });
   const ctx = context((c) => {
     c.executionEngine.orders = `connect:${orders.endpoint}`;
@@ -57,16 +71,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
   });
   const svc = await startExecutionEngine(ctx);
   try {
-    const quote: Quote = {
-      symbol: "AAPL",
-      bidPrice: 99.9,
-      bidSize: 100,
-      askPrice: 100.1,
-      askSize: 100,
-      exchange: "sim",
-      exchangeTs: Date.now(),
-      receivedTs: Date.now(),
-    };
+    const quote = makeQuote({ bidPrice: 99.9, askPrice: 100.1 });
     await waitFor("market data to arrive", () => {
       md.publish("quote", quote);
       return svc.prices.get("AAPL") !== undefined;
@@ -84,7 +89,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
     assert.equal(svc.journal.get(o.clientOrderId)?.state, "filled");
     // The same order again (a replay) is not executed twice.
     await orders.send("order", o, "trace-xyz");
-    await svc.engine.settle();
+    await svc.core.settle();
     assert.equal(got.filter((e) => (e.body as ExecutionReport).kind === "ack").length, 1);
     const res = await svc.admin.request("/admin/orders");
     assert.equal(res.status, 200);
@@ -103,8 +108,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
     j.close();
   } finally {
     await svc.close();
-    await orders.close();
-    await reportsIn.close();
+    await riskManager.close();
     await md.close();
     await dir.remove();
   }
@@ -126,17 +130,9 @@ Deno.test("execution-engine refuses the Alpaca venue without keys", async () => 
 Deno.test("execution-engine sends orders to Alpaca with the keys from the environment and reports its fills", async () => {
   const dir = await tempDir();
   const fake = FakeAlpaca.start();
-  const registry = new Registry();
-  const opts = { service: "risk-manager", registry };
-  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", { ...opts, name: "orders" });
-  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    ...opts,
-    name: "execution_reports",
-  });
-  const got: ExecutionReport[] = [];
-  reportsIn.onMessage((env) => {
-    got.push(env.body as ExecutionReport);
-  });
+  const riskManager = await riskManagerEnd(new Registry());
+  const { orders, reportsIn } = riskManager;
+  const reports = () => riskManager.got.map((envelope) => envelope.body as ExecutionReport);
   const ctx = context((c) => {
     c.executionEngine.venue = "alpaca";
     c.executionEngine.orders = `connect:${orders.endpoint}`;
@@ -152,14 +148,13 @@ Deno.test("execution-engine sends orders to Alpaca with the keys from the enviro
     await orders.send("order", o, "trace-alp");
     await waitFor("the order at Alpaca", () => fake.byClient.has(o.clientOrderId));
     fake.fill(o.clientOrderId, 2, 250);
-    await waitFor("the fill report", () => got.some((r) => r.state === "filled"));
-    assert.equal(got.at(-1)!.venue, "alpaca");
-    assert.equal(got.at(-1)!.avgPrice, 250);
+    await waitFor("the fill report", () => reports().some((r) => r.state === "filled"));
+    assert.equal(reports().at(-1)!.venue, "alpaca");
+    assert.equal(reports().at(-1)!.avgPrice, 250);
     assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
   } finally {
     await svc.close();
-    await orders.close();
-    await reportsIn.close();
+    await riskManager.close();
     await fake.close();
     await dir.remove();
   }

@@ -92,7 +92,7 @@ const round = (x: number, dp = 6) => Math.round(x * 10 ** dp) / 10 ** dp;
 /** The paper exchange. */
 export class SimVenue implements Venue {
   readonly name = "sim" as const;
-  readonly #o: SimVenueOptions;
+  readonly #options: SimVenueOptions;
   readonly #prices: PriceBook;
   readonly #rng: () => number;
   readonly #symbols: ReadonlySet<string>;
@@ -108,7 +108,7 @@ export class SimVenue implements Venue {
   #closed = false;
 
   constructor(options: SimVenueOptions, prices: PriceBook) {
-    this.#o = options;
+    this.#options = options;
     this.#prices = prices;
     this.#rng = mulberry32(options.seed);
     this.#symbols = new Set(options.symbols);
@@ -119,7 +119,7 @@ export class SimVenue implements Venue {
   }
 
   start(): Promise<void> {
-    if (this.#o.hoursUtc !== null) {
+    if (this.#options.hoursUtc !== null) {
       const timer = setInterval(() => this.expireDayOrders(), 1000);
       Deno.unrefTimer(timer);
       this.#timer = timer;
@@ -135,11 +135,6 @@ export class SimVenue implements Venue {
     return { venue: !this.#closed };
   }
 
-  /** Cash left for buys (buying power minus filled buys plus filled sells). */
-  get cash(): number {
-    return this.#cash;
-  }
-
   async submit(order: Order): Promise<SubmitResult> {
     const t0 = performance.now();
     const result = await this.#submit(order);
@@ -148,7 +143,7 @@ export class SimVenue implements Venue {
       : result.reason === "insufficient_buying_power"
       ? "403"
       : "422";
-    this.#o.onApiCall?.({
+    this.#options.onApiCall?.({
       endpoint: "/v2/orders",
       method: "POST",
       statusCode,
@@ -158,8 +153,8 @@ export class SimVenue implements Venue {
   }
 
   async #submit(order: Order): Promise<SubmitResult> {
-    if (this.#o.latencyMs > 0) {
-      await new Promise((r) => this.#schedule(() => r(null), this.#o.latencyMs));
+    if (this.#options.latencyMs > 0) {
+      await new Promise((r) => this.#schedule(() => r(null), this.#options.latencyMs));
     }
     const existing = this.#orders.get(order.clientOrderId) ?? this.#done.get(order.clientOrderId);
     if (existing) {
@@ -171,9 +166,9 @@ export class SimVenue implements Venue {
     }
     const reason = this.#check(order);
     if (reason) return { kind: "rejected", reason };
-    const venueOrderId = `sim-${this.#o.seed}-${++this.#seq}`;
+    const venueOrderId = `sim-${this.#options.seed}-${++this.#seq}`;
     const ref = this.#refPrice(order)!;
-    const o: SimOrder = {
+    const held: SimOrder = {
       order,
       venueOrderId,
       state: "accepted",
@@ -182,104 +177,108 @@ export class SimVenue implements Venue {
       reserved: order.side === "buy" ? order.qty * ref : 0,
       scheduled: false,
     };
-    this.#orders.set(order.clientOrderId, o);
-    this.#later(o);
+    this.#orders.set(order.clientOrderId, held);
+    this.#later(held);
     return { kind: "accepted", venueOrderId };
   }
 
   #check(order: Order): RejectionReason | undefined {
     if (!this.#symbols.has(order.symbol)) return "unknown_symbol";
     if (order.type === "limit" && order.limitPrice === undefined) return "invalid_order";
-    if (!marketOpen(order.symbol, this.#o.hoursUtc, this.#now())) return "market_closed";
+    if (!marketOpen(order.symbol, this.#options.hoursUtc, this.#now())) return "market_closed";
     const ref = this.#refPrice(order);
     if (ref === undefined) return "no_market_data";
-    if (this.#rng() < this.#o.rejectProbability) return "venue_rejected";
+    if (this.#rng() < this.#options.rejectProbability) return "venue_rejected";
     if (order.side === "buy") {
       let reserved = 0;
-      for (const o of this.#orders.values()) reserved += o.reserved;
+      for (const held of this.#orders.values()) reserved += held.reserved;
       if (order.qty * ref > this.#cash - reserved + 1e-9) return "insufficient_buying_power";
     }
     return undefined;
   }
 
+  /** The price a market order trades at now, before slippage: the ask (buy) or bid (sell), else the last trade. */
+  #marketPrice(order: Order): number | undefined {
+    const latest = this.#prices.get(order.symbol);
+    return order.side === "buy" ? latest?.ask ?? latest?.last : latest?.bid ?? latest?.last;
+  }
+
   /** The price a buy (ask) or sell (bid) would trade at now, before slippage; or the limit. */
   #refPrice(order: Order): number | undefined {
-    const p = this.#prices.get(order.symbol);
-    const px = order.side === "buy" ? p?.ask ?? p?.last : p?.bid ?? p?.last;
-    if (px === undefined) return undefined;
+    const price = this.#marketPrice(order);
+    if (price === undefined) return undefined;
     if (order.type === "limit" && order.limitPrice !== undefined && order.side === "buy") {
-      return Math.max(px, order.limitPrice);
+      return Math.max(price, order.limitPrice);
     }
-    return px;
+    return price;
   }
 
-  #later(o: SimOrder): void {
-    if (o.scheduled || this.#closed) return;
-    o.scheduled = true;
+  #later(held: SimOrder): void {
+    if (held.scheduled || this.#closed) return;
+    held.scheduled = true;
     this.#schedule(() => {
-      o.scheduled = false;
-      this.#work(o);
-    }, this.#o.latencyMs);
+      held.scheduled = false;
+      this.#work(held);
+    }, this.#options.latencyMs);
   }
 
-  #work(o: SimOrder): void {
-    if (this.#closed || o.state !== "accepted" && o.state !== "partially_filled") return;
-    const { order } = o;
-    const p = this.#prices.get(order.symbol);
-    const base = order.side === "buy" ? p?.ask ?? p?.last : p?.bid ?? p?.last;
+  #work(held: SimOrder): void {
+    if (this.#closed || held.state !== "accepted" && held.state !== "partially_filled") return;
+    const { order } = held;
+    const base = this.#marketPrice(order);
     if (base === undefined) return; // waits for the next price
-    const slip = this.#o.slippageBps / 10_000;
-    let px = order.side === "buy" ? base * (1 + slip) : base * (1 - slip);
+    const slippage = this.#options.slippageBps / 10_000;
+    let price = order.side === "buy" ? base * (1 + slippage) : base * (1 - slippage);
     if (order.type === "limit") {
-      const lim = order.limitPrice!;
-      const marketable = order.side === "buy" ? base <= lim : base >= lim;
+      const limit = order.limitPrice!;
+      const marketable = order.side === "buy" ? base <= limit : base >= limit;
       if (!marketable) {
-        if (order.timeInForce === "ioc") this.#finish(o, "canceled");
+        if (order.timeInForce === "ioc") this.#finish(held, "canceled");
         return; // rests until the market reaches the limit
       }
-      px = order.side === "buy" ? Math.min(px, lim) : Math.max(px, lim);
+      price = order.side === "buy" ? Math.min(price, limit) : Math.max(price, limit);
     }
-    px = round(px, 6);
-    const remaining = round(order.qty - o.cumQty, 9);
-    let q = remaining;
-    if (this.#rng() < this.#o.partialFillProbability) {
+    price = round(price, 6);
+    const remaining = round(order.qty - held.cumQty, 9);
+    let fillQty = remaining;
+    if (this.#rng() < this.#options.partialFillProbability) {
       const part = remaining * (0.2 + 0.6 * this.#rng());
-      q = Number.isInteger(order.qty) ? Math.floor(part) : round(part, 6);
-      if (q <= 0 || q >= remaining) q = remaining;
+      fillQty = Number.isInteger(order.qty) ? Math.floor(part) : round(part, 6);
+      if (fillQty <= 0 || fillQty >= remaining) fillQty = remaining;
     }
-    const cum = round(o.cumQty + q, 9);
-    o.avgPrice = round((o.avgPrice * o.cumQty + px * q) / cum, 8);
-    o.cumQty = cum >= order.qty - 1e-9 ? order.qty : cum;
-    this.#cash += order.side === "buy" ? -q * px : q * px;
-    const done = o.cumQty >= order.qty;
-    o.state = done ? "filled" : "partially_filled";
-    if (order.side === "buy") o.reserved = done ? 0 : (order.qty - o.cumQty) * px;
-    this.#emit({ ...this.#status(o), lastQty: q, lastPrice: px, ts: this.#now() });
-    if (done) this.#retire(o);
-    else if (order.timeInForce === "ioc" && order.type === "limit") this.#finish(o, "canceled");
-    else this.#later(o);
+    const cumQty = round(held.cumQty + fillQty, 9);
+    held.avgPrice = round((held.avgPrice * held.cumQty + price * fillQty) / cumQty, 8);
+    held.cumQty = cumQty >= order.qty - 1e-9 ? order.qty : cumQty;
+    this.#cash += order.side === "buy" ? -fillQty * price : fillQty * price;
+    const done = held.cumQty >= order.qty;
+    held.state = done ? "filled" : "partially_filled";
+    if (order.side === "buy") held.reserved = done ? 0 : (order.qty - held.cumQty) * price;
+    this.#emit({ ...this.#status(held), lastQty: fillQty, lastPrice: price, ts: this.#now() });
+    if (done) this.#retire(held);
+    else if (order.timeInForce === "ioc" && order.type === "limit") this.#finish(held, "canceled");
+    else this.#later(held);
   }
 
-  #finish(o: SimOrder, state: "canceled" | "expired"): void {
-    o.state = state;
-    this.#retire(o);
-    this.#emit({ ...this.#status(o), ts: this.#now() });
+  #finish(held: SimOrder, state: "canceled" | "expired"): void {
+    held.state = state;
+    this.#retire(held);
+    this.#emit({ ...this.#status(held), ts: this.#now() });
   }
 
-  #retire(o: SimOrder): void {
-    o.reserved = 0;
-    this.#orders.delete(o.order.clientOrderId);
-    this.#done.set(o.order.clientOrderId, o);
+  #retire(held: SimOrder): void {
+    held.reserved = 0;
+    this.#orders.delete(held.order.clientOrderId);
+    this.#done.set(held.order.clientOrderId, held);
     if (this.#done.size > 10_000) this.#done.delete(this.#done.keys().next().value!);
   }
 
-  #status(o: SimOrder): VenueOrderStatus {
+  #status(held: SimOrder): VenueOrderStatus {
     return {
-      venueOrderId: o.venueOrderId,
-      clientOrderId: o.order.clientOrderId,
-      state: o.state,
-      cumQty: o.cumQty,
-      avgPrice: o.avgPrice,
+      venueOrderId: held.venueOrderId,
+      clientOrderId: held.order.clientOrderId,
+      state: held.state,
+      cumQty: held.cumQty,
+      avgPrice: held.avgPrice,
     };
   }
 
@@ -288,35 +287,40 @@ export class SimVenue implements Venue {
   }
 
   #onPrice(symbol: string): void {
-    for (const o of this.#orders.values()) {
-      if (o.order.symbol === symbol) this.#later(o);
+    for (const held of this.#orders.values()) {
+      if (held.order.symbol === symbol) this.#later(held);
     }
   }
 
   /** Expires resting `day` orders of closed markets (run every second when hours are set). */
   expireDayOrders(now = this.#now()): number {
-    let n = 0;
-    for (const o of [...this.#orders.values()]) {
-      if (o.order.timeInForce === "day" && !marketOpen(o.order.symbol, this.#o.hoursUtc, now)) {
-        this.#finish(o, "expired");
-        n++;
+    let expired = 0;
+    for (const held of [...this.#orders.values()]) {
+      if (
+        held.order.timeInForce === "day" &&
+        !marketOpen(held.order.symbol, this.#options.hoursUtc, now)
+      ) {
+        this.#finish(held, "expired");
+        expired++;
       }
     }
-    return n;
+    return expired;
   }
 
   cancel(clientOrderId: string): Promise<boolean> {
-    const o = this.#orders.get(clientOrderId);
-    if (!o) return Promise.resolve(false);
+    const held = this.#orders.get(clientOrderId);
+    if (!held) return Promise.resolve(false);
     this.#schedule(() => {
-      if (this.#orders.has(clientOrderId)) this.#finish(o, "canceled");
-    }, this.#o.latencyMs);
+      if (this.#orders.has(clientOrderId)) this.#finish(held, "canceled");
+    }, this.#options.latencyMs);
     return Promise.resolve(true);
   }
 
   lookup(clientOrderId: string): Promise<LookupResult> {
-    const o = this.#orders.get(clientOrderId) ?? this.#done.get(clientOrderId);
-    return Promise.resolve(o ? { kind: "found", status: this.#status(o) } : { kind: "not_found" });
+    const held = this.#orders.get(clientOrderId) ?? this.#done.get(clientOrderId);
+    return Promise.resolve(
+      held ? { kind: "found", status: this.#status(held) } : { kind: "not_found" },
+    );
   }
 
   close(): Promise<void> {

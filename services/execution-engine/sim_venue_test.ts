@@ -1,39 +1,27 @@
 import assert from "node:assert/strict";
-import { PriceBook } from "./price_book.ts";
 import { mulberry32 } from "../../lib/random.ts";
-import { marketOpen, SimVenue, type SimVenueOptions } from "./sim_venue.ts";
-import { makeOrder, ManualScheduler } from "./test_helpers.ts";
+import { marketOpen, type SimVenue, type SimVenueOptions } from "./sim_venue.ts";
+import { makeOrder, makeQuote } from "./testing/fixtures.ts";
+import { makePaperVenue } from "./testing/paper_venue.ts";
 import type { VenueEvent } from "./venue.ts";
 
+/** The test's paper venue (AAPL 99 / 101) and the events it emits. */
 function sim(over: Partial<SimVenueOptions> = {}) {
-  const sched = new ManualScheduler();
-  const prices = new PriceBook();
-  prices.set("AAPL", { bid: 99, ask: 101 });
+  const paper = makePaperVenue(over);
+  paper.prices.quote(makeQuote({ bidPrice: 99, askPrice: 101 }));
   const events: VenueEvent[] = [];
-  const venue = new SimVenue({
-    seed: 1,
-    latencyMs: 0,
-    slippageBps: 0,
-    partialFillProbability: 0,
-    rejectProbability: 0,
-    buyingPower: 1_000_000,
-    hoursUtc: null,
-    symbols: ["AAPL", "MSFT", "BTC/USD"],
-    schedule: sched.schedule,
-    ...over,
-  }, prices);
-  venue.onEvent((e) => events.push(e));
-  return { venue, sched, prices, events };
+  paper.venue.onEvent((event) => events.push(event));
+  return { ...paper, events };
 }
 
 const reason = (r: Awaited<ReturnType<SimVenue["submit"]>>) =>
   r.kind === "rejected" ? r.reason : r.kind;
 
 Deno.test("SimVenue fills a market buy at the ask plus slippage", async () => {
-  const { venue, sched, events } = sim({ slippageBps: 10 });
+  const { venue, scheduler, events } = sim({ slippageBps: 10 });
   const r = await venue.submit(makeOrder({ qty: 2 }));
   assert.equal(r.kind, "accepted");
-  sched.run();
+  scheduler.run();
   assert.equal(events.length, 1);
   assert.equal(events[0].state, "filled");
   assert.equal(events[0].lastPrice, 101.101);
@@ -41,9 +29,9 @@ Deno.test("SimVenue fills a market buy at the ask plus slippage", async () => {
 });
 
 Deno.test("SimVenue fills a market sell at the bid minus slippage", async () => {
-  const { venue, sched, events } = sim({ slippageBps: 10 });
+  const { venue, scheduler, events } = sim({ slippageBps: 10 });
   await venue.submit(makeOrder({ side: "sell", qty: 1 }));
-  sched.run();
+  scheduler.run();
   assert.equal(events[0].lastPrice, 98.901);
 });
 
@@ -72,7 +60,7 @@ Deno.test("SimVenue rejects stock orders outside market hours but trades crypto"
     hoursUtc: { open: "14:30", close: "21:00" },
     now: () => saturday,
   });
-  prices.set("BTC/USD", { bid: 90_000, ask: 90_010 });
+  prices.quote(makeQuote({ symbol: "BTC/USD", bidPrice: 90_000, askPrice: 90_010 }));
   assert.equal(reason(await venue.submit(makeOrder())), "market_closed");
   assert.equal(reason(await venue.submit(makeOrder({ symbol: "BTC/USD", qty: 0.01 }))), "accepted");
 });
@@ -98,41 +86,41 @@ Deno.test("SimVenue rejects at random with the configured probability", async ()
 });
 
 Deno.test("SimVenue splits fills when partial fills are drawn and fills the whole quantity", async () => {
-  const { venue, sched, events } = sim({ partialFillProbability: 1 });
+  const { venue, scheduler, events } = sim({ partialFillProbability: 1 });
   await venue.submit(makeOrder({ qty: 100 }));
-  sched.run();
+  scheduler.run();
   assert.ok(events.length >= 2);
   assert.equal(events.reduce((s, e) => s + (e.lastQty ?? 0), 0), 100);
   assert.equal(events.at(-1)!.state, "filled");
 });
 
 Deno.test("SimVenue rests a limit order until the market reaches it, never filling beyond the limit", async () => {
-  const { venue, sched, events, prices } = sim({ slippageBps: 50 });
+  const { venue, scheduler, events, prices } = sim({ slippageBps: 50 });
   await venue.submit(makeOrder({ type: "limit", limitPrice: 100, timeInForce: "gtc" }));
-  sched.run();
+  scheduler.run();
   assert.equal(events.length, 0);
-  prices.set("AAPL", { bid: 99.5, ask: 100 });
-  sched.run();
+  prices.quote(makeQuote({ bidPrice: 99.5, askPrice: 100 }));
+  scheduler.run();
   assert.equal(events.length, 1);
   assert.equal(events[0].lastPrice, 100);
 });
 
 Deno.test("SimVenue cancels an ioc limit order that cannot trade", async () => {
-  const { venue, sched, events } = sim();
+  const { venue, scheduler, events } = sim();
   await venue.submit(makeOrder({ type: "limit", limitPrice: 50, timeInForce: "ioc" }));
-  sched.run();
+  scheduler.run();
   assert.deepEqual(events.map((e) => e.state), ["canceled"]);
 });
 
 Deno.test("SimVenue expires resting day orders when the market closes", async () => {
   let now = Date.UTC(2026, 0, 5, 15, 0);
-  const { venue, sched, events } = sim({
+  const { venue, scheduler, events } = sim({
     hoursUtc: { open: "14:30", close: "21:00" },
     now: () => now,
   });
   await venue.submit(makeOrder({ type: "limit", limitPrice: 50, timeInForce: "day" }));
   await venue.submit(makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" }));
-  sched.run();
+  scheduler.run();
   assert.equal(venue.expireDayOrders(), 0);
   now = Date.UTC(2026, 0, 5, 21, 0);
   assert.equal(venue.expireDayOrders(), 1);
@@ -140,10 +128,10 @@ Deno.test("SimVenue expires resting day orders when the market closes", async ()
 });
 
 Deno.test("SimVenue answers a repeated client order id with the existing order", async () => {
-  const { venue, sched } = sim();
+  const { venue, scheduler } = sim();
   const o = makeOrder();
   const a = await venue.submit(o);
-  sched.run();
+  scheduler.run();
   const b = await venue.submit(o);
   assert.equal(
     a.kind === "accepted" && b.kind === "accepted" && a.venueOrderId === b.venueOrderId,
@@ -155,9 +143,9 @@ Deno.test("SimVenue answers a repeated client order id with the existing order",
 
 Deno.test("SimVenue gives the same fills for the same seed", async () => {
   const run = async () => {
-    const { venue, sched, events } = sim({ partialFillProbability: 0.5, seed: 42 });
+    const { venue, scheduler, events } = sim({ partialFillProbability: 0.5, seed: 42 });
     for (let i = 0; i < 5; i++) await venue.submit(makeOrder({ qty: 37 }));
-    sched.run();
+    scheduler.run();
     return events.map((e) => e.lastQty);
   };
   assert.deepEqual(await run(), await run());

@@ -9,7 +9,7 @@
  * connection without a response); `commit: true` makes a POST create the order before
  * failing, as when the venue took it and the answer was lost.
  *
- * Run standalone (`deno run -A fake_alpaca.ts`) it prints `{"rest":...,"stream":...}`.
+ * Run standalone (`deno run -A testing/fake_alpaca.ts`) it prints `{"rest":...,"stream":...}`.
  * @module
  */
 

@@ -1,88 +1,56 @@
 import assert from "node:assert/strict";
-import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ExecutionReport } from "../../lib/types.ts";
-import { type CrashPoint, ExecutionEngine } from "./engine.ts";
+import type { ExecutionReport, Order } from "../../lib/types.ts";
+import { ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
-import { PriceBook } from "./price_book.ts";
-import { SimVenue } from "./sim_venue.ts";
-import { FakeVenue, makeOrder, ManualScheduler } from "./test_helpers.ts";
+import { CrashingVenue, type CrashPoint } from "./testing/crashing_venue.ts";
+import { FakeVenue } from "./testing/fake_venue.ts";
+import { makeOrder } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
+import { makePaperVenue, TEST_SYMBOLS } from "./testing/paper_venue.ts";
 import type { Venue } from "./venue.ts";
-
-const SYMBOLS = ["AAPL", "MSFT", "BTC/USD"];
-
-class Crash extends Error {}
+import { handleOrder } from "./testing/handle_order.ts";
 
 function setup(
   venue: Venue,
-  opts: {
+  options: {
     journal?: Journal;
-    crashAt?: CrashPoint;
-    sink?: (r: ExecutionReport) => Promise<unknown>;
+    sink?: (report: ExecutionReport) => Promise<unknown>;
   } = {},
 ) {
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
-  const journal = opts.journal ?? new Journal(":memory:");
+  const metrics = testMetrics(venue.name, TEST_SYMBOLS);
+  const journal = options.journal ?? new Journal(":memory:");
   const reports: ExecutionReport[] = [];
   const traces: string[] = [];
-  const engine = new ExecutionEngine({
+  const core = new ExecutionEngineCore({
     journal,
     venue,
-    metrics: metrics.families,
-    symbols: SYMBOLS,
-    sink: opts.sink ?? ((r, t) => {
-      reports.push(r);
-      traces.push(t);
+    metrics: metrics.recorder,
+    sink: options.sink ?? ((report, trace) => {
+      reports.push(report);
+      traces.push(trace);
       return Promise.resolve();
     }),
-    crashAt: opts.crashAt,
-    crash: (p) => {
-      throw new Crash(p);
-    },
   });
-  return { engine, journal, reports, traces, metrics };
+  return { core, journal, reports, traces, metrics };
 }
 
-function sim(over: Partial<ConstructorParameters<typeof SimVenue>[0]> = {}) {
-  const sched = new ManualScheduler();
-  const prices = new PriceBook();
-  prices.set("AAPL", { bid: 99.99, ask: 100.01 });
-  const venue = new SimVenue({
-    seed: 1,
-    latencyMs: 0,
-    slippageBps: 0,
-    partialFillProbability: 0,
-    rejectProbability: 0,
-    buyingPower: 1_000_000,
-    hoursUtc: null,
-    symbols: SYMBOLS,
-    schedule: sched.schedule,
-    ...over,
-  }, prices);
-  return { venue, sched, prices };
+/** Gives `order` to a core whose venue dies at `point`; that core is dead afterwards. */
+async function crashAt(point: CrashPoint, venue: Venue, journal: Journal, order: Order) {
+  const crashing = new CrashingVenue(venue, { crashAt: point, exit: false });
+  const dead = setup(crashing, { journal });
+  dead.core.accept(order, "t");
+  assert.equal(await crashing.crashed, point);
+  dead.core.close();
 }
 
-async function value(
-  m: ReturnType<typeof setup>["metrics"],
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = m.registry.getSingleMetric(name);
-  const got = await metric!.get();
-  const v = got.values.find((x) =>
-    Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val)
-  );
-  return v?.value ?? 0;
-}
-
-Deno.test("ExecutionEngine fills a market order on the paper exchange and reports ack then fill", async () => {
-  const { venue, sched } = sim();
-  const { engine, reports, traces, metrics, journal } = setup(venue);
+Deno.test("ExecutionEngineCore fills a market order on the paper exchange and reports ack then fill", async () => {
+  const { venue, scheduler } = makePaperVenue();
+  const { core, reports, traces, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  const r = await engine.handleOrder(o, "trace-a");
+  const r = await handleOrder(core, o, "trace-a");
   assert.equal(r.state, "accepted");
-  sched.run();
-  await engine.settle();
+  scheduler.run();
+  await core.settle();
   assert.deepEqual(reports.map((x) => `${x.kind}:${x.state}`), ["ack:accepted", "fill:filled"]);
   const fill = reports[1];
   assert.equal(fill.cumQty, 10);
@@ -92,40 +60,26 @@ Deno.test("ExecutionEngine fills a market order on the paper exchange and report
   assert.equal(fill.venue, "sim");
   assert.deepEqual(traces, ["trace-a", "trace-a"]);
   assert.equal(journal.get(o.clientOrderId)?.state, "filled");
-  assert.equal(engine.openCount(), 0);
+  assert.equal(core.openCount(), 0);
   assert.equal(
-    await value(metrics, "execution_engine_orders_submitted_total", {
+    await metrics.value("execution_engine_orders_submitted_total", {
       order_type: "market",
       status: "success",
       exchange: "sim",
     }),
     1,
   );
-  const lat = await metrics.registry.getSingleMetric(
-    "execution_engine_order_submission_latency_us",
-  )!.get();
-  assert.ok(
-    lat.values.some((v) =>
-      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
-    ),
-  );
-  const t2t = await metrics.registry.getSingleMetric(
-    "execution_engine_tick_to_trade_latency_us",
-  )!.get();
-  assert.ok(
-    t2t.values.some((v) =>
-      (v as { metricName?: string }).metricName?.endsWith("_count") && v.value === 1
-    ),
-  );
+  assert.equal(await metrics.value("execution_engine_order_submission_latency_us_count"), 1);
+  assert.equal(await metrics.value("execution_engine_tick_to_trade_latency_us_count"), 1);
   journal.close();
 });
 
-Deno.test("ExecutionEngine reports each partial fill with growing cumulative quantity", async () => {
-  const { venue, sched } = sim({ partialFillProbability: 1, seed: 3 });
-  const { engine, reports, journal } = setup(venue);
-  await engine.handleOrder(makeOrder({ qty: 100 }), "t");
-  sched.run();
-  await engine.settle();
+Deno.test("ExecutionEngineCore reports each partial fill with growing cumulative quantity", async () => {
+  const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
+  const { core, reports, journal } = setup(venue);
+  await handleOrder(core, makeOrder({ qty: 100 }), "t");
+  scheduler.run();
+  await core.settle();
   const fills = reports.filter((r) => r.kind === "fill");
   assert.ok(fills.length >= 2, `expected partial fills, got ${fills.length}`);
   for (let i = 1; i < fills.length; i++) assert.ok(fills[i].cumQty > fills[i - 1].cumQty);
@@ -135,53 +89,53 @@ Deno.test("ExecutionEngine reports each partial fill with growing cumulative qua
   journal.close();
 });
 
-Deno.test("ExecutionEngine never sends an order twice when it arrives again", async () => {
+Deno.test("ExecutionEngineCore never sends an order twice when it arrives again", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder();
-  await engine.handleOrder(o, "t");
-  const again = await engine.handleOrder({ ...o }, "t");
+  await handleOrder(core, o, "t");
+  const again = await handleOrder(core, { ...o }, "t");
   assert.equal(again.kind, "duplicate");
   assert.equal(venue.submits.length, 1);
   assert.equal(reports.length, 1);
   journal.close();
 });
 
-Deno.test("ExecutionEngine rejects an unknown symbol with a closed-set reason and counts it", async () => {
-  const { venue } = sim();
-  const { engine, reports, metrics, journal } = setup(venue);
-  await engine.handleOrder(makeOrder({ symbol: "ZZZZ" }), "t");
-  await engine.settle();
+Deno.test("ExecutionEngineCore rejects an unknown symbol with a closed-set reason and counts it", async () => {
+  const { venue } = makePaperVenue();
+  const { core, reports, metrics, journal } = setup(venue);
+  await handleOrder(core, makeOrder({ symbol: "ZZZZ" }), "t");
+  await core.settle();
   assert.equal(reports.length, 1);
   assert.equal(reports[0].kind, "reject");
   assert.equal(reports[0].state, "rejected");
   assert.equal(reports[0].reason, "unknown_symbol");
   assert.equal(
-    await value(metrics, "execution_engine_order_rejections_total", {
+    await metrics.value("execution_engine_order_rejections_total", {
       rejection_reason: "unknown_symbol",
       symbol: "other",
     }),
     1,
   );
   assert.equal(
-    await value(metrics, "execution_engine_orders_submitted_total", { status: "failure" }),
+    await metrics.value("execution_engine_orders_submitted_total", { status: "failure" }),
     1,
   );
   journal.close();
 });
 
-Deno.test("ExecutionEngine refuses and counts a cancel after the order filled", async () => {
+Deno.test("ExecutionEngineCore refuses and counts a cancel after the order filled", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, metrics, journal } = setup(venue);
+  const { core, reports, metrics, journal } = setup(venue);
   const o = makeOrder({ qty: 5 });
-  await engine.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: `v-${o.clientOrderId}`, clientOrderId: o.clientOrderId };
   venue.emit({ ...base, state: "filled", cumQty: 5, avgPrice: 10, lastQty: 5, lastPrice: 10 });
   venue.emit({ ...base, state: "canceled", cumQty: 5, avgPrice: 10 });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "filled"]);
   assert.equal(
-    await value(metrics, "execution_engine_illegal_transitions_total", {
+    await metrics.value("execution_engine_illegal_transitions_total", {
       from: "filled",
       to: "canceled",
     }),
@@ -190,11 +144,11 @@ Deno.test("ExecutionEngine refuses and counts a cancel after the order filled", 
   journal.close();
 });
 
-Deno.test("ExecutionEngine ignores a repeated fill event", async () => {
+Deno.test("ExecutionEngineCore ignores a repeated fill event", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const ev = {
     venueOrderId: "v",
     clientOrderId: o.clientOrderId,
@@ -207,16 +161,16 @@ Deno.test("ExecutionEngine ignores a repeated fill event", async () => {
   venue.emit(ev);
   venue.emit(ev);
   venue.emit({ ...ev, state: "canceled" });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "partially_filled", "canceled"]);
   assert.equal(reports[2].leavesQty, 0);
   assert.equal(reports[2].cumQty, 4);
   journal.close();
 });
 
-Deno.test("ExecutionEngine acknowledges implicitly when a fill overtakes the venue's answer", async () => {
+Deno.test("ExecutionEngineCore acknowledges implicitly when a fill overtakes the venue's answer", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 2 });
   venue.answer = (ord) => {
     venue.emit({
@@ -228,21 +182,21 @@ Deno.test("ExecutionEngine acknowledges implicitly when a fill overtakes the ven
     });
     return { kind: "accepted", venueOrderId: "v9" };
   };
-  await engine.handleOrder(o, "t");
-  await engine.settle();
+  await handleOrder(core, o, "t");
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), ["ack:accepted", "fill:filled"]);
   assert.equal(reports[1].lastPrice, 50);
   assert.equal(journal.get(o.clientOrderId)?.venueOrderId, "v9");
   journal.close();
 });
 
-Deno.test("ExecutionEngine emits expire and venue reject reports", async () => {
+Deno.test("ExecutionEngineCore emits expire and venue reject reports", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const a = makeOrder();
   const b = makeOrder();
-  await engine.handleOrder(a, "t");
-  await engine.handleOrder(b, "t");
+  await handleOrder(core, a, "t");
+  await handleOrder(core, b, "t");
   venue.emit({
     venueOrderId: "x",
     clientOrderId: a.clientOrderId,
@@ -257,42 +211,42 @@ Deno.test("ExecutionEngine emits expire and venue reject reports", async () => {
     cumQty: 0,
     avgPrice: 0,
   });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), [
     "ack:accepted",
     "ack:accepted",
     "expire:expired",
     "reject:rejected",
   ]);
-  assert.equal(engine.openCount(), 0);
+  assert.equal(core.openCount(), 0);
   journal.close();
 });
 
-Deno.test("ExecutionEngine keeps undelivered reports in the outbox and re-sends them", async () => {
+Deno.test("ExecutionEngineCore keeps undelivered reports in the outbox and re-sends them", async () => {
   const venue = new FakeVenue();
   let fail = true;
   const got: ExecutionReport[] = [];
-  const { engine, journal } = setup(venue, {
+  const { core, journal } = setup(venue, {
     sink: (r) => {
       if (fail) return Promise.reject(new Error("peer down"));
       got.push(r);
       return Promise.resolve();
     },
   });
-  await engine.handleOrder(makeOrder(), "t");
+  await handleOrder(core, makeOrder(), "t");
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(journal.outbox().length, 1);
   fail = false;
-  assert.equal(engine.redeliver(), 1);
+  assert.equal(core.redeliver(), 1);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(got.length, 1);
   assert.equal(journal.outbox().length, 0);
   journal.close();
 });
 
-Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
+Deno.test("ExecutionEngineCore leaves an order of unknown outcome for reconciliation and adopts it there", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder();
   venue.answer = (ord) => {
     venue.held.set(ord.clientOrderId, {
@@ -304,10 +258,10 @@ Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation
     });
     return { kind: "unknown", detail: "timeout" };
   };
-  await engine.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   assert.equal(journal.get(o.clientOrderId)?.phase, "unknown");
   assert.equal(reports.length, 0);
-  const r = await engine.reconcile({ all: false });
+  const r = await core.reconcile({ all: false });
   assert.equal(r.resent, 0);
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.phase, "sent");
@@ -315,29 +269,27 @@ Deno.test("ExecutionEngine leaves an order of unknown outcome for reconciliation
   journal.close();
 });
 
-Deno.test("ExecutionEngine after a crash between journal write and send sends the order exactly once", async () => {
+Deno.test("ExecutionEngineCore after a crash between journal write and send sends the order exactly once", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_journal" });
   const o = makeOrder();
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_journal", venue, journal, o);
   assert.equal(venue.submits.length, 0);
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.resent, 1);
-  await second.engine.handleOrder(o, "t"); // the reliable channel re-delivers it too
+  await handleOrder(second.core, o, "t"); // the reliable channel re-delivers it too
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
   assert.deepEqual(second.reports.map((x) => x.state), ["accepted"]);
   journal.close();
 });
 
-Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts the order without re-sending", async () => {
+Deno.test("ExecutionEngineCore after a crash between send and acknowledgement adopts the order without re-sending", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_send" });
   const o = makeOrder({ qty: 3 });
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_send", venue, journal, o);
   assert.equal(venue.submits.length, 1);
   assert.equal(journal.get(o.clientOrderId)?.phase, "journaled");
   // Meanwhile the venue filled it.
@@ -349,7 +301,7 @@ Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts
     avgPrice: 20,
   });
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.resent, 0);
   assert.equal(venue.submits.length, 1);
   assert.deepEqual(second.reports.map((x) => `${x.kind}:${x.state}`), [
@@ -360,30 +312,30 @@ Deno.test("ExecutionEngine after a crash between send and acknowledgement adopts
   journal.close();
 });
 
-Deno.test("ExecutionEngine cancels an open order the restarted paper exchange no longer knows", async () => {
-  const a = sim();
+Deno.test("ExecutionEngineCore cancels an open order the restarted paper exchange no longer knows", async () => {
+  const a = makePaperVenue();
   const journal = new Journal(":memory:");
   const first = setup(a.venue, { journal });
   const o = makeOrder({ type: "limit", limitPrice: 50 }); // rests: the ask is 100.01
-  await first.engine.handleOrder(o, "t");
-  a.sched.run();
+  await handleOrder(first.core, o, "t");
+  a.scheduler.run();
   assert.equal(journal.get(o.clientOrderId)?.state, "accepted");
-  const b = sim(); // a fresh paper exchange after a restart
+  const b = makePaperVenue(); // a fresh paper exchange after a restart
   const second = setup(b.venue, { journal });
-  await second.engine.recover();
+  await second.core.recover();
   assert.equal(journal.get(o.clientOrderId)?.state, "canceled");
   assert.equal(second.reports[0].reason, "venue_lost");
   journal.close();
 });
 
-Deno.test("ExecutionEngine re-sends reports left in the outbox when it recovers", async () => {
+Deno.test("ExecutionEngineCore re-sends reports left in the outbox when it recovers", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const first = setup(venue, { journal, sink: () => new Promise(() => {}) });
-  await first.engine.handleOrder(makeOrder(), "t");
-  first.engine.close();
+  await handleOrder(first.core, makeOrder(), "t");
+  first.core.close();
   const second = setup(venue, { journal });
-  const r = await second.engine.recover();
+  const r = await second.core.recover();
   assert.equal(r.reports, 1);
   await new Promise((res) => setTimeout(res, 0));
   assert.equal(second.reports.length, 1);
@@ -391,26 +343,25 @@ Deno.test("ExecutionEngine re-sends reports left in the outbox when it recovers"
   journal.close();
 });
 
-Deno.test("ExecutionEngine.cancel() cancels an open order at the venue", async () => {
-  const { venue, sched } = sim();
-  const { engine, reports, journal } = setup(venue);
+Deno.test("ExecutionEngineCore.cancel() cancels an open order at the venue", async () => {
+  const { venue, scheduler } = makePaperVenue();
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ type: "limit", limitPrice: 50, timeInForce: "gtc" });
-  await engine.handleOrder(o, "t");
-  sched.run();
-  assert.equal(await engine.cancel(o.clientOrderId), true);
-  sched.run();
-  await engine.settle();
+  await handleOrder(core, o, "t");
+  scheduler.run();
+  assert.equal(await core.cancel(o.clientOrderId), true);
+  scheduler.run();
+  await core.settle();
   assert.deepEqual(reports.map((r) => r.state), ["accepted", "canceled"]);
-  assert.equal(await engine.cancel(o.clientOrderId), false);
+  assert.equal(await core.cancel(o.clientOrderId), false);
   journal.close();
 });
 
-Deno.test("ExecutionEngine applies a venue's final state found on recovery to an order never acknowledged", async () => {
+Deno.test("ExecutionEngineCore applies a venue's final state found on recovery to an order never acknowledged", async () => {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
-  const first = setup(venue, { journal, crashAt: "after_send" });
   const o = makeOrder();
-  await assert.rejects(first.engine.handleOrder(o, "t"), Crash);
+  await crashAt("after_send", venue, journal, o);
   venue.held.set(o.clientOrderId, {
     venueOrderId: "v",
     clientOrderId: o.clientOrderId,
@@ -419,20 +370,20 @@ Deno.test("ExecutionEngine applies a venue's final state found on recovery to an
     avgPrice: 0,
   });
   const second = setup(venue, { journal });
-  await second.engine.recover();
+  await second.core.recover();
   assert.deepEqual(second.reports.map((r) => r.state), ["accepted", "expired"]);
   journal.close();
 });
 
-Deno.test("ExecutionEngine expires a partially filled order and reports the quantity left as 0", async () => {
+Deno.test("ExecutionEngineCore expires a partially filled order and reports the quantity left as 0", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId, avgPrice: 10 };
   venue.emit({ ...base, state: "partially_filled", cumQty: 3, lastQty: 3, lastPrice: 10 });
   venue.emit({ ...base, state: "expired", cumQty: 3 });
-  await engine.settle();
+  await core.settle();
   assert.deepEqual(reports.map((r) => `${r.state}:${r.leavesQty}`), [
     "accepted:10",
     "partially_filled:7",
@@ -441,35 +392,35 @@ Deno.test("ExecutionEngine expires a partially filled order and reports the quan
   journal.close();
 });
 
-Deno.test("ExecutionEngine.accept() journals the order before it returns", () => {
+Deno.test("ExecutionEngineCore.accept() journals the order before it returns", () => {
   const venue = new FakeVenue();
   venue.answer = () => ({ kind: "unknown", detail: "never answers in this test" });
-  const { engine, journal } = setup(venue);
+  const { core, journal } = setup(venue);
   const o = makeOrder();
-  const a = engine.accept(o, "t");
+  const a = core.accept(o, "t");
   assert.equal(a.kind, "accepted");
   assert.equal(journal.get(o.clientOrderId)?.state, "new");
-  assert.equal(engine.accept(o, "t").kind, "duplicate");
+  assert.equal(core.accept(o, "t").kind, "duplicate");
   return a.kind === "accepted" ? a.sent.then(() => journal.close()) : undefined;
 });
 
-Deno.test("ExecutionEngine.accept() throws when the journal cannot be written", () => {
+Deno.test("ExecutionEngineCore.accept() throws when the journal cannot be written", () => {
   const venue = new FakeVenue();
-  const { engine, journal } = setup(venue);
+  const { core, journal } = setup(venue);
   journal.close();
-  assert.throws(() => engine.accept(makeOrder(), "t"));
+  assert.throws(() => core.accept(makeOrder(), "t"));
   assert.equal(venue.submits.length, 0);
 });
 
-Deno.test("ExecutionEngine prices a fill that covers a missed update from the venue's averages", async () => {
+Deno.test("ExecutionEngineCore prices a fill that covers a missed update from the venue's averages", async () => {
   const venue = new FakeVenue();
-  const { engine, reports, journal } = setup(venue);
+  const { core, reports, journal } = setup(venue);
   const o = makeOrder({ qty: 10 });
-  await engine.handleOrder(o, "t");
+  await handleOrder(core, o, "t");
   const base = { venueOrderId: "v", clientOrderId: o.clientOrderId };
   // 4 @ 100 was missed; the final 6 @ 110 arrives with the cumulative 10 @ 106.
   venue.emit({ ...base, state: "filled", cumQty: 10, avgPrice: 106, lastQty: 6, lastPrice: 110 });
-  await engine.settle();
+  await core.settle();
   const fill = reports.at(-1)!;
   assert.equal(fill.lastQty, 10);
   assert.equal(fill.lastPrice, 106);

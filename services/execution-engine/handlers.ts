@@ -1,0 +1,89 @@
+/**
+ * Between the sockets and the core: one handler per inbound channel, each taking an
+ * {@link Envelope}. No socket objects here: service.ts hands each socket's messages to
+ * these handlers, so tests call them directly.
+ *
+ * - `orders` ({@link ExecutionEngineHandlers.onOrder}): an approved order is journaled
+ *   (synchronously) and then sent to the venue. The reliable receiver acknowledges it
+ *   to risk-manager once the handler returns, that is once it is journaled. When the
+ *   journal cannot be written the order must not be acknowledged: the process exits,
+ *   and risk-manager sends the order again to the restarted engine.
+ * - `market_data` ({@link ExecutionEngineHandlers.onMarketData}): quotes, books and
+ *   trades update the price book the paper exchange fills against.
+ *
+ * Execution reports leave through the core's report sink (wired in service.ts): the core
+ * emits them as the venue's updates arrive, not in answer to one message.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Envelope } from "../../lib/envelope.ts";
+import { getLogger } from "../../lib/log.ts";
+import { EXIT } from "../../lib/service.ts";
+import type { Book, Order, Quote, Trade } from "../../lib/types.ts";
+import type { Acceptance, ExecutionEngineCore } from "./core.ts";
+import type { PriceBook } from "./price_book.ts";
+
+/** Options of {@link ExecutionEngineHandlers}. */
+export interface ExecutionEngineHandlersOptions {
+  /** The core orders go to. */
+  core: Pick<ExecutionEngineCore, "accept">;
+  /** The prices market data updates. */
+  prices: PriceBook;
+  /** Ends the process; default `Deno.exit`. */
+  exit?: (code: number) => never;
+  logger?: Logger;
+}
+
+/** The execution-engine's message handlers. */
+export class ExecutionEngineHandlers {
+  readonly #core: Pick<ExecutionEngineCore, "accept">;
+  readonly #prices: PriceBook;
+  readonly #exit: (code: number) => never;
+  readonly #log: Logger;
+
+  constructor(options: ExecutionEngineHandlersOptions) {
+    this.#core = options.core;
+    this.#prices = options.prices;
+    this.#exit = options.exit ?? ((code) => Deno.exit(code));
+    this.#log = options.logger ?? getLogger(["trading", "execution"]);
+  }
+
+  /**
+   * An `order` from risk-manager: journals it and starts sending it (a duplicate is
+   * ignored by the core). Returns once the order is journaled, so the receiver's
+   * acknowledgement never precedes the journal write. Exits the process with
+   * {@link EXIT}.crash when the journal cannot be written.
+   */
+  onOrder(envelope: Envelope): void {
+    let acceptance: Acceptance;
+    try {
+      acceptance = this.#core.accept(envelope.body as Order, envelope.trace);
+    } catch (error) {
+      this.#log.fatal("Cannot journal an order; exiting so that it is delivered again", {
+        error,
+        trace: envelope.trace,
+      });
+      return this.#exit(EXIT.crash);
+    }
+    if (acceptance.kind === "accepted") {
+      acceptance.sent.catch((error) =>
+        this.#log.error("Order handling failed", { error, trace: envelope.trace })
+      );
+    }
+  }
+
+  /** A `quote`, `book` or `trade` from market-data: updates the price book. */
+  onMarketData(envelope: Envelope): void {
+    switch (envelope.type) {
+      case "quote":
+        this.#prices.quote(envelope.body as Quote);
+        break;
+      case "book":
+        this.#prices.book(envelope.body as Book);
+        break;
+      case "trade":
+        this.#prices.trade(envelope.body as Trade);
+        break;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { ExecutionEngineCore } from "./core.ts";
+import { ExecutionEngineHandlers } from "./handlers.ts";
+import { Journal } from "./journal.ts";
+import { PriceBook } from "./price_book.ts";
+import { FakeVenue } from "./testing/fake_venue.ts";
+import { makeBook, makeEnvelope, makeOrder, makeQuote, makeTrade } from "./testing/fixtures.ts";
+import { testMetrics } from "./testing/metrics.ts";
+
+class Exited extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function setup() {
+  const venue = new FakeVenue();
+  const journal = new Journal(":memory:");
+  const core = new ExecutionEngineCore({
+    journal,
+    venue,
+    metrics: testMetrics(venue.name).recorder,
+    sink: () => Promise.resolve(),
+  });
+  const prices = new PriceBook();
+  const handlers = new ExecutionEngineHandlers({
+    core,
+    prices,
+    exit: (code) => {
+      throw new Exited(code);
+    },
+  });
+  return { venue, journal, core, prices, handlers };
+}
+
+Deno.test("ExecutionEngineHandlers.onOrder() journals the order before it returns, then sends it", async () => {
+  const { venue, journal, core, handlers } = setup();
+  const order = makeOrder();
+  handlers.onOrder(makeEnvelope("order", order, "trace-1"));
+  assert.equal(journal.get(order.clientOrderId)?.trace, "trace-1");
+  await core.settle();
+  assert.deepEqual(venue.submits.map((sent) => sent.clientOrderId), [order.clientOrderId]);
+  journal.close();
+});
+
+Deno.test("ExecutionEngineHandlers.onOrder() sends a repeated order once", async () => {
+  const { venue, journal, core, handlers } = setup();
+  const order = makeOrder();
+  handlers.onOrder(makeEnvelope("order", order));
+  handlers.onOrder(makeEnvelope("order", { ...order }));
+  await core.settle();
+  assert.equal(venue.submits.length, 1);
+  journal.close();
+});
+
+Deno.test("ExecutionEngineHandlers.onOrder() exits with the crash code when the journal cannot be written", () => {
+  const { venue, journal, handlers } = setup();
+  journal.close();
+  assert.throws(
+    () => handlers.onOrder(makeEnvelope("order", makeOrder())),
+    (error) => error instanceof Exited && error.code === 1,
+  );
+  assert.equal(venue.submits.length, 0);
+});
+
+Deno.test("ExecutionEngineHandlers.onMarketData() feeds quotes, books and trades to the price book", () => {
+  const { journal, prices, handlers } = setup();
+  handlers.onMarketData(makeEnvelope("quote", makeQuote({ bidPrice: 1, askPrice: 2 })));
+  assert.deepEqual([prices.get("AAPL")?.bid, prices.get("AAPL")?.ask], [1, 2]);
+  handlers.onMarketData(makeEnvelope("book", makeBook({ bids: [[3, 1]], asks: [[4, 1]] })));
+  assert.deepEqual([prices.get("AAPL")?.bid, prices.get("AAPL")?.ask], [3, 4]);
+  handlers.onMarketData(makeEnvelope("trade", makeTrade({ price: 3.5 })));
+  assert.equal(prices.get("AAPL")?.last, 3.5);
+  journal.close();
+});

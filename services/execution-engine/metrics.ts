@@ -1,0 +1,166 @@
+/**
+ * The execution-engine's metrics recorder: every record into the service's own families
+ * goes through {@link ExecutionEngineMetrics}, so their label values are chosen in one
+ * place (order types and symbols folded into closed sets, the venue as `exchange`).
+ *
+ * The core records through the small {@link OrderMetrics} interface, the venues' API
+ * clients through {@link ApiMetrics}. The per-order records (tick-to-trade, submission
+ * latency, orders submitted by status, open orders) use label children bound once at
+ * construction.
+ *
+ * @example
+ * ```ts
+ * const metrics = new ExecutionEngineMetrics(ctx.metrics.families, {
+ *   exchange: "sim",
+ *   symbols: ctx.config.symbols,
+ * });
+ * metrics.submitted("market", "success");
+ * ```
+ * @module
+ */
+import type { Counter, Gauge, Histogram } from "prom-client";
+import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
+import { ORDER_TYPES, type OrderState } from "../../lib/types.ts";
+import type { RejectionReason, VenueName } from "./venue.ts";
+
+/** The `status` label of `execution_engine_orders_submitted_total`. */
+export type SubmitStatus = "success" | "failure";
+
+/** What the core records about orders. Label values are the recorder's business. */
+export interface OrderMetrics {
+  /**
+   * `execution_engine_tick_to_trade_latency_us`: from market-data receiving the tick to
+   * the order leaving for the venue, in µs.
+   */
+  tickToTrade(latencyUs: number): void;
+  /** `execution_engine_order_submission_latency_us`: one venue call for a new order, in µs. */
+  submissionLatency(orderType: string, latencyUs: number): void;
+  /** `execution_engine_orders_submitted_total`: the venue's answer to a new order. */
+  submitted(orderType: string, status: SubmitStatus): void;
+  /** `execution_engine_order_rejections_total`: an order rejected, by reason and symbol. */
+  rejected(reason: RejectionReason, symbol: string): void;
+  /** `execution_engine_illegal_transitions_total`: a state change refused as illegal. */
+  illegalTransition(from: OrderState, to: OrderState): void;
+  /** `execution_engine_open_orders`: orders not in a final state. */
+  openOrders(count: number): void;
+}
+
+/** One call to a venue's API (real for Alpaca, simulated by the paper venue). */
+export interface ApiCall {
+  /** An endpoint template, e.g. `/v2/orders/{id}`. */
+  readonly endpoint: string;
+  readonly method: string;
+  /** The HTTP status code, or `timeout`/`network`. */
+  readonly statusCode: string;
+  /** How long the call took, in ms. */
+  readonly ms: number;
+}
+
+/** One failed call to a venue's API. */
+export interface ApiFailure {
+  /** An endpoint template, e.g. `/v2/orders/{id}`, or `/stream`. */
+  readonly endpoint: string;
+  /** The HTTP status code, or `timeout`/`network`/`invalid`/`unauthorized`. */
+  readonly statusCode: string;
+  /** A code from the Alpaca client's closed set (`API_ERRORS`), never free text. */
+  readonly errorMessage: string;
+}
+
+/** What the venues' API clients record. */
+export interface ApiMetrics {
+  /** `execution_engine_api_call_latency_ms`. */
+  apiCall(call: ApiCall): void;
+  /** `execution_engine_api_failures_total`. */
+  apiFailure(failure: ApiFailure): void;
+}
+
+/** Options of {@link ExecutionEngineMetrics}. */
+export interface ExecutionEngineMetricsOptions {
+  /** The venue orders go to: the `exchange` label. */
+  readonly exchange: VenueName;
+  /** Configured symbols: a `symbol` label outside them becomes `other`. */
+  readonly symbols: readonly string[];
+}
+
+const ORDER_TYPE_LABELS = [...ORDER_TYPES, "other"] as const;
+type OrderTypeLabel = typeof ORDER_TYPE_LABELS[number];
+
+/** The execution-engine's recorder, over the families of `createServiceMetrics`. */
+export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics {
+  readonly #families: Families<"execution-engine">;
+  readonly #symbols: ReadonlySet<string>;
+  readonly #tickToTrade: Histogram.Internal<"exchange">;
+  readonly #submissionLatency: Record<
+    OrderTypeLabel,
+    Histogram.Internal<"exchange" | "order_type">
+  >;
+  readonly #submitted: Record<OrderTypeLabel, Record<SubmitStatus, Counter.Internal>>;
+  readonly #openOrders: Gauge.Internal<"exchange">;
+
+  /** Binds the per-order label children for `options.exchange`. */
+  constructor(families: Families<"execution-engine">, options: ExecutionEngineMetricsOptions) {
+    this.#families = families;
+    this.#symbols = new Set(options.symbols);
+    const exchange = options.exchange;
+    this.#tickToTrade = families.execution_engine_tick_to_trade_latency_us.labels({ exchange });
+    this.#openOrders = families.execution_engine_open_orders.labels({ exchange });
+    const latency = families.execution_engine_order_submission_latency_us;
+    const submitted = families.execution_engine_orders_submitted_total;
+    const bySubmitStatus = (orderType: OrderTypeLabel) => ({
+      success: submitted.labels({ order_type: orderType, status: "success", exchange }),
+      failure: submitted.labels({ order_type: orderType, status: "failure", exchange }),
+    });
+    this.#submissionLatency = {
+      market: latency.labels({ exchange, order_type: "market" }),
+      limit: latency.labels({ exchange, order_type: "limit" }),
+      other: latency.labels({ exchange, order_type: "other" }),
+    };
+    this.#submitted = {
+      market: bySubmitStatus("market"),
+      limit: bySubmitStatus("limit"),
+      other: bySubmitStatus("other"),
+    };
+  }
+
+  tickToTrade(latencyUs: number): void {
+    this.#tickToTrade.observe(latencyUs);
+  }
+
+  submissionLatency(orderType: string, latencyUs: number): void {
+    this.#submissionLatency[closedSet(ORDER_TYPES, orderType)].observe(latencyUs);
+  }
+
+  submitted(orderType: string, status: SubmitStatus): void {
+    this.#submitted[closedSet(ORDER_TYPES, orderType)][status].inc();
+  }
+
+  rejected(reason: RejectionReason, symbol: string): void {
+    this.#families.execution_engine_order_rejections_total.inc({
+      rejection_reason: reason,
+      symbol: symbolLabel(this.#symbols, symbol),
+    });
+  }
+
+  illegalTransition(from: OrderState, to: OrderState): void {
+    this.#families.execution_engine_illegal_transitions_total.inc({ from, to });
+  }
+
+  openOrders(count: number): void {
+    this.#openOrders.set(count);
+  }
+
+  apiCall(call: ApiCall): void {
+    this.#families.execution_engine_api_call_latency_ms.observe(
+      { endpoint: call.endpoint, method: call.method, status_code: call.statusCode },
+      call.ms,
+    );
+  }
+
+  apiFailure(failure: ApiFailure): void {
+    this.#families.execution_engine_api_failures_total.inc({
+      endpoint: failure.endpoint,
+      status_code: failure.statusCode,
+      error_message: failure.errorMessage,
+    });
+  }
+}
