@@ -11,8 +11,8 @@
 import type { ExecutionReport, Signal } from "../lib/types.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
 import type { CheckType } from "../services/risk-manager/denial.ts";
-import { RiskEngine } from "../services/risk-manager/risk_engine.ts";
-import { RiskMetrics } from "../services/risk-manager/risk_metrics.ts";
+import { RiskManagerCore } from "../services/risk-manager/core.ts";
+import { RiskManagerMetrics } from "../services/risk-manager/metrics.ts";
 import { StateStore } from "../services/risk-manager/state_store.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
@@ -31,8 +31,8 @@ const LIMITS = {
 function engine(
   recorder?: { check(t: CheckType, p: boolean, us: number): void },
   store = StateStore.open(":memory:"),
-): RiskEngine {
-  const e = new RiskEngine({
+): RiskManagerCore {
+  const e = new RiskManagerCore({
     symbols: SYMBOLS,
     strategy: "default",
     sizing: { notionalPerOrder: 5000, minQty: 0.001 },
@@ -103,7 +103,7 @@ function signal(symbol = "AAPL", price = 228): Signal {
 
 // ---- p50/p99 of the engine's own all_checks measurement, as in production ----
 const m = createServiceMetrics("risk-manager", { defaultMetrics: false, sampleMs: 3_600_000 });
-const rm = new RiskMetrics(m.families, SYMBOLS, "default", 5000);
+const rm = new RiskManagerMetrics(m.families, SYMBOLS, "default", 5000);
 {
   const dir = Deno.makeTempDirSync();
   const checks: number[] = [];

@@ -15,12 +15,12 @@ import type { Context, Next } from "hono";
 import { z } from "zod";
 import { getLogger } from "../../lib/log.ts";
 import { TRADING_STATES } from "../../lib/types.ts";
-import type { RiskEngine } from "./risk_engine.ts";
+import type { RiskManagerCore } from "./core.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
 /** What the admin API needs. */
 export interface AdminOptions {
-  readonly engine: RiskEngine;
+  readonly core: RiskManagerCore;
   /** `RISK_ADMIN_TOKEN`; writes are disabled without it. */
   readonly token?: string;
   /** Shown by `GET /admin/limits`. */
@@ -50,11 +50,11 @@ export function tokenMatches(given: string, expected: string): boolean {
  *
  * @example
  * ```ts
- * const admin = createAdminApp({ engine, token: secrets.riskAdminToken, settings: config.riskManager });
+ * const admin = createRiskManagerAdminApi({ core, token: secrets.riskAdminToken, settings: config.riskManager });
  * ```
  */
-export function createAdminApp(options: AdminOptions): Hono {
-  const { engine } = options;
+export function createRiskManagerAdminApi(options: AdminOptions): Hono {
+  const { core } = options;
   const now = options.now ?? Date.now;
   const audit = getLogger(["trading", "audit"]);
   const app = new Hono();
@@ -101,10 +101,10 @@ export function createAdminApp(options: AdminOptions): Hono {
   };
 
   const stateView = () => ({
-    ...engine.status,
-    dailyPnl: engine.dailyPnl(),
-    dailyLossLimit: engine.limits.dailyLossLimit,
-    day: engine.daily.day,
+    ...core.status,
+    dailyPnl: core.dailyPnl(),
+    dailyLossLimit: core.limits.dailyLossLimit,
+    day: core.daily.day,
   });
 
   const changed = (
@@ -119,9 +119,9 @@ export function createAdminApp(options: AdminOptions): Hono {
       actor: who,
       reason,
       changed: change !== null,
-      from: change?.event.previous ?? engine.status.state,
-      to: engine.status.state,
-      breakerTripped: engine.status.breakerTripped,
+      from: change?.event.previous ?? core.status.state,
+      to: core.status.state,
+      breakerTripped: core.status.breakerTripped,
     });
     return c.json({ changed: change !== null, ...stateView() });
   };
@@ -129,32 +129,32 @@ export function createAdminApp(options: AdminOptions): Hono {
   app.get("/admin/state", (c) => c.json(stateView()));
   app.get("/admin/positions", (c) =>
     c.json({
-      positions: engine.positions(),
-      exposure: engine.exposure(),
-      openOrders: engine.openOrders().length,
-      dailyPnl: engine.dailyPnl(),
+      positions: core.positions(),
+      exposure: core.exposure(),
+      openOrders: core.openOrders().length,
+      dailyPnl: core.dailyPnl(),
     }));
-  app.get("/admin/limits", (c) => c.json({ symbols: [...engine.symbols], ...options.settings }));
+  app.get("/admin/limits", (c) => c.json({ symbols: [...core.symbols], ...options.settings }));
 
   app.post("/admin/breaker/trip", requireToken, async (c) => {
     const b = await body(c, BreakerBody);
     if (b instanceof Response) return b;
     const who = `admin:${b.actor ?? "api"}`;
     const reason = b.reason ?? "manual trip";
-    return changed(c, "breaker_trip", who, reason, engine.trip(reason, who, now()));
+    return changed(c, "breaker_trip", who, reason, core.trip(reason, who, now()));
   });
   app.post("/admin/breaker/reset", requireToken, async (c) => {
     const b = await body(c, BreakerBody);
     if (b instanceof Response) return b;
     const who = `admin:${b.actor ?? "api"}`;
     const reason = b.reason ?? "manual reset";
-    return changed(c, "breaker_reset", who, reason, engine.reset(reason, who, now()));
+    return changed(c, "breaker_reset", who, reason, core.reset(reason, who, now()));
   });
   app.put("/admin/state", requireToken, async (c) => {
     const b = await body(c, StateBody);
     if (b instanceof Response) return b;
     const who = `admin:${b.actor ?? "api"}`;
-    const r = engine.setState(b.state, b.reason, who, now());
+    const r = core.setState(b.state, b.reason, who, now());
     if (r !== null && "code" in r) {
       audit.warning("Admin change refused", {
         action: "set_state",

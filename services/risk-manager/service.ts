@@ -22,16 +22,16 @@ import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import type { ExecutionReport, RiskDenialEvent, Signal } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { createAdminApp } from "./admin_api.ts";
-import { type Decision, RiskEngine } from "./risk_engine.ts";
-import { RiskMetrics } from "./risk_metrics.ts";
+import { createRiskManagerAdminApi } from "./admin_api.ts";
+import { type Decision, RiskManagerCore } from "./core.ts";
+import { RiskManagerMetrics } from "./metrics.ts";
 import { StateStore } from "./state_store.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
 /** A started risk-manager: the harness's core plus handles for tests. */
-export interface RiskManager extends RunningCore {
+export interface RiskManagerService extends RunningCore {
   readonly admin: Hono;
-  readonly engine: RiskEngine;
+  readonly core: RiskManagerCore;
   /** Resolved endpoints (ports of `:0` binds filled in). */
   readonly endpoints: { orders: string; executionReports: string; publish: string };
   close(): Promise<void>;
@@ -50,11 +50,11 @@ const MAX_RETRY_REPORTS = 100_000;
 /** Starts the risk-manager core. Throws (before trading) when its state cannot be opened. */
 export async function startRiskManager(
   ctx: ServiceContext<"risk-manager">,
-): Promise<RiskManager> {
+): Promise<RiskManagerService> {
   const rc = ctx.config.riskManager;
   const log = getLogger(["trading", "risk"]);
   const families = ctx.metrics.families;
-  const metrics = new RiskMetrics(
+  const metrics = new RiskManagerMetrics(
     families,
     ctx.config.symbols,
     rc.strategy,
@@ -64,7 +64,7 @@ export async function startRiskManager(
   let events: Publisher | undefined;
 
   const onStateChange = (c: TradingStateChange) => {
-    metrics.state(engine.status);
+    metrics.state(core.status);
     const fields = {
       state: c.event.state,
       previous: c.event.previous,
@@ -80,7 +80,7 @@ export async function startRiskManager(
       log.error("Cannot publish a trading state event", { error });
     }
   };
-  const engine: RiskEngine = new RiskEngine({
+  const core: RiskManagerCore = new RiskManagerCore({
     symbols: ctx.config.symbols,
     strategy: rc.strategy,
     sizing: rc.sizing,
@@ -90,16 +90,16 @@ export async function startRiskManager(
     recorder: metrics,
     onStateChange,
   });
-  const purged = engine.purgeClosedOrders(Date.now());
-  metrics.state(engine.status);
-  metrics.portfolio(engine);
+  const purged = core.purgeClosedOrders(Date.now());
+  metrics.state(core.status);
+  metrics.portfolio(core);
   log.info("Risk state restored", {
     path: rc.statePath,
-    state: engine.status.state,
-    breakerTripped: engine.status.breakerTripped,
-    openPositions: engine.openPositionCount(),
-    openOrders: engine.openOrders().length,
-    dailyPnl: engine.dailyPnl(),
+    state: core.status.state,
+    breakerTripped: core.status.breakerTripped,
+    openPositions: core.openPositionCount(),
+    openOrders: core.openOrders().length,
+    dailyPnl: core.dailyPnl(),
     purgedOrders: purged,
   });
 
@@ -170,7 +170,7 @@ export async function startRiskManager(
 
   signals.onMessage((env) => {
     const s = env.body as Signal;
-    const d = engine.onSignal(s, nowMs());
+    const d = core.onSignal(s, nowMs());
     if (d.approved) {
       send(d, env.trace);
       gaugesDirty = true;
@@ -201,7 +201,7 @@ export async function startRiskManager(
   const retry: Envelope[] = [];
   const applyReport = (env: Envelope) => {
     const r = env.body as ExecutionReport;
-    const out = engine.onExecutionReport(r, Date.now());
+    const out = core.onExecutionReport(r, Date.now());
     if (out.unknownOrder) {
       log.warning("Execution report for an order this risk-manager did not approve", {
         clientOrderId: r.clientOrderId,
@@ -222,7 +222,7 @@ export async function startRiskManager(
         realized: out.effect.realized,
         trace: env.trace,
       });
-      metrics.portfolio(engine);
+      metrics.portfolio(core);
     } else if (out.kind === "duplicate") {
       log.debug("Duplicate fill ignored", { clientOrderId: r.clientOrderId, cumQty: r.cumQty });
     }
@@ -252,25 +252,25 @@ export async function startRiskManager(
   });
 
   marketData.onMessage((env) => {
-    if (engine.onMarketData(env.type, env.body, Date.now())) gaugesDirty = true;
+    if (core.onMarketData(env.type, env.body, Date.now())) gaugesDirty = true;
   });
 
   const gaugeTimer = setInterval(() => {
     if (!gaugesDirty) return;
     gaugesDirty = false;
-    metrics.portfolio(engine);
+    metrics.portfolio(core);
   }, GAUGE_EVERY_MS);
   const housekeeping = setInterval(() => {
     drainRetries();
     try {
-      engine.flushMarks();
+      core.flushMarks();
     } catch (error) {
       log.error("Cannot persist marks", { error });
     }
   }, HOUSEKEEPING_EVERY_MS);
 
-  const admin = createAdminApp({
-    engine,
+  const admin = createRiskManagerAdminApi({
+    core,
     token: ctx.secrets.riskAdminToken,
     settings: {
       strategy: rc.strategy,
@@ -286,7 +286,7 @@ export async function startRiskManager(
   let closed = false;
   return {
     admin,
-    engine,
+    core,
     endpoints: {
       orders: orders.endpoint,
       executionReports: reports.endpoint,
@@ -307,7 +307,7 @@ export async function startRiskManager(
         });
       }
       try {
-        engine.flushMarks();
+        core.flushMarks();
       } finally {
         store.close();
       }

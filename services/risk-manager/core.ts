@@ -29,7 +29,7 @@ export interface CheckRecorder {
 }
 
 /** What the engine needs from config. */
-export interface RiskEngineOptions {
+export interface RiskManagerCoreOptions {
   readonly symbols: readonly string[];
   readonly strategy: string;
   readonly sizing: Config["riskManager"]["sizing"];
@@ -78,16 +78,16 @@ const DAY_MS = 86_400_000;
  *
  * @example
  * ```ts
- * const engine = new RiskEngine({ ...config.riskManager, symbols: config.symbols, store });
+ * const engine = new RiskManagerCore({ ...config.riskManager, symbols: config.symbols, store });
  * engine.onMark("AAPL", 100, Date.now());
  * const d = engine.onSignal(signal, Date.now());
  * if (d.approved) sender.send("order", d.order);
  * ```
  */
-export class RiskEngine {
+export class RiskManagerCore {
   readonly symbols: ReadonlySet<string>;
   readonly limits: Limits;
-  readonly #o: RiskEngineOptions;
+  readonly #o: RiskManagerCoreOptions;
   readonly #store: StateStore;
   readonly #book: PositionBook;
   readonly #marks: MarkBook;
@@ -105,7 +105,7 @@ export class RiskEngine {
   readonly #lapPassed: boolean[] = [];
   readonly #lapUs: number[] = [];
 
-  constructor(options: RiskEngineOptions) {
+  constructor(options: RiskManagerCoreOptions) {
     this.#o = options;
     this.symbols = new Set(options.symbols);
     this.limits = options.limits;

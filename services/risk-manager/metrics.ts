@@ -5,14 +5,14 @@
  */
 import type { Families } from "../../lib/metrics.ts";
 import { CHECK_TYPES, type CheckType, type Denial, failureType } from "./denial.ts";
-import type { CheckRecorder, RiskEngine } from "./risk_engine.ts";
+import type { CheckRecorder, RiskManagerCore } from "./core.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
 
 /**
  * Records into the service's families. Symbol labels are the configured symbols, else
  * `"other"` (positions in other symbols are summed there).
  */
-export class RiskMetrics implements CheckRecorder {
+export class RiskManagerMetrics implements CheckRecorder {
   readonly #f: Families<"risk-manager">;
   readonly #symbols: ReadonlySet<string>;
   /** Label children per check type, so the hot path does not hash label objects. */
@@ -62,12 +62,12 @@ export class RiskMetrics implements CheckRecorder {
     this.#f.risk_manager_circuit_breaker_tripped.set(status.breakerTripped ? 1 : 0);
   }
 
-  /** Sets every business gauge from the engine's positions and P&L. */
-  portfolio(engine: RiskEngine): void {
+  /** Sets every business gauge from the core's positions and P&L. */
+  portfolio(core: RiskManagerCore): void {
     const rows = new Map<string, { long: number; short: number; unreal: number; real: number }>();
     for (const s of this.#symbols) rows.set(s, { long: 0, short: 0, unreal: 0, real: 0 });
     let net = 0;
-    for (const p of engine.positions()) {
+    for (const p of core.positions()) {
       const label = this.#label(p.symbol);
       let r = rows.get(label);
       if (!r) rows.set(label, r = { long: 0, short: 0, unreal: 0, real: 0 });
@@ -84,9 +84,9 @@ export class RiskMetrics implements CheckRecorder {
       f.trading_unrealized_pnl_usd.set({ symbol }, r.unreal);
       f.trading_realized_pnl_usd.set({ symbol, strategy: this.strategy }, r.real);
     }
-    f.trading_open_positions_count.set(engine.openPositionCount());
+    f.trading_open_positions_count.set(core.openPositionCount());
     f.trading_portfolio_value_usd.set(net);
-    f.risk_manager_daily_pnl_usd.set(engine.dailyPnl());
+    f.risk_manager_daily_pnl_usd.set(core.dailyPnl());
   }
 
   #label(symbol: string): string {

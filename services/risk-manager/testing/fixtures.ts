@@ -3,10 +3,10 @@
  * in-memory store.
  * @module
  */
-import type { ExecutionReport, Signal } from "../../lib/types.ts";
-import type { CheckType } from "./denial.ts";
-import { type Limits, RiskEngine, type RiskEngineOptions } from "./risk_engine.ts";
-import { StateStore } from "./state_store.ts";
+import type { ExecutionReport, Signal } from "../../../lib/types.ts";
+import type { CheckType } from "../denial.ts";
+import { type Limits, RiskManagerCore, type RiskManagerCoreOptions } from "../core.ts";
+import { StateStore } from "../state_store.ts";
 
 /** Generous limits; tests tighten the one they exercise. */
 export const LIMITS: Limits = {
@@ -84,10 +84,10 @@ export class ArrayRecorder {
 }
 
 /** An engine on `store` (default: in memory) with AAPL marked at 100 (quote mid) at T0. */
-export function engineWith(
-  over: Partial<Omit<RiskEngineOptions, "limits">> & { limits?: Partial<Limits> } = {},
-): RiskEngine {
-  const e = new RiskEngine({
+export function coreWith(
+  over: Partial<Omit<RiskManagerCoreOptions, "limits">> & { limits?: Partial<Limits> } = {},
+): RiskManagerCore {
+  const e = new RiskManagerCore({
     symbols: SYMBOLS,
     strategy: "default",
     sizing: { notionalPerOrder: 1000, minQty: 0.001 },
