@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Signal } from "../../lib/types.ts";
 import type { DenialCode } from "./denial.ts";
-import type { Decision, RiskManagerCore } from "./core.ts";
+import { type Decision, RiskManagerCore } from "./core.ts";
 import { StateStore } from "./state_store.ts";
-import { ArrayRecorder, coreWith, fill, signal, T0 } from "./testing/fixtures.ts";
+import { ArrayRecorder, coreWith, fill, LIMITS, setMark, signal, T0 } from "./testing/fixtures.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
 function approved(d: Decision) {
@@ -169,11 +169,11 @@ Deno.test("RiskManagerCore daily loss at the limit trips the breaker and halts t
   const changes: TradingStateChange[] = [];
   const e = coreWith({ limits: { dailyLossLimit: 500 }, onStateChange: (c) => changes.push(c) });
   trade(e, "buy"); // long 10 @ 100
-  e.onMark("AAPL", 50.01, T0);
+  setMark(e, "AAPL", 50.01, T0);
   assert.ok(Math.abs(e.dailyPnl() + 499.9) < 1e-6);
   assert.equal(e.status.breakerTripped, false);
   approved(e.onSignal(signal({ price: 50.01 }), T0));
-  e.onMark("AAPL", 50, T0); // long 10 @ 100 and 10 open: -500
+  setMark(e, "AAPL", 50, T0); // long 10 @ 100 and 10 open: -500
   assert.equal(e.dailyPnl(), -500);
   assert.equal(e.status.breakerTripped, true);
   assert.equal(e.status.state, "HALTED");
@@ -186,12 +186,12 @@ Deno.test("RiskManagerCore daily loss at the limit trips the breaker and halts t
 Deno.test("RiskManagerCore after a reset within the loss denies new risk but lets positions reduce", () => {
   const e = coreWith({ limits: { dailyLossLimit: 500 } });
   trade(e, "buy");
-  e.onMark("AAPL", 40, T0);
+  setMark(e, "AAPL", 40, T0);
   assert.ok(e.status.breakerTripped);
   assert.ok(e.reset("checked", "ops", T0));
   assert.equal(e.status.state, "ACTIVE");
   denied(e.onSignal(signal({ price: 40 }), T0), "DAILY_LOSS_LIMIT_EXCEEDED");
-  e.onMark("AAPL", 39, T0); // still breached: no new trip after the reset
+  setMark(e, "AAPL", 39, T0); // still breached: no new trip after the reset
   assert.equal(e.status.breakerTripped, false);
   // A 25-share sell would flip the long 10 into new risk; closing it is allowed.
   denied(e.onSignal(signal({ action: "sell", price: 39 }), T0), "DAILY_LOSS_LIMIT_EXCEEDED");
@@ -249,7 +249,7 @@ Deno.test("RiskManagerCore flat signal closes the open position and nothing more
 
 Deno.test("RiskManagerCore denies a signal whose notional buys less than one unit", () => {
   const e = coreWith();
-  e.onMark("MSFT", 1500, T0);
+  setMark(e, "MSFT", 1500, T0);
   denied(e.onSignal(signal({ symbol: "MSFT", price: 1500 }), T0), "QTY_BELOW_MINIMUM");
 });
 
@@ -272,7 +272,7 @@ Deno.test("RiskManagerCore keeps P&L through partial fills, duplicates and a rev
   assert.equal(p.qty, -5);
   assert.equal(p.avgPrice, 105);
   assert.ok(Math.abs(p.realized - 38) < 1e-9);
-  e.onMark("AAPL", 104, T0);
+  setMark(e, "AAPL", 104, T0);
   p = e.positions().find((x) => x.symbol === "AAPL")!;
   assert.equal(p.side, "short");
   assert.equal(p.unrealized, 5);
@@ -313,10 +313,10 @@ Deno.test("RiskManagerCore frees an order's slot on reject, cancel and expire wi
 Deno.test("RiskManagerCore starts a new daily P&L at the UTC day boundary", () => {
   const e = coreWith();
   trade(e, "buy");
-  e.onMark("AAPL", 90, T0);
+  setMark(e, "AAPL", 90, T0);
   assert.equal(e.dailyPnl(), -100);
   const tomorrow = T0 + 86_400_000;
-  e.onMark("AAPL", 91, tomorrow);
+  setMark(e, "AAPL", 91, tomorrow);
   assert.equal(e.daily.day, "2026-11-25");
   assert.equal(e.dailyPnl(), 10);
 });
@@ -346,4 +346,50 @@ Deno.test("RiskManagerCore leaves memory untouched when a report cannot be store
   assert.equal(e.onExecutionReport(r, T0).kind, "fill");
   assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 10);
   assert.equal(e.openOrders().length, 0);
+});
+
+Deno.test("RiskManagerCore times each check run up to the denial with one clock read each", () => {
+  const rec = new ArrayRecorder();
+  let ms = 0;
+  const e = coreWith({ recorder: rec, clock: () => ms++ });
+  const s = signal();
+  approved(e.onSignal(s, T0));
+  rec.checks.length = 0;
+  denied(e.onSignal(s, T0), "DUPLICATE_SIGNAL");
+  assert.deepEqual(rec.checks, [
+    { type: "duplicate_signal", passed: false, us: 1000 },
+    { type: "all_checks", passed: false, us: 2000 },
+  ]);
+  rec.checks.length = 0;
+  denied(e.onSignal(signal({ symbol: "TSLA" }), T0), "SYMBOL_NOT_TRADED");
+  assert.deepEqual(rec.checks.map((c) => [c.type, c.passed]), [
+    ["duplicate_signal", true],
+    ["signal_expired", true],
+    ["symbol", false],
+    ["all_checks", false],
+  ]);
+});
+
+Deno.test("RiskManagerCore latches a loss it finds on a signal, judging the signal on the state it found", () => {
+  const store = StateStore.open(":memory:");
+  const first = coreWith({ store, limits: { dailyLossLimit: 5000 } });
+  trade(first, "buy"); // long 10 @ 100
+  setMark(first, "AAPL", 40, T0); // -600: within this limit
+  first.flushMarks();
+  // Restarted with a lower limit: the stored loss is beyond it, and nothing has latched it.
+  const changes: TradingStateChange[] = [];
+  const e = new RiskManagerCore({
+    symbols: ["AAPL"],
+    strategy: "default",
+    sizing: { notionalPerOrder: 1000, minQty: 0.001 },
+    limits: { ...LIMITS, dailyLossLimit: 500 },
+    markMaxAgeMs: 5000,
+    store,
+    onStateChange: (c) => changes.push(c),
+  });
+  assert.equal(e.status.breakerTripped, false);
+  denied(e.onSignal(signal({ price: 40 }), T0), "NO_REFERENCE_PRICE");
+  assert.equal(e.status.breakerTripped, true, "the bookkeeping after the checks tripped it");
+  assert.equal(changes.length, 1);
+  denied(e.onSignal(signal({ price: 40 }), T0), "CIRCUIT_BREAKER_TRIGGERED");
 });

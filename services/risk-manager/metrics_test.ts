@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { deny } from "./denial.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
-import { coreWith, fill, T0 } from "./testing/fixtures.ts";
+import { coreWith, fill, setMark, T0 } from "./testing/fixtures.ts";
 
 async function value(
   m: ReturnType<typeof createServiceMetrics<"risk-manager">>,
@@ -26,8 +26,8 @@ Deno.test("RiskManagerMetrics business gauges match the fills and marks", async 
     e.onExecutionReport(fill("x2", "sell", 4, 110), T0); // realise 40, long 6
     e.onExecutionReport(fill("x3", "sell", 2, 400, { symbol: "MSFT" }), T0); // short 2
     e.onExecutionReport(fill("x4", "buy", 1, 10, { symbol: "ZZZ" }), T0); // unconfigured
-    e.onMark("AAPL", 105, T0);
-    e.onMark("MSFT", 390, T0);
+    setMark(e, "AAPL", 105, T0);
+    setMark(e, "MSFT", 390, T0);
     rm.portfolio(e);
     assert.equal(
       await value(m, "trading_position_value_usd", { symbol: "AAPL", side: "long" }),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { StateStore } from "./state_store.ts";
-import { coreWith, fill, signal, T0 } from "./testing/fixtures.ts";
+import { coreWith, fill, setMark, signal, T0 } from "./testing/fixtures.ts";
 
 Deno.test("StateStore creates its directory and round-trips every table", () => {
   const dir = Deno.makeTempDirSync();
@@ -63,7 +63,7 @@ Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids aft
     const s2 = signal();
     const d2 = e1.onSignal(s2, T0); // stays open across the restart
     assert.ok(d2.approved);
-    e1.onMark("AAPL", 97, T0);
+    setMark(e1, "AAPL", 97, T0);
     e1.flushMarks();
     e1.setState("REDUCING", "test", "ops", T0);
     const pnl = e1.dailyPnl();
@@ -77,7 +77,7 @@ Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids aft
     assert.equal(e2.status.state, "REDUCING");
     assert.equal(e2.daily.day, "2026-11-24");
     // coreWith marks AAPL at 100 again; the loss of the 97 mark recovers with it.
-    e2.onMark("AAPL", 97, T0);
+    setMark(e2, "AAPL", 97, T0);
     assert.equal(e2.dailyPnl(), pnl);
     assert.equal(e2.openOrders().length, 1);
     for (const s of [s1, s2]) {

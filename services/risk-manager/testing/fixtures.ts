@@ -1,11 +1,13 @@
 /**
- * Test fixtures of the risk-manager: limits, signals, reports and an engine on an
- * in-memory store.
+ * Test fixtures of the risk-manager (tests and bench/risk-manager_bench.ts): limits,
+ * signals, reports, a check recorder, marks fed through the market-data path, and a core
+ * on an in-memory store.
  * @module
  */
 import type { ExecutionReport, Signal } from "../../../lib/types.ts";
 import type { CheckType } from "../denial.ts";
-import { type Limits, RiskManagerCore, type RiskManagerCoreOptions } from "../core.ts";
+import type { CheckContext, Limits } from "../checks.ts";
+import { RiskManagerCore, type RiskManagerCoreOptions } from "../core.ts";
 import { StateStore } from "../state_store.ts";
 
 /** Generous limits; tests tighten the one they exercise. */
@@ -75,6 +77,43 @@ export function fill(
   };
 }
 
+/**
+ * A context every pre-trade check passes: a buy of 10 AAPL at 100 (marked at 100 at T0)
+ * from a flat book, with `over` applied. Derived figures are not recomputed: set every
+ * figure a test depends on.
+ */
+export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
+  return {
+    signal: signal(),
+    now: T0,
+    limits: LIMITS,
+    sizing: { notionalPerOrder: 1000, minQty: 0.001 },
+    markMaxAgeMs: 5000,
+    clientOrderId: "rm-sig-0",
+    clientOrderIdUsed: false,
+    symbolTraded: true,
+    status: { state: "ACTIVE", breakerTripped: false, reason: "start", actor: "system", since: 0 },
+    position: 0,
+    leaves: { buy: 0, sell: 0 },
+    side: "buy",
+    reducibleQty: 0,
+    mark: { price: 100, ts: T0, source: "quote" },
+    price: 100,
+    qty: 10,
+    notional: 1000,
+    reduces: false,
+    projectedPosition: 10,
+    grossBefore: 0,
+    grossAfter: 1000,
+    netBefore: 0,
+    netAfter: 1000,
+    openOrders: 0,
+    rateTokens: 1000,
+    dailyPnl: 0,
+    ...over,
+  };
+}
+
 /** Records every check outcome. */
 export class ArrayRecorder {
   readonly checks: { type: CheckType; passed: boolean; us: number }[] = [];
@@ -83,11 +122,28 @@ export class ArrayRecorder {
   }
 }
 
-/** An engine on `store` (default: in memory) with AAPL marked at 100 (quote mid) at T0. */
+/**
+ * Marks `symbol` at `price` at `now` (epoch ms) the way the service does: a quote with
+ * bid = ask = `price` through {@link RiskManagerCore.onMarketData}. Returns false when the
+ * core ignored it (a symbol neither traded nor held, or a price that is not positive).
+ */
+export function setMark(
+  core: RiskManagerCore,
+  symbol: string,
+  price: number,
+  now: number,
+): boolean {
+  return core.onMarketData("quote", { symbol, bidPrice: price, askPrice: price }, now) !== null;
+}
+
+/**
+ * A core on `store` (default: in memory) with AAPL, MSFT and BTC/USD marked at 100, 400
+ * and 100,000 at T0.
+ */
 export function coreWith(
   over: Partial<Omit<RiskManagerCoreOptions, "limits">> & { limits?: Partial<Limits> } = {},
 ): RiskManagerCore {
-  const e = new RiskManagerCore({
+  const core = new RiskManagerCore({
     symbols: SYMBOLS,
     strategy: "default",
     sizing: { notionalPerOrder: 1000, minQty: 0.001 },
@@ -96,8 +152,8 @@ export function coreWith(
     ...over,
     limits: { ...LIMITS, ...over.limits },
   });
-  e.onMark("AAPL", 100, T0);
-  e.onMark("MSFT", 400, T0);
-  e.onMark("BTC/USD", 100000, T0);
-  return e;
+  setMark(core, "AAPL", 100, T0);
+  setMark(core, "MSFT", 400, T0);
+  setMark(core, "BTC/USD", 100000, T0);
+  return core;
 }
