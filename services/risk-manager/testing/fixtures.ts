@@ -4,6 +4,7 @@
  * on an in-memory store.
  * @module
  */
+import type { Envelope } from "../../../lib/envelope.ts";
 import type { ExecutionReport, Signal } from "../../../lib/types.ts";
 import type { CheckType } from "../denial.ts";
 import type { CheckContext, Limits } from "../checks.ts";
@@ -112,6 +113,16 @@ export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
     dailyPnl: 0,
     ...over,
   };
+}
+
+let seq = 0;
+/** An envelope of `type` carrying `body`, as a subscriber hands it to a handler. */
+export function envelope<T>(
+  type: string,
+  body: T,
+  trace = "0123456789abcdef0123456789abcdef",
+): Envelope<T> {
+  return { v: 1, type, seq: ++seq, pub: "test/peer", epoch: T0, ts: Date.now(), trace, body };
 }
 
 /** Records every check outcome. */
