@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { resetSync } from "@logtape/logtape";
 import { setupLogging } from "../../lib/log.ts";
-import { createRiskManagerAdminApi, tokenMatches } from "./admin_api.ts";
+import { createRiskManagerAdminApi, isBearerToken, tokenMatches } from "./admin_api.ts";
 import { coreWith, fill, T0 } from "./testing/fixtures.ts";
 
 const TOKEN = "s3cret-token";
@@ -137,4 +137,63 @@ Deno.test("admin API writes an audit event for every change and every refused wr
   } finally {
     resetSync();
   }
+});
+
+Deno.test("admin API reads a write's body as JSON whatever its declared type", async () => {
+  for (const type of [undefined, "text/plain", "application/x-www-form-urlencoded"]) {
+    const { core, app } = setup();
+    const headers: Record<string, string> = auth(TOKEN);
+    if (type) headers["Content-Type"] = type;
+    const r = await app.request("/admin/breaker/trip", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ reason: "drill", actor: "carol" }),
+    });
+    assert.equal(r.status, 200, type);
+    assert.equal(core.status.actor, "admin:carol", type);
+  }
+});
+
+Deno.test("admin API answers a body that is not JSON, or a bad field, with 400 bad_request", async () => {
+  const { app } = setup();
+  for (const type of ["application/json", "text/plain"]) {
+    const r = await app.request("/admin/breaker/trip", {
+      method: "POST",
+      headers: { ...auth(TOKEN), "Content-Type": type },
+      body: "{not json",
+    });
+    assert.equal(r.status, 400, type);
+    assert.deepEqual(await r.json(), {
+      error: "bad_request",
+      message: "the body is not valid JSON",
+    });
+  }
+  const r = await app.request("/admin/state", {
+    method: "PUT",
+    headers: auth(TOKEN),
+    body: JSON.stringify({ state: "ACTIVE", reason: "x", actor: "not an actor" }),
+  });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).message, /^"actor": /);
+});
+
+Deno.test("admin API answers every refused token with the same 401 and challenge", async () => {
+  const { app } = setup();
+  for (const headers of [{}, auth("wrong"), { Authorization: `Basic ${TOKEN}` }]) {
+    const r = await app.request("/admin/breaker/reset", { method: "POST", headers });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="risk-manager"');
+    assert.deepEqual(await r.json(), {
+      error: "unauthorized",
+      message: "a valid bearer token is required",
+    });
+  }
+});
+
+Deno.test("isBearerToken() accepts RFC 6750 token characters only", () => {
+  assert.ok(isBearerToken("s3cret-token"));
+  assert.ok(isBearerToken("aGVsbG8/d29ybGQ+.~_=="));
+  assert.ok(!isBearerToken("pass word"));
+  assert.ok(!isBearerToken("bang!"));
+  assert.ok(!isBearerToken(""));
 });

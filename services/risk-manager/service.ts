@@ -19,7 +19,7 @@ import {
 } from "../../lib/messaging/mod.ts";
 import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
-import { createRiskManagerAdminApi } from "./admin_api.ts";
+import { createRiskManagerAdminApi, isBearerToken } from "./admin_api.ts";
 import { RiskManagerCore } from "./core.ts";
 import { RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
@@ -153,9 +153,17 @@ export async function startRiskManager(
     }
   }, HOUSEKEEPING_EVERY_MS);
 
+  const token = ctx.secrets.riskAdminToken;
+  if (!token) {
+    log.warning("RISK_ADMIN_TOKEN is not set: admin writes are disabled");
+  } else if (!isBearerToken(token)) {
+    log.warning(
+      "RISK_ADMIN_TOKEN holds characters a bearer token cannot carry (RFC 6750: letters, digits, -._~+/ and trailing =): every admin write will be refused",
+    );
+  }
   const admin = createRiskManagerAdminApi({
     core,
-    token: ctx.secrets.riskAdminToken,
+    token,
     settings: {
       strategy: settings.strategy,
       sizing: settings.sizing,
@@ -163,9 +171,6 @@ export async function startRiskManager(
       markMaxAgeMs: settings.markMaxAgeMs,
     },
   });
-  if (!ctx.secrets.riskAdminToken) {
-    log.warning("RISK_ADMIN_TOKEN is not set: admin writes are disabled");
-  }
 
   let closed = false;
   return {
