@@ -19,7 +19,7 @@ import { z } from "zod";
 import { getLogger } from "../../lib/log.ts";
 import { TRADING_STATES } from "../../lib/types.ts";
 import type { RiskManagerCore } from "./core.ts";
-import type { TradingStateChange } from "./trading_state.ts";
+import { isStateError, type TradingStateChange } from "./trading_state.ts";
 
 /** What the admin API needs. */
 export interface RiskManagerAdminApiOptions {
@@ -187,7 +187,7 @@ export function createRiskManagerAdminApi(options: RiskManagerAdminApiOptions): 
     const body = c.req.valid("json");
     const who = `admin:${body.actor ?? "api"}`;
     const outcome = core.setState(body.state, body.reason, who, now());
-    if (outcome !== null && "code" in outcome) {
+    if (isStateError(outcome)) {
       audit.warning("Admin change refused", {
         action: "set_state",
         actor: who,

@@ -26,6 +26,7 @@ import { type FillEffect, type Position, PositionBook } from "./position_book.ts
 import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
 import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
 import {
+  isStateError,
   type StateError,
   type TradingStateChange,
   TradingStateMachine,
@@ -437,7 +438,7 @@ export class RiskManagerCore {
     now: number,
   ): TradingStateChange | null | StateError {
     const change = this.#state.set(state, reason, actor, now);
-    if (change === null || !("event" in change)) return change;
+    if (change === null || isStateError(change)) return change;
     return this.#apply(change);
   }
 
