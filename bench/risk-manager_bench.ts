@@ -2,7 +2,7 @@
  * Risk-manager micro benchmarks: the full pre-trade check run (`onSignal`, all checks,
  * approval recorded in SQLite in memory), a denial, a fill, a mark, and the gauges.
  *
- * Besides `Deno.bench`'s figures, the module prints the p50/p99 of the engine's own
+ * Besides `Deno.bench`'s figures, the module prints the p50/p99 of the core's own
  * `all_checks` latency (the `risk_manager_pretrade_check_latency_us{check_type="all_checks"}`
  * observation, per-check metrics on) over 20,000 approvals, and of the whole `onSignal`
  * including the approval's durable SQLite write (a WAL file in a temp directory), since
@@ -10,29 +10,22 @@
  */
 import type { ExecutionReport, Signal } from "../lib/types.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
-import type { CheckType } from "../services/risk-manager/denial.ts";
-import { RiskEngine } from "../services/risk-manager/risk_engine.ts";
-import { RiskMetrics } from "../services/risk-manager/risk_metrics.ts";
+import { type CheckRecorder, RiskManagerCore } from "../services/risk-manager/core.ts";
+import { RiskManagerMetrics } from "../services/risk-manager/metrics.ts";
 import { StateStore } from "../services/risk-manager/state_store.ts";
+import {
+  LIMITS as TEST_LIMITS,
+  setMark,
+  SYMBOLS as TEST_SYMBOLS,
+} from "../services/risk-manager/testing/fixtures.ts";
 
-const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
-const LIMITS = {
-  maxOrderQty: 1000,
-  maxOrderNotional: 25000,
-  maxPositionQty: 2000,
-  maxGrossExposure: 250000,
-  maxNetExposure: 150000,
-  maxOpenOrders: 20,
-  priceCollarBps: 100,
-  maxOrdersPerSecond: 1e12,
-  dailyLossLimit: 5000,
-};
+const SYMBOLS = [...TEST_SYMBOLS, "SPY"];
+/** The test limits, with an order rate no bench loop reaches. */
+const LIMITS = { ...TEST_LIMITS, maxOrdersPerSecond: 1e12 };
 
-function engine(
-  recorder?: { check(t: CheckType, p: boolean, us: number): void },
-  store = StateStore.open(":memory:"),
-): RiskEngine {
-  const e = new RiskEngine({
+/** A core marked at today's prices, long AAPL and short MSFT. */
+function benchCore(recorder?: CheckRecorder, store = StateStore.open(":memory:")): RiskManagerCore {
+  const core = new RiskManagerCore({
     symbols: SYMBOLS,
     strategy: "default",
     sizing: { notionalPerOrder: 5000, minQty: 0.001 },
@@ -42,36 +35,37 @@ function engine(
     recorder,
   });
   const now = Date.now();
-  e.onMark("AAPL", 228, now);
-  e.onMark("MSFT", 415, now);
-  e.onMark("SPY", 592, now);
-  e.onMark("BTC/USD", 97250, now);
+  setMark(core, "AAPL", 228, now);
+  setMark(core, "MSFT", 415, now);
+  setMark(core, "SPY", 592, now);
+  setMark(core, "BTC/USD", 97250, now);
   // A few positions, so exposure and P&L have something to add up.
-  e.onExecutionReport(report("seed-1", "AAPL", "buy", 10, 227, "filled"), now);
-  e.onExecutionReport(report("seed-2", "MSFT", "sell", 5, 416, "filled"), now);
-  return e;
+  core.onExecutionReport(report("seed-1", "AAPL", "buy", 10, 227, "filled"), now);
+  core.onExecutionReport(report("seed-2", "MSFT", "sell", 5, 416, "filled"), now);
+  return core;
 }
 
+/** A fill (`filled`) or a report without a fill, stamped now. */
 function report(
-  id: string,
+  clientOrderId: string,
   symbol: string,
   side: "buy" | "sell",
   qty: number,
   price: number,
   state: ExecutionReport["state"],
 ): ExecutionReport {
-  const fill = state === "filled";
+  const filled = state === "filled";
   return {
-    clientOrderId: id,
+    clientOrderId,
     symbol,
     side,
-    kind: fill ? "fill" : "cancel",
+    kind: filled ? "fill" : "cancel",
     state,
     orderQty: qty,
-    lastQty: fill ? qty : 0,
-    lastPrice: fill ? price : 0,
-    cumQty: fill ? qty : 0,
-    avgPrice: fill ? price : 0,
+    lastQty: filled ? qty : 0,
+    lastPrice: filled ? price : 0,
+    cumQty: filled ? qty : 0,
+    avgPrice: filled ? price : 0,
     leavesQty: 0,
     venue: "sim",
     strategy: "default",
@@ -79,17 +73,19 @@ function report(
   };
 }
 
-function cancel(id: string, side: "buy" | "sell", qty: number): ExecutionReport {
-  return report(id, "AAPL", side, qty, 0, "canceled");
+/** Cancels an approved AAPL order, so open orders and positions stay as they were. */
+function cancel(clientOrderId: string, side: "buy" | "sell", qty: number): ExecutionReport {
+  return report(clientOrderId, "AAPL", side, qty, 0, "canceled");
 }
 
-let n = 0;
+let signals = 0;
+/** A signal valid for a long time from now, alternately a buy and a sell. */
 function signal(symbol = "AAPL", price = 228): Signal {
   const now = Date.now();
   return {
-    id: `b-${++n}`,
+    id: `b-${++signals}`,
     symbol,
-    action: n % 2 ? "buy" : "sell",
+    action: signals % 2 ? "buy" : "sell",
     confidence: 0.7,
     model: "rules",
     modelVersion: "1",
@@ -101,82 +97,80 @@ function signal(symbol = "AAPL", price = 228): Signal {
   };
 }
 
-// ---- p50/p99 of the engine's own all_checks measurement, as in production ----
-const m = createServiceMetrics("risk-manager", { defaultMetrics: false, sampleMs: 3_600_000 });
-const rm = new RiskMetrics(m.families, SYMBOLS, "default", 5000);
+// ---- p50/p99 of the core's own all_checks measurement, as in production ----
+const serviceMetrics = createServiceMetrics("risk-manager", {
+  defaultMetrics: false,
+  sampleMs: 3_600_000,
+});
+const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
 {
   const dir = Deno.makeTempDirSync();
-  const checks: number[] = [];
-  const whole: number[] = [];
-  const recorder = {
-    check(t: CheckType, p: boolean, us: number) {
-      rm.check(t, p, us);
-      if (t === "all_checks") checks.push(us);
+  const allChecksUs: number[] = [];
+  const onSignalUs: number[] = [];
+  const recorder: CheckRecorder = {
+    check(type, passed, latencyUs) {
+      metrics.check(type, passed, latencyUs);
+      if (type === "all_checks") allChecksUs.push(latencyUs);
     },
   };
   const store = StateStore.open(`${dir}/bench.sqlite`);
-  const e = engine(recorder, store);
+  const core = benchCore(recorder, store);
   for (let i = 0; i < 20_000; i++) {
-    const s = signal();
-    const t = performance.now();
-    const d = e.onSignal(s, Date.now());
-    whole.push((performance.now() - t) * 1000);
-    if (!d.approved) throw new Error(d.denial.message);
-    e.onExecutionReport(cancel(d.order.clientOrderId, d.order.side, d.order.qty), Date.now());
+    const next = signal();
+    const startedAt = performance.now();
+    const decision = core.onSignal(next, Date.now());
+    onSignalUs.push((performance.now() - startedAt) * 1000);
+    if (!decision.approved) throw new Error(decision.denial.message);
+    const { order } = decision;
+    core.onExecutionReport(cancel(order.clientOrderId, order.side, order.qty), Date.now());
   }
   store.close();
   Deno.removeSync(dir, { recursive: true });
-  const pct = (xs: number[], p: number) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(1);
+  const percentile = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1);
   };
   console.log(
     `risk-manager pre-trade checks, 20000 approved signals with metrics: ` +
-      `all_checks p50=${pct(checks, 0.5)}µs p99=${pct(checks, 0.99)}µs; ` +
-      `onSignal incl. durable SQLite record p50=${pct(whole, 0.5)}µs p99=${pct(whole, 0.99)}µs`,
+      `all_checks p50=${percentile(allChecksUs, 0.5)}µs p99=${percentile(allChecksUs, 0.99)}µs; ` +
+      `onSignal incl. durable SQLite record p50=${percentile(onSignalUs, 0.5)}µs ` +
+      `p99=${percentile(onSignalUs, 0.99)}µs`,
   );
 }
 
-const plain = engine();
+/** Approves one signal on `core` (timed) and cancels the order (not timed). */
+function approveOne(core: RiskManagerCore, b: Deno.BenchContext): void {
+  const next = signal();
+  b.start();
+  const decision = core.onSignal(next, Date.now());
+  b.end();
+  if (decision.approved) {
+    const { order } = decision;
+    core.onExecutionReport(cancel(order.clientOrderId, order.side, order.qty), Date.now());
+  }
+}
+
+const plain = benchCore();
 Deno.bench(
   "pre-trade checks: approve a signal (no metrics)",
   { group: "pretrade", baseline: true },
-  (b) => {
-    const s = signal();
-    b.start();
-    const d = plain.onSignal(s, Date.now());
-    b.end();
-    if (d.approved) {
-      plain.onExecutionReport(cancel(d.order.clientOrderId, d.order.side, d.order.qty), Date.now());
-    }
-  },
+  (b) => approveOne(plain, b),
 );
 
-const metered = engine(rm);
+const metered = benchCore(metrics);
 Deno.bench(
   "pre-trade checks: approve a signal (with per-check metrics)",
   { group: "pretrade" },
-  (b) => {
-    const s = signal();
-    b.start();
-    const d = metered.onSignal(s, Date.now());
-    b.end();
-    if (d.approved) {
-      metered.onExecutionReport(
-        cancel(d.order.clientOrderId, d.order.side, d.order.qty),
-        Date.now(),
-      );
-    }
-  },
+  (b) => approveOne(metered, b),
 );
 
-const denier = engine(rm);
+const denier = benchCore(metrics);
 denier.trip("bench", "bench", Date.now());
 Deno.bench("pre-trade checks: deny at the circuit breaker", { group: "pretrade" }, () => {
   denier.onSignal(signal(), Date.now());
 });
 
-const filler = engine();
+const filler = benchCore();
 let fills = 0;
 Deno.bench("execution report: apply a fill (SQLite in memory)", () => {
   filler.onExecutionReport(
@@ -185,12 +179,12 @@ Deno.bench("execution report: apply a fill (SQLite in memory)", () => {
   );
 });
 
-const marker = engine();
+const marker = benchCore();
 const quote = { symbol: "AAPL", bidPrice: 227.99, askPrice: 228.01, bidSize: 1, askSize: 1 };
 Deno.bench("market data: apply a quote mark", () => {
   marker.onMarketData("quote", quote, Date.now());
 });
 
 Deno.bench("metrics: refresh every business gauge", () => {
-  rm.portfolio(metered);
+  metrics.portfolio(metered);
 });

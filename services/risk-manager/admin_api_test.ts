@@ -1,25 +1,25 @@
 import assert from "node:assert/strict";
 import { resetSync } from "@logtape/logtape";
 import { setupLogging } from "../../lib/log.ts";
-import { createAdminApp, tokenMatches } from "./admin_api.ts";
-import { engineWith, fill, T0 } from "./testing.ts";
+import { createRiskManagerAdminApi, isBearerToken, tokenMatches } from "./admin_api.ts";
+import { coreWith, fill, T0 } from "./testing/fixtures.ts";
 
 const TOKEN = "s3cret-token";
 function setup(token: string | null = TOKEN) {
-  const engine = engineWith();
-  const app = createAdminApp({
-    engine,
+  const core = coreWith();
+  const app = createRiskManagerAdminApi({
+    core,
     token: token ?? undefined,
-    settings: { limits: engine.limits },
+    settings: { limits: core.limits },
     now: () => T0,
   });
-  return { engine, app };
+  return { core, app };
 }
 const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 
 Deno.test("admin API reads state, positions and limits without a token", async () => {
-  const { engine, app } = setup(null);
-  engine.onExecutionReport(fill("x", "buy", 2, 100), T0);
+  const { core, app } = setup(null);
+  core.onExecutionReport(fill("x", "buy", 2, 100), T0);
   const state = await (await app.request("/admin/state")).json();
   assert.equal(state.state, "ACTIVE");
   assert.equal(state.breakerTripped, false);
@@ -33,15 +33,15 @@ Deno.test("admin API reads state, positions and limits without a token", async (
 });
 
 Deno.test("admin API refuses writes with 403 when no token is configured", async () => {
-  const { engine, app } = setup(null);
+  const { core, app } = setup(null);
   const r = await app.request("/admin/breaker/trip", { method: "POST", headers: auth("x") });
   assert.equal(r.status, 403);
   assert.equal((await r.json()).error, "admin_writes_disabled");
-  assert.equal(engine.status.breakerTripped, false);
+  assert.equal(core.status.breakerTripped, false);
 });
 
 Deno.test("admin API refuses writes with 401 for a missing or wrong token", async () => {
-  const { engine, app } = setup();
+  const { core, app } = setup();
   for (const headers of [{}, auth("wrong"), auth(TOKEN + "x"), { Authorization: TOKEN }]) {
     const r = await app.request("/admin/breaker/trip", { method: "POST", headers });
     assert.equal(r.status, 401);
@@ -53,11 +53,11 @@ Deno.test("admin API refuses writes with 401 for a missing or wrong token", asyn
     body: JSON.stringify({ state: "HALTED", reason: "x" }),
   });
   assert.equal(r.status, 401);
-  assert.equal(engine.status.state, "ACTIVE");
+  assert.equal(core.status.state, "ACTIVE");
 });
 
 Deno.test("admin API trips and resets the breaker with the right token", async () => {
-  const { engine, app } = setup();
+  const { core, app } = setup();
   let r = await app.request("/admin/breaker/trip", {
     method: "POST",
     headers: auth(TOKEN),
@@ -69,7 +69,7 @@ Deno.test("admin API trips and resets the breaker with the right token", async (
   assert.equal(j.state, "HALTED");
   assert.equal(j.breakerTripped, true);
   assert.equal(j.actor, "admin:alice");
-  assert.equal(engine.status.breakerTripped, true);
+  assert.equal(core.status.breakerTripped, true);
   r = await app.request("/admin/breaker/trip", { method: "POST", headers: auth(TOKEN) });
   assert.equal((await r.json()).changed, false);
   r = await app.request("/admin/breaker/reset", { method: "POST", headers: auth(TOKEN) });
@@ -79,7 +79,7 @@ Deno.test("admin API trips and resets the breaker with the right token", async (
 });
 
 Deno.test("admin API sets the trading state and refuses it while the breaker is tripped", async () => {
-  const { engine, app } = setup();
+  const { core, app } = setup();
   const put = (body: unknown) =>
     app.request("/admin/state", {
       method: "PUT",
@@ -88,12 +88,12 @@ Deno.test("admin API sets the trading state and refuses it while the breaker is 
     });
   let r = await put({ state: "REDUCING", reason: "wind down" });
   assert.equal(r.status, 200);
-  assert.equal(engine.status.state, "REDUCING");
+  assert.equal(core.status.state, "REDUCING");
   assert.equal((await put({ state: "PAUSED", reason: "x" })).status, 400);
   assert.equal((await put({ state: "ACTIVE" })).status, 400);
   assert.equal((await put("{not json")).status, 400);
   assert.equal((await put({ state: "ACTIVE", reason: "x", extra: 1 })).status, 400);
-  engine.trip("test", "ops", T0);
+  core.trip("test", "ops", T0);
   r = await put({ state: "ACTIVE", reason: "try" });
   assert.equal(r.status, 409);
   assert.equal((await r.json()).code, "BREAKER_TRIPPED");
@@ -137,4 +137,63 @@ Deno.test("admin API writes an audit event for every change and every refused wr
   } finally {
     resetSync();
   }
+});
+
+Deno.test("admin API reads a write's body as JSON whatever its declared type", async () => {
+  for (const type of [undefined, "text/plain", "application/x-www-form-urlencoded"]) {
+    const { core, app } = setup();
+    const headers: Record<string, string> = auth(TOKEN);
+    if (type) headers["Content-Type"] = type;
+    const r = await app.request("/admin/breaker/trip", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ reason: "drill", actor: "carol" }),
+    });
+    assert.equal(r.status, 200, type);
+    assert.equal(core.status.actor, "admin:carol", type);
+  }
+});
+
+Deno.test("admin API answers a body that is not JSON, or a bad field, with 400 bad_request", async () => {
+  const { app } = setup();
+  for (const type of ["application/json", "text/plain"]) {
+    const r = await app.request("/admin/breaker/trip", {
+      method: "POST",
+      headers: { ...auth(TOKEN), "Content-Type": type },
+      body: "{not json",
+    });
+    assert.equal(r.status, 400, type);
+    assert.deepEqual(await r.json(), {
+      error: "bad_request",
+      message: "the body is not valid JSON",
+    });
+  }
+  const r = await app.request("/admin/state", {
+    method: "PUT",
+    headers: auth(TOKEN),
+    body: JSON.stringify({ state: "ACTIVE", reason: "x", actor: "not an actor" }),
+  });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).message, /^"actor": /);
+});
+
+Deno.test("admin API answers every refused token with the same 401 and challenge", async () => {
+  const { app } = setup();
+  for (const headers of [{}, auth("wrong"), { Authorization: `Basic ${TOKEN}` }]) {
+    const r = await app.request("/admin/breaker/reset", { method: "POST", headers });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="risk-manager"');
+    assert.deepEqual(await r.json(), {
+      error: "unauthorized",
+      message: "a valid bearer token is required",
+    });
+  }
+});
+
+Deno.test("isBearerToken() accepts RFC 6750 token characters only", () => {
+  assert.ok(isBearerToken("s3cret-token"));
+  assert.ok(isBearerToken("aGVsbG8/d29ybGQ+.~_=="));
+  assert.ok(!isBearerToken("pass word"));
+  assert.ok(!isBearerToken("bang!"));
+  assert.ok(!isBearerToken(""));
 });

@@ -71,6 +71,11 @@ export function deny(code: DenialCode, details: Record<string, number | string> 
   });
 }
 
+/** Rounds a USD figure or a ratio to 2 decimals, as denials and breaker reasons show them. */
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
 /** The `failure_type` label value of a code: the code in snake_case (`position_limit_exceeded`). */
 export function failureType(code: DenialCode): string {
   return code.toLowerCase();

@@ -31,26 +31,30 @@ export class MarkBook {
     let price: number | null;
     let source: Mark["source"];
     if (type === "quote") {
-      const q = body as Quote;
-      symbol = q.symbol;
-      price = q.bidPrice > 0 && q.askPrice >= q.bidPrice ? (q.bidPrice + q.askPrice) / 2 : null;
+      const quote = body as Quote;
+      symbol = quote.symbol;
+      price = quote.bidPrice > 0 && quote.askPrice >= quote.bidPrice
+        ? (quote.bidPrice + quote.askPrice) / 2
+        : null;
       source = "quote";
     } else if (type === "book") {
-      const b = body as Book;
-      symbol = b.symbol;
-      price = b.crossed ? null : b.mid;
+      const book = body as Book;
+      symbol = book.symbol;
+      price = book.crossed ? null : book.mid;
       source = "book";
     } else if (type === "trade") {
-      const t = body as Trade;
-      symbol = t.symbol;
-      price = t.price;
+      const trade = body as Trade;
+      symbol = trade.symbol;
+      price = trade.price;
       source = "trade";
-      const prev = this.#marks.get(symbol);
-      if (prev && prev.source !== "trade" && now - prev.ts <= this.maxAgeMs) return null;
+      const previous = this.#marks.get(symbol);
+      if (previous && previous.source !== "trade" && now - previous.ts <= this.maxAgeMs) {
+        return null;
+      }
     } else return null;
     if (price === null || !(price > 0) || !Number.isFinite(price)) return null;
-    const m: Mark = { price, ts: now, source };
-    this.#marks.set(symbol, m);
-    return m;
+    const mark: Mark = { price, ts: now, source };
+    this.#marks.set(symbol, mark);
+    return mark;
   }
 }

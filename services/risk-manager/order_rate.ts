@@ -17,7 +17,7 @@
 export class OrderRateLimiter {
   readonly capacity: number;
   #tokens: number;
-  #at: number | null = null;
+  #refilledAt: number | null = null;
 
   constructor(readonly perSecond: number) {
     if (!(perSecond > 0)) throw new RangeError(`perSecond must be > 0, got ${perSecond}`);
@@ -38,12 +38,12 @@ export class OrderRateLimiter {
   }
 
   #refill(nowMs: number): void {
-    if (this.#at !== null && nowMs > this.#at) {
+    if (this.#refilledAt !== null && nowMs > this.#refilledAt) {
       this.#tokens = Math.min(
         this.capacity,
-        this.#tokens + ((nowMs - this.#at) / 1000) * this.perSecond,
+        this.#tokens + ((nowMs - this.#refilledAt) / 1000) * this.perSecond,
       );
     }
-    if (this.#at === null || nowMs > this.#at) this.#at = nowMs;
+    if (this.#refilledAt === null || nowMs > this.#refilledAt) this.#refilledAt = nowMs;
   }
 }

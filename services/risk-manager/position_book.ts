@@ -68,24 +68,24 @@ export class PositionBook {
   applyFill(symbol: string, side: "buy" | "sell", qty: number, price: number): FillEffect {
     const before = this.get(symbol);
     const signed = side === "buy" ? qty : -qty;
-    let { qty: pos, avgPrice: avg, realized } = before;
+    let { qty: position, avgPrice, realized } = before;
     let realizedNow = 0;
-    if (pos === 0 || Math.sign(pos) === Math.sign(signed)) {
-      const total = Math.abs(pos) + qty;
-      avg = total > 0 ? (Math.abs(pos) * avg + qty * price) / total : 0;
-      pos = cleanQty(pos + signed);
+    if (position === 0 || Math.sign(position) === Math.sign(signed)) {
+      const total = Math.abs(position) + qty;
+      avgPrice = total > 0 ? (Math.abs(position) * avgPrice + qty * price) / total : 0;
+      position = cleanQty(position + signed);
     } else {
-      const closing = Math.min(qty, Math.abs(pos));
-      realizedNow = closing * (price - avg) * Math.sign(pos);
+      const closing = Math.min(qty, Math.abs(position));
+      realizedNow = closing * (price - avgPrice) * Math.sign(position);
       realized += realizedNow;
-      pos = cleanQty(pos + signed);
-      if (pos === 0) avg = 0;
-      else if (Math.sign(pos) === Math.sign(signed)) avg = price; // reversed
+      position = cleanQty(position + signed);
+      if (position === 0) avgPrice = 0;
+      else if (Math.sign(position) === Math.sign(signed)) avgPrice = price; // reversed
     }
     const after: Position = Object.freeze({
       symbol,
-      qty: pos,
-      avgPrice: avg,
+      qty: position,
+      avgPrice,
       realized,
       mark: before.mark ?? price,
     });

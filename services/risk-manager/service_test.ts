@@ -147,7 +147,7 @@ Deno.test({
       // Marks arrive once the subscriber has joined (PUB/SUB slow joiner): republish.
       await waitFor("a mark for AAPL", () => {
         mdPub.publish("quote", quoteOf("AAPL", 200));
-        return rm.engine.mark("AAPL");
+        return rm.core.mark("AAPL");
       });
       mdPub.publish("quote", { symbol: "AAPL", bidPrice: "bad" }); // malformed: skipped
 
@@ -188,7 +188,7 @@ Deno.test({
       const r = reportOf(order, 25, 200.5);
       await reports.send("execution_report", r);
       await reports.send("execution_report", r); // a duplicate fill (resent by the venue side)
-      const aapl = () => rm.engine.positions().find((p) => p.symbol === "AAPL");
+      const aapl = () => rm.core.positions().find((p) => p.symbol === "AAPL");
       await waitFor("the fill", () => aapl()?.qty === 25);
       assert.equal(aapl()?.avgPrice, 200.5);
       await waitFor(
@@ -236,8 +236,8 @@ Deno.test({
       metrics.stop();
       ({ rm, metrics } = await start(config));
       assert.equal(aapl()?.qty, 25);
-      assert.equal(rm.engine.positions().find((p) => p.symbol === "AAPL")?.avgPrice, 200.5);
-      assert.equal(rm.engine.status.state, "ACTIVE");
+      assert.equal(rm.core.positions().find((p) => p.symbol === "AAPL")?.avgPrice, 200.5);
+      assert.equal(rm.core.status.state, "ACTIVE");
       assert.equal(await metricValue(metrics.registry, "trading_open_positions_count"), 1);
     } finally {
       for (const c of cleanup) await c.close().catch(() => {});

@@ -110,9 +110,9 @@ export class StateStore {
         "PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
       );
       db.exec(SCHEMA);
-    } catch (e) {
+    } catch (error) {
       db.close();
-      throw new Error(`Cannot open risk state "${path}": ${(e as Error).message}`);
+      throw new Error(`Cannot open risk state "${path}": ${(error as Error).message}`);
     }
     const store = new StateStore(db);
     // Checkpoints (the fsyncs) on a worker thread, not inside an approval's commit.
@@ -124,24 +124,24 @@ export class StateStore {
   load(): StoredState {
     const positions = this.#db.prepare(
       "SELECT symbol, qty, avg_price, realized, mark FROM positions ORDER BY symbol",
-    ).all().map((r) => ({
-      symbol: String(r.symbol),
-      qty: Number(r.qty),
-      avgPrice: Number(r.avg_price),
-      realized: Number(r.realized),
-      mark: r.mark === null ? null : Number(r.mark),
+    ).all().map((row) => ({
+      symbol: String(row.symbol),
+      qty: Number(row.qty),
+      avgPrice: Number(row.avg_price),
+      realized: Number(row.realized),
+      mark: row.mark === null ? null : Number(row.mark),
     }));
     const orders = this.#db.prepare(
       "SELECT client_order_id, signal_id, symbol, side, qty, cum_qty, open, created_at FROM orders",
-    ).all().map((r) => ({
-      clientOrderId: String(r.client_order_id),
-      signalId: String(r.signal_id),
-      symbol: String(r.symbol),
-      side: r.side === "sell" ? "sell" as const : "buy" as const,
-      qty: Number(r.qty),
-      cumQty: Number(r.cum_qty),
-      open: Number(r.open) === 1,
-      createdAt: Number(r.created_at),
+    ).all().map((row) => ({
+      clientOrderId: String(row.client_order_id),
+      signalId: String(row.signal_id),
+      symbol: String(row.symbol),
+      side: row.side === "sell" ? "sell" as const : "buy" as const,
+      qty: Number(row.qty),
+      cumQty: Number(row.cum_qty),
+      open: Number(row.open) === 1,
+      createdAt: Number(row.created_at),
     }));
     return {
       positions,
@@ -152,32 +152,38 @@ export class StateStore {
   }
 
   /** Writes one position. */
-  putPosition(p: Position): void {
-    this.#putPosition.run(p.symbol, p.qty, p.avgPrice, p.realized, p.mark);
+  putPosition(position: Position): void {
+    this.#putPosition.run(
+      position.symbol,
+      position.qty,
+      position.avgPrice,
+      position.realized,
+      position.mark,
+    );
   }
 
   /** Inserts an order or updates its filled quantity and open flag. */
-  putOrder(o: OrderRecord): void {
+  putOrder(order: OrderRecord): void {
     this.#putOrder.run(
-      o.clientOrderId,
-      o.signalId,
-      o.symbol,
-      o.side,
-      o.qty,
-      o.cumQty,
-      o.open ? 1 : 0,
-      o.createdAt,
+      order.clientOrderId,
+      order.signalId,
+      order.symbol,
+      order.side,
+      order.qty,
+      order.cumQty,
+      order.open ? 1 : 0,
+      order.createdAt,
     );
   }
 
   /** Writes the trading state. */
-  putStatus(s: TradingStatus): void {
-    this.#putMeta.run("status", JSON.stringify(s));
+  putStatus(status: TradingStatus): void {
+    this.#putMeta.run("status", JSON.stringify(status));
   }
 
   /** Writes the daily P&L bookkeeping. */
-  putDaily(d: DailyPnl): void {
-    this.#putMeta.run("daily", JSON.stringify(d));
+  putDaily(daily: DailyPnl): void {
+    this.#putMeta.run("daily", JSON.stringify(daily));
   }
 
   /** Runs `fn` in one transaction (nested calls join the outer one). */
@@ -189,9 +195,9 @@ export class StateStore {
       const out = fn();
       this.#db.exec("COMMIT");
       return out;
-    } catch (e) {
+    } catch (error) {
       this.#db.exec("ROLLBACK");
-      throw e;
+      throw error;
     } finally {
       this.#depth--;
     }
@@ -199,10 +205,10 @@ export class StateStore {
 
   /** Deletes closed orders created before `beforeMs`; returns how many. */
   purgeClosedOrders(beforeMs: number): number {
-    const r = this.#db.prepare("DELETE FROM orders WHERE open = 0 AND created_at < ?").run(
+    const result = this.#db.prepare("DELETE FROM orders WHERE open = 0 AND created_at < ?").run(
       beforeMs,
     );
-    return Number(r.changes);
+    return Number(result.changes);
   }
 
   /** Closes the database. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { StateStore } from "./state_store.ts";
-import { engineWith, fill, signal, T0 } from "./testing.ts";
+import { coreWith, fill, setMark, signal, T0 } from "./testing/fixtures.ts";
 
 Deno.test("StateStore creates its directory and round-trips every table", () => {
   const dir = Deno.makeTempDirSync();
@@ -50,12 +50,12 @@ Deno.test("StateStore.transaction() rolls back every write when the function thr
   s.close();
 });
 
-Deno.test("RiskEngine recovers positions, daily P&L, state and used ids after a restart", () => {
+Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids after a restart", () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
     const store1 = StateStore.open(path);
-    const e1 = engineWith({ store: store1 });
+    const e1 = coreWith({ store: store1 });
     const s1 = signal();
     const d1 = e1.onSignal(s1, T0);
     assert.ok(d1.approved);
@@ -63,21 +63,21 @@ Deno.test("RiskEngine recovers positions, daily P&L, state and used ids after a 
     const s2 = signal();
     const d2 = e1.onSignal(s2, T0); // stays open across the restart
     assert.ok(d2.approved);
-    e1.onMark("AAPL", 97, T0);
+    setMark(e1, "AAPL", 97, T0);
     e1.flushMarks();
     e1.setState("REDUCING", "test", "ops", T0);
     const pnl = e1.dailyPnl();
     store1.close();
 
     const store2 = StateStore.open(path);
-    const e2 = engineWith({ store: store2 });
+    const e2 = coreWith({ store: store2 });
     const p = e2.positions().find((x) => x.symbol === "AAPL")!;
     assert.equal(p.qty, 10);
     assert.equal(p.avgPrice, 100);
     assert.equal(e2.status.state, "REDUCING");
     assert.equal(e2.daily.day, "2026-11-24");
-    // engineWith marks AAPL at 100 again; the loss of the 97 mark recovers with it.
-    e2.onMark("AAPL", 97, T0);
+    // coreWith marks AAPL at 100 again; the loss of the 97 mark recovers with it.
+    setMark(e2, "AAPL", 97, T0);
     assert.equal(e2.dailyPnl(), pnl);
     assert.equal(e2.openOrders().length, 1);
     for (const s of [s1, s2]) {
@@ -95,15 +95,15 @@ Deno.test("RiskEngine recovers positions, daily P&L, state and used ids after a 
   }
 });
 
-Deno.test("RiskEngine keeps a tripped breaker tripped across a restart", () => {
+Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
     const a = StateStore.open(path);
-    engineWith({ store: a }).trip("test", "ops", T0);
+    coreWith({ store: a }).trip("test", "ops", T0);
     a.close();
     const b = StateStore.open(path);
-    const e = engineWith({ store: b });
+    const e = coreWith({ store: b });
     assert.equal(e.status.breakerTripped, true);
     assert.equal(e.status.state, "HALTED");
     b.close();
@@ -112,8 +112,8 @@ Deno.test("RiskEngine keeps a tripped breaker tripped across a restart", () => {
   }
 });
 
-Deno.test("RiskEngine.purgeClosedOrders() forgets old closed orders only", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore.purgeClosedOrders() forgets old closed orders only", () => {
+  const e = coreWith();
   const a = e.onSignal(signal(), T0);
   const b = e.onSignal(signal(), T0);
   assert.ok(a.approved && b.approved);

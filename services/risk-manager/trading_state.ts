@@ -40,27 +40,27 @@ export interface StateError {
 
 /** Holds the trading state; each change returns a {@link TradingStateChange} or null. */
 export class TradingStateMachine {
-  #s: TradingStatus;
+  #status: TradingStatus;
 
   constructor(initial?: TradingStatus) {
-    this.#s = initial ??
+    this.#status = initial ??
       { state: "ACTIVE", breakerTripped: false, reason: "start", actor: "system", since: 0 };
   }
 
   /** The current status. */
   get status(): TradingStatus {
-    return this.#s;
+    return this.#status;
   }
 
   /** Trips the breaker (HALTED). Null when it was already tripped. */
   trip(reason: string, actor: string, at: number): TradingStateChange | null {
-    if (this.#s.breakerTripped) return null;
+    if (this.#status.breakerTripped) return null;
     return this.#change("HALTED", true, `circuit breaker tripped: ${reason}`, actor, at);
   }
 
   /** Resets the breaker (ACTIVE). Null when it was not tripped. */
   reset(reason: string, actor: string, at: number): TradingStateChange | null {
-    if (!this.#s.breakerTripped) return null;
+    if (!this.#status.breakerTripped) return null;
     return this.#change("ACTIVE", false, `circuit breaker reset: ${reason}`, actor, at);
   }
 
@@ -71,13 +71,13 @@ export class TradingStateMachine {
     actor: string,
     at: number,
   ): TradingStateChange | null | StateError {
-    if (this.#s.breakerTripped) {
+    if (this.#status.breakerTripped) {
       return {
         code: "BREAKER_TRIPPED",
         message: "BREAKER_TRIPPED: reset the circuit breaker before setting the state",
       };
     }
-    if (state === this.#s.state) return null;
+    if (state === this.#status.state) return null;
     return this.#change(state, false, reason, actor, at);
   }
 
@@ -88,9 +88,9 @@ export class TradingStateMachine {
     actor: string,
     at: number,
   ): TradingStateChange {
-    const previous = this.#s.state;
-    const breakerChanged = breaker !== this.#s.breakerTripped;
-    this.#s = Object.freeze({ state, breakerTripped: breaker, reason, actor, since: at });
+    const previous = this.#status.state;
+    const breakerChanged = breaker !== this.#status.breakerTripped;
+    this.#status = Object.freeze({ state, breakerTripped: breaker, reason, actor, since: at });
     return {
       event: Object.freeze({ state, previous, reason, actor, at }),
       breakerTripped: breaker,

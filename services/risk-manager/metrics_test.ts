@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { deny } from "./denial.ts";
-import { RiskMetrics } from "./risk_metrics.ts";
-import { engineWith, fill, T0 } from "./testing.ts";
+import { RiskManagerMetrics } from "./metrics.ts";
+import { coreWith, fill, setMark, T0 } from "./testing/fixtures.ts";
 
 async function value(
   m: ReturnType<typeof createServiceMetrics<"risk-manager">>,
@@ -17,17 +17,17 @@ async function value(
   return v?.value;
 }
 
-Deno.test("RiskMetrics business gauges match the fills and marks", async () => {
+Deno.test("RiskManagerMetrics business gauges match the fills and marks", async () => {
   const m = createServiceMetrics("risk-manager", { defaultMetrics: false, instrumented: true });
   try {
-    const rm = new RiskMetrics(m.families, ["AAPL", "MSFT", "BTC/USD"], "default", 5000);
-    const e = engineWith({ recorder: rm });
+    const rm = new RiskManagerMetrics(m.families, ["AAPL", "MSFT", "BTC/USD"], "default", 5000);
+    const e = coreWith({ recorder: rm });
     e.onExecutionReport(fill("x1", "buy", 10, 100), T0);
     e.onExecutionReport(fill("x2", "sell", 4, 110), T0); // realise 40, long 6
     e.onExecutionReport(fill("x3", "sell", 2, 400, { symbol: "MSFT" }), T0); // short 2
     e.onExecutionReport(fill("x4", "buy", 1, 10, { symbol: "ZZZ" }), T0); // unconfigured
-    e.onMark("AAPL", 105, T0);
-    e.onMark("MSFT", 390, T0);
+    setMark(e, "AAPL", 105, T0);
+    setMark(e, "MSFT", 390, T0);
     rm.portfolio(e);
     assert.equal(
       await value(m, "trading_position_value_usd", { symbol: "AAPL", side: "long" }),
@@ -60,10 +60,10 @@ Deno.test("RiskMetrics business gauges match the fills and marks", async () => {
   }
 });
 
-Deno.test("RiskMetrics counts checks, denials and the state with closed label sets", async () => {
+Deno.test("RiskManagerMetrics counts checks, denials and the state with closed label sets", async () => {
   const m = createServiceMetrics("risk-manager", { defaultMetrics: false, instrumented: true });
   try {
-    const rm = new RiskMetrics(m.families, ["AAPL"], "default", 5000);
+    const rm = new RiskManagerMetrics(m.families, ["AAPL"], "default", 5000);
     rm.check("position_limit", false, 3);
     rm.denied(deny("POSITION_LIMIT_EXCEEDED"), "AAPL");
     rm.denied(deny("CIRCUIT_BREAKER_TRIGGERED"), "NOT-CONFIGURED");

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Signal } from "../../lib/types.ts";
 import type { DenialCode } from "./denial.ts";
-import type { Decision, RiskEngine } from "./risk_engine.ts";
+import { type Decision, RiskManagerCore } from "./core.ts";
 import { StateStore } from "./state_store.ts";
-import { ArrayRecorder, engineWith, fill, signal, T0 } from "./testing.ts";
+import { ArrayRecorder, coreWith, fill, LIMITS, setMark, signal, T0 } from "./testing/fixtures.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
 function approved(d: Decision) {
@@ -16,15 +16,20 @@ function denied(d: Decision, code: DenialCode) {
   return d.denial;
 }
 /** Approves a buy/sell of AAPL and fills it completely at `price`. */
-function trade(e: RiskEngine, action: "buy" | "sell", price = 100, over: Partial<Signal> = {}) {
+function trade(
+  e: RiskManagerCore,
+  action: "buy" | "sell",
+  price = 100,
+  over: Partial<Signal> = {},
+) {
   const o = approved(e.onSignal(signal({ action, price, ...over }), T0));
   e.onExecutionReport(fill(o.clientOrderId, o.side, o.qty, price, { symbol: o.symbol }), T0);
   return o;
 }
 
-Deno.test("RiskEngine approves a signal into a sized market order with a deterministic id", () => {
+Deno.test("RiskManagerCore approves a signal into a sized market order with a deterministic id", () => {
   const rec = new ArrayRecorder();
-  const e = engineWith({ recorder: rec });
+  const e = coreWith({ recorder: rec });
   const s = signal();
   const o = approved(e.onSignal(s, T0));
   assert.equal(o.clientOrderId, `rm-${s.id}`);
@@ -40,36 +45,36 @@ Deno.test("RiskEngine approves a signal into a sized market order with a determi
   assert.equal(new Set(rec.checks.map((c) => c.type)).size, 16);
 });
 
-Deno.test("RiskEngine sizes crypto in minQty steps with a gtc order", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore sizes crypto in minQty steps with a gtc order", () => {
+  const e = coreWith();
   const o = approved(e.onSignal(signal({ symbol: "BTC/USD", price: 100000 }), T0));
   assert.equal(o.qty, 0.01);
   assert.equal(o.timeInForce, "gtc");
 });
 
-Deno.test("RiskEngine denies a replayed signal so it never becomes two orders", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore denies a replayed signal so it never becomes two orders", () => {
+  const e = coreWith();
   const s = signal();
   approved(e.onSignal(s, T0));
   denied(e.onSignal(s, T0), "DUPLICATE_SIGNAL");
   denied(e.onSignal({ ...s }, T0 + 1), "DUPLICATE_SIGNAL");
 });
 
-Deno.test("RiskEngine denies an expired signal and accepts one expiring now", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore denies an expired signal and accepts one expiring now", () => {
+  const e = coreWith();
   denied(e.onSignal(signal({ expiresAt: T0 - 1 }), T0), "SIGNAL_EXPIRED");
   approved(e.onSignal(signal({ expiresAt: T0 }), T0));
 });
 
-Deno.test("RiskEngine denies a symbol outside the configured set", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore denies a symbol outside the configured set", () => {
+  const e = coreWith();
   denied(e.onSignal(signal({ symbol: "TSLA" }), T0), "SYMBOL_NOT_TRADED");
 });
 
-Deno.test("RiskEngine max_order_qty passes at the limit and denies above it", () => {
-  approved(engineWith({ limits: { maxOrderQty: 10 } }).onSignal(signal(), T0));
+Deno.test("RiskManagerCore max_order_qty passes at the limit and denies above it", () => {
+  approved(coreWith({ limits: { maxOrderQty: 10 } }).onSignal(signal(), T0));
   const d = denied(
-    engineWith({ limits: { maxOrderQty: 9 } }).onSignal(signal(), T0),
+    coreWith({ limits: { maxOrderQty: 9 } }).onSignal(signal(), T0),
     "MAX_ORDER_QTY_EXCEEDED",
   );
   assert.equal(d.check, "max_order_qty");
@@ -77,73 +82,73 @@ Deno.test("RiskEngine max_order_qty passes at the limit and denies above it", ()
   assert.equal(d.message, "MAX_ORDER_QTY_EXCEEDED: qty=10, max=9");
 });
 
-Deno.test("RiskEngine max_order_notional passes at the limit and denies above it", () => {
-  approved(engineWith({ limits: { maxOrderNotional: 1000 } }).onSignal(signal(), T0));
+Deno.test("RiskManagerCore max_order_notional passes at the limit and denies above it", () => {
+  approved(coreWith({ limits: { maxOrderNotional: 1000 } }).onSignal(signal(), T0));
   denied(
-    engineWith({ limits: { maxOrderNotional: 999.99 } }).onSignal(signal(), T0),
+    coreWith({ limits: { maxOrderNotional: 999.99 } }).onSignal(signal(), T0),
     "MAX_ORDER_NOTIONAL_EXCEEDED",
   );
 });
 
-Deno.test("RiskEngine price_collar passes at the collar and denies beyond it", () => {
-  const e = engineWith({ limits: { priceCollarBps: 100 } });
+Deno.test("RiskManagerCore price_collar passes at the collar and denies beyond it", () => {
+  const e = coreWith({ limits: { priceCollarBps: 100 } });
   approved(e.onSignal(signal({ price: 101 }), T0));
   approved(e.onSignal(signal({ price: 99 }), T0));
   denied(e.onSignal(signal({ price: 101.02 }), T0), "PRICE_COLLAR_BREACHED");
   denied(e.onSignal(signal({ price: 98.98 }), T0), "PRICE_COLLAR_BREACHED");
 });
 
-Deno.test("RiskEngine price_collar denies without a mark or with a stale one", () => {
-  const e = engineWith({ markMaxAgeMs: 1000 });
+Deno.test("RiskManagerCore price_collar denies without a mark or with a stale one", () => {
+  const e = coreWith({ markMaxAgeMs: 1000 });
   denied(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0 + 1001), "STALE_REFERENCE_PRICE");
   approved(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0 + 1000));
   assert.equal(e.onMarketData("quote", { symbol: "ZZZ", bidPrice: 1, askPrice: 1 }, T0), null);
   assert.equal(e.mark("ZZZ"), undefined, "no marks for symbols neither traded nor held");
-  const fresh = engineWith({ symbols: ["AAPL", "SPY"] });
+  const fresh = coreWith({ symbols: ["AAPL", "SPY"] });
   denied(fresh.onSignal(signal({ symbol: "SPY", price: 500 }), T0), "NO_REFERENCE_PRICE");
 });
 
-Deno.test("RiskEngine position_limit counts fills and open orders, at and above the limit", () => {
-  const e = engineWith({ limits: { maxPositionQty: 30 } });
+Deno.test("RiskManagerCore position_limit counts fills and open orders, at and above the limit", () => {
+  const e = coreWith({ limits: { maxPositionQty: 30 } });
   trade(e, "buy"); // long 10
   approved(e.onSignal(signal(), T0)); // open buy 10: worst case 20
   approved(e.onSignal(signal(), T0)); // worst case 30, at the limit
   denied(e.onSignal(signal(), T0), "POSITION_LIMIT_EXCEEDED");
 });
 
-Deno.test("RiskEngine position_limit lets an order that reduces an oversized position through", () => {
-  const e = engineWith({ limits: { maxPositionQty: 5 } });
+Deno.test("RiskManagerCore position_limit lets an order that reduces an oversized position through", () => {
+  const e = coreWith({ limits: { maxPositionQty: 5 } });
   e.onExecutionReport(fill("ext-1", "buy", 10, 100), T0); // long 10 from outside
   denied(e.onSignal(signal(), T0), "POSITION_LIMIT_EXCEEDED");
   approved(e.onSignal(signal({ action: "sell" }), T0));
 });
 
-Deno.test("RiskEngine gross_exposure passes at the limit and denies above it", () => {
-  const e = engineWith({ limits: { maxGrossExposure: 2000 } });
+Deno.test("RiskManagerCore gross_exposure passes at the limit and denies above it", () => {
+  const e = coreWith({ limits: { maxGrossExposure: 2000 } });
   trade(e, "buy"); // 1000 gross
   approved(e.onSignal(signal(), T0)); // worst case 2000
   denied(e.onSignal(signal(), T0), "GROSS_EXPOSURE_EXCEEDED");
   // Other symbols count too, and a reducing sell is allowed above the limit.
-  const f = engineWith({ limits: { maxGrossExposure: 1500 } });
+  const f = coreWith({ limits: { maxGrossExposure: 1500 } });
   f.onExecutionReport(fill("ext-1", "buy", 2, 400, { symbol: "MSFT" }), T0);
   f.onExecutionReport(fill("ext-2", "buy", 10, 100), T0);
   denied(f.onSignal(signal(), T0), "GROSS_EXPOSURE_EXCEEDED");
   approved(f.onSignal(signal({ action: "sell" }), T0));
 });
 
-Deno.test("RiskEngine net_exposure passes at the limit and denies above it", () => {
-  const e = engineWith({ limits: { maxNetExposure: 1800 } });
+Deno.test("RiskManagerCore net_exposure passes at the limit and denies above it", () => {
+  const e = coreWith({ limits: { maxNetExposure: 1800 } });
   trade(e, "buy"); // net +1000
   approved(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0)); // 2 MSFT: 1800
-  const f = engineWith({ limits: { maxNetExposure: 1799 } });
+  const f = coreWith({ limits: { maxNetExposure: 1799 } });
   trade(f, "buy");
   denied(f.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "NET_EXPOSURE_EXCEEDED");
   // A sell lowers net exposure, so it passes; shorts count as negative.
   approved(f.onSignal(signal({ symbol: "MSFT", action: "sell", price: 400 }), T0));
 });
 
-Deno.test("RiskEngine max_open_orders passes up to the limit and frees a slot on a final report", () => {
-  const e = engineWith({ limits: { maxOpenOrders: 2 } });
+Deno.test("RiskManagerCore max_open_orders passes up to the limit and frees a slot on a final report", () => {
+  const e = coreWith({ limits: { maxOpenOrders: 2 } });
   const a = approved(e.onSignal(signal(), T0));
   approved(e.onSignal(signal(), T0));
   denied(e.onSignal(signal(), T0), "MAX_OPEN_ORDERS_EXCEEDED");
@@ -152,23 +157,23 @@ Deno.test("RiskEngine max_open_orders passes up to the limit and frees a slot on
   assert.equal(e.openOrders().length, 2);
 });
 
-Deno.test("RiskEngine order_rate allows the configured rate and refuses the next order", () => {
-  const e = engineWith({ limits: { maxOrdersPerSecond: 3 } });
+Deno.test("RiskManagerCore order_rate allows the configured rate and refuses the next order", () => {
+  const e = coreWith({ limits: { maxOrdersPerSecond: 3 } });
   for (let i = 0; i < 3; i++) approved(e.onSignal(signal(), T0));
   denied(e.onSignal(signal(), T0), "ORDER_RATE_EXCEEDED");
   denied(e.onSignal(signal(), T0 + 333), "ORDER_RATE_EXCEEDED");
   approved(e.onSignal(signal(), T0 + 334));
 });
 
-Deno.test("RiskEngine daily loss at the limit trips the breaker and halts trading", () => {
+Deno.test("RiskManagerCore daily loss at the limit trips the breaker and halts trading", () => {
   const changes: TradingStateChange[] = [];
-  const e = engineWith({ limits: { dailyLossLimit: 500 }, onStateChange: (c) => changes.push(c) });
+  const e = coreWith({ limits: { dailyLossLimit: 500 }, onStateChange: (c) => changes.push(c) });
   trade(e, "buy"); // long 10 @ 100
-  e.onMark("AAPL", 50.01, T0);
+  setMark(e, "AAPL", 50.01, T0);
   assert.ok(Math.abs(e.dailyPnl() + 499.9) < 1e-6);
   assert.equal(e.status.breakerTripped, false);
   approved(e.onSignal(signal({ price: 50.01 }), T0));
-  e.onMark("AAPL", 50, T0); // long 10 @ 100 and 10 open: -500
+  setMark(e, "AAPL", 50, T0); // long 10 @ 100 and 10 open: -500
   assert.equal(e.dailyPnl(), -500);
   assert.equal(e.status.breakerTripped, true);
   assert.equal(e.status.state, "HALTED");
@@ -178,15 +183,15 @@ Deno.test("RiskEngine daily loss at the limit trips the breaker and halts tradin
   denied(e.onSignal(signal({ price: 50 }), T0), "CIRCUIT_BREAKER_TRIGGERED");
 });
 
-Deno.test("RiskEngine after a reset within the loss denies new risk but lets positions reduce", () => {
-  const e = engineWith({ limits: { dailyLossLimit: 500 } });
+Deno.test("RiskManagerCore after a reset within the loss denies new risk but lets positions reduce", () => {
+  const e = coreWith({ limits: { dailyLossLimit: 500 } });
   trade(e, "buy");
-  e.onMark("AAPL", 40, T0);
+  setMark(e, "AAPL", 40, T0);
   assert.ok(e.status.breakerTripped);
   assert.ok(e.reset("checked", "ops", T0));
   assert.equal(e.status.state, "ACTIVE");
   denied(e.onSignal(signal({ price: 40 }), T0), "DAILY_LOSS_LIMIT_EXCEEDED");
-  e.onMark("AAPL", 39, T0); // still breached: no new trip after the reset
+  setMark(e, "AAPL", 39, T0); // still breached: no new trip after the reset
   assert.equal(e.status.breakerTripped, false);
   // A 25-share sell would flip the long 10 into new risk; closing it is allowed.
   denied(e.onSignal(signal({ action: "sell", price: 39 }), T0), "DAILY_LOSS_LIMIT_EXCEEDED");
@@ -195,8 +200,8 @@ Deno.test("RiskEngine after a reset within the loss denies new risk but lets pos
   assert.equal(o.qty, 10);
 });
 
-Deno.test("RiskEngine circuit breaker denies every order until reset", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore circuit breaker denies every order until reset", () => {
+  const e = coreWith();
   trade(e, "buy");
   assert.ok(e.trip("manual test", "ops", T0));
   assert.equal(e.trip("again", "ops", T0), null);
@@ -206,16 +211,16 @@ Deno.test("RiskEngine circuit breaker denies every order until reset", () => {
   approved(e.onSignal(signal(), T0));
 });
 
-Deno.test("RiskEngine HALTED denies every order", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore HALTED denies every order", () => {
+  const e = coreWith();
   trade(e, "buy");
   e.setState("HALTED", "maintenance", "ops", T0);
   denied(e.onSignal(signal(), T0), "TRADING_HALTED");
   denied(e.onSignal(signal({ action: "flat" }), T0), "TRADING_HALTED");
 });
 
-Deno.test("RiskEngine REDUCING accepts only reducing orders and never flips a position", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore REDUCING accepts only reducing orders and never flips a position", () => {
+  const e = coreWith();
   e.onExecutionReport(fill("ext-1", "buy", 4, 100), T0); // long 4
   e.setState("REDUCING", "wind down", "ops", T0);
   denied(e.onSignal(signal({ action: "buy" }), T0), "REDUCING_ONLY");
@@ -232,8 +237,8 @@ Deno.test("RiskEngine REDUCING accepts only reducing orders and never flips a po
   assert.equal(approved(e.onSignal(signal({ action: "buy" }), T0)).qty, 3);
 });
 
-Deno.test("RiskEngine flat signal closes the open position and nothing more", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore flat signal closes the open position and nothing more", () => {
+  const e = coreWith();
   denied(e.onSignal(signal({ action: "flat" }), T0), "NO_POSITION_TO_CLOSE");
   e.onExecutionReport(fill("ext-1", "sell", 7, 100), T0); // short 7
   const o = approved(e.onSignal(signal({ action: "flat" }), T0));
@@ -242,14 +247,14 @@ Deno.test("RiskEngine flat signal closes the open position and nothing more", ()
   denied(e.onSignal(signal({ action: "flat" }), T0), "NO_POSITION_TO_CLOSE");
 });
 
-Deno.test("RiskEngine denies a signal whose notional buys less than one unit", () => {
-  const e = engineWith();
-  e.onMark("MSFT", 1500, T0);
+Deno.test("RiskManagerCore denies a signal whose notional buys less than one unit", () => {
+  const e = coreWith();
+  setMark(e, "MSFT", 1500, T0);
   denied(e.onSignal(signal({ symbol: "MSFT", price: 1500 }), T0), "QTY_BELOW_MINIMUM");
 });
 
-Deno.test("RiskEngine keeps P&L through partial fills, duplicates and a reversal", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore keeps P&L through partial fills, duplicates and a reversal", () => {
+  const e = coreWith();
   const o = approved(e.onSignal(signal(), T0));
   const id = o.clientOrderId;
   const r1 = fill(id, "buy", 4, 100, { orderQty: 10, cumQty: 4 });
@@ -267,15 +272,15 @@ Deno.test("RiskEngine keeps P&L through partial fills, duplicates and a reversal
   assert.equal(p.qty, -5);
   assert.equal(p.avgPrice, 105);
   assert.ok(Math.abs(p.realized - 38) < 1e-9);
-  e.onMark("AAPL", 104, T0);
+  setMark(e, "AAPL", 104, T0);
   p = e.positions().find((x) => x.symbol === "AAPL")!;
   assert.equal(p.side, "short");
   assert.equal(p.unrealized, 5);
   assert.ok(Math.abs(e.dailyPnl() - 43) < 1e-9);
 });
 
-Deno.test("RiskEngine applies a fill whose earlier report was missed at the order's average", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore applies a fill whose earlier report was missed at the order's average", () => {
+  const e = coreWith();
   const o = approved(e.onSignal(signal(), T0));
   e.onExecutionReport(
     fill(o.clientOrderId, "buy", 4, 103, { orderQty: 10, cumQty: 10, avgPrice: 101 }),
@@ -286,8 +291,8 @@ Deno.test("RiskEngine applies a fill whose earlier report was missed at the orde
   assert.equal(p.avgPrice, 101);
 });
 
-Deno.test("RiskEngine frees an order's slot on reject, cancel and expire without a fill", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore frees an order's slot on reject, cancel and expire without a fill", () => {
+  const e = coreWith();
   for (const state of ["rejected", "canceled", "expired"] as const) {
     const o = approved(e.onSignal(signal(), T0));
     const out = e.onExecutionReport(
@@ -305,28 +310,28 @@ Deno.test("RiskEngine frees an order's slot on reject, cancel and expire without
   assert.equal(e.openPositionCount(), 0);
 });
 
-Deno.test("RiskEngine starts a new daily P&L at the UTC day boundary", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore starts a new daily P&L at the UTC day boundary", () => {
+  const e = coreWith();
   trade(e, "buy");
-  e.onMark("AAPL", 90, T0);
+  setMark(e, "AAPL", 90, T0);
   assert.equal(e.dailyPnl(), -100);
   const tomorrow = T0 + 86_400_000;
-  e.onMark("AAPL", 91, tomorrow);
+  setMark(e, "AAPL", 91, tomorrow);
   assert.equal(e.daily.day, "2026-11-25");
   assert.equal(e.dailyPnl(), 10);
 });
 
-Deno.test("RiskEngine.setState() refuses to leave HALTED while the breaker is tripped", () => {
-  const e = engineWith();
+Deno.test("RiskManagerCore.setState() refuses to leave HALTED while the breaker is tripped", () => {
+  const e = coreWith();
   e.trip("test", "ops", T0);
   const r = e.setState("ACTIVE", "try", "ops", T0);
   assert.ok(r && "code" in r && r.code === "BREAKER_TRIPPED");
   assert.equal(e.status.state, "HALTED");
 });
 
-Deno.test("RiskEngine leaves memory untouched when a report cannot be stored, so a retry applies it once", () => {
+Deno.test("RiskManagerCore leaves memory untouched when a report cannot be stored, so a retry applies it once", () => {
   const store = StateStore.open(":memory:");
-  const e = engineWith({ store });
+  const e = coreWith({ store });
   const o = approved(e.onSignal(signal(), T0));
   const r = fill(o.clientOrderId, "buy", 10, 100);
   const real = store.transaction.bind(store);
@@ -341,4 +346,50 @@ Deno.test("RiskEngine leaves memory untouched when a report cannot be stored, so
   assert.equal(e.onExecutionReport(r, T0).kind, "fill");
   assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 10);
   assert.equal(e.openOrders().length, 0);
+});
+
+Deno.test("RiskManagerCore times each check run up to the denial with one clock read each", () => {
+  const rec = new ArrayRecorder();
+  let ms = 0;
+  const e = coreWith({ recorder: rec, clock: () => ms++ });
+  const s = signal();
+  approved(e.onSignal(s, T0));
+  rec.checks.length = 0;
+  denied(e.onSignal(s, T0), "DUPLICATE_SIGNAL");
+  assert.deepEqual(rec.checks, [
+    { type: "duplicate_signal", passed: false, us: 1000 },
+    { type: "all_checks", passed: false, us: 2000 },
+  ]);
+  rec.checks.length = 0;
+  denied(e.onSignal(signal({ symbol: "TSLA" }), T0), "SYMBOL_NOT_TRADED");
+  assert.deepEqual(rec.checks.map((c) => [c.type, c.passed]), [
+    ["duplicate_signal", true],
+    ["signal_expired", true],
+    ["symbol", false],
+    ["all_checks", false],
+  ]);
+});
+
+Deno.test("RiskManagerCore latches a loss it finds on a signal, judging the signal on the state it found", () => {
+  const store = StateStore.open(":memory:");
+  const first = coreWith({ store, limits: { dailyLossLimit: 5000 } });
+  trade(first, "buy"); // long 10 @ 100
+  setMark(first, "AAPL", 40, T0); // -600: within this limit
+  first.flushMarks();
+  // Restarted with a lower limit: the stored loss is beyond it, and nothing has latched it.
+  const changes: TradingStateChange[] = [];
+  const e = new RiskManagerCore({
+    symbols: ["AAPL"],
+    strategy: "default",
+    sizing: { notionalPerOrder: 1000, minQty: 0.001 },
+    limits: { ...LIMITS, dailyLossLimit: 500 },
+    markMaxAgeMs: 5000,
+    store,
+    onStateChange: (c) => changes.push(c),
+  });
+  assert.equal(e.status.breakerTripped, false);
+  denied(e.onSignal(signal({ price: 40 }), T0), "NO_REFERENCE_PRICE");
+  assert.equal(e.status.breakerTripped, true, "the bookkeeping after the checks tripped it");
+  assert.equal(changes.length, 1);
+  denied(e.onSignal(signal({ price: 40 }), T0), "CIRCUIT_BREAKER_TRIGGERED");
 });

@@ -1,0 +1,499 @@
+/**
+ * The risk-manager's core: turns signals into approved orders or denials, keeps
+ * positions and P&L from execution reports and marks, and owns the trading state and
+ * circuit breaker. No sockets, no HTTP: the service wires it, tests drive it.
+ *
+ * A signal's run: the day rolls over if it must, the {@link CheckContext} is computed
+ * once, the checks of {@link PRE_TRADE_CHECKS} run in order until the first denial (each
+ * timed), then the loss bookkeeping runs and the outcomes go to the recorder.
+ * @module
+ */
+import type { ExecutionReport, Order, Signal, TradingState } from "../../lib/types.ts";
+import {
+  type CheckContext,
+  type Leaves,
+  type Limits,
+  PRE_TRADE_CHECKS,
+  reducibleQty,
+  type Sizing,
+} from "./checks.ts";
+import { clientOrderIdFor } from "./client_order_id.ts";
+import { DailyLoss, DAY_MS } from "./daily_loss.ts";
+import type { CheckType, Denial } from "./denial.ts";
+import { type Mark, MarkBook } from "./marks.ts";
+import { OrderRateLimiter } from "./order_rate.ts";
+import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
+import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
+import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
+import {
+  isStateError,
+  type StateError,
+  type TradingStateChange,
+  TradingStateMachine,
+  type TradingStatus,
+} from "./trading_state.ts";
+
+/** Receives the outcome and latency (µs) of every check run (the metrics implement it). */
+export interface CheckRecorder {
+  check(type: CheckType, passed: boolean, latencyUs: number): void;
+}
+
+/** What the core needs from config, and its store. */
+export interface RiskManagerCoreOptions {
+  readonly symbols: readonly string[];
+  readonly strategy: string;
+  readonly sizing: Sizing;
+  readonly limits: Limits;
+  readonly markMaxAgeMs: number;
+  readonly store: StateStore;
+  readonly recorder?: CheckRecorder;
+  /** Called after every trading state or breaker change (already persisted). */
+  readonly onStateChange?: (change: TradingStateChange) => void;
+  /** A monotonic clock in ms for check latencies; default `performance.now`. */
+  readonly clock?: () => number;
+}
+
+/** The outcome of a signal. */
+export type Decision =
+  | { readonly approved: true; readonly order: Order }
+  | {
+    readonly approved: false;
+    readonly denial: Denial;
+    readonly signalId: string;
+    readonly symbol: string;
+  };
+
+/** The outcome of an execution report. */
+export interface ReportOutcome {
+  /** `fill` applied a fill; `duplicate` was a fill already applied; `status` changed no position. */
+  readonly kind: "fill" | "duplicate" | "status";
+  /** True when the report was for an order this risk-manager never approved. */
+  readonly unknownOrder: boolean;
+  readonly effect?: FillEffect;
+}
+
+/** Per-symbol view for the admin API and the gauges (USD figures). */
+export interface PositionView extends Position {
+  readonly side: "long" | "short" | "flat";
+  readonly marketValue: number;
+  readonly unrealized: number;
+}
+
+const FINAL_STATES = new Set(["filled", "canceled", "rejected", "expired"]);
+
+/**
+ * The risk-manager core. All methods are synchronous; each state change is committed to
+ * the store before the method returns.
+ *
+ * @example
+ * ```ts
+ * const core = new RiskManagerCore({ ...config.riskManager, symbols: config.symbols, store });
+ * core.onMarketData("quote", quote, Date.now());
+ * const decision = core.onSignal(signal, Date.now());
+ * if (decision.approved) sender.send("order", decision.order);
+ * ```
+ */
+export class RiskManagerCore {
+  /** The configured symbols. */
+  readonly symbols: ReadonlySet<string>;
+  /** The configured limits. */
+  readonly limits: Limits;
+  readonly #options: RiskManagerCoreOptions;
+  readonly #store: StateStore;
+  readonly #book: PositionBook;
+  readonly #marks: MarkBook;
+  readonly #rate: OrderRateLimiter;
+  readonly #state: TradingStateMachine;
+  readonly #dailyLoss: DailyLoss;
+  /** Every order known, by client order id. */
+  readonly #orders = new Map<string, OrderRecord>();
+  /** The orders not yet final, by client order id. */
+  readonly #openOrders = new Map<string, OrderRecord>();
+  readonly #clock: () => number;
+  /** Symbols whose mark changed since the last {@link flushMarks}. */
+  readonly #dirtyMarks = new Set<string>();
+  /** The latency of each check of the current run, µs, recorded after the run. */
+  readonly #checkLatencyUs = new Float64Array(PRE_TRADE_CHECKS.length);
+
+  /** Restores the state from `options.store`. Throws when the store cannot be read. */
+  constructor(options: RiskManagerCoreOptions) {
+    this.#options = options;
+    this.symbols = new Set(options.symbols);
+    this.limits = options.limits;
+    this.#store = options.store;
+    this.#clock = options.clock ?? (() => performance.now());
+    const saved = this.#store.load();
+    this.#book = new PositionBook(saved.positions);
+    this.#marks = new MarkBook(options.markMaxAgeMs);
+    this.#rate = new OrderRateLimiter(options.limits.maxOrdersPerSecond);
+    this.#state = new TradingStateMachine(saved.status ?? undefined);
+    for (const order of saved.orders) {
+      this.#orders.set(order.clientOrderId, order);
+      if (order.open) this.#openOrders.set(order.clientOrderId, order);
+    }
+    this.#dailyLoss = new DailyLoss(options.limits.dailyLossLimit, saved.daily, this.#book);
+  }
+
+  // ---------- signals ----------
+
+  /**
+   * Runs the pre-trade checks on `signal` at `now` (epoch ms); approves or denies it.
+   * An approval is recorded (store, open orders, rate) before this returns. With a
+   * recorder, each check's latency runs from the end of the one before, and `all_checks`
+   * covers the day roll-over, the context and the checks, not the loss bookkeeping nor
+   * the approval's write. Throws when the approval cannot be stored.
+   */
+  onSignal(signal: Signal, now: number): Decision {
+    const recorder = this.#options.recorder;
+    const startedAt = recorder ? this.#clock() : 0;
+    this.#rollDay(now);
+    const context = this.#checkContext(signal, now);
+    let lapStart = recorder ? this.#clock() : 0;
+    let denial: Denial | null = null;
+    let ran = 0;
+    while (denial === null && ran < PRE_TRADE_CHECKS.length) {
+      denial = PRE_TRADE_CHECKS[ran].check(context);
+      if (recorder) {
+        const lapEnd = this.#clock();
+        this.#checkLatencyUs[ran] = (lapEnd - lapStart) * 1000;
+        lapStart = lapEnd;
+      }
+      ran++;
+    }
+    // The checks judged the state as the signal found it; the loss bookkeeping (which
+    // may trip the breaker) runs after them, so that they stay pure.
+    this.#updateLossLatch(now, context.dailyPnl);
+    if (recorder) {
+      // Metrics are written after the run, so all_checks times the checks themselves.
+      for (let i = 0; i < ran; i++) {
+        const passed = i < ran - 1 || denial === null;
+        recorder.check(PRE_TRADE_CHECKS[i].type, passed, this.#checkLatencyUs[i]);
+      }
+      recorder.check("all_checks", denial === null, (lapStart - startedAt) * 1000);
+    }
+    if (denial !== null) {
+      return { approved: false, denial, signalId: signal.id, symbol: signal.symbol };
+    }
+    return { approved: true, order: this.#approve(context) };
+  }
+
+  /** Everything the checks read about `signal`, from the books as they are now. */
+  #checkContext(signal: Signal, now: number): CheckContext {
+    const { limits } = this;
+    const { sizing, markMaxAgeMs } = this.#options;
+    const clientOrderId = clientOrderIdFor(signal.id);
+    const status = this.#state.status;
+    const position = this.#book.qty(signal.symbol);
+    const leaves = this.#leaves(signal.symbol);
+    const side = signal.action === "flat" ? (position > 0 ? "sell" : "buy") : signal.action;
+    const reducible = reducibleQty(position, side, leaves);
+    const mark = this.#marks.get(signal.symbol);
+    const fresh = mark !== undefined && now - mark.ts <= markMaxAgeMs;
+    const price = fresh ? mark.price : signal.price;
+    let qty: number;
+    if (signal.action === "flat") {
+      qty = reducible;
+    } else {
+      qty = sizeOrder(signal.symbol, sizing.notionalPerOrder, price, sizing.minQty);
+      if (status.state === "REDUCING") qty = Math.min(qty, reducible);
+    }
+    // Worst case: every open order on this side fills, then this one.
+    const projected = side === "buy" ? position + leaves.buy + qty : position - leaves.sell - qty;
+    // Exposure with this symbol valued at the reference price, before and after the order.
+    const exposure = this.#book.exposure();
+    const booked = PositionBook.marketValue(this.#book.get(signal.symbol));
+    const own = position * price;
+    const ownAfter = projected * price;
+    const grossBefore = exposure.gross - Math.abs(booked) + Math.abs(own);
+    const netBefore = exposure.net - booked + own;
+    return {
+      signal,
+      now,
+      limits,
+      sizing,
+      markMaxAgeMs,
+      clientOrderId,
+      clientOrderIdUsed: this.#orders.has(clientOrderId),
+      symbolTraded: this.symbols.has(signal.symbol),
+      status,
+      position,
+      leaves,
+      side,
+      reducibleQty: reducible,
+      mark,
+      price,
+      qty,
+      notional: qty * price,
+      // Reduces the position even if every open order on the same side fills first.
+      reduces: qty <= reducible + QTY_EPSILON,
+      projectedPosition: projected,
+      grossBefore,
+      grossAfter: grossBefore - Math.abs(own) + Math.abs(ownAfter),
+      netBefore,
+      netAfter: netBefore - own + ownAfter,
+      openOrders: this.#openOrders.size,
+      rateTokens: this.#rate.available(now),
+      dailyPnl: this.dailyPnl(),
+    };
+  }
+
+  /** Records an approved order (store, open orders, rate) and returns it. */
+  #approve(context: CheckContext): Order {
+    const { signal, clientOrderId, side, qty, now } = context;
+    const order: Order = {
+      clientOrderId,
+      signalId: signal.id,
+      symbol: signal.symbol,
+      side,
+      qty,
+      type: "market",
+      timeInForce: isCrypto(signal.symbol) ? "gtc" : "day",
+      strategy: this.#options.strategy,
+      createdAt: now,
+      tickTs: signal.tickTs,
+    };
+    const record: OrderRecord = {
+      clientOrderId,
+      signalId: signal.id,
+      symbol: signal.symbol,
+      side,
+      qty,
+      cumQty: 0,
+      open: true,
+      createdAt: now,
+    };
+    this.#store.putOrder(record);
+    this.#orders.set(clientOrderId, record);
+    this.#openOrders.set(clientOrderId, record);
+    this.#rate.take(now);
+    return order;
+  }
+
+  /** Unfilled quantity of this symbol's open orders, by side. */
+  #leaves(symbol: string): Leaves {
+    let buy = 0;
+    let sell = 0;
+    for (const order of this.#openOrders.values()) {
+      if (order.symbol !== symbol) continue;
+      const left = Math.max(0, order.qty - order.cumQty);
+      if (order.side === "buy") buy += left;
+      else sell += left;
+    }
+    return { buy, sell };
+  }
+
+  // ---------- execution reports and marks ----------
+
+  /**
+   * Applies an execution report at `now` (epoch ms). A fill is applied once: a report
+   * whose `cumQty` is not above what was already applied for that order is a duplicate.
+   * Throws when the report cannot be stored; memory is then left as it was, so a retry
+   * applies it exactly once.
+   */
+  onExecutionReport(report: ExecutionReport, now: number): ReportOutcome {
+    this.#rollDay(now);
+    let known = this.#orders.get(report.clientOrderId);
+    const unknownOrder = known === undefined;
+    known ??= {
+      clientOrderId: report.clientOrderId,
+      signalId: "",
+      symbol: report.symbol,
+      side: report.side,
+      qty: report.orderQty,
+      cumQty: 0,
+      open: true,
+      createdAt: now,
+    };
+    const final = FINAL_STATES.has(report.state);
+    const newlyFilled = cleanQty(report.cumQty - known.cumQty);
+    const isFill = report.kind === "fill" || report.lastQty > 0;
+    const next: OrderRecord = {
+      ...known,
+      cumQty: newlyFilled > 0 ? report.cumQty : known.cumQty,
+      open: known.open && !final,
+    };
+    const undoPosition = this.#book.get(report.symbol);
+    const undoDaily = this.#dailyLoss.record;
+    let applied: { kind: ReportOutcome["kind"]; effect?: FillEffect };
+    try {
+      applied = this.#commitReport(report, next, isFill, newlyFilled);
+    } catch (error) {
+      // Nothing was stored: put memory back so a retry applies the report exactly once.
+      this.#book.restore(undoPosition);
+      this.#dailyLoss.restore(undoDaily);
+      throw error;
+    }
+    this.#orders.set(next.clientOrderId, next);
+    if (next.open) this.#openOrders.set(next.clientOrderId, next);
+    else this.#openOrders.delete(next.clientOrderId);
+    if (applied.kind === "fill") this.#updateLossLatch(now);
+    return { ...applied, unknownOrder };
+  }
+
+  /** Applies a report to the book and stores it in one transaction (memory first). */
+  #commitReport(
+    report: ExecutionReport,
+    next: OrderRecord,
+    isFill: boolean,
+    newlyFilled: number,
+  ): { kind: ReportOutcome["kind"]; effect?: FillEffect } {
+    let effect: FillEffect | undefined;
+    let kind = "status" as ReportOutcome["kind"];
+    this.#store.transaction(() => {
+      if (isFill && newlyFilled > 0) {
+        // A missed report shows as a jump in cumQty: price the jump at the order's average.
+        const price = Math.abs(newlyFilled - report.lastQty) < QTY_EPSILON || report.avgPrice <= 0
+          ? report.lastPrice
+          : report.avgPrice;
+        effect = this.#book.applyFill(report.symbol, report.side, newlyFilled, price);
+        if (this.#marks.get(report.symbol) === undefined) this.#book.mark(report.symbol, price);
+        this.#dailyLoss.addRealized(effect.realized);
+        this.#store.putPosition(this.#book.get(report.symbol));
+        this.#store.putDaily(this.#dailyLoss.record);
+        kind = "fill";
+      } else if (isFill) {
+        kind = "duplicate";
+      }
+      this.#store.putOrder(next);
+    });
+    return { kind, effect };
+  }
+
+  /**
+   * Updates the reference price of a symbol from a market data message (`quote`, `book`
+   * or `trade`) at `now` (epoch ms); returns the new mark, or null when the message was
+   * ignored. Only symbols traded or held are marked, so a wide feed cannot grow the map.
+   */
+  onMarketData(type: string, body: unknown, now: number): Mark | null {
+    const symbol = (body as { symbol?: unknown }).symbol;
+    if (typeof symbol !== "string") return null;
+    if (!this.symbols.has(symbol) && this.#book.qty(symbol) === 0) return null;
+    const mark = this.#marks.update(type, body, now);
+    if (mark === null) return null;
+    this.#rollDay(now);
+    this.#book.mark(symbol, mark.price);
+    this.#dirtyMarks.add(symbol);
+    if (this.#book.qty(symbol) !== 0) this.#updateLossLatch(now);
+    return mark;
+  }
+
+  /** Persists the marks that changed since the last flush (call every few seconds). */
+  flushMarks(): void {
+    if (this.#dirtyMarks.size === 0) return;
+    this.#store.transaction(() => {
+      for (const symbol of this.#dirtyMarks) this.#store.putPosition(this.#book.get(symbol));
+    });
+    this.#dirtyMarks.clear();
+  }
+
+  // ---------- P&L and the breaker ----------
+
+  /** Daily P&L: realised today plus the change of unrealised P&L since the day began, USD. */
+  dailyPnl(): number {
+    return this.#dailyLoss.pnl();
+  }
+
+  /** The trading day's bookkeeping. */
+  get daily(): DailyPnl {
+    return this.#dailyLoss.record;
+  }
+
+  #rollDay(now: number): void {
+    if (this.#dailyLoss.rollDay(now)) this.#store.putDaily(this.#dailyLoss.record);
+  }
+
+  /** Persists a change of the loss latch, and trips the breaker when the loss just reached the limit. */
+  #updateLossLatch(now: number, pnl = this.dailyPnl()): void {
+    const change = this.#dailyLoss.latch(pnl);
+    if (change === null) return;
+    this.#store.putDaily(this.#dailyLoss.record);
+    if (change === "reached") {
+      this.#apply(this.#state.trip(this.#dailyLoss.tripReason(pnl), "system", now));
+    }
+  }
+
+  /** The trading state and breaker. */
+  get status(): TradingStatus {
+    return this.#state.status;
+  }
+
+  /** Trips the breaker by hand at `now` (epoch ms); null when already tripped. */
+  trip(reason: string, actor: string, now: number): TradingStateChange | null {
+    return this.#apply(this.#state.trip(reason, actor, now));
+  }
+
+  /** Resets the breaker (back to ACTIVE) at `now` (epoch ms); null when not tripped. */
+  reset(reason: string, actor: string, now: number): TradingStateChange | null {
+    return this.#apply(this.#state.reset(reason, actor, now));
+  }
+
+  /**
+   * Sets the state by hand at `now` (epoch ms): the change, null when unchanged, or a
+   * {@link StateError} while the breaker is tripped.
+   */
+  setState(
+    state: TradingState,
+    reason: string,
+    actor: string,
+    now: number,
+  ): TradingStateChange | null | StateError {
+    const change = this.#state.set(state, reason, actor, now);
+    if (change === null || isStateError(change)) return change;
+    return this.#apply(change);
+  }
+
+  #apply(change: TradingStateChange | null): TradingStateChange | null {
+    if (change === null) return null;
+    this.#store.putStatus(this.#state.status);
+    this.#options.onStateChange?.(change);
+    return change;
+  }
+
+  // ---------- views ----------
+
+  /** Every position with a quantity or a configured symbol, with its value and P&L. */
+  positions(): PositionView[] {
+    return this.#book.all().map((position) => ({
+      ...position,
+      side: position.qty > 0
+        ? "long" as const
+        : position.qty < 0
+        ? "short" as const
+        : "flat" as const,
+      marketValue: PositionBook.marketValue(position),
+      unrealized: PositionBook.unrealized(position),
+    }));
+  }
+
+  /** Gross and net market value of the positions, USD. */
+  exposure(): { gross: number; net: number } {
+    return this.#book.exposure();
+  }
+
+  /** Number of non-zero positions. */
+  openPositionCount(): number {
+    return this.#book.openCount();
+  }
+
+  /** Orders approved and not yet final. */
+  openOrders(): OrderRecord[] {
+    return [...this.#openOrders.values()];
+  }
+
+  /** The reference price of a symbol, if any. */
+  mark(symbol: string): Mark | undefined {
+    return this.#marks.get(symbol);
+  }
+
+  /**
+   * Forgets closed orders created more than `maxAgeMs` before `now` (epoch ms; their
+   * signals expired long ago); returns how many rows the store deleted.
+   */
+  purgeClosedOrders(now: number, maxAgeMs = DAY_MS): number {
+    const before = now - maxAgeMs;
+    for (const [id, order] of this.#orders) {
+      if (!order.open && order.createdAt < before) this.#orders.delete(id);
+    }
+    return this.#store.purgeClosedOrders(before);
+  }
+}

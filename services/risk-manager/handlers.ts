@@ -1,0 +1,237 @@
+/**
+ * Between the sockets and the core: one method per inbound channel (signals, execution
+ * reports, market data) and one for the core's trading state changes. Each takes what
+ * arrived, calls the core, and turns the outcome into outgoing messages, metric records
+ * and log lines. No socket objects here: the service passes the send and publish
+ * functions in, so tests call the handlers directly.
+ * @module
+ */
+import { nowMs } from "../../lib/clock.ts";
+import type { Envelope } from "../../lib/envelope.ts";
+import { getLogger } from "../../lib/log.ts";
+import type {
+  ExecutionReport,
+  Order,
+  RiskDenialEvent,
+  Signal,
+  TradingStateEvent,
+} from "../../lib/types.ts";
+import type { RiskManagerCore } from "./core.ts";
+import type { RiskManagerMetrics } from "./metrics.ts";
+import type { TradingStateChange } from "./trading_state.ts";
+
+/** The most execution reports kept for a retry while they cannot be stored. */
+export const MAX_PENDING_REPORTS = 100_000;
+
+/** The risk events the handlers publish, by message type. */
+export interface RiskEvents {
+  readonly trading_state: TradingStateEvent;
+  readonly risk_denial: RiskDenialEvent;
+}
+
+/** What the handlers need. */
+export interface RiskManagerHandlersOptions {
+  readonly core: RiskManagerCore;
+  readonly metrics: RiskManagerMetrics;
+  /**
+   * Hands an approved order to the orders channel (journaled before it returns); the
+   * promise settles when the order is acknowledged, and rejects when it was not before
+   * the channel closed.
+   */
+  readonly sendOrder: (order: Order, trace: string) => Promise<unknown>;
+  /** Publishes a risk event on the risk events channel; throws when it cannot. */
+  readonly publishEvent: <T extends keyof RiskEvents>(
+    type: T,
+    body: RiskEvents[T],
+    trace?: string,
+  ) => void;
+}
+
+/**
+ * The risk-manager's message handlers.
+ *
+ * @example
+ * ```ts
+ * const handlers = new RiskManagerHandlers({ core, metrics, sendOrder, publishEvent });
+ * signals.onMessage((env) => handlers.onSignal(env));
+ * reports.onMessage((env) => handlers.onExecutionReport(env));
+ * ```
+ */
+export class RiskManagerHandlers {
+  readonly #core: RiskManagerCore;
+  readonly #metrics: RiskManagerMetrics;
+  readonly #sendOrder: RiskManagerHandlersOptions["sendOrder"];
+  readonly #publishEvent: RiskManagerHandlersOptions["publishEvent"];
+  readonly #log = getLogger(["trading", "risk"]);
+  /** Reports not stored yet (the store failed), oldest first; retried in order. */
+  readonly #pendingReports: Envelope[] = [];
+  /** True when positions or marks changed since the gauges were last refreshed. */
+  #gaugesStale = false;
+
+  constructor(options: RiskManagerHandlersOptions) {
+    this.#core = options.core;
+    this.#metrics = options.metrics;
+    this.#sendOrder = options.sendOrder;
+    this.#publishEvent = options.publishEvent;
+  }
+
+  /** Execution reports waiting for a retry (the service is not ready while there are any). */
+  get pendingReports(): number {
+    return this.#pendingReports.length;
+  }
+
+  /**
+   * A signal: approved into an order that is sent, or denied (counted, logged and
+   * published as a `risk_denial` event). Throws when the approval cannot be stored or the
+   * denial cannot be published.
+   */
+  onSignal(env: Envelope): void {
+    const signal = env.body as Signal;
+    const decision = this.#core.onSignal(signal, nowMs());
+    if (decision.approved) {
+      this.#send(decision.order, env.trace);
+      this.#gaugesStale = true;
+      return;
+    }
+    const { denial } = decision;
+    this.#metrics.denied(denial, decision.symbol);
+    this.#log.info("Signal denied", {
+      code: denial.code,
+      check: denial.check,
+      detail: denial.message,
+      signalId: signal.id,
+      symbol: signal.symbol,
+      trace: env.trace,
+    });
+    this.#publishEvent("risk_denial", {
+      signalId: signal.id,
+      symbol: signal.symbol,
+      code: denial.code,
+      check: denial.check,
+      message: denial.message,
+      at: Date.now(),
+    }, env.trace);
+  }
+
+  #send(order: Order, trace: string): void {
+    this.#log.info("Order approved", {
+      clientOrderId: order.clientOrderId,
+      signalId: order.signalId,
+      symbol: order.symbol,
+      side: order.side,
+      qty: order.qty,
+      trace,
+    });
+    this.#sendOrder(order, trace).then(
+      () => this.#log.debug("Order acknowledged", { clientOrderId: order.clientOrderId, trace }),
+      (error) =>
+        this.#log.warning("Order not acknowledged before close; it stays in the outbox journal", {
+          clientOrderId: order.clientOrderId,
+          error,
+        }),
+    );
+  }
+
+  /**
+   * An execution report. A report that cannot be stored (disk error) is kept and retried
+   * in order, here and by {@link retryReports}: the receiver acknowledges it either way,
+   * and a fill must not be lost. Beyond {@link MAX_PENDING_REPORTS} waiting, a report is
+   * dropped (logged as fatal).
+   */
+  onExecutionReport(env: Envelope): void {
+    if (this.#pendingReports.length >= MAX_PENDING_REPORTS) {
+      this.#log.fatal("Execution report retry queue is full; report dropped", { trace: env.trace });
+      return;
+    }
+    this.#pendingReports.push(env);
+    this.retryReports();
+  }
+
+  /** Applies the waiting reports in order; stops at the first that still cannot be stored. */
+  retryReports(): void {
+    const pending = this.#pendingReports;
+    while (pending.length > 0) {
+      try {
+        this.#applyReport(pending[0]);
+      } catch (error) {
+        this.#log.error("Cannot store an execution report; will retry", {
+          pending: pending.length,
+          clientOrderId: (pending[0].body as ExecutionReport).clientOrderId,
+          error,
+        });
+        return;
+      }
+      pending.shift();
+    }
+  }
+
+  #applyReport(env: Envelope): void {
+    const report = env.body as ExecutionReport;
+    const outcome = this.#core.onExecutionReport(report, Date.now());
+    if (outcome.unknownOrder) {
+      this.#log.warning("Execution report for an order this risk-manager did not approve", {
+        clientOrderId: report.clientOrderId,
+        symbol: report.symbol,
+        kind: report.kind,
+        trace: env.trace,
+      });
+    }
+    if (outcome.kind === "fill" && outcome.effect) {
+      this.#log.info("Fill applied", {
+        clientOrderId: report.clientOrderId,
+        symbol: report.symbol,
+        side: report.side,
+        qty: report.lastQty,
+        price: report.lastPrice,
+        position: outcome.effect.after.qty,
+        avgPrice: outcome.effect.after.avgPrice,
+        realized: outcome.effect.realized,
+        trace: env.trace,
+      });
+      this.#metrics.portfolio(this.#core);
+    } else if (outcome.kind === "duplicate") {
+      this.#log.debug("Duplicate fill ignored", {
+        clientOrderId: report.clientOrderId,
+        cumQty: report.cumQty,
+      });
+    }
+  }
+
+  /** A quote, book or trade: updates the symbol's mark. */
+  onMarketData(env: Envelope): void {
+    if (this.#core.onMarketData(env.type, env.body, Date.now())) this.#gaugesStale = true;
+  }
+
+  /**
+   * A trading state or breaker change of the core (already persisted): sets the state
+   * gauges, logs it, and publishes it as a `trading_state` event (a failure to publish is
+   * logged, never thrown).
+   */
+  onStateChange(change: TradingStateChange): void {
+    this.#metrics.state(this.#core.status);
+    const fields = {
+      state: change.event.state,
+      previous: change.event.previous,
+      breakerTripped: change.breakerTripped,
+      reason: change.event.reason,
+      actor: change.event.actor,
+    };
+    if (change.breakerChanged && change.breakerTripped) {
+      this.#log.error("Circuit breaker tripped", fields);
+    } else {
+      this.#log.warning("Trading state changed", fields);
+    }
+    try {
+      this.#publishEvent("trading_state", change.event);
+    } catch (error) {
+      this.#log.error("Cannot publish a trading state event", { error });
+    }
+  }
+
+  /** Refreshes the business gauges when an approval or a mark changed them (call on a timer). */
+  refreshGauges(): void {
+    if (!this.#gaugesStale) return;
+    this.#gaugesStale = false;
+    this.#metrics.portfolio(this.#core);
+  }
+}

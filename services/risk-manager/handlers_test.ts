@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { createServiceMetrics } from "../../lib/metrics.ts";
+import type { Order } from "../../lib/types.ts";
+import { RiskManagerCore } from "./core.ts";
+import { type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
+import { RiskManagerMetrics } from "./metrics.ts";
+import { StateStore } from "./state_store.ts";
+import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
+
+type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
+
+/** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
+function setup(options: { publishFails?: boolean } = {}) {
+  const serviceMetrics = createServiceMetrics("risk-manager", {
+    defaultMetrics: false,
+    instrumented: true,
+  });
+  const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
+  const store = StateStore.open(":memory:");
+  const sent: { order: Order; trace: string }[] = [];
+  const published: Published[] = [];
+  const core: RiskManagerCore = new RiskManagerCore({
+    symbols: SYMBOLS,
+    strategy: "default",
+    sizing: { notionalPerOrder: 1000, minQty: 0.001 },
+    limits: LIMITS,
+    markMaxAgeMs: 60_000,
+    store,
+    recorder: metrics,
+    onStateChange: (change) => handlers.onStateChange(change),
+  });
+  const handlers = new RiskManagerHandlers({
+    core,
+    metrics,
+    sendOrder: (order, trace) => {
+      sent.push({ order, trace });
+      return Promise.resolve();
+    },
+    publishEvent: (type, body, trace) => {
+      if (options.publishFails) throw new Error("publisher closed");
+      published.push({ type, body, trace });
+    },
+  });
+  handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
+  const value = async (name: string, labels: Record<string, string> = {}) => {
+    const metric = await serviceMetrics.registry.getSingleMetric(name)?.get();
+    return metric?.values.find((v) =>
+      Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)
+    )?.value;
+  };
+  const stop = () => {
+    serviceMetrics.stop();
+    store.close();
+  };
+  return { core, handlers, store, sent, published, value, stop };
+}
+
+/** A buy of AAPL at 100 that expires a minute from now. */
+const liveSignal = () => signal({ expiresAt: Date.now() + 60_000 });
+
+Deno.test("RiskManagerHandlers.onSignal() sends an approved order with the signal's trace", () => {
+  const { handlers, sent, published, stop } = setup();
+  try {
+    handlers.onSignal(envelope("signal", liveSignal(), "ab".repeat(16)));
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].order.qty, 10);
+    assert.equal(sent[0].trace, "ab".repeat(16));
+    assert.equal(published.length, 0);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers.onSignal() counts a denial and publishes it as a risk_denial event", async () => {
+  const { handlers, sent, published, value, stop } = setup();
+  try {
+    const replayed = liveSignal();
+    handlers.onSignal(envelope("signal", replayed));
+    handlers.onSignal(envelope("signal", replayed, "cd".repeat(16)));
+    assert.equal(sent.length, 1);
+    assert.equal(published.length, 1);
+    const event = published[0];
+    assert.equal(event.type, "risk_denial");
+    assert.equal(event.trace, "cd".repeat(16));
+    assert.deepEqual(
+      { ...(event.body as Record<string, unknown>), at: 0 },
+      {
+        signalId: replayed.id,
+        symbol: "AAPL",
+        code: "DUPLICATE_SIGNAL",
+        check: "duplicate_signal",
+        message: `DUPLICATE_SIGNAL: clientOrderId=rm-${replayed.id}`,
+        at: 0,
+      },
+    );
+    assert.equal(
+      await value("risk_manager_risk_failures_total", {
+        failure_type: "duplicate_signal",
+        symbol: "AAPL",
+      }),
+      1,
+    );
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers keeps a report the store refuses and applies it once on retry", () => {
+  const { core, handlers, store, stop } = setup();
+  try {
+    const real = store.transaction.bind(store);
+    store.transaction = () => {
+      throw new Error("disk I/O error");
+    };
+    const report = envelope("execution_report", fill("ext-1", "buy", 5, 100));
+    handlers.onExecutionReport(report);
+    assert.equal(handlers.pendingReports, 1);
+    handlers.retryReports();
+    assert.equal(handlers.pendingReports, 1, "still failing: kept");
+    store.transaction = real;
+    handlers.retryReports();
+    assert.equal(handlers.pendingReports, 0);
+    handlers.onExecutionReport(report); // redelivered: a duplicate, applied once
+    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 5);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers.refreshGauges() refreshes the business gauges after an approval or a mark", async () => {
+  const { handlers, value, stop } = setup();
+  try {
+    handlers.onExecutionReport(envelope("execution_report", fill("ext-1", "buy", 5, 100)));
+    assert.equal(await value("trading_unrealized_pnl_usd", { symbol: "AAPL" }), 0);
+    handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 110, askPrice: 110 }));
+    assert.equal(await value("trading_unrealized_pnl_usd", { symbol: "AAPL" }), 0, "not yet");
+    handlers.refreshGauges();
+    assert.equal(await value("trading_unrealized_pnl_usd", { symbol: "AAPL" }), 50);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers.onStateChange() sets the gauges and publishes a trading_state event", async () => {
+  const { core, published, value, stop } = setup();
+  try {
+    core.trip("drill", "ops", Date.now());
+    assert.equal(await value("risk_manager_circuit_breaker_tripped"), 1);
+    assert.equal(await value("risk_manager_trading_state"), 2);
+    assert.equal(published.length, 1);
+    assert.equal(published[0].type, "trading_state");
+    assert.equal((published[0].body as { state: string }).state, "HALTED");
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers.onStateChange() does not throw when the event cannot be published", async () => {
+  const { core, value, stop } = setup({ publishFails: true });
+  try {
+    assert.ok(core.trip("drill", "ops", Date.now()));
+    assert.equal(await value("risk_manager_circuit_breaker_tripped"), 1);
+  } finally {
+    stop();
+  }
+});
