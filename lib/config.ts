@@ -48,6 +48,18 @@ export const DEFAULT_FEATURES = Object.freeze({
 export const ConfigSchema = z.strictObject({
   symbols: z.array(symbol).min(1),
   dataDir: z.string().min(1),
+  /**
+   * How the ZeroMQ channels are secured. `curve` (default): every channel is
+   * authenticated and encrypted with CURVE, and only the services configured for a
+   * channel may connect (lib/messaging/curve.ts). `insecure`: plain TCP, anyone who can
+   * reach an endpoint can read and write; logged as an error at start-up and shown by
+   * `messaging_channel_secure 0`.
+   */
+  security: z.strictObject({
+    mode: z.enum(["curve", "insecure"]),
+    /** The services' CURVE certificates (lib/keys.ts); created on first run when empty. */
+    keysDir: z.string().min(1),
+  }).default({ mode: "curve", keysDir: "data/keys" }),
   marketData: z.strictObject({
     http,
     publish: endpoint,

@@ -27,7 +27,7 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /** A CURVE key pair, Z85 text. */
 export interface KeyPair {
@@ -180,7 +180,26 @@ export class KeyStore {
    */
   ensureAll(names: readonly string[]): string[] {
     if (this.#hasAnyKey()) return [];
-    return this.create(names, { overwrite: false });
+    // Written aside, then moved into place in one rename: services starting at once on
+    // a fresh directory agree on one set (the loser's rename fails, it reads the winner's).
+    const parent = dirname(this.dir);
+    Deno.mkdirSync(parent, { recursive: true });
+    const aside = Deno.makeTempDirSync({ dir: parent, prefix: ".keys-" });
+    try {
+      const written = new KeyStore(aside).create(names, { overwrite: false });
+      Deno.chmodSync(aside, 0o700);
+      try {
+        Deno.renameSync(aside, this.dir);
+        return written;
+      } catch (e) {
+        if (this.#hasAnyKey()) return []; // another process won the race
+        throw new KeyError(`Cannot create key directory "${this.dir}": ${(e as Error).message}`);
+      }
+    } finally {
+      try {
+        Deno.removeSync(aside, { recursive: true });
+      } catch { /* moved into place */ }
+    }
   }
 
   /**

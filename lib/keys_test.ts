@@ -95,3 +95,24 @@ Deno.test("isZ85Key() accepts exactly the 40-character Z85 texts of 32 bytes", (
     "HelloWorld",
   );
 });
+
+Deno.test("services starting at once on a fresh key directory agree on one set of keys", async () => {
+  await withDir(async (dir) => {
+    const script = `import { KeyStore } from "${new URL("./keys.ts", import.meta.url).href}";
+      const s = KeyStore.open(${JSON.stringify(dir)});
+      s.ensureAll(["a", "b", "c", "d"]);
+      console.log(JSON.stringify(["a", "b", "c", "d"].map((n) => s.publicKey(n))));`;
+    const runs = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Deno.Command(Deno.execPath(), { args: ["eval", script], stdout: "piped" }).output(),
+      ),
+    );
+    const seen = runs.map((r) => new TextDecoder().decode(r.stdout).trim());
+    assert.ok(runs.every((r) => r.code === 0));
+    assert.equal(new Set(seen).size, 1, "every process read the same four keys");
+    const leftovers = [...Deno.readDirSync(`${dir}/..`)].filter((e) => e.name.startsWith(".keys-"));
+    assert.deepEqual(leftovers, []);
+  });
+});

@@ -18,11 +18,11 @@
  * @module
  */
 import type { Gauge, Registry } from "prom-client";
-import { CHANNELS, type ChannelName, receiverOptions, type TypesOf } from "./channels.ts";
+import { type ChannelName, CHANNELS, receiverOptions, type TypesOf } from "./channels.ts";
 import type { Config } from "./config.ts";
 import { type KeyPair, KeyStore } from "./keys.ts";
 import { type CurveSecurity, ZapAuthenticator } from "./messaging/curve.ts";
-import { SERVICES, type ServiceName } from "./metrics.ts";
+import { type ServiceName, SERVICES } from "./metrics.ts";
 
 /** The identity of operators' read-only tools (status, live view): a fifth key pair. */
 export const OPERATOR = "operator";

@@ -23,7 +23,9 @@ if (import.meta.main) {
     const written = store.create(IDENTITIES, { overwrite: force });
     for (const name of IDENTITIES) {
       const state = written.includes(name) ? "written" : "kept";
-      console.log(`${name}: ${state} ${store.secretPath(name)} (secret), ${store.publicPath(name)}`);
+      console.log(
+        `${name}: ${state} ${store.secretPath(name)} (secret), ${store.publicPath(name)}`,
+      );
     }
     if (config.security.mode === "insecure") {
       console.error('keys: note that "security.mode" is "insecure": the services do not use them');

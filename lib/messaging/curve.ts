@@ -38,7 +38,7 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { fingerprint, isZ85Key, type KeyPair, z85Encode } from "../keys.ts";
 import { familyOn } from "../metrics.ts";
 import { SocketPoller } from "../zmq_poll.ts";
-import { logger } from "./receive_loop.ts";
+import { logger } from "./logger.ts";
 
 /** The inproc address libzmq asks for ZAP decisions. */
 export const ZAP_ENDPOINT = "inproc://zeromq.zap.01";

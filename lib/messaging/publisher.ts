@@ -4,15 +4,13 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { getLogger } from "@logtape/logtape";
 import { encodeText, type Envelope, newTraceId } from "../envelope.ts";
 import { nowMs } from "../clock.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attach, parseEndpoint } from "./endpoint.ts";
+import { logger } from "./logger.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
-
-const logger = getLogger(["trading", "messaging"]);
 
 /** Options of {@linkcode Publisher.open}. */
 export interface PublisherOptions extends MessagingOptions {

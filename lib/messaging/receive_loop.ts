@@ -11,15 +11,12 @@
  * @module
  */
 import type * as zmq from "zeromq";
-import { getLogger } from "@logtape/logtape";
 import type { Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import type { ChannelMetrics, DecodeErrorReason } from "./channel_metrics.ts";
+import { logger } from "./logger.ts";
 import type { BodySchemas, MessageHandler } from "./options.ts";
-
-/** The messaging layer's logger. */
-export const logger = getLogger(["trading", "messaging"]);
 
 /** Most frames read from the socket before they are handled (one poll wake-up). */
 export const RECEIVE_BATCH = 256;

@@ -21,13 +21,8 @@ import {
 } from "./reliable_frames.ts";
 
 const text = new TextDecoder();
-import {
-  logger,
-  MAX_STREAMS,
-  ReceiveLoop,
-  type ReceiverStats,
-  type StreamStats,
-} from "./receive_loop.ts";
+import { MAX_STREAMS, ReceiveLoop, type ReceiverStats, type StreamStats } from "./receive_loop.ts";
+import { logger } from "./logger.ts";
 
 /** Options of {@linkcode ReliableReceiver.open}. */
 export interface ReliableReceiverOptions extends MessagingOptions {

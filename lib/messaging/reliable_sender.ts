@@ -32,7 +32,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-import { logger, RECEIVE_BATCH } from "./receive_loop.ts";
+import { logger } from "./logger.ts";
+import { RECEIVE_BATCH } from "./receive_loop.ts";
 
 /** Options of {@linkcode ReliableSender.open}. */
 export interface ReliableSenderOptions extends MessagingOptions {

@@ -9,13 +9,8 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attach, parseEndpoint } from "./endpoint.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
-import {
-  logger,
-  MAX_STREAMS,
-  ReceiveLoop,
-  type ReceiverStats,
-  type StreamStats,
-} from "./receive_loop.ts";
+import { MAX_STREAMS, ReceiveLoop, type ReceiverStats, type StreamStats } from "./receive_loop.ts";
+import { logger } from "./logger.ts";
 
 /** Options of {@linkcode Subscriber.open}. */
 export interface SubscriberOptions extends MessagingOptions {

@@ -40,7 +40,7 @@ export function isolatedConfig(dir: string, source = "config/system.json"): RawC
       if (typeof v === "string") {
         const m = v.match(/^((?:bind:|connect:)?tcp:\/\/[^:]+:)(\d+)$/);
         if (m) node[k] = `${m[1]}${remap(m[2])}`;
-        else if ((k.endsWith("Path") || k === "dataDir") && v.startsWith("data")) {
+        else if ((k.endsWith("Path") || k.endsWith("Dir")) && v.startsWith("data")) {
           node[k] = `${dir}/${v}`;
         }
       } else if (Array.isArray(v)) {
