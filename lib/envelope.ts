@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { nowMs } from "./clock.ts";
 
 /** The only envelope version this code reads and writes. */
 export const ENVELOPE_VERSION = 1;
@@ -47,6 +48,29 @@ export interface Envelope<T = unknown> {
   trace: string;
   /** The payload. */
   body: T;
+}
+
+/**
+ * The envelope of the message number `seq` of stream `(pub, epoch)`, stamped now, with
+ * a new random trace id unless one is given (the cause's, carried down the pipeline).
+ */
+export function stamp<T>(
+  stream: { readonly pub: string; readonly epoch: number },
+  seq: number,
+  type: string,
+  body: T,
+  trace?: string,
+): Envelope<T> {
+  return {
+    v: 1,
+    type,
+    seq,
+    pub: stream.pub,
+    epoch: stream.epoch,
+    ts: nowMs(),
+    trace: trace ?? newTraceId(),
+    body,
+  };
 }
 
 /** Stable codes of {@linkcode DecodeError}, usable as metric label values. */

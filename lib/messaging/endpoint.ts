@@ -73,3 +73,30 @@ export async function attach(
     );
   }
 }
+
+/**
+ * Attaches a new socket to each endpoint in turn ({@linkcode attach}). On failure the
+ * socket is closed, `release` frees what was prepared for it (metrics, a journal), and
+ * the error is thrown: a socket that did not open leaves nothing behind.
+ *
+ * @throws {Error} The first endpoint's error.
+ */
+export async function attachAll(
+  socket: zmq.Socket,
+  endpoints: readonly Endpoint[],
+  what: string,
+  options: { curve?: CurveSecurity; connectRoutingId?: string },
+  release: () => void,
+): Promise<string[]> {
+  const resolved: string[] = [];
+  try {
+    for (const ep of endpoints) {
+      resolved.push(await attach(socket, ep, what, options.curve, options.connectRoutingId));
+    }
+  } catch (error) {
+    socket.close();
+    release();
+    throw error;
+  }
+  return resolved;
+}

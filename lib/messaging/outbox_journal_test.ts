@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { encodeText } from "../envelope.ts";
 import { OutboxJournal } from "./outbox_journal.ts";
+import { removeDir } from "../testing/tools.ts";
 
 const frame = (seq: number) =>
   encodeText({
@@ -20,7 +21,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   try {
     await fn(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
 }
 

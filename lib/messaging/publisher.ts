@@ -4,11 +4,10 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { encodeText, type Envelope, newTraceId } from "../envelope.ts";
-import { nowMs } from "../clock.ts";
+import { encodeText, type Envelope, stamp } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attach, parseEndpoint } from "./endpoint.ts";
+import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { logger } from "./logger.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
 
@@ -44,9 +43,12 @@ export class Publisher {
   readonly #sock: zmq.Publisher;
   readonly #metrics: ChannelMetrics;
   readonly #name: string;
-  readonly #pub: string;
-  readonly #epoch: number;
-  readonly #endpoint: string;
+  /** The resolved endpoint (the bound address, port 0 resolved; or the connect address). */
+  readonly endpoint: string;
+  /** This publisher's `pub` field: `"<service>/<name>"`. */
+  readonly pub: string;
+  /** This publisher's epoch (its start time in epoch ms). */
+  readonly epoch: number;
   readonly #sendFailures: BurstLog;
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -59,10 +61,10 @@ export class Publisher {
     metrics: ChannelMetrics,
   ) {
     this.#sock = sock;
-    this.#endpoint = endpoint;
+    this.endpoint = endpoint;
     this.#name = opts.name;
-    this.#pub = `${opts.service}/${opts.name}`;
-    this.#epoch = Date.now();
+    this.pub = `${opts.service}/${opts.name}`;
+    this.epoch = Date.now();
     this.#metrics = metrics;
     this.#sendFailures = new BurstLog(
       logger,
@@ -95,14 +97,7 @@ export class Publisher {
       linger: opts.lingerMs ?? 200,
       sendHighWaterMark: opts.highWaterMark ?? 10_000,
     });
-    let resolved: string;
-    try {
-      resolved = await attach(sock, ep, what, opts.curve);
-    } catch (error) {
-      sock.close();
-      metrics.close();
-      throw error;
-    }
+    const [resolved] = await attachAll(sock, [ep], what, opts, () => metrics.close());
     logger.info("Publisher {channel} ready on {endpoint}", {
       service: opts.service,
       channel: opts.name,
@@ -127,16 +122,7 @@ export class Publisher {
         `Cannot publish ${JSON.stringify(type)}: publisher "${this.#name}" is closed`,
       );
     }
-    const env: Envelope<T> = {
-      v: 1,
-      type,
-      seq: this.#seq + 1,
-      pub: this.#pub,
-      epoch: this.#epoch,
-      ts: nowMs(),
-      trace: trace ?? newTraceId(),
-      body,
-    };
+    const env = stamp({ pub: this.pub, epoch: this.epoch }, this.#seq + 1, type, body, trace);
     const frame = encodeText(env);
     this.#seq = env.seq;
     try {
@@ -146,21 +132,6 @@ export class Publisher {
       this.#sendFailed(error);
     }
     return Object.freeze(env);
-  }
-
-  /** The resolved endpoint (the bound address, port 0 resolved; or the connect address). */
-  get endpoint(): string {
-    return this.#endpoint;
-  }
-
-  /** This publisher's `pub` field: `"<service>/<name>"`. */
-  get pub(): string {
-    return this.#pub;
-  }
-
-  /** This publisher's epoch (its start time in epoch ms). */
-  get epoch(): number {
-    return this.#epoch;
   }
 
   /** The last sequence number assigned (heartbeats included); 0 before the first message. */

@@ -8,7 +8,7 @@ import { decode, DecodeError, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { FdWaiter, socketFd } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attach, parseEndpoint } from "./endpoint.ts";
+import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import {
   ackFrame,
@@ -159,14 +159,13 @@ export class ReliableReceiver extends ReceiveLoop {
       sendHighWaterMark: 10_000,
     });
     const connection = ep.mode === "connect" ? opts.sender : undefined;
-    let resolved: string;
-    try {
-      resolved = await attach(sock, ep, what, opts.curve, connection);
-    } catch (error) {
-      sock.close();
-      metrics.close();
-      throw error;
-    }
+    const [resolved] = await attachAll(
+      sock,
+      [ep],
+      what,
+      { curve: opts.curve, connectRoutingId: connection },
+      () => metrics.close(),
+    );
     logger.info("Reliable receiver {channel} ready on {endpoint}", {
       service: opts.service,
       channel: opts.name,

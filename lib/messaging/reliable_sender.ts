@@ -4,12 +4,11 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { encodeText, type Envelope, newTraceId } from "../envelope.ts";
-import { nowMs } from "../clock.ts";
+import { encodeText, type Envelope, stamp } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attach, parseEndpoint } from "./endpoint.ts";
+import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { type JournaledMessage, OutboxJournal } from "./outbox_journal.ts";
 import {
@@ -134,9 +133,12 @@ export class ReliableSender {
   #blockedUntil = 0;
   readonly #name: string;
   readonly #pollMs: number;
-  readonly #pub: string;
-  readonly #epoch: number;
-  readonly #endpoint: string;
+  /** The resolved endpoint (bound address with its port, or the connect address). */
+  readonly endpoint: string;
+  /** This sender's `pub` field: `"<service>/<name>"`. */
+  readonly pub: string;
+  /** This sender's epoch (kept across restarts when journaled). */
+  readonly epoch: number;
   readonly #journal: OutboxJournal | undefined;
   readonly #window: number;
   readonly #resendMs: number;
@@ -176,10 +178,10 @@ export class ReliableSender {
   ) {
     this.#sock = sock;
     this.#connection = connection === undefined ? undefined : new TextEncoder().encode(connection);
-    this.#endpoint = endpoint;
+    this.endpoint = endpoint;
     this.#name = opts.name;
     this.#pollMs = opts.pollMs ?? 100;
-    this.#pub = `${opts.service}/${opts.name}`;
+    this.pub = `${opts.service}/${opts.name}`;
     this.#metrics = metrics;
     this.#journal = journal;
     this.#window = opts.window ?? 1000;
@@ -188,7 +190,7 @@ export class ReliableSender {
     this.#heartbeatMs = opts.heartbeatMs ?? 1000;
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
     this.#peerTimeoutMs = opts.peerTimeoutMs ?? Math.max(3 * this.#heartbeatMs, 3000);
-    this.#epoch = restored.epoch;
+    this.epoch = restored.epoch;
     this.#seq = restored.lastSeq;
     this.#entries = restored.entries;
     this.#base = restored.entries[0]?.seq ?? restored.lastSeq + 1;
@@ -276,15 +278,16 @@ export class ReliableSender {
     });
     // Connecting, it names its one connection; binding, it learns receivers as they talk.
     const connection = ep.mode === "connect" ? RECEIVER_CONNECTION : undefined;
-    let resolved: string;
-    try {
-      resolved = await attach(sock, ep, what, opts.curve, connection);
-    } catch (error) {
-      sock.close();
-      metrics.close();
-      journal?.close();
-      throw error;
-    }
+    const [resolved] = await attachAll(
+      sock,
+      [ep],
+      what,
+      { curve: opts.curve, connectRoutingId: connection },
+      () => {
+        metrics.close();
+        journal?.close();
+      },
+    );
     logger.info("Reliable sender {channel} ready on {endpoint} ({pending} pending)", {
       service: opts.service,
       channel: opts.name,
@@ -312,16 +315,7 @@ export class ReliableSender {
         new Error(`Cannot send ${JSON.stringify(type)}: reliable sender "${this.#name}" is closed`),
       );
     }
-    const env: Envelope<T> = {
-      v: 1,
-      type,
-      seq: this.#seq + 1,
-      pub: this.#pub,
-      epoch: this.#epoch,
-      ts: nowMs(),
-      trace: trace ?? newTraceId(),
-      body,
-    };
+    const env = stamp({ pub: this.pub, epoch: this.epoch }, this.#seq + 1, type, body, trace);
     let frame: string;
     try {
       frame = encodeText(env);
@@ -356,21 +350,6 @@ export class ReliableSender {
   /** Messages not yet acknowledged (in flight or queued). */
   pending(): number {
     return this.#entries.length - this.#head;
-  }
-
-  /** The resolved endpoint (bound address with its port, or the connect address). */
-  get endpoint(): string {
-    return this.#endpoint;
-  }
-
-  /** This sender's `pub` field: `"<service>/<name>"`. */
-  get pub(): string {
-    return this.#pub;
-  }
-
-  /** This sender's epoch (kept across restarts when journaled). */
-  get epoch(): number {
-    return this.#epoch;
   }
 
   /** The last sequence number assigned. */
@@ -521,7 +500,7 @@ export class ReliableSender {
   }
 
   #stream(): { pub: string; epoch: number } {
-    return { pub: this.#pub, epoch: this.#epoch };
+    return { pub: this.pub, epoch: this.epoch };
   }
 
   #heartbeat(to: Uint8Array): void {

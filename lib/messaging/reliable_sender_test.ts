@@ -4,6 +4,7 @@ import { Registry } from "prom-client";
 import type { Envelope } from "../envelope.ts";
 import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
+import { removeDir } from "../testing/tools.ts";
 import { metric, ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
 Deno.test("Reliable: a journaled sender killed with unacknowledged messages resends them after restart, and its stream continues", async () => {
@@ -62,7 +63,7 @@ Deno.test("Reliable: a journaled sender killed with unacknowledged messages rese
   } finally {
     await stopAll([first, second]);
     await receiver?.close();
-    await Deno.remove(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 

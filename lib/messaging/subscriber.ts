@@ -7,7 +7,7 @@ import * as zmq from "zeromq";
 import { decode, DecodeError, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attach, parseEndpoint } from "./endpoint.ts";
+import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { MAX_STREAMS, ReceiveLoop, type ReceiverStats, type StreamStats } from "./receive_loop.ts";
 import { logger } from "./logger.ts";
@@ -105,15 +105,8 @@ export class Subscriber extends ReceiveLoop {
       linger: 0,
       receiveHighWaterMark: opts.highWaterMark ?? 10_000,
     });
-    const resolved: string[] = [];
-    try {
-      for (const ep of parsed) resolved.push(await attach(sock, ep, what, opts.curve));
-      sock.subscribe();
-    } catch (error) {
-      sock.close();
-      metrics.close();
-      throw error;
-    }
+    const resolved = await attachAll(sock, parsed, what, opts, () => metrics.close());
+    sock.subscribe();
     logger.info("Subscriber {channel} ready on {endpoints}", {
       service: opts.service,
       channel: opts.name,

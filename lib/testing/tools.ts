@@ -100,3 +100,21 @@ export class Proc {
     return s;
   }
 }
+
+/**
+ * Removes a test's temporary directory. SQLite's checkpoint worker (lib/wal_checkpoint.ts)
+ * may still be closing its connection to a file there, re-creating `-wal`/`-shm` files
+ * for a moment: retry for up to 2 s.
+ */
+export async function removeDir(path: string): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await Deno.remove(path, { recursive: true });
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      if (attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -9,7 +9,7 @@ import {
   Subscriber,
 } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import { waitFor } from "../../lib/testing/tools.ts";
+import { removeDir, waitFor } from "../../lib/testing/tools.ts";
 import type { ExecutionReport, Order, Signal } from "../../lib/types.ts";
 import { startRiskManager } from "./service.ts";
 
@@ -245,7 +245,7 @@ Deno.test({
       metrics.stop();
       await sigPub.close();
       await mdPub.close();
-      await Deno.remove(dir, { recursive: true });
+      await removeDir(dir);
     }
   },
 });
