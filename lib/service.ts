@@ -1,8 +1,8 @@
 /**
  * The start-up and shut-down sequence every service shares: config (exit 2 when
  * invalid), JSON logging, the service's metrics registry, its HTTP server (exit 3
- * when the port is taken), the service's own core, and a graceful close on
- * SIGINT/SIGTERM.
+ * when the port is taken), its channels' keys and ZAP handler (exit 2 when a key is
+ * missing or malformed), the service's own core, and a graceful close on SIGINT/SIGTERM.
  *
  * @example
  * ```ts
@@ -14,6 +14,8 @@ import type { Hono } from "hono";
 import { type Config, ConfigError, loadConfig, type Secrets, secretsFromEnv } from "./config.ts";
 import { createServiceApp, serve, ServeError } from "./http.ts";
 import { getLogger, setupLogging } from "./log.ts";
+import { KeyError } from "./keys.ts";
+import { MessagingContext } from "./messaging_context.ts";
 import { createServiceMetrics, type ServiceMetrics, type ServiceName } from "./metrics.ts";
 
 /** What a service's core receives. */
@@ -22,6 +24,8 @@ export interface ServiceContext<S extends ServiceName> {
   readonly config: Config;
   readonly secrets: Secrets;
   readonly metrics: ServiceMetrics<S>;
+  /** Socket options of every channel, with CURVE unless `security.mode` is `insecure`. */
+  readonly messaging: MessagingContext;
   /** Aborted when the service is asked to stop. */
   readonly signal: AbortSignal;
 }
@@ -109,6 +113,18 @@ export async function runService<S extends ServiceName>(
   }
   log.info("Service starting", { http: `${server.host}:${server.port}`, pid: Deno.pid });
 
+  let messaging: MessagingContext;
+  try {
+    messaging = await startMessaging(service, config, metrics);
+  } catch (e) {
+    if (e instanceof KeyError) {
+      log.fatal(e.message);
+      console.error(`${service}: ${e.message}`);
+      Deno.exit(EXIT.config);
+    }
+    throw e;
+  }
+
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
@@ -120,6 +136,7 @@ export async function runService<S extends ServiceName>(
     }, 10_000);
     try {
       await core.close?.();
+      await messaging.close();
     } catch (e) {
       log.error("Error while closing", { error: e });
     }
@@ -144,6 +161,7 @@ export async function runService<S extends ServiceName>(
       config,
       secrets: secretsFromEnv(Deno.env.toObject()),
       metrics,
+      messaging,
       signal: abort.signal,
     });
     coreReady = true;
@@ -159,4 +177,39 @@ export async function runService<S extends ServiceName>(
   }
   // Keep running until a signal arrives.
   return await new Promise<never>(() => {});
+}
+
+/**
+ * The service's channels: CURVE keys (created in a fresh key directory) and the ZAP
+ * handler, or plain TCP with a loud warning when `security.mode` is `insecure`.
+ *
+ * @throws {KeyError} If a key the service needs is missing or malformed.
+ */
+export async function startMessaging<S extends ServiceName>(
+  service: S,
+  config: Config,
+  metrics: ServiceMetrics<S>,
+): Promise<MessagingContext> {
+  const log = getLogger(["trading", "service"]);
+  const messaging = await MessagingContext.start({
+    service,
+    config,
+    registry: metrics.registry,
+    queueDepth: (metrics.families as ServiceMetrics<ServiceName>["families"])
+      .system_zmq_queue_depth,
+  });
+  if (!messaging.secure) {
+    log.error(
+      'Messaging is INSECURE ("security.mode" is "insecure"): no channel is authenticated or ' +
+        "encrypted, so anyone who reaches an endpoint can read market data and signals, " +
+        "take or inject orders and forge fills",
+      { mode: config.security.mode },
+    );
+  } else {
+    log.info("Messaging secured with CURVE", { keysDir: config.security.keysDir });
+  }
+  for (const path of messaging.exposedKeys) {
+    log.warning("A secret key file can be read by other users: chmod 600 it", { path });
+  }
+  return messaging;
 }

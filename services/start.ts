@@ -6,6 +6,9 @@
  * its code, so a broken pipeline is never left half-running.
  * @module
  */
+import { loadConfig } from "../lib/config.ts";
+import { KeyStore } from "../lib/keys.ts";
+import { IDENTITIES } from "../lib/messaging_context.ts";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
 
 const order: ServiceName[] = [...SERVICES].reverse();
@@ -50,6 +53,15 @@ async function stopAll(code: number): Promise<never> {
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(sig, () => void stopAll(0));
 }
+
+// The CURVE keys of a fresh install, made once here rather than raced by four services.
+// A config or key problem is left to the services: each names it and exits 2.
+try {
+  const config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
+  if (config.security.mode === "curve") {
+    KeyStore.open(config.security.keysDir).ensureAll(IDENTITIES);
+  }
+} catch { /* reported by the services */ }
 
 for (const name of order) {
   const child = spawn(name);

@@ -142,6 +142,8 @@ export class ZapAuthenticator {
   readonly #refused: Counter<"service" | "channel" | "reason">;
   readonly #refusedLog: BurstLog;
   readonly #stats: ZapStats = { accepted: 0, refused: 0 };
+  /** Callers of start() that have not closed it yet. */
+  #users = 1;
   #closed = false;
 
   private constructor(sock: zmq.Reply, opts: ZapOptions) {
@@ -162,12 +164,15 @@ export class ZapAuthenticator {
 
   /**
    * Starts the process's ZAP handler, or returns the one already running (one per
-   * process: libzmq asks a single inproc endpoint).
+   * process: libzmq asks a single inproc endpoint); each call needs its own close().
    *
    * @throws {Error} If the endpoint cannot be bound.
    */
   static async start(opts: ZapOptions): Promise<ZapAuthenticator> {
-    if (current !== undefined && !current.#closed) return current;
+    if (current !== undefined && !current.#closed) {
+      current.#users++;
+      return current;
+    }
     const sock = new zmq.Reply({ receiveTimeout: 0, sendTimeout: 0, linger: 0 });
     try {
       await sock.bind(ZAP_ENDPOINT);
@@ -203,9 +208,12 @@ export class ZapAuthenticator {
     return { ...this.#stats };
   }
 
-  /** Stops answering. Sockets that bind after this refuse every peer (they fail closed). */
+  /**
+   * Stops answering once every caller of start() has closed it (one handler serves the
+   * process). Sockets that bind after that refuse every peer: they fail closed.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || --this.#users > 0) return;
     this.#closed = true;
     await this.#poller.stop();
     this.#sock.close();

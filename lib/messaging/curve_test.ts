@@ -94,6 +94,7 @@ Deno.test("a CURVE publisher delivers only to subscribers whose key is configure
     );
   } finally {
     await pub.close();
+    await zap.close();
   }
 });
 

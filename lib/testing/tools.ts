@@ -63,7 +63,21 @@ export async function waitFor<T>(
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
-/** A service (or any Deno script) running as a subprocess, with its output collected. */
+let keysDir: string | undefined;
+
+/**
+ * A CURVE key directory for the whole test process (filled on first use), so no test
+ * writes keys into the repository's `data/`.
+ */
+export function testKeysDir(): string {
+  keysDir ??= `${Deno.makeTempDirSync({ prefix: "trading-test-keys-" })}/keys`;
+  return keysDir;
+}
+
+/**
+ * A service (or any Deno script) running as a subprocess, with its output collected. Its
+ * CURVE keys are the test process's ({@link testKeysDir}) unless `env` names others.
+ */
 export class Proc {
   readonly child: Deno.ChildProcess;
   stdout = "";
@@ -72,7 +86,7 @@ export class Proc {
   constructor(script: string, args: string[] = [], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, ...args],
-      env: { LOG_FORMAT: "json", ...env },
+      env: { LOG_FORMAT: "json", TRADING__SECURITY__KEYS_DIR: testKeysDir(), ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

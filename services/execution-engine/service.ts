@@ -17,13 +17,7 @@
 import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
-import {
-  type MessagingOptions,
-  ReliableReceiver,
-  ReliableSender,
-  Subscriber,
-} from "../../lib/messaging/mod.ts";
-import { receiverOptions, senderOptions } from "../../lib/channels.ts";
+import { ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createExecutionEngineAdminApi } from "./admin_api.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
@@ -99,11 +93,6 @@ export async function startExecutionEngine(
 ): Promise<ExecutionEngineService> {
   const config = ctx.config.executionEngine;
   const log = getLogger(["trading", "execution"]);
-  const messaging: MessagingOptions = {
-    service: ctx.service,
-    registry: ctx.metrics.registry,
-    queueDepth: ctx.metrics.families.system_zmq_queue_depth,
-  };
   const metrics = new ExecutionEngineMetrics(ctx.metrics.families, {
     exchange: config.venue,
     symbols: ctx.config.symbols,
@@ -132,8 +121,7 @@ export async function startExecutionEngine(
   };
   try {
     const sender = reports = await ReliableSender.open(config.executionReports, {
-      ...messaging,
-      ...senderOptions("execution_reports"),
+      ...ctx.messaging.sender("execution_reports"),
     });
     const running = core = new ExecutionEngineCore({
       journal,
@@ -145,15 +133,13 @@ export async function startExecutionEngine(
     await venue.start();
     if (venue.name === "sim") {
       marketData = await Subscriber.open([...config.marketData], {
-        ...messaging,
-        ...receiverOptions("market_data", ["quote", "book", "trade"]),
+        ...ctx.messaging.receiver("market_data", ["quote", "book", "trade"]),
       });
       marketData.onMessage((envelope) => handlers.onMarketData(envelope));
     }
     await running.recover();
     orders = await ReliableReceiver.open(config.orders, {
-      ...messaging,
-      ...receiverOptions("orders"),
+      ...ctx.messaging.receiver("orders"),
     });
     orders.onMessage((envelope) => handlers.onOrder(envelope));
     timer = setInterval(() => {

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
-import { type Config, ConfigError, loadConfig, parseConfig } from "../../lib/config.ts";
+import { type Config, ConfigError, loadConfig } from "../../lib/config.ts";
 import { Publisher, ReliableReceiver, ReliableSender } from "../../lib/messaging/mod.ts";
-import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ServiceContext } from "../../lib/service.ts";
+import {
+  peerMessaging,
+  testConfig,
+  type TestContext,
+  testContext,
+} from "../../lib/testing/context.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { ExecutionReport } from "../../lib/types.ts";
@@ -12,34 +15,28 @@ import { Journal } from "./journal.ts";
 import { startExecutionEngine } from "./service.ts";
 import { makeOrder, makeQuote, tempDir } from "./testing/fixtures.ts";
 
+/** The repository's config, changed by `over`, with test keys. */
+function configOf(over: (raw: Config) => void = () => {}): Config {
+  const raw = structuredClone(loadConfig()); // an unfrozen copy
+  over(raw);
+  return testConfig(raw);
+}
+
 function context(
   over: (raw: Config) => void,
   secrets = {},
-): ServiceContext<"execution-engine"> {
-  const raw = structuredClone(loadConfig()); // an unfrozen copy
-  over(raw);
-  const metrics = createServiceMetrics("execution-engine", { defaultMetrics: false });
-  metrics.stop();
-  return {
-    service: "execution-engine",
-    config: parseConfig(raw),
-    secrets,
-    metrics,
-    signal: new AbortController().signal,
-  };
+): Promise<TestContext<"execution-engine">> {
+  return testContext("execution-engine", configOf(over), { secrets });
 }
 
 /** risk-manager's end of the orders and execution reports channels, bound on free ports. */
-async function riskManagerEnd(registry: Registry) {
-  const options = { service: "risk-manager", registry };
-  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    ...options,
-    name: "orders",
-  });
-  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    ...options,
-    name: "execution_reports",
-  });
+async function riskManagerEnd() {
+  const peer = await peerMessaging("risk-manager", configOf());
+  const orders = await ReliableSender.open("bind:tcp://127.0.0.1:0", peer.sender("orders"));
+  const reportsIn = await ReliableReceiver.open(
+    "bind:tcp://127.0.0.1:0",
+    peer.receiver("execution_reports"),
+  );
   const got: Envelope[] = [];
   reportsIn.onMessage((envelope) => {
     got.push(envelope);
@@ -47,21 +44,18 @@ async function riskManagerEnd(registry: Registry) {
   const close = async () => {
     await orders.close();
     await reportsIn.close();
+    await peer[Symbol.asyncDispose]();
   };
   return { orders, reportsIn, got, close };
 }
 
 Deno.test("execution-engine fills orders from risk-manager on the paper exchange and reports back", async () => {
   const dir = await tempDir();
-  const registry = new Registry();
-  const riskManager = await riskManagerEnd(registry);
+  const riskManager = await riskManagerEnd();
   const { orders, reportsIn, got } = riskManager;
-  const md = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    registry,
-    name: "market_data",
-  });
-  const ctx = context((c) => {
+  await using marketData = await peerMessaging("market-data", configOf());
+  const md = await Publisher.open("bind:tcp://127.0.0.1:0", marketData.sender("market_data"));
+  await using ctx = await context((c) => {
     c.executionEngine.orders = `connect:${orders.endpoint}`;
     c.executionEngine.executionReports = `connect:${reportsIn.endpoint}`;
     c.executionEngine.marketData = [md.endpoint];
@@ -117,7 +111,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
 Deno.test("execution-engine refuses the Alpaca venue without keys", async () => {
   const dir = await tempDir();
   try {
-    const ctx = context((c) => {
+    await using ctx = await context((c) => {
       c.executionEngine.venue = "alpaca";
       c.executionEngine.journalPath = `${dir.path}/exec.sqlite`;
     });
@@ -130,10 +124,10 @@ Deno.test("execution-engine refuses the Alpaca venue without keys", async () => 
 Deno.test("execution-engine sends orders to Alpaca with the keys from the environment and reports its fills", async () => {
   const dir = await tempDir();
   const fake = FakeAlpaca.start();
-  const riskManager = await riskManagerEnd(new Registry());
+  const riskManager = await riskManagerEnd();
   const { orders, reportsIn } = riskManager;
   const reports = () => riskManager.got.map((envelope) => envelope.body as ExecutionReport);
-  const ctx = context((c) => {
+  await using ctx = await context((c) => {
     c.executionEngine.venue = "alpaca";
     c.executionEngine.orders = `connect:${orders.endpoint}`;
     c.executionEngine.executionReports = `connect:${reportsIn.endpoint}`;

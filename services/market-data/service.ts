@@ -18,7 +18,6 @@
 import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
-import { senderOptions } from "../../lib/channels.ts";
 import { Publisher } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createMarketDataAdminApi } from "./admin_api.ts";
@@ -64,12 +63,7 @@ function defaultPublisher(
   endpoint: string,
   ctx: ServiceContext<"market-data">,
 ): Promise<MarketDataPublisher> {
-  return Publisher.open(endpoint, {
-    service: ctx.service,
-    registry: ctx.metrics.registry,
-    queueDepth: ctx.metrics.families.system_zmq_queue_depth,
-    ...senderOptions("market_data"),
-  });
+  return Publisher.open(endpoint, ctx.messaging.sender("market_data"));
 }
 
 /**

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config.ts";
 import { Subscriber } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
+import { peerMessaging } from "../../lib/testing/context.ts";
 import { freePort, Proc, waitFor } from "../../lib/testing/tools.ts";
-import { type MessageType, SCHEMAS, validatorsFor } from "../../lib/types.ts";
+import { type MessageType, SCHEMAS } from "../../lib/types.ts";
 import type { MarketDataStats } from "./admin_api.ts";
 import { FakeAlpacaServer, STOCKS_PATH } from "./testing/fake_alpaca_server.ts";
 import { CONFIG_URL, serviceConfig, startWithFakePublisher } from "./testing/service_harness.ts";
@@ -178,12 +179,13 @@ Deno.test("deno task market-data publishes over ZeroMQ and serves moving metrics
       await r?.body?.cancel();
       return r?.status === 200;
     }, { timeoutMs: 20_000, everyMs: 100 });
-    sub = await Subscriber.open([`tcp://127.0.0.1:${zmqPort}`], {
-      service: "signal-bridge",
-      registry: registry.registry,
-      name: "marketData-test",
-      schemas: validatorsFor(["trade", "quote", "book", "bar"]),
-    });
+    // The test subscribes as signal-bridge, with its key from the same key directory.
+    await using peer = await peerMessaging(
+      "signal-bridge",
+      serviceConfig(() => {}),
+      registry.registry,
+    );
+    sub = await Subscriber.open([`tcp://127.0.0.1:${zmqPort}`], peer.receiver("market_data"));
     const types = new Set<string>();
     sub.onMessage((env) => void types.add(env.type));
     await waitFor(

@@ -11,13 +11,11 @@
 import type { Hono } from "hono";
 import { getLogger } from "../../lib/log.ts";
 import {
-  type MessagingOptions,
   Publisher,
   ReliableReceiver,
   ReliableSender,
   Subscriber,
 } from "../../lib/messaging/mod.ts";
-import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createRiskManagerAdminApi, isBearerToken } from "./admin_api.ts";
 import { RiskManagerCore } from "./core.ts";
@@ -85,11 +83,6 @@ export async function startRiskManager(
     purgedOrders: purged,
   });
 
-  const messaging: MessagingOptions = {
-    service: ctx.service,
-    registry: ctx.metrics.registry,
-    queueDepth: families.system_zmq_queue_depth,
-  };
   const opened: { close(): Promise<void> }[] = [];
   const closeAll = async () => {
     for (const socket of opened.reverse()) await socket.close().catch(() => {});
@@ -102,29 +95,24 @@ export async function startRiskManager(
   let marketData: Subscriber;
   try {
     events = await Publisher.open(settings.publish, {
-      ...messaging,
-      ...senderOptions("risk_events"),
+      ...ctx.messaging.sender("risk_events"),
     });
     opened.push(events);
     orders = await ReliableSender.open(settings.orders, {
-      ...messaging,
-      ...senderOptions("orders"),
+      ...ctx.messaging.sender("orders"),
       journalPath: settings.statePath === ":memory:" ? undefined : outboxPath(settings.statePath),
     });
     opened.push(orders);
     reports = await ReliableReceiver.open(settings.executionReports, {
-      ...messaging,
-      ...receiverOptions("execution_reports"),
+      ...ctx.messaging.receiver("execution_reports"),
     });
     opened.push(reports);
     signals = await Subscriber.open([...settings.signals], {
-      ...messaging,
-      ...receiverOptions("signals"),
+      ...ctx.messaging.receiver("signals"),
     });
     opened.push(signals);
     marketData = await Subscriber.open([...settings.marketData], {
-      ...messaging,
-      ...receiverOptions("market_data", ["quote", "book", "trade"]),
+      ...ctx.messaging.receiver("market_data", ["quote", "book", "trade"]),
     });
     opened.push(marketData);
   } catch (error) {

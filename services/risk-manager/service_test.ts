@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Config, parseConfig } from "../../lib/config.ts";
+import type { Config } from "../../lib/config.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import {
   Publisher,
@@ -10,6 +10,7 @@ import {
 } from "../../lib/messaging/mod.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { removeDir, waitFor } from "../../lib/testing/tools.ts";
+import { peerMessaging, testConfig, testContext } from "../../lib/testing/context.ts";
 import type { ExecutionReport, Order, Signal } from "../../lib/types.ts";
 import { startRiskManager } from "./service.ts";
 
@@ -31,7 +32,7 @@ function configFor(dir: string, signals: string, md: string): Config {
     publish: "bind:tcp://127.0.0.1:0",
     statePath: `${dir}/risk.sqlite`,
   });
-  return parseConfig(raw, "test");
+  return testConfig(raw);
 }
 
 async function start(config: Config) {
@@ -40,14 +41,12 @@ async function start(config: Config) {
     sampleMs: 60_000,
     instrumented: true,
   });
-  const rm = await startRiskManager({
-    service: "risk-manager",
-    config,
+  const ctx = await testContext("risk-manager", config, {
     secrets: { riskAdminToken: TOKEN },
     metrics,
-    signal: new AbortController().signal,
   });
-  return { rm, metrics };
+  const rm = await startRiskManager(ctx);
+  return { rm, metrics, ctx };
 }
 
 async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
@@ -112,35 +111,41 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const dir = await Deno.makeTempDir();
-    const peer = { service: "test-peer", registry: new Registry() };
+    // The test plays the other three services, each with its own CURVE identity.
+    const keys = testConfig(RAW);
+    const registry = new Registry();
+    const signalBridge = await peerMessaging("signal-bridge", keys, registry);
+    const marketData = await peerMessaging("market-data", keys, registry);
+    const engine = await peerMessaging("execution-engine", keys, registry);
+    const operator = await peerMessaging("operator", keys, registry);
     const sigPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-      ...peer,
-      name: "signals",
+      ...signalBridge.sender("signals"),
       heartbeatMs: 100,
     });
     const mdPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-      ...peer,
-      name: "market_data",
+      ...marketData.sender("market_data"),
       heartbeatMs: 100,
     });
     const config = configFor(dir, sigPub.endpoint, mdPub.endpoint);
-    let { rm, metrics } = await start(config);
+    let { rm, metrics, ctx } = await start(config);
     const cleanup: { close(): Promise<void> }[] = [];
     try {
       // The execution-engine's side: orders in, reports out.
       const orders: Envelope<Order>[] = [];
-      const ee = await ReliableReceiver.open(`connect:${rm.endpoints.orders}`, {
-        ...peer,
-        name: "orders_in",
-        sender: "risk-manager/orders",
-      });
+      const ee = await ReliableReceiver.open(
+        `connect:${rm.endpoints.orders}`,
+        engine.receiver("orders"),
+      );
       ee.onMessage((env) => void orders.push(env as Envelope<Order>));
-      const reports = await ReliableSender.open(`connect:${rm.endpoints.executionReports}`, {
-        ...peer,
-        name: "reports_out",
-      });
+      const reports = await ReliableSender.open(
+        `connect:${rm.endpoints.executionReports}`,
+        engine.sender("execution_reports"),
+      );
       const events: Envelope[] = [];
-      const eventsSub = await Subscriber.open([rm.endpoints.publish], { ...peer, name: "ev" });
+      const eventsSub = await Subscriber.open(
+        [rm.endpoints.publish],
+        operator.receiver("risk_events"),
+      );
       eventsSub.onMessage((env) => void events.push(env));
       cleanup.push(eventsSub, reports, ee);
 
@@ -233,8 +238,8 @@ Deno.test({
 
       // Restart: positions, the daily P&L and the used ids survive.
       await rm.close();
-      metrics.stop();
-      ({ rm, metrics } = await start(config));
+      await ctx[Symbol.asyncDispose]();
+      ({ rm, metrics, ctx } = await start(config));
       assert.equal(aapl()?.qty, 25);
       assert.equal(rm.core.positions().find((p) => p.symbol === "AAPL")?.avgPrice, 200.5);
       assert.equal(rm.core.status.state, "ACTIVE");
@@ -242,9 +247,10 @@ Deno.test({
     } finally {
       for (const c of cleanup) await c.close().catch(() => {});
       await rm.close();
-      metrics.stop();
+      await ctx[Symbol.asyncDispose]();
       await sigPub.close();
       await mdPub.close();
+      for (const p of [signalBridge, marketData, engine, operator]) await p.close();
       await removeDir(dir);
     }
   },

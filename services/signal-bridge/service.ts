@@ -5,7 +5,6 @@
  * admin routes are in admin_api.ts.
  * @module
  */
-import { receiverOptions, senderOptions } from "../../lib/channels.ts";
 import { getLogger } from "../../lib/log.ts";
 import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
@@ -56,20 +55,13 @@ export async function startSignalBridge(
     symbols: ctx.config.symbols,
     modelName: model.name,
   });
-  const messaging = {
-    service: "signal-bridge",
-    registry: ctx.metrics.registry,
-    queueDepth: families.system_zmq_queue_depth,
-  };
   const publisher = await Publisher.open(config.publish, {
-    ...messaging,
-    ...senderOptions("signals"),
+    ...ctx.messaging.sender("signals"),
   });
   let subscriber: Subscriber;
   try {
     subscriber = await Subscriber.open([...config.marketData], {
-      ...messaging,
-      ...receiverOptions("market_data"),
+      ...ctx.messaging.receiver("market_data"),
     });
   } catch (e) {
     await publisher.close();

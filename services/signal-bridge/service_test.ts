@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../lib/config.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { Publisher, Subscriber } from "../../lib/messaging/mod.ts";
-import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { ServiceContext } from "../../lib/service.ts";
+import { peerMessaging, type TestContext, testContext } from "../../lib/testing/context.ts";
 import {
   isolatedConfig,
   type RawConfig,
@@ -11,31 +10,26 @@ import {
   writeConfig,
 } from "../../lib/testing/stack.ts";
 import { Proc, waitFor } from "../../lib/testing/tools.ts";
-import { type Signal, validatorsFor } from "../../lib/types.ts";
+import type { Signal } from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { RulesModel } from "./rules_model.ts";
 import { startSignalBridge } from "./service.ts";
 import { SMALL_FEATURES } from "./testing/fixtures.ts";
 import { sampleQuote } from "./testing/market_data.ts";
 
-function context(dir: string, change: (c: RawConfig) => void): ServiceContext<"signal-bridge"> {
+async function context(
+  dir: string,
+  change: (c: RawConfig) => void,
+): Promise<TestContext<"signal-bridge">> {
   const raw = isolatedConfig(dir);
   change(raw);
-  const metrics = createServiceMetrics("signal-bridge", { defaultMetrics: false });
-  metrics.stop();
-  return {
-    service: "signal-bridge",
-    config: parseConfig(raw),
-    secrets: {},
-    metrics,
-    signal: new AbortController().signal,
-  };
+  return await testContext("signal-bridge", parseConfig(raw));
 }
 
 Deno.test("startSignalBridge() refuses a missing model file with a ConfigError", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
   try {
-    const ctx = context(dir, (c) => {
+    await using ctx = await context(dir, (c) => {
       c.signalBridge.model = { kind: "logistic", path: `${dir}/missing.json` };
     });
     await assert.rejects(
@@ -49,28 +43,22 @@ Deno.test("startSignalBridge() refuses a missing model file with a ConfigError",
 
 Deno.test("startSignalBridge() turns market data into signals carrying its trace and tickTs", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "sb-test-" });
-  const peerMetrics = createServiceMetrics("market-data", { defaultMetrics: false });
-  peerMetrics.stop();
+  // The test plays market-data and risk-manager, with their own CURVE keys.
+  const keys = parseConfig(isolatedConfig(dir));
+  await using mdPeer = await peerMessaging("market-data", keys);
+  await using rmPeer = await peerMessaging("risk-manager", keys);
   const marketData = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    name: "market_data",
-    registry: peerMetrics.registry,
+    ...mdPeer.sender("market_data"),
     heartbeatMs: 200,
   });
-  const ctx = context(dir, (c) => {
+  await using ctx = await context(dir, (c) => {
     c.signalBridge.marketData = [marketData.endpoint];
     c.signalBridge.publish = "bind:tcp://127.0.0.1:0";
     c.signalBridge.features = SMALL_FEATURES;
     c.signalBridge.minIntervalMs = 0;
   });
   const service = await startSignalBridge(ctx);
-  const subscriber = await Subscriber.open([service.publishEndpoint], {
-    service: "risk-manager",
-    name: "signals",
-    registry: peerMetrics.registry,
-    types: ["signal"],
-    schemas: validatorsFor(["signal"]),
-  });
+  const subscriber = await Subscriber.open([service.publishEndpoint], rmPeer.receiver("signals"));
   const got: Envelope<Signal>[] = [];
   subscriber.onMessage((envelope) => {
     got.push(envelope as Envelope<Signal>);

@@ -3,9 +3,9 @@
  * a patch, a fresh registry, and a fake publisher that keeps what is published.
  * @module
  */
-import { type Config, parseConfig, type Secrets } from "../../../lib/config.ts";
+import type { Config, Secrets } from "../../../lib/config.ts";
 import { createServiceMetrics, type ServiceMetrics } from "../../../lib/metrics.ts";
-import type { ServiceContext } from "../../../lib/service.ts";
+import { testConfig, testContext } from "../../../lib/testing/context.ts";
 import { type MarketDataDeps, type MarketDataService, startMarketData } from "../service.ts";
 
 /** The repository's config file. */
@@ -21,7 +21,7 @@ export function serviceConfig(patch: (marketData: Record<string, unknown>) => vo
   const raw = JSON.parse(Deno.readTextFileSync(CONFIG_URL));
   raw.marketData.http.port = 0;
   patch(raw.marketData);
-  return parseConfig(raw);
+  return testConfig(raw);
 }
 
 /** One message the fake publisher was given. */
@@ -52,13 +52,7 @@ export async function startWithFakePublisher(
   deps: MarketDataDeps = {},
 ): Promise<ServiceHarness> {
   const metrics = createServiceMetrics("market-data", { defaultMetrics: false });
-  const ctx: ServiceContext<"market-data"> = {
-    service: "market-data",
-    config,
-    secrets,
-    metrics,
-    signal: new AbortController().signal,
-  };
+  const ctx = await testContext("market-data", config, { secrets, metrics });
   const published: Published[] = [];
   let closed = false;
   try {
@@ -82,11 +76,11 @@ export async function startWithFakePublisher(
       publisherClosed: () => closed,
       async [Symbol.asyncDispose]() {
         await svc.close();
-        metrics.stop();
+        await ctx[Symbol.asyncDispose]();
       },
     };
   } catch (e) {
-    metrics.stop();
+    await ctx[Symbol.asyncDispose]();
     throw e;
   }
 }
