@@ -157,10 +157,13 @@ function stressRisk(c: RawConfig, rate: number): void {
   });
 }
 
-async function tickToTrade(rate: number) {
+async function tickToTrade(rate: number, security: "curve" | "insecure" = "curve") {
   const stack = startStack({
     env: { LOG_LEVEL: "warning" },
-    overrides: (c) => stressRisk(c, rate),
+    overrides: (c) => {
+      stressRisk(c, rate);
+      c.security.mode = security;
+    },
   });
   try {
     await stack.waitReady(60_000);
@@ -400,6 +403,9 @@ async function main() {
     const bareLat = await bareRelay(rate);
     ttt.push({ ...pipe, bare: bareLat.latencyUs });
   }
+  console.error("pipeline bench: tick-to-trade at 1000/s with CURVE off ...");
+  const plain = await tickToTrade(1000, "insecure");
+  const curve = ttt.find((t) => t.rate === 1000)!;
   console.error("pipeline bench: /metrics render ...");
   const render = await metricsRender(100);
 
@@ -444,6 +450,13 @@ async function main() {
       cpuPercent: t.cpu,
       target: t.rate === 1000 ? "p99 < 2000 us" : undefined,
     })),
+    curve: {
+      ticksPerS: 1000,
+      curveUs: { p50: round(curve.latencyUs.p50), p99: round(curve.latencyUs.p99) },
+      plainUs: { p50: round(plain.latencyUs.p50), p99: round(plain.latencyUs.p99) },
+      p50CostPct: round((curve.latencyUs.p50 / plain.latencyUs.p50 - 1) * 100, 1),
+      target: "p50 within 10% of plain TCP",
+    },
     metricsRender: { ...render, target: "< 10 ms" },
     memoryMb: Object.fromEntries(
       ttt.map((t) => [`${t.rate}/s`, { start: t.memStart, afterLoad: t.memAfter }]),
@@ -484,6 +497,12 @@ async function main() {
       `${t.segmentsUs.approvalToJournal.p50}/${t.segmentsUs.approvalToJournal.p99}`,
       "",
     ]),
+    [
+      "tick-to-trade @1000/s, CURVE on / off, p50/p99 us",
+      `${results.curve.curveUs.p50}/${results.curve.curveUs.p99}`,
+      `plain TCP ${results.curve.plainUs.p50}/${results.curve.plainUs.p99}`,
+      `${results.curve.p50CostPct}% at p50 (within 10%)`,
+    ],
     [
       `/metrics render, ${render.symbols} symbols`,
       `${render.renderMs.p50} ms (max ${render.renderMs.max})`,

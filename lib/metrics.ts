@@ -467,6 +467,15 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "messaging_reconnects_total",
+    help: "Connections dialled again after the peer fell silent (a handshake that failed, " +
+      "an impostor on the port, a dead peer)",
+    type: "counter",
+    labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
     name: "messaging_channel_secure",
     help: "1 while a channel's socket runs CURVE, 0 while it runs plain TCP (insecure)",
     type: "gauge",

@@ -33,6 +33,7 @@ export const MESSAGING_METRICS = {
   handlerErrors: "messaging_handler_errors_total",
   resends: "messaging_resends_total",
   controlRefused: "messaging_control_refused_total",
+  reconnects: "messaging_reconnects_total",
   secure: "messaging_channel_secure",
   peersAuthenticated: "messaging_peers_authenticated_total",
   peersRefused: "messaging_peers_refused_total",
@@ -77,6 +78,7 @@ export interface MessagingFamilies {
   handlerErrors: Counter<ChannelLabels>;
   resends: Counter<ChannelLabels>;
   controlRefused: Counter<ChannelLabels | "reason">;
+  reconnects: Counter<ChannelLabels>;
   secure: Gauge<ChannelLabels>;
   age: Gauge<ChannelLabels>;
   ageSources: Set<AgeSource>;
@@ -118,6 +120,7 @@ export function messagingFamilies(registry: Registry): MessagingFamilies {
     handlerErrors: c(MESSAGING_METRICS.handlerErrors),
     resends: c(MESSAGING_METRICS.resends),
     controlRefused: c(MESSAGING_METRICS.controlRefused),
+    reconnects: c(MESSAGING_METRICS.reconnects),
     secure: familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.secure),
     age,
     ageSources,
@@ -198,6 +201,11 @@ export class ChannelMetrics {
     for (const reason of CONTROL_REFUSAL_REASONS) {
       this.m.controlRefused.inc({ ...this.labels, reason }, 0);
     }
+  }
+
+  /** Counts a connection dialled again (and creates the series at 0 with `n = 0`). */
+  reconnected(n = 1): void {
+    this.m.reconnects.inc(this.labels, n);
   }
 
   /** Counts a reliable-channel frame refused for its origin or content. */

@@ -8,7 +8,8 @@ import { decode, DecodeError, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { FdWaiter, socketFd } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attachAll, parseEndpoint } from "./endpoint.ts";
+import { attachAll, type Endpoint, parseEndpoint } from "./endpoint.ts";
+import { Redialer } from "./redial.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import {
   ackFrame,
@@ -44,6 +45,8 @@ export interface ReliableReceiverOptions extends MessagingOptions {
   sender?: string;
   /** When connecting: how often it says `hello` to the sender, in ms (default 1000). */
   heartbeatMs?: number;
+  /** When connecting: dial again after this long without a frame, in ms (default 5000). */
+  silenceMs?: number;
 }
 
 interface RecvStream extends StreamStats {
@@ -88,8 +91,10 @@ export class ReliableReceiver extends ReceiveLoop {
   readonly #endpoint: string;
   readonly #lingerMs: number;
   readonly #streams = new Map<string, RecvStream>();
-  /** Connecting: the routing id of the one connection (the sender's pub). */
-  readonly #connection: Uint8Array | undefined;
+  /** Connecting: the sender's pub (every frame on the socket comes from that sender). */
+  readonly #sender: string | undefined;
+  /** Connecting: watches the sender and dials again when it falls silent. */
+  readonly #redialer: Redialer;
   readonly #helloMs: number;
   readonly #refusedLog: BurstLog;
   #closePromise: Promise<void> | undefined;
@@ -101,7 +106,8 @@ export class ReliableReceiver extends ReceiveLoop {
     endpoint: string,
     opts: ReliableReceiverOptions,
     metrics: ChannelMetrics,
-    connection: string | undefined,
+    ep: Endpoint,
+    redialer: Redialer,
   ) {
     super(sock, metrics, {
       what: "reliable receiver",
@@ -117,7 +123,8 @@ export class ReliableReceiver extends ReceiveLoop {
     });
     this.#endpoint = endpoint;
     this.#lingerMs = opts.lingerMs ?? 1000;
-    this.#connection = connection === undefined ? undefined : new TextEncoder().encode(connection);
+    this.#sender = ep.mode === "connect" ? opts.sender : undefined;
+    this.#redialer = redialer;
     this.#helloMs = opts.heartbeatMs ?? 1000;
     this.#refusedLog = new BurstLog(
       logger,
@@ -139,6 +146,7 @@ export class ReliableReceiver extends ReceiveLoop {
     checkPositive(what, "highWaterMark", opts.highWaterMark);
     checkPositive(what, "pollMs", opts.pollMs);
     checkPositive(what, "heartbeatMs", opts.heartbeatMs);
+    checkPositive(what, "silenceMs", opts.silenceMs);
     const ep = parseEndpoint(endpoint, "connect");
     if (ep.mode === "connect" && (opts.sender === undefined || opts.sender.length === 0)) {
       throw new Error(
@@ -158,21 +166,31 @@ export class ReliableReceiver extends ReceiveLoop {
       receiveHighWaterMark: opts.highWaterMark ?? 10_000,
       sendHighWaterMark: 10_000,
     });
-    const connection = ep.mode === "connect" ? opts.sender : undefined;
+    // Connecting, it names its connection after the sender, afresh on every dial.
+    const redialer = new Redialer({
+      socket: sock,
+      endpoints: [ep],
+      what,
+      metrics,
+      silenceMs: opts.silenceMs ?? 5000,
+      curve: opts.curve,
+      routingIdBase: ep.mode === "connect" ? opts.sender : undefined,
+    });
     const [resolved] = await attachAll(
       sock,
       [ep],
       what,
-      { curve: opts.curve, connectRoutingId: connection },
+      { curve: opts.curve, connectRoutingId: redialer.routingId },
       () => metrics.close(),
     );
+    metrics.reconnected(0);
     logger.info("Reliable receiver {channel} ready on {endpoint}", {
       service: opts.service,
       channel: opts.name,
       endpoint: resolved,
       mode: ep.mode,
     });
-    return new ReliableReceiver(sock, resolved, opts, metrics, connection);
+    return new ReliableReceiver(sock, resolved, opts, metrics, ep, redialer);
   }
 
   /** The resolved endpoint (bound address with its port, or the connect address). */
@@ -236,15 +254,16 @@ export class ReliableReceiver extends ReceiveLoop {
 
   /** Connecting: says hello every `heartbeatMs`, so a bound sender knows it is there. */
   protected override tick(): number | undefined {
-    if (this.#connection === undefined) return undefined;
+    if (this.#sender === undefined) return undefined;
+    const redialIn = this.#redialer.check() ?? Infinity;
     const now = performance.now();
     if (now - this.#lastHelloAt >= this.#helloMs) {
       this.#lastHelloAt = now;
       try {
-        this.sock.send([this.#connection, helloFrame()]).catch(() => {});
+        this.sock.send([this.#redialer.routingId!, helloFrame()]).catch(() => {});
       } catch { /* no room: the next hello */ }
     }
-    return Math.max(1, this.#helloMs - (now - this.#lastHelloAt));
+    return Math.max(1, Math.min(redialIn, this.#helloMs - (now - this.#lastHelloAt)));
   }
 
   #flushAcks(): void {
@@ -317,7 +336,9 @@ export class ReliableReceiver extends ReceiveLoop {
    */
   #stream(pub: string, epoch: number, base: number, rid: Uint8Array): RecvStream | undefined {
     const from = text.decode(rid);
-    if (from !== pub) {
+    // Bound, a sender's connection is named by the sender (its pub); connecting, the
+    // socket's only connections are the ones it dialled to its one sender.
+    if (pub !== (this.#sender ?? from)) {
       this.#refuse("wrong_publisher", from, `a frame of ${pub.slice(0, 64)}`);
       return undefined;
     }
@@ -380,6 +401,7 @@ export class ReliableReceiver extends ReceiveLoop {
       return undefined;
     }
     const rid = frames[0];
+    this.#redialer.heard();
     const hdr = parseSenderFrame(frames[1], frames.length === 3);
     if (isFrameError(hdr)) {
       this.decodeError(hdr.error, hdr.detail);

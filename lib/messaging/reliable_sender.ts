@@ -9,6 +9,7 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, parseEndpoint } from "./endpoint.ts";
+import { Redialer } from "./redial.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { type JournaledMessage, OutboxJournal } from "./outbox_journal.ts";
 import {
@@ -65,6 +66,8 @@ export interface ReliableSenderOptions extends MessagingOptions {
    * in ms (default 3 heartbeats, at least 3 s). A receiver answers every heartbeat.
    */
   peerTimeoutMs?: number;
+  /** When connecting: dial again after this long without an answer, in ms (default 5000). */
+  silenceMs?: number;
 }
 
 interface OutEntry extends JournaledMessage {
@@ -123,8 +126,8 @@ interface OutEntry extends JournaledMessage {
 export class ReliableSender {
   readonly #sock: zmq.Router;
   readonly #metrics: ChannelMetrics;
-  /** In connect mode, the routing id this sender gave its one connection. */
-  readonly #connection: Uint8Array | undefined;
+  /** Connecting: names the one connection and dials again when the receiver is silent. */
+  readonly #redialer: Redialer;
   readonly #peerTimeoutMs: number;
   readonly #peerLog: BurstLog;
   /** The receiver messages go to, and when it last talked. */
@@ -174,10 +177,10 @@ export class ReliableSender {
     metrics: ChannelMetrics,
     journal: OutboxJournal | undefined,
     restored: { epoch: number; lastSeq: number; entries: OutEntry[] },
-    connection: string | undefined,
+    redialer: Redialer,
   ) {
     this.#sock = sock;
-    this.#connection = connection === undefined ? undefined : new TextEncoder().encode(connection);
+    this.#redialer = redialer;
     this.endpoint = endpoint;
     this.#name = opts.name;
     this.#pollMs = opts.pollMs ?? 100;
@@ -248,6 +251,7 @@ export class ReliableSender {
         "highWaterMark",
         "pollMs",
         "peerTimeoutMs",
+        "silenceMs",
       ] as const
     ) {
       checkPositive(what, f, opts[f]);
@@ -276,18 +280,28 @@ export class ReliableSender {
       sendHighWaterMark: opts.highWaterMark ?? 10_000,
       receiveHighWaterMark: 10_000,
     });
-    // Connecting, it names its one connection; binding, it learns receivers as they talk.
-    const connection = ep.mode === "connect" ? RECEIVER_CONNECTION : undefined;
+    // Connecting, it names its one connection (afresh on every dial); binding, it learns
+    // receivers as they talk.
+    const redialer = new Redialer({
+      socket: sock,
+      endpoints: [ep],
+      what,
+      metrics,
+      silenceMs: opts.silenceMs ?? 5000,
+      curve: opts.curve,
+      routingIdBase: ep.mode === "connect" ? RECEIVER_CONNECTION : undefined,
+    });
     const [resolved] = await attachAll(
       sock,
       [ep],
       what,
-      { curve: opts.curve, connectRoutingId: connection },
+      { curve: opts.curve, connectRoutingId: redialer.routingId },
       () => {
         metrics.close();
         journal?.close();
       },
     );
+    metrics.reconnected(0);
     logger.info("Reliable sender {channel} ready on {endpoint} ({pending} pending)", {
       service: opts.service,
       channel: opts.name,
@@ -296,7 +310,7 @@ export class ReliableSender {
       pending: restored.entries.length,
       journal: opts.journalPath ?? null,
     });
-    return new ReliableSender(sock, resolved, opts, metrics, journal, restored, connection);
+    return new ReliableSender(sock, resolved, opts, metrics, journal, restored, redialer);
   }
 
   /**
@@ -483,10 +497,15 @@ export class ReliableSender {
     if (this.#peer !== undefined && now - this.#peer.heardAt > this.#peerTimeoutMs) {
       this.#dropPeer(`silent for ${Math.round(now - this.#peer.heardAt)} ms`);
     }
+    const dialled = this.#redialer.routingId;
+    this.#redialer.check();
+    if (this.#redialer.routingId !== dialled) this.#dropPeer("its connection was dialled again");
     this.#pump();
     // Heartbeats go to the selected receiver; connecting, to the one connection even
     // before it answered (its answer is what selects it).
-    const to = this.#peer?.rid ?? this.#connection;
+    const connection = this.#redialer.routingId;
+    const to = this.#peer?.rid ??
+      (connection === undefined ? undefined : new TextEncoder().encode(connection));
     if (now - this.#lastHeartbeatAt >= this.#heartbeatMs && to !== undefined) {
       this.#lastHeartbeatAt = now;
       this.#heartbeat(to);
@@ -519,6 +538,7 @@ export class ReliableSender {
       return;
     }
     const [rid, body] = frames;
+    this.#redialer.heard();
     const msg = parseReceiverFrame(body, this.#stream());
     if (msg === null) return; // another stream's (an old epoch's) answer
     if (isFrameError(msg)) {

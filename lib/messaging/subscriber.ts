@@ -7,7 +7,8 @@ import * as zmq from "zeromq";
 import { decode, DecodeError, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
-import { attachAll, parseEndpoint } from "./endpoint.ts";
+import { attachAll, type Endpoint, parseEndpoint } from "./endpoint.ts";
+import { Redialer } from "./redial.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { MAX_STREAMS, ReceiveLoop, type ReceiverStats, type StreamStats } from "./receive_loop.ts";
 import { logger } from "./logger.ts";
@@ -22,6 +23,11 @@ export interface SubscriberOptions extends MessagingOptions {
   schemas?: BodySchemas;
   /** Receive queue limit in messages (default 10,000). */
   highWaterMark?: number;
+  /**
+   * Connected endpoints are dialled again after this long without a message, heartbeats
+   * included, in ms (default 5000; publishers heartbeat every second). See redial.ts.
+   */
+  silenceMs?: number;
 }
 
 /**
@@ -56,12 +62,14 @@ export class Subscriber extends ReceiveLoop {
   readonly #endpoints: string[];
   readonly #streams = new Map<string, StreamStats>();
   readonly #gapLog: BurstLog;
+  readonly #redialer: Redialer;
 
   private constructor(
     sock: zmq.Subscriber,
     endpoints: string[],
     opts: SubscriberOptions,
     metrics: ChannelMetrics,
+    parsed: Endpoint[],
   ) {
     super(sock, metrics, {
       what: "subscriber",
@@ -82,6 +90,15 @@ export class Subscriber extends ReceiveLoop {
       "Sequence gap on {channel} from {pub}: missed {missed} messages before seq {seq}",
       "Sequence gaps on {channel}: {suppressed} more",
     );
+    this.#redialer = new Redialer({
+      socket: sock,
+      endpoints: parsed,
+      what: `subscriber "${opts.name}"`,
+      metrics,
+      silenceMs: opts.silenceMs ?? 5000,
+      curve: opts.curve,
+    });
+    metrics.reconnected(0);
   }
 
   /**
@@ -96,6 +113,7 @@ export class Subscriber extends ReceiveLoop {
     checkName("subscriber", opts.name);
     checkPositive(what, "highWaterMark", opts.highWaterMark);
     checkPositive(what, "pollMs", opts.pollMs);
+    checkPositive(what, "silenceMs", opts.silenceMs);
     if (endpoints.length === 0) throw new Error(`Cannot open ${what}: no endpoint given`);
     const parsed = endpoints.map((e) => parseEndpoint(e, "connect"));
     const types = new Set([...(opts.types ?? []), ...Object.keys(opts.schemas ?? {})]);
@@ -112,7 +130,7 @@ export class Subscriber extends ReceiveLoop {
       channel: opts.name,
       endpoints: resolved,
     });
-    return new Subscriber(sock, resolved, opts, metrics);
+    return new Subscriber(sock, resolved, opts, metrics, parsed);
   }
 
   /** The resolved endpoints (bound addresses with their ports, or connect addresses). */
@@ -143,6 +161,10 @@ export class Subscriber extends ReceiveLoop {
     logger.info("Subscriber {channel} closed", { channel: this.name, ...this.counts });
   }
 
+  protected override tick(): number | undefined {
+    return this.#redialer.check();
+  }
+
   protected override onClosedRemainder(n: number): void {
     this.metrics.dropped("closed", n);
   }
@@ -163,6 +185,7 @@ export class Subscriber extends ReceiveLoop {
       return undefined;
     }
     if (!this.#track(env)) return undefined;
+    this.#redialer.heard();
     this.metrics.ageSource.lastAt = performance.now();
     this.counts.received++;
     this.metrics.received(env.type);
