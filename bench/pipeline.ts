@@ -23,6 +23,7 @@ import { freePort, Proc, waitFor } from "../lib/testing/tools.ts";
 import { barePublisher, bareSubscriber } from "./bare_zmq.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
 import { senderOptions } from "../lib/channels.ts";
+import { parseCommandLine } from "../lib/cli.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
 import { MarketDataMetrics } from "../services/market-data/metrics.ts";
 import {
@@ -35,7 +36,19 @@ import { type Order } from "../lib/types.ts";
 import { nowMs } from "../lib/clock.ts";
 import { Publisher } from "../lib/messaging/mod.ts";
 
-const QUICK = Deno.args.includes("--quick");
+const ARGS = import.meta.main
+  ? parseCommandLine(Deno.args, {
+    name: "bench",
+    summary: "Runs the micro benchmarks (deno bench), then this pipeline benchmark: the real " +
+      "services on the simulated exchange, each figure beside a bare zeromq.js yardstick " +
+      "measured in the same run; writes bench/results.json and exits 1 on an invalid run.",
+    flags: [
+      { name: "quick", help: "shorter phases (a smoke run, not for the README's table)" },
+      { name: "no-micro", help: "skip the micro benchmarks (bench/*_bench.ts)" },
+    ],
+  })
+  : { values: {} as Record<string, string | true> };
+const QUICK = ARGS.values.quick === true;
 const THROUGHPUT_S = QUICK ? 3 : 5;
 const LATENCY_S = QUICK ? 6 : 15;
 const RATES = [1_000, 10_000];
@@ -385,6 +398,15 @@ async function coreOverhead(rounds = QUICK ? 4 : 8) {
 // ---------------------------------------------------------------- main
 
 async function main() {
+  if (ARGS.values["no-micro"] !== true) {
+    console.error("micro benchmarks (deno bench) ...");
+    const micro = await new Deno.Command(Deno.execPath(), {
+      args: ["bench", "-A"],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (micro.code !== 0) problems.push(`deno bench exited ${micro.code}`);
+  }
   const started = new Date().toISOString();
   console.error(
     "pipeline bench: one hop, envelope against bare zeromq.js (bench/messaging_bench.ts) ...",

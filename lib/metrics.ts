@@ -484,6 +484,14 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "service_restarts_total",
+    help: "Times the supervisor (deno task start) restarted this service after it crashed",
+    type: "counter",
+    labelNames: ["service"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
     name: "http_requests_total",
     help: "HTTP requests served by the service's own server",
     type: "counter",
@@ -603,7 +611,7 @@ export function createServiceMetrics<O extends ServiceName>(
 }
 
 /** Families kept real with instrumentation off: they describe the run, not the service. */
-const ALWAYS_ON = /^(system|messaging)_/;
+const ALWAYS_ON = /^(system_|messaging_|service_restarts_total$)/;
 
 /**
  * `TRADING_INSTRUMENTATION=off` turns a service's own metric families into no-ops,

@@ -11,6 +11,13 @@
  * @module
  */
 import type { Hono } from "hono";
+import {
+  type CommandSpec,
+  CONFIG_DOCS,
+  CONFIG_ENV,
+  type EnvSpec,
+  parseCommandLine,
+} from "./cli.ts";
 import { type Config, ConfigError, loadConfig, type Secrets, secretsFromEnv } from "./config.ts";
 import { createServiceApp, serve, ServeError } from "./http.ts";
 import { getLogger, setupLogging } from "./log.ts";
@@ -57,14 +64,51 @@ export function httpConfigOf(config: Config, service: ServiceName): { host: stri
   }
 }
 
+/** What `--help` says of a service beyond the flags every service takes. */
+export interface ServiceHelp {
+  /** What the service does, in a sentence or two. */
+  readonly summary: string;
+  /** Environment the service reads beyond the config's (secrets). */
+  readonly env?: readonly EnvSpec[];
+}
+
+/** The command line every service takes: `--config PATH`, `-h`/`--help`. */
+export function serviceCommand(service: ServiceName, help: ServiceHelp): CommandSpec {
+  return {
+    name: service,
+    summary: help.summary,
+    flags: [{
+      name: "config",
+      value: "PATH",
+      help: "the config file (default config/system.json)",
+    }],
+    env: [
+      ...CONFIG_ENV,
+      ...(help.env ?? []),
+      {
+        name: "TRADING_SUPERVISOR_RESTARTS",
+        help: "set by `deno task start`: restarts so far (service_restarts_total)",
+      },
+    ],
+    notes: [
+      CONFIG_DOCS,
+      `Exit codes: ${EXIT.ok} stopped cleanly, ${EXIT.crash} crashed, ${EXIT.config} invalid ` +
+      `config or key, ${EXIT.port} metrics port in use.`,
+    ],
+  };
+}
+
 /**
  * Runs a service until SIGINT/SIGTERM. Never returns normally: exits the process
- * with an {@link EXIT} code.
+ * with an {@link EXIT} code. `--help` prints the service's help and exits 0 before
+ * anything is read or bound; an unknown flag exits 2.
  */
 export async function runService<S extends ServiceName>(
   service: S,
   start: (ctx: ServiceContext<S>) => Promise<RunningCore> | RunningCore,
+  help: ServiceHelp = { summary: `the ${service} service` },
 ): Promise<never> {
+  parseCommandLine(Deno.args, serviceCommand(service, help));
   let config: Config;
   try {
     config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
@@ -83,6 +127,12 @@ export async function runService<S extends ServiceName>(
   }
   const log = getLogger(["trading", "service"]);
   const metrics = createServiceMetrics(service);
+  // A counter across the supervisor's restarts: each new process starts at the count so far.
+  const restarts = Number(Deno.env.get("TRADING_SUPERVISOR_RESTARTS") ?? 0);
+  (metrics.families as ServiceMetrics<ServiceName>["families"]).service_restarts_total.inc(
+    { service },
+    Number.isSafeInteger(restarts) && restarts > 0 ? restarts : 0,
+  );
   const abort = new AbortController();
   let core: RunningCore = {};
   let stopping = false;

@@ -9,18 +9,30 @@
  * every `.key` (public) file.
  * @module
  */
+import { CONFIG_DOCS, CONFIG_ENV, parseCommandLine } from "../lib/cli.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
 import { KeyError, KeyStore } from "../lib/keys.ts";
 import { IDENTITIES } from "../lib/messaging_context.ts";
 
 if (import.meta.main) {
-  const args = [...Deno.args];
-  const force = args.includes("--force");
-  const rest = args.filter((a) => a !== "--force");
+  const args = parseCommandLine(Deno.args, {
+    name: "keys",
+    summary: "Writes the CURVE key pair of every service and of the operator identity " +
+      "into security.keysDir, keeping the pairs already there.",
+    flags: [
+      { name: "config", value: "PATH", help: "the config whose security.keysDir to fill" },
+      { name: "force", help: "replace existing pairs (restart every service afterwards)" },
+    ],
+    env: CONFIG_ENV.slice(0, 2),
+    notes: [
+      CONFIG_DOCS,
+      "Several hosts: copy each service's <name>.key_secret to its host only, every <name>.key to every host.",
+    ],
+  });
   try {
-    const config = loadConfig({ args: rest, env: Deno.env.toObject() });
+    const config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
     const store = KeyStore.open(config.security.keysDir);
-    const written = store.create(IDENTITIES, { overwrite: force });
+    const written = store.create(IDENTITIES, { overwrite: args.values.force === true });
     for (const name of IDENTITIES) {
       const state = written.includes(name) ? "written" : "kept";
       console.log(
