@@ -143,6 +143,12 @@ export const ConfigSchema = z.strictObject({
       priceCollarBps: positive,
       maxOrdersPerSecond: positive,
       dailyLossLimit: positive,
+      /**
+       * The share of the order-rate bucket kept for orders that only reduce a position
+       * (0 to < 1; whole tokens: `floor(share * max(1, maxOrdersPerSecond))`): orders that
+       * add risk leave that many tokens in the bucket, so an exit still finds one.
+       */
+      exitRateReserve: z.number().min(0).lt(1).default(0.2),
     }),
   }),
   executionEngine: z.strictObject({

@@ -79,6 +79,8 @@ export interface CheckContext {
   readonly openOrders: number;
   /** Order-rate tokens available now. */
   readonly rateTokens: number;
+  /** Order-rate tokens an order that adds risk must leave for reducing orders. */
+  readonly rateReserve: number;
   /** The daily P&L now. */
   readonly dailyPnl: number;
 }
@@ -140,16 +142,21 @@ export function checkSizing(ctx: CheckContext): Denial | null {
   });
 }
 
-/** Denies a quantity above `maxOrderQty`. */
+/**
+ * Denies a quantity above `maxOrderQty`, unless the order only reduces the position (a
+ * limit that stops risk growing must never stop a position from closing).
+ */
 export function checkMaxOrderQty(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOrderQty;
-  return ctx.qty > max ? deny("MAX_ORDER_QTY_EXCEEDED", { qty: ctx.qty, max }) : null;
+  return ctx.qty > max && !ctx.reduces
+    ? deny("MAX_ORDER_QTY_EXCEEDED", { qty: ctx.qty, max })
+    : null;
 }
 
-/** Denies a notional above `maxOrderNotional`. */
+/** Denies a notional above `maxOrderNotional`, unless the order only reduces the position. */
 export function checkMaxOrderNotional(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOrderNotional;
-  return ctx.notional > max + 1e-9
+  return ctx.notional > max + 1e-9 && !ctx.reduces
     ? deny("MAX_ORDER_NOTIONAL_EXCEEDED", { notional: round2(ctx.notional), max })
     : null;
 }
@@ -196,18 +203,29 @@ export function checkNetExposure(ctx: CheckContext): Denial | null {
     : null;
 }
 
-/** Denies an order that would make more than `maxOpenOrders` open orders. */
+/**
+ * Denies an order that would make more than `maxOpenOrders` open orders, unless it only
+ * reduces the position.
+ */
 export function checkMaxOpenOrders(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOpenOrders;
-  return ctx.openOrders + 1 > max
+  return ctx.openOrders + 1 > max && !ctx.reduces
     ? deny("MAX_OPEN_ORDERS_EXCEEDED", { open: ctx.openOrders, max })
     : null;
 }
 
-/** Denies an order when the order-rate bucket has no whole token. */
+/**
+ * Denies an order when the order-rate bucket has no whole token, or, for an order that
+ * adds risk, when taking one would dip into the tokens reserved for reducing orders. The
+ * bucket protects the venue too, so a reducing order needs a token like any other.
+ */
 export function checkOrderRate(ctx: CheckContext): Denial | null {
-  return ctx.rateTokens < 1
-    ? deny("ORDER_RATE_EXCEEDED", { max: ctx.limits.maxOrdersPerSecond })
+  const need = ctx.reduces ? 1 : 1 + ctx.rateReserve;
+  return ctx.rateTokens < need
+    ? deny("ORDER_RATE_EXCEEDED", {
+      max: ctx.limits.maxOrdersPerSecond,
+      reserved: ctx.rateReserve,
+    })
     : null;
 }
 

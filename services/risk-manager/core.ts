@@ -22,6 +22,7 @@ import { DailyLoss, DAY_MS } from "./daily_loss.ts";
 import type { CheckType, Denial } from "./denial.ts";
 import { type Mark, MarkBook } from "./marks.ts";
 import { OrderRateLimiter } from "./order_rate.ts";
+import { type WorstCase, worstCaseExposure } from "./exposure.ts";
 import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
 import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
 import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
@@ -103,6 +104,8 @@ export class RiskManagerCore {
   readonly #book: PositionBook;
   readonly #marks: MarkBook;
   readonly #rate: OrderRateLimiter;
+  /** Order-rate tokens that orders adding risk leave for reducing ones. */
+  readonly #rateReserve: number;
   readonly #state: TradingStateMachine;
   readonly #dailyLoss: DailyLoss;
   /** Every order known, by client order id. */
@@ -126,6 +129,7 @@ export class RiskManagerCore {
     this.#book = new PositionBook(saved.positions);
     this.#marks = new MarkBook(options.markMaxAgeMs);
     this.#rate = new OrderRateLimiter(options.limits.maxOrdersPerSecond);
+    this.#rateReserve = Math.floor((options.limits.exitRateReserve ?? 0) * this.#rate.capacity);
     this.#state = new TradingStateMachine(saved.status ?? undefined);
     for (const order of saved.orders) {
       this.#orders.set(order.clientOrderId, order);
@@ -199,13 +203,10 @@ export class RiskManagerCore {
     }
     // Worst case: every open order on this side fills, then this one.
     const projected = side === "buy" ? position + leaves.buy + qty : position - leaves.sell - qty;
-    // Exposure with this symbol valued at the reference price, before and after the order.
-    const exposure = this.#book.exposure();
-    const booked = PositionBook.marketValue(this.#book.get(signal.symbol));
-    const own = position * price;
-    const ownAfter = projected * price;
-    const grossBefore = exposure.gross - Math.abs(booked) + Math.abs(own);
-    const netBefore = exposure.net - booked + own;
+    // Exposure if every open order in every symbol fills at its worst, before and after
+    // this one; this symbol valued at the reference price.
+    const before = this.#worstCase(signal.symbol, price, 0, side);
+    const after = this.#worstCase(signal.symbol, price, qty, side);
     return {
       signal,
       now,
@@ -227,12 +228,13 @@ export class RiskManagerCore {
       // Reduces the position even if every open order on the same side fills first.
       reduces: qty <= reducible + QTY_EPSILON,
       projectedPosition: projected,
-      grossBefore,
-      grossAfter: grossBefore - Math.abs(own) + Math.abs(ownAfter),
-      netBefore,
-      netAfter: netBefore - own + ownAfter,
+      grossBefore: before.gross,
+      grossAfter: after.gross,
+      netBefore: before.net,
+      netAfter: after.net,
       openOrders: this.#openOrders.size,
       rateTokens: this.#rate.available(now),
+      rateReserve: this.#rateReserve,
       dailyPnl: this.dailyPnl(),
     };
   }
@@ -261,6 +263,10 @@ export class RiskManagerCore {
       cumQty: 0,
       open: true,
       createdAt: now,
+      price: context.price,
+      avgPrice: 0,
+      signalExpiresAt: signal.expiresAt,
+      closedAt: 0,
     };
     this.#store.putOrder(record);
     this.#orders.set(clientOrderId, record);
@@ -280,6 +286,40 @@ export class RiskManagerCore {
       else sell += left;
     }
     return { buy, sell };
+  }
+
+  /**
+   * Worst-case exposure of every position and open order, with `qty` more on `side` in
+   * `symbol` (valued at `price`). Other symbols are valued at their mark, else their
+   * average cost, else the reference price their open orders were approved at.
+   */
+  #worstCase(symbol: string, price: number, qty: number, side: "buy" | "sell"): WorstCase {
+    type Row = { qty: number; buy: number; sell: number; price: number };
+    const rows = new Map<string, Row>();
+    const rowOf = (s: string, fallback: number): Row => {
+      let row = rows.get(s);
+      if (row === undefined) {
+        row = { qty: 0, buy: 0, sell: 0, price: fallback };
+        rows.set(s, row);
+      }
+      return row;
+    };
+    for (const p of this.#book.all()) {
+      if (p.qty === 0 && p.symbol !== symbol) continue;
+      rowOf(p.symbol, p.mark ?? p.avgPrice).qty = p.qty;
+    }
+    for (const order of this.#openOrders.values()) {
+      const row = rowOf(order.symbol, order.price ?? 0);
+      if (row.price <= 0) row.price = order.price ?? 0;
+      const left = Math.max(0, order.qty - order.cumQty);
+      if (order.side === "buy") row.buy += left;
+      else row.sell += left;
+    }
+    const own = rowOf(symbol, price);
+    own.price = price;
+    if (side === "buy") own.buy += qty;
+    else own.sell += qty;
+    return worstCaseExposure(rows.values());
   }
 
   // ---------- execution reports and marks ----------
@@ -311,6 +351,7 @@ export class RiskManagerCore {
       ...known,
       cumQty: newlyFilled > 0 ? report.cumQty : known.cumQty,
       open: known.open && !final,
+      closedAt: known.open && final ? now : known.closedAt ?? 0,
     };
     const undoPosition = this.#book.get(report.symbol);
     const undoDaily = this.#dailyLoss.record;
@@ -492,7 +533,7 @@ export class RiskManagerCore {
   purgeClosedOrders(now: number, maxAgeMs = DAY_MS): number {
     const before = now - maxAgeMs;
     for (const [id, order] of this.#orders) {
-      if (!order.open && order.createdAt < before) this.#orders.delete(id);
+      if (!order.open && (order.closedAt ?? 0) < before) this.#orders.delete(id);
     }
     return this.#store.purgeClosedOrders(before);
   }

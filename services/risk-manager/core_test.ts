@@ -393,3 +393,126 @@ Deno.test("RiskManagerCore latches a loss it finds on a signal, judging the sign
   assert.equal(changes.length, 1);
   denied(e.onSignal(signal({ price: 40 }), T0), "CIRCUIT_BREAKER_TRIGGERED");
 });
+
+// ---------- reducing orders are always possible (issue 14, item 1) ----------
+
+/** Fills `qty` AAPL at `price` as one order from outside (a position the book holds). */
+function hold(e: RiskManagerCore, side: "buy" | "sell", qty: number, price = 100) {
+  e.onExecutionReport(fill(`ext-${side}-${qty}-${Math.random()}`, side, qty, price), T0);
+}
+
+Deno.test("RiskManagerCore flat closes a position grown past max_order_notional in one order, in ACTIVE and REDUCING", () => {
+  // The issue's case: six buys of 5,000 make 300 AAPL at 100, a 30,000 notional.
+  for (const state of ["ACTIVE", "REDUCING"] as const) {
+    const e = coreWith({ sizing: { notionalPerOrder: 5000, minQty: 0.001 } });
+    for (let i = 0; i < 6; i++) trade(e, "buy");
+    if (state === "REDUCING") e.setState("REDUCING", "wind down", "ops", T0);
+    const o = approved(e.onSignal(signal({ action: "flat" }), T0));
+    assert.equal(o.side, "sell");
+    assert.equal(o.qty, 300, state);
+  }
+});
+
+Deno.test("RiskManagerCore flat closes the largest position the limits allow, at and just past max_order_qty", () => {
+  for (const state of ["ACTIVE", "REDUCING"] as const) {
+    // maxPositionQty 2000 is twice maxOrderQty: built in 1000-share orders (100,000 each).
+    const e = coreWith({
+      limits: {
+        maxOrderQty: 1000,
+        maxOrderNotional: 100_000,
+        maxPositionQty: 2000,
+        maxNetExposure: 250_000,
+      },
+      sizing: { notionalPerOrder: 100_000, minQty: 0.001 },
+    });
+    trade(e, "buy");
+    trade(e, "buy");
+    denied(e.onSignal(signal(), T0), "POSITION_LIMIT_EXCEEDED");
+    if (state === "REDUCING") e.setState("REDUCING", "wind down", "ops", T0);
+    const o = approved(e.onSignal(signal({ action: "flat" }), T0));
+    assert.equal(o.qty, 2000, `${state}: 2000 > maxOrderQty 1000, and it only reduces`);
+  }
+  // Short side, and a position just past the limits (held from outside).
+  const e = coreWith({ limits: { maxOrderQty: 1000, maxPositionQty: 2000 } });
+  hold(e, "sell", 2001);
+  assert.equal(approved(e.onSignal(signal({ action: "flat" }), T0)).qty, 2001);
+});
+
+Deno.test("RiskManagerCore keeps max_order_qty and max_order_notional for orders that grow or flip a position", () => {
+  const e = coreWith({
+    limits: { maxOrderQty: 15, maxOrderNotional: 1500 },
+    sizing: { notionalPerOrder: 2000, minQty: 0.001 },
+  });
+  denied(e.onSignal(signal(), T0), "MAX_ORDER_QTY_EXCEEDED"); // 20 > 15, opens a position
+  hold(e, "buy", 20);
+  // A 20-share sell of a long 20 only reduces: allowed past both limits.
+  assert.equal(approved(e.onSignal(signal({ action: "sell" }), T0)).qty, 20);
+  // Long 19 with nothing open on the sell side: a 20-share sell would flip it.
+  const f = coreWith({
+    limits: { maxOrderQty: 15, maxOrderNotional: 2500 },
+    sizing: { notionalPerOrder: 2000, minQty: 0.001 },
+  });
+  hold(f, "buy", 19);
+  denied(f.onSignal(signal({ action: "sell" }), T0), "MAX_ORDER_QTY_EXCEEDED");
+});
+
+Deno.test("RiskManagerCore lets a reducing order past max_open_orders, and no other", () => {
+  const e = coreWith({ limits: { maxOpenOrders: 2 } });
+  hold(e, "buy", 50);
+  approved(e.onSignal(signal(), T0));
+  approved(e.onSignal(signal(), T0)); // 2 open: at the limit
+  denied(e.onSignal(signal(), T0), "MAX_OPEN_ORDERS_EXCEEDED");
+  approved(e.onSignal(signal({ action: "sell" }), T0)); // reduces the long 50
+  assert.equal(approved(e.onSignal(signal({ action: "flat" }), T0)).qty, 40);
+  assert.equal(e.openOrders().length, 4);
+});
+
+Deno.test("RiskManagerCore keeps a reserved share of the order rate for reducing orders", () => {
+  // 10 a second, 20% reserved: 8 new-risk orders in a burst, then 2 exits.
+  const e = coreWith({ limits: { maxOrdersPerSecond: 10, exitRateReserve: 0.2 } });
+  hold(e, "buy", 500);
+  setMark(e, "MSFT", 400, T0);
+  for (let i = 0; i < 8; i++) approved(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0));
+  const d = denied(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "ORDER_RATE_EXCEEDED");
+  assert.equal(d.details.reserved, 2);
+  approved(e.onSignal(signal({ action: "sell" }), T0));
+  approved(e.onSignal(signal({ action: "sell" }), T0));
+  denied(e.onSignal(signal({ action: "sell" }), T0), "ORDER_RATE_EXCEEDED"); // the venue's limit
+  // Below one reserved token (a bucket of 1): nothing is reserved, the one token is shared.
+  const f = coreWith({ limits: { maxOrdersPerSecond: 1, exitRateReserve: 0.2 } });
+  approved(f.onSignal(signal(), T0));
+});
+
+// ---------- exposure counts every open order (issue 14, item 2) ----------
+
+Deno.test("RiskManagerCore gross_exposure counts open orders in every symbol, at and just past the limit", () => {
+  // The issue's case: AAPL 1,000 pending, then MSFT 800 would make 1,800 once both fill.
+  const at = coreWith({ limits: { maxGrossExposure: 1800 } });
+  approved(at.onSignal(signal(), T0)); // AAPL 10 @ 100
+  approved(at.onSignal(signal({ symbol: "MSFT", price: 400 }), T0)); // MSFT 2 @ 400: 1,800
+  denied(at.onSignal(signal({ symbol: "BTC/USD", price: 100000 }), T0), "GROSS_EXPOSURE_EXCEEDED");
+  const past = coreWith({ limits: { maxGrossExposure: 1799.99 } });
+  approved(past.onSignal(signal(), T0));
+  const d = denied(
+    past.onSignal(signal({ symbol: "MSFT", price: 400 }), T0),
+    "GROSS_EXPOSURE_EXCEEDED",
+  );
+  assert.equal(d.details.gross, 1800);
+  // A pending sell counts at its worst too: short 10 AAPL is 1,000 gross.
+  const short = coreWith({ limits: { maxGrossExposure: 1799.99 } });
+  approved(short.onSignal(signal({ action: "sell" }), T0));
+  denied(short.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "GROSS_EXPOSURE_EXCEEDED");
+});
+
+Deno.test("RiskManagerCore net_exposure counts open orders in every symbol, at and just past the limit", () => {
+  const at = coreWith({ limits: { maxNetExposure: 1800 } });
+  approved(at.onSignal(signal(), T0)); // +1,000 if it fills
+  approved(at.onSignal(signal({ symbol: "MSFT", price: 400 }), T0)); // +1,800
+  const past = coreWith({ limits: { maxNetExposure: 1799.99 } });
+  approved(past.onSignal(signal(), T0));
+  denied(past.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "NET_EXPOSURE_EXCEEDED");
+  // Opposite sides offset in the worst case only as far as they must: a pending sell of
+  // MSFT does not make room for more AAPL (it may never fill).
+  approved(past.onSignal(signal({ symbol: "MSFT", action: "sell", price: 400 }), T0));
+  denied(past.onSignal(signal(), T0), "NET_EXPOSURE_EXCEEDED");
+});

@@ -22,6 +22,7 @@ export const LIMITS: Limits = {
   priceCollarBps: 100,
   maxOrdersPerSecond: 1000,
   dailyLossLimit: 5000,
+  exitRateReserve: 0.2,
 };
 
 /** The symbols of the fixtures. */
@@ -110,6 +111,7 @@ export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
     netAfter: 1000,
     openOrders: 0,
     rateTokens: 1000,
+    rateReserve: 0,
     dailyPnl: 0,
     ...over,
   };
