@@ -118,6 +118,6 @@ Deno.test("RiskManagerCore.purgeClosedOrders() forgets old closed orders only", 
   const b = e.onSignal(signal(), T0);
   assert.ok(a.approved && b.approved);
   e.onExecutionReport(fill(a.order.clientOrderId, "buy", 10, 100), T0);
-  assert.equal(e.purgeClosedOrders(T0 + 86_400_001), 1);
+  assert.equal(e.purgeClosedOrders(T0 + 5000 + 86_400_001), 1);
   assert.equal(e.openOrders().length, 1);
 });
