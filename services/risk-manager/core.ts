@@ -18,7 +18,7 @@ import {
   type Sizing,
 } from "./checks.ts";
 import { clientOrderIdFor } from "./client_order_id.ts";
-import { DailyLoss, DAY_MS } from "./daily_loss.ts";
+import { DailyLoss } from "./daily_loss.ts";
 import type { CheckType, Denial } from "./denial.ts";
 import { type Mark, MarkBook } from "./marks.ts";
 import { OrderRateLimiter } from "./order_rate.ts";
@@ -52,7 +52,26 @@ export interface RiskManagerCoreOptions {
   readonly onStateChange?: (change: TradingStateChange) => void;
   /** A monotonic clock in ms for check latencies; default `performance.now`. */
   readonly clock?: () => number;
+  /** When the core starts, epoch ms (what memory loads is judged at it); default `Date.now()`. */
+  readonly startedAt?: number;
+  /**
+   * How long a closed order stays in memory after it closed and after its signal expired,
+   * ms (default {@link DEFAULT_ORDER_MEMORY_MS}): a replayed signal that has not expired
+   * always finds its order there (`DUPLICATE_SIGNAL`).
+   */
+  readonly orderMemoryMs?: number;
+  /**
+   * How long a closed order's row stays in the store, ms (default
+   * {@link DEFAULT_ORDER_RETENTION_MS}): a report redelivered within it is recognised and
+   * not applied again.
+   */
+  readonly orderRetentionMs?: number;
 }
+
+/** Default {@link RiskManagerCoreOptions.orderMemoryMs}: a minute. */
+export const DEFAULT_ORDER_MEMORY_MS = 60_000;
+/** Default {@link RiskManagerCoreOptions.orderRetentionMs}: a week. */
+export const DEFAULT_ORDER_RETENTION_MS = 7 * 86_400_000;
 
 /** The outcome of a signal. */
 export type Decision =
@@ -66,11 +85,20 @@ export type Decision =
 
 /** The outcome of an execution report. */
 export interface ReportOutcome {
-  /** `fill` applied a fill; `duplicate` was a fill already applied; `status` changed no position. */
+  /**
+   * `fill` applied a fill (any report whose `cumQty` is above what was applied: its kind
+   * does not matter); `duplicate` was a fill already applied; `status` changed no position.
+   */
   readonly kind: "fill" | "duplicate" | "status";
   /** True when the report was for an order this risk-manager never approved. */
   readonly unknownOrder: boolean;
   readonly effect?: FillEffect;
+  /**
+   * How a fill was priced: `venue` from the report's own prices (the last execution, or
+   * the difference of the averages), `reference` from the mark or the order's reference
+   * price because the report carried none (never 0).
+   */
+  readonly priced?: "venue" | "reference";
 }
 
 /** Per-symbol view for the admin API and the gauges (USD figures). */
@@ -108,8 +136,10 @@ export class RiskManagerCore {
   readonly #rateReserve: number;
   readonly #state: TradingStateMachine;
   readonly #dailyLoss: DailyLoss;
-  /** Every order known, by client order id. */
+  /** The open orders and the recently closed ones, by client order id. */
   readonly #orders = new Map<string, OrderRecord>();
+  readonly #memoryMs: number;
+  readonly #retentionMs: number;
   /** The orders not yet final, by client order id. */
   readonly #openOrders = new Map<string, OrderRecord>();
   readonly #clock: () => number;
@@ -125,7 +155,9 @@ export class RiskManagerCore {
     this.limits = options.limits;
     this.#store = options.store;
     this.#clock = options.clock ?? (() => performance.now());
-    const saved = this.#store.load();
+    this.#memoryMs = options.orderMemoryMs ?? DEFAULT_ORDER_MEMORY_MS;
+    this.#retentionMs = options.orderRetentionMs ?? DEFAULT_ORDER_RETENTION_MS;
+    const saved = this.#store.load((options.startedAt ?? Date.now()) - this.#memoryMs);
     this.#book = new PositionBook(saved.positions);
     this.#marks = new MarkBook(options.markMaxAgeMs);
     this.#rate = new OrderRateLimiter(options.limits.maxOrdersPerSecond);
@@ -325,14 +357,18 @@ export class RiskManagerCore {
   // ---------- execution reports and marks ----------
 
   /**
-   * Applies an execution report at `now` (epoch ms). A fill is applied once: a report
-   * whose `cumQty` is not above what was already applied for that order is a duplicate.
+   * Applies an execution report at `now` (epoch ms). A fill is applied once: the part of
+   * the report's `cumQty` above what was already applied for that order is booked,
+   * whatever the report's kind, priced by what it added (see {@link #fillPrice}); a report
+   * whose `cumQty` is not above it changes no position. Orders closed long ago are looked
+   * up in the store, so a redelivered report of one is not taken for an unknown order.
    * Throws when the report cannot be stored; memory is then left as it was, so a retry
    * applies it exactly once.
    */
   onExecutionReport(report: ExecutionReport, now: number): ReportOutcome {
     this.#rollDay(now);
-    let known = this.#orders.get(report.clientOrderId);
+    let known = this.#orders.get(report.clientOrderId) ??
+      this.#store.getOrder(report.clientOrderId);
     const unknownOrder = known === undefined;
     known ??= {
       clientOrderId: report.clientOrderId,
@@ -343,13 +379,24 @@ export class RiskManagerCore {
       cumQty: 0,
       open: true,
       createdAt: now,
+      price: 0,
+      avgPrice: 0,
+      signalExpiresAt: 0,
+      closedAt: 0,
     };
     const final = FINAL_STATES.has(report.state);
     const newlyFilled = cleanQty(report.cumQty - known.cumQty);
     const isFill = report.kind === "fill" || report.lastQty > 0;
+    const fillPrice = newlyFilled > 0 ? this.#fillPrice(report, known, newlyFilled) : undefined;
+    const appliedAvg = fillPrice === undefined
+      ? known.avgPrice ?? 0
+      : report.cumQty > 0
+      ? ((known.avgPrice ?? 0) * known.cumQty + fillPrice.price * newlyFilled) / report.cumQty
+      : 0;
     const next: OrderRecord = {
       ...known,
       cumQty: newlyFilled > 0 ? report.cumQty : known.cumQty,
+      avgPrice: appliedAvg,
       open: known.open && !final,
       closedAt: known.open && final ? now : known.closedAt ?? 0,
     };
@@ -357,7 +404,7 @@ export class RiskManagerCore {
     const undoDaily = this.#dailyLoss.record;
     let applied: { kind: ReportOutcome["kind"]; effect?: FillEffect };
     try {
-      applied = this.#commitReport(report, next, isFill, newlyFilled);
+      applied = this.#commitReport(report, next, isFill, newlyFilled, fillPrice?.price ?? 0);
     } catch (error) {
       // Nothing was stored: put memory back so a retry applies the report exactly once.
       this.#book.restore(undoPosition);
@@ -368,7 +415,39 @@ export class RiskManagerCore {
     if (next.open) this.#openOrders.set(next.clientOrderId, next);
     else this.#openOrders.delete(next.clientOrderId);
     if (applied.kind === "fill") this.#updateLossLatch(now);
-    return { ...applied, unknownOrder };
+    return {
+      ...applied,
+      unknownOrder,
+      ...(fillPrice === undefined ? {} : { priced: fillPrice.source }),
+    };
+  }
+
+  /**
+   * The price of the `qty` a report added: its last execution when that is all of it;
+   * else the difference of the averages (`(avg * cumQty - appliedAvg * applied) / qty`,
+   * a missed report's fills); else its average or last price. A report with no price at
+   * all is priced at the mark, else the order's reference price, else the position's
+   * average cost: never 0.
+   */
+  #fillPrice(
+    report: ExecutionReport,
+    known: OrderRecord,
+    qty: number,
+  ): { price: number; source: "venue" | "reference" } {
+    if (report.lastPrice > 0 && Math.abs(report.lastQty - qty) < QTY_EPSILON) {
+      return { price: report.lastPrice, source: "venue" };
+    }
+    if (report.avgPrice > 0) {
+      const derived = (report.avgPrice * report.cumQty - (known.avgPrice ?? 0) * known.cumQty) /
+        qty;
+      if (Number.isFinite(derived) && derived > 0) return { price: derived, source: "venue" };
+      return { price: report.avgPrice, source: "venue" };
+    }
+    if (report.lastPrice > 0) return { price: report.lastPrice, source: "venue" };
+    const reference = this.#marks.get(report.symbol)?.price ??
+      (known.price !== undefined && known.price > 0 ? known.price : undefined) ??
+      this.#book.get(report.symbol).mark ?? this.#book.get(report.symbol).avgPrice;
+    return { price: reference, source: "reference" };
   }
 
   /** Applies a report to the book and stores it in one transaction (memory first). */
@@ -377,15 +456,12 @@ export class RiskManagerCore {
     next: OrderRecord,
     isFill: boolean,
     newlyFilled: number,
+    price: number,
   ): { kind: ReportOutcome["kind"]; effect?: FillEffect } {
     let effect: FillEffect | undefined;
     let kind = "status" as ReportOutcome["kind"];
     this.#store.transaction(() => {
-      if (isFill && newlyFilled > 0) {
-        // A missed report shows as a jump in cumQty: price the jump at the order's average.
-        const price = Math.abs(newlyFilled - report.lastQty) < QTY_EPSILON || report.avgPrice <= 0
-          ? report.lastPrice
-          : report.avgPrice;
+      if (newlyFilled > 0) {
         effect = this.#book.applyFill(report.symbol, report.side, newlyFilled, price);
         if (this.#marks.get(report.symbol) === undefined) this.#book.mark(report.symbol, price);
         this.#dailyLoss.addRealized(effect.realized);
@@ -527,14 +603,27 @@ export class RiskManagerCore {
   }
 
   /**
-   * Forgets closed orders created more than `maxAgeMs` before `now` (epoch ms; their
-   * signals expired long ago); returns how many rows the store deleted.
+   * Forgets the closed orders memory no longer needs at `now` (epoch ms): closed, and
+   * their signal expired, more than `orderMemoryMs` ago; and deletes up to `limit` rows
+   * of orders closed (and whose signals expired) more than `orderRetentionMs` ago.
+   * Returns how many were forgotten and deleted. Call it every second or so.
    */
-  purgeClosedOrders(now: number, maxAgeMs = DAY_MS): number {
-    const before = now - maxAgeMs;
+  pruneClosedOrders(now: number, limit = 1000): { forgotten: number; deleted: number } {
+    const before = now - this.#memoryMs;
+    let forgotten = 0;
     for (const [id, order] of this.#orders) {
-      if (!order.open && (order.closedAt ?? 0) < before) this.#orders.delete(id);
+      if (order.open) continue;
+      if ((order.closedAt ?? 0) < before && (order.signalExpiresAt ?? 0) < before) {
+        this.#orders.delete(id);
+        forgotten++;
+      }
     }
-    return this.#store.purgeClosedOrders(before);
+    const deleted = this.#store.purgeClosedOrders(now - this.#retentionMs, limit);
+    return { forgotten, deleted };
+  }
+
+  /** Orders held in memory: the open ones and the recently closed (tests, diagnostics). */
+  ordersInMemory(): number {
+    return this.#orders.size;
   }
 }

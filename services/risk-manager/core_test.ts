@@ -516,3 +516,74 @@ Deno.test("RiskManagerCore net_exposure counts open orders in every symbol, at a
   approved(past.onSignal(signal({ symbol: "MSFT", action: "sell", price: 400 }), T0));
   denied(past.onSignal(signal(), T0), "NET_EXPOSURE_EXCEEDED");
 });
+
+// ---------- fills booked once, priced by what they added (issue 14, item 5) ----------
+
+Deno.test("RiskManagerCore prices a fill whose earlier report was missed by the averages' difference", () => {
+  // The venue: 4 @ 100, 3 @ 101 (report missed), 3 @ 102: average 100.9.
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  e.onExecutionReport(fill(o.clientOrderId, "buy", 4, 100, { orderQty: 10, cumQty: 4 }), T0);
+  e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 3, 102, { orderQty: 10, cumQty: 10, avgPrice: 100.9 }),
+    T0,
+  );
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.ok(Math.abs(p.avgPrice - 100.9) < 1e-9, `average ${p.avgPrice}, the venue's is 100.9`);
+});
+
+Deno.test("RiskManagerCore books a fill carried by a non-fill report once, and the late fill report is a duplicate", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  // A cancel after a partial fill whose fill report never came: 6 filled at 101.
+  const cancel = fill(o.clientOrderId, "buy", 0, 0, {
+    kind: "cancel",
+    state: "canceled",
+    orderQty: 10,
+    cumQty: 6,
+    avgPrice: 101,
+    leavesQty: 0,
+  });
+  assert.equal(e.onExecutionReport(cancel, T0).kind, "fill");
+  const late = fill(o.clientOrderId, "buy", 6, 101, { orderQty: 10, cumQty: 6 });
+  assert.equal(e.onExecutionReport(late, T0).kind, "duplicate");
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 6);
+  assert.equal(p.avgPrice, 101);
+  assert.equal(e.openOrders().length, 0);
+});
+
+Deno.test("RiskManagerCore never books a fill at price 0: without a venue price it takes the reference", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  const out = e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 10, 0, { avgPrice: 0, lastPrice: 0 }),
+    T0,
+  );
+  assert.equal(out.kind, "fill");
+  assert.equal(out.priced, "reference");
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.equal(p.avgPrice, 100, "the mark the order was checked against");
+});
+
+Deno.test("RiskManagerCore does not re-apply a report redelivered after its closed order left memory", () => {
+  const store = StateStore.open(":memory:");
+  const e = coreWith({ store });
+  const o = approved(e.onSignal(signal(), T0));
+  const r = fill(o.clientOrderId, "buy", 10, 100);
+  e.onExecutionReport(r, T0);
+  const later = T0 + 2 * 86_400_000;
+  e.pruneClosedOrders(later);
+  assert.equal(e.ordersInMemory(), 0);
+  const again = e.onExecutionReport(r, later);
+  assert.equal(again.kind, "duplicate");
+  assert.equal(again.unknownOrder, false);
+  // And after a restart, which loads only what memory needs.
+  const restarted = coreWith({ store });
+  const third = restarted.onExecutionReport(r, later);
+  assert.equal(third.kind, "duplicate");
+  assert.equal(third.unknownOrder, false);
+  assert.equal(restarted.positions().find((x) => x.symbol === "AAPL")!.qty, 10);
+});

@@ -10,7 +10,9 @@ import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
 type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
 
 /** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
-function setup(options: { publishFails?: boolean } = {}) {
+function setup(
+  options: { publishFails?: boolean; retryMs?: number; exit?: (code: number) => void } = {},
+) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
     defaultMetrics: false,
     instrumented: true,
@@ -40,6 +42,8 @@ function setup(options: { publishFails?: boolean } = {}) {
       if (options.publishFails) throw new Error("publisher closed");
       published.push({ type, body, trace });
     },
+    retryMs: options.retryMs,
+    exit: options.exit as ((code: number) => never) | undefined,
   });
   handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
   const value = async (name: string, labels: Record<string, string> = {}) => {
@@ -105,23 +109,48 @@ Deno.test("RiskManagerHandlers.onSignal() counts a denial and publishes it as a 
   }
 });
 
-Deno.test("RiskManagerHandlers keeps a report the store refuses and applies it once on retry", () => {
-  const { core, handlers, store, stop } = setup();
+Deno.test("RiskManagerHandlers does not settle a report until it is stored, so the receiver acknowledges only what is durable", async () => {
+  const { core, handlers, store, stop } = setup({ retryMs: 5 });
   try {
     const real = store.transaction.bind(store);
+    let failures = 0;
     store.transaction = () => {
+      failures++;
       throw new Error("disk I/O error");
     };
     const report = envelope("execution_report", fill("ext-1", "buy", 5, 100));
-    handlers.onExecutionReport(report);
+    let settled = false;
+    const pending = handlers.onExecutionReport(report);
+    assert.ok(pending instanceof Promise, "a report not stored leaves the handler pending");
+    pending.then(() => settled = true, () => settled = true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, "still failing: not settled, so not acknowledged");
+    assert.ok(failures >= 3, `retried (${failures} tries)`);
     assert.equal(handlers.pendingReports, 1);
-    handlers.retryReports();
-    assert.equal(handlers.pendingReports, 1, "still failing: kept");
     store.transaction = real;
-    handlers.retryReports();
+    await pending;
     assert.equal(handlers.pendingReports, 0);
-    handlers.onExecutionReport(report); // redelivered: a duplicate, applied once
-    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 5);
+    assert.equal(handlers.onExecutionReport(report), undefined, "redelivered: applied at once");
+    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 5, "applied once");
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers exits rather than acknowledge a report it could not store before shut-down", async () => {
+  const exits: number[] = [];
+  const { handlers, store, stop } = setup({ retryMs: 5, exit: (code) => exits.push(code) });
+  try {
+    store.transaction = () => {
+      throw new Error("disk I/O error");
+    };
+    let settled = false;
+    handlers.onExecutionReport(envelope("execution_report", fill("ext-1", "buy", 5, 100)))
+      ?.then(() => settled = true, () => settled = true);
+    handlers.close();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(exits, [1]);
+    assert.equal(settled, false, "never settled: the engine sends it again after the restart");
   } finally {
     stop();
   }

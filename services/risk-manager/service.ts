@@ -70,7 +70,7 @@ export async function startRiskManager(
     // No change can happen before the sockets and the handlers exist: nothing drives the core.
     onStateChange: (change) => handlers.onStateChange(change),
   });
-  const purged = core.purgeClosedOrders(Date.now());
+  const purged = core.pruneClosedOrders(Date.now()).deleted;
   metrics.state(core.status);
   metrics.portfolio(core);
   log.info("Risk state restored", {
@@ -133,7 +133,12 @@ export async function startRiskManager(
 
   const gaugeTimer = setInterval(() => handlers.refreshGauges(), GAUGE_EVERY_MS);
   const housekeeping = setInterval(() => {
-    handlers.retryReports();
+    try {
+      // Memory holds the open orders and the recently closed ones, whatever the history.
+      core.pruneClosedOrders(Date.now());
+    } catch (error) {
+      log.error("Cannot prune closed orders", { error });
+    }
     try {
       core.flushMarks();
     } catch (error) {
@@ -178,14 +183,10 @@ export async function startRiskManager(
       closed = true;
       clearInterval(gaugeTimer);
       clearInterval(housekeeping);
+      // A report still waiting for the store ends the process unacknowledged.
+      handlers.close();
       // Inputs first, so nothing new arrives while the outputs drain.
       await closeAll();
-      handlers.retryReports();
-      if (handlers.pendingReports > 0) {
-        log.fatal("Execution reports could not be stored before shut-down", {
-          pending: handlers.pendingReports,
-        });
-      }
       try {
         core.flushMarks();
       } finally {

@@ -112,12 +112,20 @@ Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", ()
   }
 });
 
-Deno.test("RiskManagerCore.purgeClosedOrders() forgets old closed orders only", () => {
-  const e = coreWith();
-  const a = e.onSignal(signal(), T0);
+Deno.test("RiskManagerCore.pruneClosedOrders() forgets closed orders past memory and deletes them past retention", () => {
+  const store = StateStore.open(":memory:");
+  const e = coreWith({ store, orderMemoryMs: 60_000, orderRetentionMs: 86_400_000 });
+  const a = e.onSignal(signal(), T0); // its signal expires at T0 + 5000
   const b = e.onSignal(signal(), T0);
   assert.ok(a.approved && b.approved);
   e.onExecutionReport(fill(a.order.clientOrderId, "buy", 10, 100), T0);
-  assert.equal(e.purgeClosedOrders(T0 + 5000 + 86_400_001), 1);
+  // At the memory limit: closed 65 s ago but its signal expired exactly 60 s ago: kept.
+  assert.deepEqual(e.pruneClosedOrders(T0 + 65_000), { forgotten: 0, deleted: 0 });
+  assert.deepEqual(e.pruneClosedOrders(T0 + 65_001), { forgotten: 1, deleted: 0 });
+  assert.equal(e.ordersInMemory(), 1, "the open one stays");
+  assert.equal(store.orderRows(), 2, "the row stays for redelivered reports");
+  assert.deepEqual(e.pruneClosedOrders(T0 + 5000 + 86_400_000).deleted, 0);
+  assert.deepEqual(e.pruneClosedOrders(T0 + 5000 + 86_400_001).deleted, 1);
+  assert.equal(store.orderRows(), 1);
   assert.equal(e.openOrders().length, 1);
 });

@@ -162,6 +162,7 @@ export function coreWith(
     sizing: { notionalPerOrder: 1000, minQty: 0.001 },
     markMaxAgeMs: 5000,
     store: StateStore.open(":memory:"),
+    startedAt: T0,
     ...over,
     limits: { ...LIMITS, ...over.limits },
   });
