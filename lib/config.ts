@@ -180,6 +180,12 @@ export const ConfigSchema = z.strictObject({
       retryBaseMs: positive,
     }),
     reconcileMs: positive,
+    /**
+     * Paper venue: an order waits (within its expiry) until its symbol has a price younger
+     * than this, ms, so orders queued while the engine was down are not rejected
+     * `no_market_data` for arriving before the first price.
+     */
+    maxPriceAgeMs: positive.default(5000),
   }),
 });
 

@@ -109,6 +109,12 @@ export const OrderSchema = z.object({
   strategy: z.string(),
   createdAt: ts,
   tickTs: ts,
+  /**
+   * When the order expires, epoch ms: execution-engine never sends it to the venue after
+   * this, and reports it `expired` (reason `order_expired`) instead. Absent: it never
+   * expires (orders journaled before the field existed).
+   */
+  expiresAt: ts.optional(),
 });
 export type Order = z.infer<typeof OrderSchema>;
 
