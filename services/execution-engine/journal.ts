@@ -3,6 +3,9 @@
  * its state at the venue, and an outbox of execution reports not yet acknowledged by
  * risk-manager.
  *
+ * Commits are durable against a power loss by default (`durability: "power"`, SQLite
+ * synchronous FULL), or against a process crash only (`process`, NORMAL).
+ *
  * An order is written (phase `journaled`) before it leaves the process; its phase
  * becomes `sent` once the venue answered. A state change and the report it causes are
  * written in one transaction, so after a crash either both exist or neither does.
@@ -76,8 +79,13 @@ export class Journal {
   readonly #cache = new Map<string, JournalOrder>();
   readonly #releaseCheckpoints: () => void;
 
-  /** Opens (creating the file and its directory) the journal at `path` (`:memory:` for tests). */
-  constructor(readonly path: string) {
+  /**
+   * Opens (creating the file and its directory) the journal at `path` (`:memory:` for
+   * tests). `durability` `power` (default): commits survive a power loss (synchronous
+   * FULL); `process`: they survive a crash of the process (NORMAL).
+   */
+  constructor(readonly path: string, options: { durability?: "process" | "power" } = {}) {
+    const synchronous = (options.durability ?? "power") === "power" ? "FULL" : "NORMAL";
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
     // busy_timeout first: the checkpoint worker (lib/wal_checkpoint.ts) may still be
@@ -85,7 +93,7 @@ export class Journal {
     this.#db.exec(`
       PRAGMA busy_timeout = 5000;
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
+      PRAGMA synchronous = ${synchronous};
       CREATE TABLE IF NOT EXISTS orders (
         client_order_id TEXT PRIMARY KEY,
         body TEXT NOT NULL,

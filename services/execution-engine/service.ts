@@ -102,7 +102,7 @@ export async function startExecutionEngine(
   });
   const prices = new PriceBook();
   const venue = createVenue(ctx, prices, metrics);
-  const journal = new Journal(config.journalPath);
+  const journal = new Journal(config.journalPath, { durability: config.durability });
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
   let marketData: Subscriber | undefined;

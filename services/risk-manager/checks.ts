@@ -83,6 +83,12 @@ export interface CheckContext {
   readonly rateReserve: number;
   /** The daily P&L now. */
   readonly dailyPnl: number;
+  /** True when the orders channel has a live consumer (execution-engine talked to it recently). */
+  readonly ordersChannelLive: boolean;
+  /** Orders handed to the orders channel and not yet acknowledged. */
+  readonly outboxPending: number;
+  /** No order is approved while `outboxPending` is at or above this. */
+  readonly maxOutboxPending: number;
 }
 
 /**
@@ -129,6 +135,17 @@ export function checkTradingState(ctx: CheckContext): Denial | null {
     return deny("REDUCING_ONLY", { side: ctx.side, position: ctx.position });
   }
   return null;
+}
+
+/**
+ * Denies every order while the orders channel has no live consumer (it would wait in the
+ * outbox and expire), or while its outbox holds `maxOutboxPending` orders or more.
+ */
+export function checkOrdersChannel(ctx: CheckContext): Denial | null {
+  if (!ctx.ordersChannelLive) return deny("ORDERS_CHANNEL_DOWN", { pending: ctx.outboxPending });
+  return ctx.outboxPending >= ctx.maxOutboxPending
+    ? deny("OUTBOX_FULL", { pending: ctx.outboxPending, max: ctx.maxOutboxPending })
+    : null;
 }
 
 /** Denies a signal sized to nothing: a `flat` with nothing to close, or less than one unit. */
@@ -252,6 +269,7 @@ export const PRE_TRADE_CHECKS: readonly PreTradeCheck[] = Object.freeze([
   { type: "symbol", check: checkSymbol },
   { type: "circuit_breaker", check: checkCircuitBreaker },
   { type: "trading_state", check: checkTradingState },
+  { type: "orders_channel", check: checkOrdersChannel },
   { type: "sizing", check: checkSizing },
   { type: "max_order_qty", check: checkMaxOrderQty },
   { type: "max_order_notional", check: checkMaxOrderNotional },

@@ -52,6 +52,15 @@ export interface RiskManagerCoreOptions {
   readonly onStateChange?: (change: TradingStateChange) => void;
   /** A monotonic clock in ms for check latencies; default `performance.now`. */
   readonly clock?: () => number;
+  /**
+   * The orders channel as the checks see it: whether it has a live consumer and how many
+   * orders wait unacknowledged (default: always live, nothing pending).
+   */
+  readonly ordersChannel?: { readonly live: () => boolean; readonly pending: () => number };
+  /** No order is approved while this many wait on the orders channel (default 1000). */
+  readonly maxOutboxPending?: number;
+  /** An order expires this long after its approval, ms (default 30,000). */
+  readonly orderTtlMs?: number;
   /** When the core starts, epoch ms (what memory loads is judged at it); default `Date.now()`. */
   readonly startedAt?: number;
   /**
@@ -68,6 +77,8 @@ export interface RiskManagerCoreOptions {
   readonly orderRetentionMs?: number;
 }
 
+/** Default {@link RiskManagerCoreOptions.orderTtlMs}: 30 s. */
+export const DEFAULT_ORDER_TTL_MS = 30_000;
 /** Default {@link RiskManagerCoreOptions.orderMemoryMs}: a minute. */
 export const DEFAULT_ORDER_MEMORY_MS = 60_000;
 /** Default {@link RiskManagerCoreOptions.orderRetentionMs}: a week. */
@@ -268,6 +279,9 @@ export class RiskManagerCore {
       rateTokens: this.#rate.available(now),
       rateReserve: this.#rateReserve,
       dailyPnl: this.dailyPnl(),
+      ordersChannelLive: this.#options.ordersChannel?.live() ?? true,
+      outboxPending: this.#options.ordersChannel?.pending() ?? 0,
+      maxOutboxPending: this.#options.maxOutboxPending ?? 1000,
     };
   }
 
@@ -285,6 +299,7 @@ export class RiskManagerCore {
       strategy: this.#options.strategy,
       createdAt: now,
       tickTs: signal.tickTs,
+      expiresAt: now + (this.#options.orderTtlMs ?? DEFAULT_ORDER_TTL_MS),
     };
     const record: OrderRecord = {
       clientOrderId,
@@ -298,6 +313,7 @@ export class RiskManagerCore {
       price: context.price,
       avgPrice: 0,
       signalExpiresAt: signal.expiresAt,
+      expiresAt: order.expiresAt,
       closedAt: 0,
     };
     this.#store.putOrder(record);

@@ -42,7 +42,7 @@ Deno.test("RiskManagerCore approves a signal into a sized market order with a de
   assert.equal(o.strategy, "default");
   assert.ok(rec.checks.every((c) => c.passed));
   assert.equal(rec.checks.at(-1)?.type, "all_checks");
-  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 16);
+  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 17);
 });
 
 Deno.test("RiskManagerCore sizes crypto in minQty steps with a gtc order", () => {
@@ -586,4 +586,45 @@ Deno.test("RiskManagerCore does not re-apply a report redelivered after its clos
   assert.equal(third.kind, "duplicate");
   assert.equal(third.unknownOrder, false);
   assert.equal(restarted.positions().find((x) => x.symbol === "AAPL")!.qty, 10);
+});
+
+// ---------- orders expire; no approvals without a consumer (issue 14, item 3) ----------
+
+Deno.test("RiskManagerCore gives every order an expiry of orderTtlMs and frees its slot when it is reported expired", () => {
+  const e = coreWith({ orderTtlMs: 30_000, limits: { maxOpenOrders: 1 } });
+  const o = approved(e.onSignal(signal(), T0));
+  assert.equal(o.expiresAt, T0 + 30_000);
+  denied(e.onSignal(signal(), T0), "MAX_OPEN_ORDERS_EXCEEDED");
+  e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 0, 0, {
+      kind: "expire",
+      state: "expired",
+      orderQty: 10,
+      cumQty: 0,
+      reason: "order_expired",
+    }),
+    T0 + 30_001,
+  );
+  assert.equal(e.openOrders().length, 0);
+  setMark(e, "AAPL", 100, T0 + 30_001);
+  approved(e.onSignal(signal({ expiresAt: T0 + 60_000 }), T0 + 30_001));
+});
+
+Deno.test("RiskManagerCore approves nothing while the orders channel has no live consumer, and nothing at a full outbox", () => {
+  let live = false;
+  let pending = 0;
+  const e = coreWith({
+    ordersChannel: { live: () => live, pending: () => pending },
+    maxOutboxPending: 3,
+  });
+  hold(e, "buy", 50);
+  denied(e.onSignal(signal(), T0), "ORDERS_CHANNEL_DOWN");
+  denied(e.onSignal(signal({ action: "flat" }), T0), "ORDERS_CHANNEL_DOWN");
+  live = true;
+  pending = 2; // just below the bound
+  approved(e.onSignal(signal(), T0));
+  pending = 3; // at it
+  const d = denied(e.onSignal(signal({ action: "flat" }), T0), "OUTBOX_FULL");
+  assert.equal(d.check, "orders_channel");
+  assert.deepEqual(d.details, { pending: 3, max: 3 });
 });

@@ -58,7 +58,9 @@ export async function startRiskManager(
     settings.strategy,
     settings.limits.dailyLossLimit,
   );
-  const store = StateStore.open(settings.statePath);
+  const store = StateStore.open(settings.statePath, { durability: settings.durability });
+  // The orders channel opens after the core; nothing asks the core before it exists.
+  let orders: ReliableSender | undefined;
   const core: RiskManagerCore = new RiskManagerCore({
     symbols: ctx.config.symbols,
     strategy: settings.strategy,
@@ -67,6 +69,14 @@ export async function startRiskManager(
     markMaxAgeMs: settings.markMaxAgeMs,
     store,
     recorder: metrics,
+    ordersChannel: {
+      live: () => orders?.receiverLive ?? false,
+      pending: () => orders?.pending() ?? 0,
+    },
+    maxOutboxPending: settings.maxOutboxPending,
+    orderTtlMs: settings.orderTtlMs,
+    orderMemoryMs: settings.orderMemoryMs,
+    orderRetentionMs: settings.orderRetentionMs,
     // No change can happen before the sockets and the handlers exist: nothing drives the core.
     onStateChange: (change) => handlers.onStateChange(change),
   });
@@ -89,7 +99,6 @@ export async function startRiskManager(
     opened.length = 0;
   };
   let events: Publisher;
-  let orders: ReliableSender;
   let reports: ReliableReceiver;
   let signals: Subscriber;
   let marketData: Subscriber;
@@ -98,11 +107,12 @@ export async function startRiskManager(
       ...ctx.messaging.sender("risk_events"),
     });
     opened.push(events);
-    orders = await ReliableSender.open(settings.orders, {
+    const sender = orders = await ReliableSender.open(settings.orders, {
       ...ctx.messaging.sender("orders"),
       journalPath: settings.statePath === ":memory:" ? undefined : outboxPath(settings.statePath),
+      durability: settings.durability,
     });
-    opened.push(orders);
+    opened.push(sender);
     reports = await ReliableReceiver.open(settings.executionReports, {
       ...ctx.messaging.receiver("execution_reports"),
     });
@@ -124,7 +134,7 @@ export async function startRiskManager(
   const handlers = new RiskManagerHandlers({
     core,
     metrics,
-    sendOrder: (order, trace) => orders.send("order", order, trace),
+    sendOrder: (order, trace) => orders!.send("order", order, trace),
     publishEvent: (type, body, trace) => void events.publish(type, body, trace),
   });
   signals.onMessage((env) => handlers.onSignal(env));
@@ -170,13 +180,14 @@ export async function startRiskManager(
     admin,
     core,
     endpoints: {
-      orders: orders.endpoint,
+      orders: orders!.endpoint,
       executionReports: reports.endpoint,
       publish: events.endpoint,
     },
     ready: () => ({
       state_store: !closed && handlers.pendingReports === 0,
-      orders_channel: !closed,
+      // No order is approved without a live consumer: not ready without one either.
+      orders_channel: !closed && orders!.receiverLive,
     }),
     close: async () => {
       if (closed) return;

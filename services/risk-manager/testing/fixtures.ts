@@ -113,6 +113,9 @@ export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
     rateTokens: 1000,
     rateReserve: 0,
     dailyPnl: 0,
+    ordersChannelLive: true,
+    outboxPending: 0,
+    maxOutboxPending: 1000,
     ...over,
   };
 }
