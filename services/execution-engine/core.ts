@@ -21,7 +21,13 @@
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
 import { closedSet } from "../../lib/metrics.ts";
-import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
+import type {
+  ExecutionReport,
+  Order,
+  OrderState,
+  OrderStatus,
+  OrderStatusRequest,
+} from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { Journal, JournalOrder } from "./journal.ts";
 import type { OrderMetrics } from "./metrics.ts";
@@ -601,6 +607,39 @@ export class ExecutionEngineCore {
     const reconciled = await this.reconcile({ all: true });
     this.#log.info("Recovered from journal", { ...reconciled, reports, open: this.#open.size });
     return { ...reconciled, reports };
+  }
+
+  /**
+   * Answers risk-manager's `order_status_request`: each order as the journal holds it
+   * (an execution report of kind `status`), or `known: false` when it never arrived.
+   * Read-only.
+   */
+  orderStatus(request: OrderStatusRequest): OrderStatus {
+    const orders = request.clientOrderIds.map((clientOrderId): OrderStatus["orders"][number] => {
+      const journaled = this.#journal.get(clientOrderId);
+      if (journaled === undefined) return { clientOrderId, known: false };
+      const { order } = journaled;
+      const report: ExecutionReport = {
+        clientOrderId,
+        ...(journaled.venueOrderId ? { venueOrderId: journaled.venueOrderId } : {}),
+        symbol: order.symbol,
+        side: order.side,
+        kind: "status",
+        state: journaled.state,
+        orderQty: order.qty,
+        lastQty: 0,
+        lastPrice: 0,
+        cumQty: journaled.cumQty,
+        avgPrice: journaled.avgPrice,
+        leavesQty: isFinal(journaled.state) ? 0 : Math.max(0, order.qty - journaled.cumQty),
+        ...(journaled.reason ? { reason: journaled.reason } : {}),
+        venue: journaled.venue,
+        strategy: order.strategy,
+        ts: this.#now(),
+      };
+      return { clientOrderId, known: true, report };
+    });
+    return { requestId: request.requestId, orders, at: this.#now() };
   }
 
   /** Asks the venue to cancel an open order. Returns false when unknown, final or refused. */

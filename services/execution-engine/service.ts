@@ -142,7 +142,15 @@ export async function startExecutionEngine(
         : undefined,
     });
     prices.onUpdate((symbol) => running.onMarket(symbol));
-    const handlers = new ExecutionEngineHandlers({ core: running, prices });
+    const handlers = new ExecutionEngineHandlers({
+      core: running,
+      prices,
+      answerStatus: (status, trace) => {
+        sender.send("order_status", status, trace).catch((error) =>
+          log.debug("Order status answer not acknowledged", { requestId: status.requestId, error })
+        );
+      },
+    });
     await venue.start();
     if (venue.name === "sim") {
       marketData = await Subscriber.open([...config.marketData], {

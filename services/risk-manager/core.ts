@@ -8,7 +8,7 @@
  * timed), then the loss bookkeeping runs and the outcomes go to the recorder.
  * @module
  */
-import type { ExecutionReport, Order, Signal, TradingState } from "../../lib/types.ts";
+import type { ExecutionReport, Order, OrderStatus, Signal, TradingState } from "../../lib/types.ts";
 import {
   type CheckContext,
   type Leaves,
@@ -490,6 +490,81 @@ export class RiskManagerCore {
       this.#store.putOrder(next);
     });
     return { kind, effect };
+  }
+
+  // ---------- reconciliation with execution-engine ----------
+
+  /**
+   * The open orders to ask execution-engine about, oldest first (at most `max`). The
+   * request travels on the orders channel behind every order sent before it, so an
+   * order its answer calls unknown never reached the channel.
+   */
+  reconcileRequest(max = 500): string[] {
+    return [...this.#openOrders.values()]
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .slice(0, max)
+      .map((o) => o.clientOrderId);
+  }
+
+  /**
+   * Applies execution-engine's answer at `now` (epoch ms): each known order's state goes
+   * through {@link onExecutionReport} (a missed fill is booked, a final state closes it);
+   * an open order it never received is closed once it expired (`orphan_expired`: the
+   * engine would refuse it now) and returned. Throws when the store fails; a retry is
+   * harmless.
+   */
+  onOrderStatus(status: OrderStatus, now: number): { applied: number; orphans: OrderRecord[] } {
+    let applied = 0;
+    const orphans: OrderRecord[] = [];
+    for (const entry of status.orders) {
+      if (entry.known) {
+        if (this.#openOrders.has(entry.clientOrderId)) {
+          this.onExecutionReport(entry.report, now);
+          applied++;
+        }
+        continue;
+      }
+      const open = this.#openOrders.get(entry.clientOrderId);
+      if (open === undefined || !this.#expired(open, now)) continue;
+      orphans.push(this.#close(open, "orphan_expired", now));
+    }
+    return { applied, orphans };
+  }
+
+  /** True when `order` may no longer be executed: execution-engine refuses it after its expiry. */
+  #expired(order: OrderRecord, now: number): boolean {
+    const expiresAt = order.expiresAt && order.expiresAt > 0
+      ? order.expiresAt
+      : order.createdAt + (this.#options.orderTtlMs ?? DEFAULT_ORDER_TTL_MS);
+    return now > expiresAt;
+  }
+
+  /** Closes an open order without a final report (stored first); returns the closed record. */
+  #close(order: OrderRecord, reason: string, now: number): OrderRecord {
+    const closed: OrderRecord = { ...order, open: false, closedAt: now, closeReason: reason };
+    this.#store.putOrder(closed);
+    this.#orders.set(closed.clientOrderId, closed);
+    this.#openOrders.delete(closed.clientOrderId);
+    return closed;
+  }
+
+  /**
+   * Closes one open order by hand at `now` (epoch ms; the admin API): its slot and its
+   * exposure are released. Fills reported for it later are still booked.
+   */
+  closeOrder(
+    clientOrderId: string,
+    now: number,
+  ): { outcome: "closed" | "not_found" | "not_open"; order?: OrderRecord } {
+    const open = this.#openOrders.get(clientOrderId);
+    if (open !== undefined) return { outcome: "closed", order: this.#close(open, "admin", now) };
+    const known = this.order(clientOrderId);
+    return known ? { outcome: "not_open", order: known } : { outcome: "not_found" };
+  }
+
+  /** One order, from memory or the store (closed ones kept for `orderRetentionMs`). */
+  order(clientOrderId: string): OrderRecord | undefined {
+    return this.#orders.get(clientOrderId) ?? this.#store.getOrder(clientOrderId);
   }
 
   /**

@@ -628,3 +628,47 @@ Deno.test("RiskManagerCore approves nothing while the orders channel has no live
   assert.equal(d.check, "orders_channel");
   assert.deepEqual(d.details, { pending: 3, max: 3 });
 });
+
+// ---------- open orders nobody owns (issue 14, item 6) ----------
+
+Deno.test("RiskManagerCore closes an open order the engine never received once it expired, not before", () => {
+  const e = coreWith({ orderTtlMs: 30_000, limits: { maxOpenOrders: 1 } });
+  const o = approved(e.onSignal(signal(), T0));
+  assert.deepEqual(e.reconcileRequest(), [o.clientOrderId]);
+  const unknown = {
+    requestId: "r-1",
+    orders: [{ clientOrderId: o.clientOrderId, known: false as const }],
+    at: T0,
+  };
+  // At its expiry the engine could still send it: kept.
+  assert.equal(e.onOrderStatus(unknown, T0 + 30_000).orphans.length, 0);
+  assert.equal(e.openOrders().length, 1);
+  const { orphans } = e.onOrderStatus(unknown, T0 + 30_001);
+  assert.deepEqual(orphans.map((x) => [x.clientOrderId, x.closeReason]), [
+    [o.clientOrderId, "orphan_expired"],
+  ]);
+  assert.equal(e.openOrders().length, 0, "its slot is free");
+  assert.deepEqual(e.reconcileRequest(), []);
+});
+
+Deno.test("RiskManagerCore applies what the engine's journal holds of an open order, booking a fill it missed", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  const report = fill(o.clientOrderId, "buy", 0, 0, {
+    kind: "status",
+    state: "filled",
+    orderQty: 10,
+    cumQty: 10,
+    avgPrice: 100.5,
+  });
+  const { applied } = e.onOrderStatus({
+    requestId: "r-1",
+    orders: [{ clientOrderId: o.clientOrderId, known: true, report }],
+    at: T0,
+  }, T0);
+  assert.equal(applied, 1);
+  assert.equal(e.openOrders().length, 0);
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.equal(p.avgPrice, 100.5);
+});

@@ -12,6 +12,8 @@ import { getLogger } from "../../lib/log.ts";
 import type {
   ExecutionReport,
   Order,
+  OrderStatus,
+  OrderStatusRequest,
   RiskDenialEvent,
   Signal,
   TradingStateEvent,
@@ -47,6 +49,11 @@ export interface RiskManagerHandlersOptions {
     body: RiskEvents[T],
     trace?: string,
   ) => void;
+  /**
+   * Hands an `order_status_request` to the orders channel (journaled, in order behind
+   * the orders); without it no reconciliation runs.
+   */
+  readonly sendStatusRequest?: (request: OrderStatusRequest) => Promise<unknown>;
   /** How often a report that could not be stored is tried again, ms (default {@link REPORT_RETRY_MS}). */
   readonly retryMs?: number;
   /** Ends the process; default `Deno.exit`. */
@@ -75,6 +82,10 @@ export class RiskManagerHandlers {
   /** Reports whose handler is waiting for the store (0 or 1: the receiver hands one at a time). */
   #waiting = 0;
   #closing = false;
+  readonly #sendStatusRequest: RiskManagerHandlersOptions["sendStatusRequest"];
+  /** The reconciliation request waiting for its answer. */
+  #outstanding: { requestId: string; at: number } | undefined;
+  #requests = 0;
   /** True when positions or marks changed since the gauges were last refreshed. */
   #gaugesStale = false;
 
@@ -84,6 +95,7 @@ export class RiskManagerHandlers {
     this.#sendOrder = options.sendOrder;
     this.#publishEvent = options.publishEvent;
     this.#retryMs = options.retryMs ?? REPORT_RETRY_MS;
+    this.#sendStatusRequest = options.sendStatusRequest;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#storeLog = new BurstLog(
       this.#log,
@@ -211,6 +223,7 @@ export class RiskManagerHandlers {
   }
 
   #applyReport(env: Envelope): void {
+    if (env.type === "order_status") return this.#applyStatus(env);
     const report = env.body as ExecutionReport;
     const outcome = this.#core.onExecutionReport(report, Date.now());
     if (outcome.unknownOrder) {
@@ -249,6 +262,57 @@ export class RiskManagerHandlers {
         cumQty: report.cumQty,
       });
     }
+  }
+
+  /** An `order_status` answer: applied through the core; orphans closed are counted and logged. */
+  #applyStatus(env: Envelope): void {
+    const status = env.body as OrderStatus;
+    const { applied, orphans } = this.#core.onOrderStatus(status, Date.now());
+    if (this.#outstanding?.requestId === status.requestId) this.#outstanding = undefined;
+    for (const orphan of orphans) {
+      this.#metrics.orphanClosed();
+      this.#log.warning("Open order execution-engine never received closed after it expired", {
+        clientOrderId: orphan.clientOrderId,
+        symbol: orphan.symbol,
+        side: orphan.side,
+        qty: orphan.qty,
+        expiresAt: orphan.expiresAt,
+        trace: env.trace,
+      });
+    }
+    if (orphans.length > 0 || applied > 0) this.#gaugesStale = true;
+    this.#log.debug("Open orders reconciled", {
+      requestId: status.requestId,
+      asked: status.orders.length,
+      applied,
+      orphans: orphans.length,
+    });
+  }
+
+  /**
+   * Asks execution-engine about the open orders at `now` (epoch ms), when the orders
+   * channel has a live consumer and no request is waiting for its answer (one waiting
+   * longer than `timeoutMs` is given up). Returns the request sent, if any. Call it at
+   * start-up and every `reconcileMs`.
+   */
+  reconcile(now: number, live: boolean, timeoutMs: number): OrderStatusRequest | undefined {
+    if (this.#sendStatusRequest === undefined || !live || this.#closing) return undefined;
+    if (this.#outstanding !== undefined && now - this.#outstanding.at < timeoutMs) return undefined;
+    const clientOrderIds = this.#core.reconcileRequest();
+    if (clientOrderIds.length === 0) return undefined;
+    const request: OrderStatusRequest = {
+      requestId: `rec-${now.toString(36)}-${++this.#requests}`,
+      clientOrderIds,
+      at: now,
+    };
+    this.#outstanding = { requestId: request.requestId, at: now };
+    this.#sendStatusRequest(request).catch((error) =>
+      this.#log.debug("Reconciliation request not acknowledged", {
+        requestId: request.requestId,
+        error,
+      })
+    );
+    return request;
   }
 
   /** A quote, book or trade: updates the symbol's mark. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { Order } from "../../lib/types.ts";
+import type { Order, OrderStatusRequest } from "../../lib/types.ts";
 import { RiskManagerCore } from "./core.ts";
 import { type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
@@ -11,7 +11,12 @@ type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
 
 /** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
 function setup(
-  options: { publishFails?: boolean; retryMs?: number; exit?: (code: number) => void } = {},
+  options: {
+    publishFails?: boolean;
+    retryMs?: number;
+    exit?: (code: number) => void;
+    orderTtlMs?: number;
+  } = {},
 ) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
     defaultMetrics: false,
@@ -20,6 +25,7 @@ function setup(
   const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
   const store = StateStore.open(":memory:");
   const sent: { order: Order; trace: string }[] = [];
+  const requests: OrderStatusRequest[] = [];
   const published: Published[] = [];
   const core: RiskManagerCore = new RiskManagerCore({
     symbols: SYMBOLS,
@@ -30,6 +36,7 @@ function setup(
     store,
     recorder: metrics,
     onStateChange: (change) => handlers.onStateChange(change),
+    orderTtlMs: options.orderTtlMs,
   });
   const handlers = new RiskManagerHandlers({
     core,
@@ -41,6 +48,10 @@ function setup(
     publishEvent: (type, body, trace) => {
       if (options.publishFails) throw new Error("publisher closed");
       published.push({ type, body, trace });
+    },
+    sendStatusRequest: (request) => {
+      requests.push(request);
+      return Promise.resolve();
     },
     retryMs: options.retryMs,
     exit: options.exit as ((code: number) => never) | undefined,
@@ -56,7 +67,7 @@ function setup(
     serviceMetrics.stop();
     store.close();
   };
-  return { core, handlers, store, sent, published, value, stop };
+  return { core, handlers, store, sent, requests, published, value, stop };
 }
 
 /** A buy of AAPL at 100 that expires a minute from now. */
@@ -189,6 +200,34 @@ Deno.test("RiskManagerHandlers.onStateChange() does not throw when the event can
   try {
     assert.ok(core.trip("drill", "ops", Date.now()));
     assert.equal(await value("risk_manager_circuit_breaker_tripped"), 1);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers reconciles open orders with the engine and counts an expired orphan it closes", async () => {
+  const { core, handlers, requests, value, stop } = setup({ orderTtlMs: 1 });
+  try {
+    assert.equal(handlers.reconcile(Date.now(), true, 1000), undefined, "nothing open");
+    handlers.onSignal(envelope("signal", liveSignal()));
+    assert.equal(handlers.reconcile(Date.now(), false, 1000), undefined, "no consumer: no request");
+    const request = handlers.reconcile(Date.now(), true, 1000)!;
+    assert.equal(requests.length, 1);
+    assert.equal(
+      handlers.reconcile(Date.now(), true, 1000),
+      undefined,
+      "one outstanding at a time",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the 1 ms TTL passes
+    const answer = handlers.onExecutionReport(envelope("order_status", {
+      requestId: request.requestId,
+      orders: request.clientOrderIds.map((clientOrderId) => ({ clientOrderId, known: false })),
+      at: Date.now(),
+    }));
+    assert.equal(answer, undefined, "stored at once");
+    assert.equal(core.openOrders().length, 0);
+    assert.equal(await value("risk_manager_orphan_orders_closed_total"), 1);
+    assert.ok(handlers.reconcile(Date.now(), true, 1000) === undefined, "nothing left to ask");
   } finally {
     stop();
   }

@@ -135,6 +135,7 @@ export async function startRiskManager(
     core,
     metrics,
     sendOrder: (order, trace) => orders!.send("order", order, trace),
+    sendStatusRequest: (request) => orders!.send("order_status_request", request),
     publishEvent: (type, body, trace) => void events.publish(type, body, trace),
   });
   signals.onMessage((env) => handlers.onSignal(env));
@@ -142,6 +143,17 @@ export async function startRiskManager(
   marketData.onMessage((env) => handlers.onMarketData(env));
 
   const gaugeTimer = setInterval(() => handlers.refreshGauges(), GAUGE_EVERY_MS);
+  // Reconciliation with the engine: as soon as it is there after start-up, then every
+  // reconcileMs (the timer ticks faster so the first request does not wait a period).
+  let lastReconcileAt = -Infinity;
+  const reconcileTimer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastReconcileAt < settings.reconcileMs) return;
+    const live = orders!.receiverLive;
+    if (!live) return;
+    lastReconcileAt = now;
+    handlers.reconcile(now, live, 3 * settings.reconcileMs);
+  }, Math.min(250, settings.reconcileMs));
   const housekeeping = setInterval(() => {
     try {
       // Memory holds the open orders and the recently closed ones, whatever the history.
@@ -194,6 +206,7 @@ export async function startRiskManager(
       closed = true;
       clearInterval(gaugeTimer);
       clearInterval(housekeeping);
+      clearInterval(reconcileTimer);
       // A report still waiting for the store ends the process unacknowledged.
       handlers.close();
       // Inputs first, so nothing new arrives while the outputs drain.

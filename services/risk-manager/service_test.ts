@@ -137,7 +137,9 @@ Deno.test({
         `connect:${rm.endpoints.orders}`,
         engine.receiver("orders"),
       );
-      ee.onMessage((env) => void orders.push(env as Envelope<Order>));
+      ee.onMessage((env) => {
+        if (env.type === "order") orders.push(env as Envelope<Order>);
+      });
       await waitFor("a live consumer of orders", () => rm.ready!().orders_channel);
       const reports = await ReliableSender.open(
         `connect:${rm.endpoints.executionReports}`,
