@@ -194,6 +194,7 @@ export class ExecutionEngineCore {
       this.#metrics.tickToTrade(Math.max(0, (this.#now() - order.tickTs) * 1000));
     }
     const startedAt = performance.now();
+    const submittedAt = this.#now();
     let answer: SubmitResult;
     try {
       answer = await this.#venue.submit(order);
@@ -203,7 +204,7 @@ export class ExecutionEngineCore {
     this.#metrics.submissionLatency(order.type, (performance.now() - startedAt) * 1000);
     await this.#serial(order.clientOrderId, () => {
       const current = this.#journal.get(order.clientOrderId) ?? journaled;
-      this.#applyAnswer(current, answer);
+      this.#applyAnswer({ ...current, submittedAt }, answer);
     });
   }
 

@@ -41,6 +41,8 @@ export interface JournalOrder {
   readonly reason?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** When it was last handed to the venue, epoch ms (recorded with the venue's answer). */
+  readonly submittedAt?: number;
 }
 
 /** A report waiting for risk-manager's acknowledgement. */
@@ -63,6 +65,7 @@ interface Row {
   reason: string | null;
   created_at: number;
   updated_at: number;
+  submitted_at: number | null;
 }
 
 const FINAL_LIST = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
@@ -116,6 +119,10 @@ export class Journal {
         trace TEXT NOT NULL
       );
     `);
+    const columns = this.#db.prepare("PRAGMA table_info(orders)").all().map((r) => String(r.name));
+    if (!columns.includes("submitted_at")) {
+      this.#db.exec("ALTER TABLE orders ADD COLUMN submitted_at REAL");
+    }
     this.#insert = this.#db.prepare(
       `INSERT OR IGNORE INTO orders (client_order_id, body, trace, venue, state, phase,
          cum_qty, avg_price, created_at, updated_at)
@@ -124,7 +131,7 @@ export class Journal {
     this.#get = this.#db.prepare(`SELECT * FROM orders WHERE client_order_id = ?`);
     this.#update = this.#db.prepare(
       `UPDATE orders SET state = ?, phase = ?, venue_order_id = ?, cum_qty = ?, avg_price = ?,
-         reason = ?, updated_at = ? WHERE client_order_id = ?`,
+         reason = ?, updated_at = ?, submitted_at = ? WHERE client_order_id = ?`,
     );
     this.#addReport = this.#db.prepare(
       `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
@@ -201,6 +208,7 @@ export class Journal {
         next.avgPrice,
         next.reason ?? null,
         next.updatedAt,
+        next.submittedAt ?? null,
         next.order.clientOrderId,
       );
       let id: number | undefined;
@@ -261,5 +269,6 @@ function fromRow(row: Row): JournalOrder {
     reason: row.reason ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.submitted_at === null ? {} : { submittedAt: row.submitted_at }),
   };
 }
