@@ -43,7 +43,11 @@ class TimedVenue extends DelegatingVenue {
   }
 }
 
-function setup(journalPath: string, timed?: number[]) {
+function setup(
+  journalPath: string,
+  timed?: number[],
+  durability: "process" | "power" = "process",
+) {
   const serviceMetrics = createServiceMetrics("execution-engine", {
     defaultMetrics: false,
     sampleMs: 3_600_000,
@@ -60,7 +64,7 @@ function setup(journalPath: string, timed?: number[]) {
   prices.quote(makeQuote({ bidPrice: 228.1, askPrice: 228.12 }));
   prices.trade(makeTrade({ price: 228.11 }));
   const venue: Venue = timed ? new TimedVenue(paper, timed) : paper;
-  const journal = new Journal(journalPath);
+  const journal = new Journal(journalPath, { durability });
   const core = new ExecutionEngineCore({
     journal,
     venue,
@@ -98,8 +102,35 @@ const pct = (xs: number[], p: number) => {
   Deno.removeSync(dir, { recursive: true });
   console.log(
     `execution-engine paper venue, 20000 orders: order submission (venue call) ` +
-      `p50=${pct(venueUs, 0.5)}µs p99=${pct(venueUs, 0.99)}µs; handleOrder incl. durable ` +
-      `journal write and ack report p50=${pct(wholeUs, 0.5)}µs p99=${pct(wholeUs, 0.99)}µs`,
+      `p50=${pct(venueUs, 0.5)}µs p99=${pct(venueUs, 0.99)}µs; handleOrder incl. ` +
+      `journal write and ack report (durability process) p50=${pct(wholeUs, 0.5)}µs ` +
+      `p99=${pct(wholeUs, 0.99)}µs`,
+  );
+}
+
+// ---- the cost of durability: handleOrder's journal commits in each setting ----
+for (const durability of ["process", "power"] as const) {
+  const dir = Deno.makeTempDirSync();
+  const wholeUs: number[] = [];
+  const { core, journal, fill, serviceMetrics } = setup(
+    `${dir}/bench.sqlite`,
+    undefined,
+    durability,
+  );
+  for (let i = 0; i < 2000; i++) {
+    const next = order();
+    const startedAt = performance.now();
+    await handleOrder(core, next, "bench");
+    wholeUs.push((performance.now() - startedAt) * 1000);
+    fill();
+    await core.settle();
+  }
+  journal.close();
+  serviceMetrics.stop();
+  Deno.removeSync(dir, { recursive: true });
+  console.log(
+    `execution-engine handleOrder (journal write, venue call, ack report), durability ` +
+      `${durability}, 2000 orders: p50=${pct(wholeUs, 0.5)}µs p99=${pct(wholeUs, 0.99)}µs`,
   );
 }
 

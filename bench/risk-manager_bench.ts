@@ -6,13 +6,16 @@
  * `all_checks` latency (the `risk_manager_pretrade_check_latency_us{check_type="all_checks"}`
  * observation, per-check metrics on) over 20,000 approvals, and of the whole `onSignal`
  * including the approval's durable SQLite write (a WAL file in a temp directory), since
- * `deno bench` reports p75/p99 but not p50. The timed `Deno.bench` cases use SQLite in memory.
+ * `deno bench` reports p75/p99 but not p50. It also prints the p50/p99 of an approval with
+ * both its commits (the state and the orders outbox) in each `durability` (`process`:
+ * synchronous NORMAL, `power`: FULL). The timed `Deno.bench` cases use SQLite in memory.
  */
 import type { ExecutionReport, Signal } from "../lib/types.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
 import { type CheckRecorder, RiskManagerCore } from "../services/risk-manager/core.ts";
 import { RiskManagerMetrics } from "../services/risk-manager/metrics.ts";
 import { StateStore } from "../services/risk-manager/state_store.ts";
+import { OutboxJournal } from "../lib/messaging/outbox_journal.ts";
 import {
   LIMITS as TEST_LIMITS,
   setMark,
@@ -113,7 +116,7 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
       if (type === "all_checks") allChecksUs.push(latencyUs);
     },
   };
-  const store = StateStore.open(`${dir}/bench.sqlite`);
+  const store = StateStore.open(`${dir}/bench.sqlite`, { durability: "process" });
   const core = benchCore(recorder, store);
   for (let i = 0; i < 20_000; i++) {
     const next = signal();
@@ -133,8 +136,41 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
   console.log(
     `risk-manager pre-trade checks, 20000 approved signals with metrics: ` +
       `all_checks p50=${percentile(allChecksUs, 0.5)}µs p99=${percentile(allChecksUs, 0.99)}µs; ` +
-      `onSignal incl. durable SQLite record p50=${percentile(onSignalUs, 0.5)}µs ` +
+      `onSignal incl. SQLite record (durability process) p50=${percentile(onSignalUs, 0.5)}µs ` +
       `p99=${percentile(onSignalUs, 0.99)}µs`,
+  );
+}
+
+// ---- the cost of durability: an approval's two commits (state, orders outbox) ----
+for (const durability of ["process", "power"] as const) {
+  const dir = Deno.makeTempDirSync();
+  const store = StateStore.open(`${dir}/bench.sqlite`, { durability });
+  const { journal } = await OutboxJournal.open(`${dir}/outbox.sqlite`, "rm/orders", {
+    durability,
+  });
+  const core = benchCore(undefined, store);
+  const approvalUs: number[] = [];
+  const n = 2000;
+  for (let i = 1; i <= n; i++) {
+    const next = signal();
+    const startedAt = performance.now();
+    const decision = core.onSignal(next, Date.now());
+    if (!decision.approved) throw new Error(decision.denial.message);
+    // What the orders channel does next: the order journaled before it leaves.
+    journal.append([{ seq: i, frame: JSON.stringify(decision.order) }], i);
+    approvalUs.push((performance.now() - startedAt) * 1000);
+    const { order } = decision;
+    core.onExecutionReport(cancel(order.clientOrderId, order.side, order.qty), Date.now());
+    journal.deleteUpTo(i);
+  }
+  journal.close();
+  store.close();
+  Deno.removeSync(dir, { recursive: true });
+  const sorted = [...approvalUs].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))].toFixed(1);
+  console.log(
+    `risk-manager approval with state and outbox commits, durability ${durability} ` +
+      `(${n} approvals): p50=${at(0.5)}µs p99=${at(0.99)}µs`,
   );
 }
 

@@ -29,5 +29,8 @@ Deno.test("receiverOptions() validates bodies by the channel's types and refuses
     () => receiverOptions("market_data", ["order"]),
     /Cannot read "order" on channel "market_data": it carries none/,
   );
-  assert.deepEqual(senderOptions("orders"), { name: "orders", types: ["order"] });
+  assert.deepEqual(senderOptions("orders"), {
+    name: "orders",
+    types: ["order", "order_status_request"],
+  });
 });

@@ -129,6 +129,28 @@ export const ConfigSchema = z.strictObject({
     strategy: z.string().min(1),
     /** A mark (mid) older than this is stale: the price collar denies against it. */
     markMaxAgeMs: positive,
+    /**
+     * How long an approved order may wait before execution-engine sends it, ms: it
+     * carries `expiresAt = approval + orderTtlMs`, and is refused (`order_expired`) after.
+     */
+    orderTtlMs: positive.default(30_000),
+    /** No order is approved while this many are unacknowledged on the orders channel (`OUTBOX_FULL`). */
+    maxOutboxPending: z.number().int().positive().default(1000),
+    /**
+     * How long a closed order stays in memory after it closed and after its signal
+     * expired, ms (duplicate signals are detected in memory).
+     */
+    orderMemoryMs: positive.default(60_000),
+    /** How long a closed order's row stays in the state file, ms (redelivered reports are recognised). */
+    orderRetentionMs: positive.default(7 * 86_400_000),
+    /** How often open orders are reconciled with execution-engine, ms (and at start-up). */
+    reconcileMs: positive.default(5000),
+    /**
+     * `power` (default): the state file and the orders outbox commit with SQLite
+     * synchronous FULL and survive a power loss; `process`: NORMAL, they survive a crash
+     * of the process, and a power loss may roll back the last commits.
+     */
+    durability: z.enum(["process", "power"]).default("power"),
     sizing: z.strictObject({
       notionalPerOrder: positive,
       minQty: positive,
@@ -143,6 +165,12 @@ export const ConfigSchema = z.strictObject({
       priceCollarBps: positive,
       maxOrdersPerSecond: positive,
       dailyLossLimit: positive,
+      /**
+       * The share of the order-rate bucket kept for orders that only reduce a position
+       * (0 to < 1; whole tokens: `floor(share * max(1, maxOrdersPerSecond))`): orders that
+       * add risk leave that many tokens in the bucket, so an exit still finds one.
+       */
+      exitRateReserve: z.number().min(0).lt(1).default(0.2),
     }),
   }),
   executionEngine: z.strictObject({
@@ -174,6 +202,14 @@ export const ConfigSchema = z.strictObject({
       retryBaseMs: positive,
     }),
     reconcileMs: positive,
+    /** `power` (default) or `process`: how hard the journal's commits are made durable (as `riskManager.durability`). */
+    durability: z.enum(["process", "power"]).default("power"),
+    /**
+     * Paper venue: an order waits (within its expiry) until its symbol has a price younger
+     * than this, ms, so orders queued while the engine was down are not rejected
+     * `no_market_data` for arriving before the first price.
+     */
+    maxPriceAgeMs: positive.default(5000),
   }),
 });
 

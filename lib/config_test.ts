@@ -144,3 +144,29 @@ Deno.test("a service given invalid config exits with code 2 and names the field"
   assert.equal(status.code, 2);
   assert.match(p.stderr, /"riskManager\.limits\.maxOrderQty" must be > 0, got -5/);
 });
+
+Deno.test("the order lifecycle and durability settings default safely and name a bad value", () => {
+  const c = base();
+  for (const key of ["orderTtlMs", "maxOutboxPending", "durability", "reconcileMs"]) {
+    delete c.riskManager[key];
+  }
+  delete c.riskManager.limits.exitRateReserve;
+  delete c.executionEngine.durability;
+  const parsed = parseConfig(c, "test.json");
+  assert.equal(parsed.riskManager.durability, "power");
+  assert.equal(parsed.executionEngine.durability, "power");
+  assert.equal(parsed.riskManager.orderTtlMs, 30_000);
+  assert.equal(parsed.riskManager.limits.exitRateReserve, 0.2);
+  assert.match(
+    errorOf((c) => (c.riskManager.durability = "disk")),
+    /"riskManager\.durability" must be one of "process", "power", got "disk"/,
+  );
+  assert.match(
+    errorOf((c) => (c.riskManager.limits.exitRateReserve = 1)),
+    /"riskManager\.limits\.exitRateReserve" must be < 1, got 1/,
+  );
+  assert.match(
+    errorOf((c) => (c.riskManager.orderTtlMs = 0)),
+    /"riskManager\.orderTtlMs" must be > 0, got 0/,
+  );
+});

@@ -326,6 +326,14 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "risk_manager_orphan_orders_closed_total",
+    help: "Open orders execution-engine never received, closed by reconciliation once they expired",
+    type: "counter",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
     name: "execution_engine_illegal_transitions_total",
     help: "Order state transitions refused as illegal",
     type: "counter",

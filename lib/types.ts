@@ -109,6 +109,12 @@ export const OrderSchema = z.object({
   strategy: z.string(),
   createdAt: ts,
   tickTs: ts,
+  /**
+   * When the order expires, epoch ms: execution-engine never sends it to the venue after
+   * this, and reports it `expired` (reason `order_expired`) instead. Absent: it never
+   * expires (orders journaled before the field existed).
+   */
+  expiresAt: ts.optional(),
 });
 export type Order = z.infer<typeof OrderSchema>;
 
@@ -130,7 +136,8 @@ export const ExecutionReportSchema = z.object({
   venueOrderId: z.string().optional(),
   symbol,
   side: z.enum(SIDES),
-  kind: z.enum(["ack", "fill", "reject", "cancel", "expire"]),
+  /** `status`: the order as the engine's journal holds it, in answer to an `order_status_request`. */
+  kind: z.enum(["ack", "fill", "reject", "cancel", "expire", "status"]),
   state: z.enum(ORDER_STATES),
   orderQty: z.number().positive(),
   lastQty: size,
@@ -144,6 +151,41 @@ export const ExecutionReportSchema = z.object({
   ts: ts,
 });
 export type ExecutionReport = z.infer<typeof ExecutionReportSchema>;
+
+/** The most orders one `order_status_request` may ask about. */
+export const MAX_STATUS_REQUEST = 500;
+
+/**
+ * Risk-manager asks execution-engine about its open orders (on the `orders` channel,
+ * in order behind every order sent before it): answered by an `order_status`.
+ */
+export const OrderStatusRequestSchema = z.object({
+  requestId: z.string().min(1).max(64),
+  clientOrderIds: z.array(z.string().min(1).max(48)).max(MAX_STATUS_REQUEST),
+  at: ts,
+});
+export type OrderStatusRequest = z.infer<typeof OrderStatusRequestSchema>;
+
+/**
+ * Execution-engine's answer to an `order_status_request` (on the `execution_reports`
+ * channel): for each id, the order as its journal holds it (an execution report of
+ * kind `status`), or `known: false` when it never received that order.
+ */
+export const OrderStatusSchema = z.object({
+  requestId: z.string().min(1).max(64),
+  orders: z.array(
+    z.union([
+      z.object({ clientOrderId: z.string().min(1).max(48), known: z.literal(false) }),
+      z.object({
+        clientOrderId: z.string().min(1).max(48),
+        known: z.literal(true),
+        report: ExecutionReportSchema,
+      }),
+    ]),
+  ).max(MAX_STATUS_REQUEST),
+  at: ts,
+});
+export type OrderStatus = z.infer<typeof OrderStatusSchema>;
 
 /** Trading states of the risk-manager. */
 export const TRADING_STATES = ["ACTIVE", "REDUCING", "HALTED"] as const;
@@ -181,7 +223,9 @@ export const SCHEMAS = {
   bar: BarSchema,
   signal: SignalSchema,
   order: OrderSchema,
+  order_status_request: OrderStatusRequestSchema,
   execution_report: ExecutionReportSchema,
+  order_status: OrderStatusSchema,
   trading_state: TradingStateEventSchema,
   risk_denial: RiskDenialEventSchema,
 } as const;

@@ -4,8 +4,10 @@
  * continues its stream. Not execution-engine's order journal.
  *
  * Schema: `meta(key, value)` holding `pub`, `epoch`, `last_seq`; `outbox(seq, frame)`
- * holding each unacknowledged message's envelope text. WAL with `synchronous=NORMAL`,
- * checkpoints on a worker thread (lib/wal_checkpoint.ts).
+ * holding each unacknowledged message's envelope text. WAL with `synchronous=FULL`
+ * (durability `power`, the default: a commit survives a power loss) or `NORMAL`
+ * (`process`: it survives a crash of the process, a power loss may roll back the last
+ * commits); checkpoints on a worker thread (lib/wal_checkpoint.ts).
  *
  * @example
  * ```ts
@@ -39,6 +41,15 @@ export interface RestoredStream {
 
 const utf8Encoder = new TextEncoder();
 
+/** How hard a commit is made durable: `process` (synchronous NORMAL) or `power` (FULL). */
+export type JournalDurability = "process" | "power";
+
+/** Options of {@link OutboxJournal.open}. */
+export interface OutboxJournalOptions {
+  /** `power` (default) or `process`; see the module doc. */
+  readonly durability?: JournalDurability;
+}
+
 /** The SQLite outbox of one reliable sender. */
 export class OutboxJournal {
   readonly #db: DatabaseSync;
@@ -66,7 +77,9 @@ export class OutboxJournal {
   static async open(
     path: string,
     pub: string,
+    options: OutboxJournalOptions = {},
   ): Promise<{ journal: OutboxJournal; restored: RestoredStream }> {
+    const synchronous = (options.durability ?? "power") === "power" ? "FULL" : "NORMAL";
     const { DatabaseSync } = await import("node:sqlite");
     let db: DatabaseSync;
     try {
@@ -75,7 +88,7 @@ export class OutboxJournal {
       // connection to this file when it is opened again: wait for it.
       db.exec("PRAGMA busy_timeout=2000");
       db.exec("PRAGMA journal_mode=WAL");
-      db.exec("PRAGMA synchronous=NORMAL");
+      db.exec(`PRAGMA synchronous=${synchronous}`);
       db.exec(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);" +
           "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);",
@@ -147,6 +160,30 @@ export class OutboxJournal {
     try {
       for (const m of messages) this.#insert.run(m.seq, m.frame);
       this.#setMeta.run("last_seq", String(lastSeq));
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // the failed statement may have ended the transaction already
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Starts stream `epoch` in one transaction: the outbox becomes `messages` (renumbered
+   * by the caller from 1) and the last seq their count.
+   *
+   * @throws {Error} If SQLite refuses (the transaction is rolled back).
+   */
+  restart(epoch: number, messages: readonly { seq: number; frame: string }[]): void {
+    this.#db.exec("BEGIN");
+    try {
+      this.#db.exec("DELETE FROM outbox");
+      for (const m of messages) this.#insert.run(m.seq, m.frame);
+      this.#setMeta.run("epoch", String(epoch));
+      this.#setMeta.run("last_seq", String(messages.length));
       this.#db.exec("COMMIT");
     } catch (error) {
       try {

@@ -68,6 +68,13 @@ export interface ReliableSenderOptions extends MessagingOptions {
   peerTimeoutMs?: number;
   /** When connecting: dial again after this long without an answer, in ms (default 5000). */
   silenceMs?: number;
+  /**
+   * How hard the journal's commits are made durable: `power` (default; SQLite
+   * synchronous FULL, a commit survives a power loss) or `process` (NORMAL: it survives
+   * a crash of the process; a power loss may roll back the last commits, which the
+   * sender then detects, see {@linkcode ReliableSender}).
+   */
+  durability?: "process" | "power";
 }
 
 interface OutEntry extends JournaledMessage {
@@ -95,7 +102,14 @@ interface OutEntry extends JournaledMessage {
  * With `journalPath`, messages are written to SQLite (WAL, one transaction
  * per burst) before they leave, deleted when acknowledged, and the stream
  * `(epoch, seq)` continues across restarts, so a restarted sender resends
- * what was pending and the receiver's dedup still applies.
+ * what was pending and the receiver's dedup still applies. A journal that rolled back
+ * (a power loss with durability `process`, a restored backup) would make the sender
+ * reuse sequence numbers the receiver already has, and the receiver would drop the new
+ * messages as duplicates; so a journaled sender sends no data until the first receiver
+ * it selects has answered once, and when that answer acknowledges more than the
+ * journal says was sent, it starts a new epoch (`max(now, epoch + 1)`) holding every
+ * unacknowledged message renumbered from 1: the receiver sees a new stream, nothing is
+ * dropped, and what it had already is delivered again (at least once).
  *
  * Its `messaging_last_message_age_seconds` is the time since the receiver
  * last answered (it acks every heartbeat), so a missing receiver shows up as
@@ -140,8 +154,16 @@ export class ReliableSender {
   readonly endpoint: string;
   /** This sender's `pub` field: `"<service>/<name>"`. */
   readonly pub: string;
-  /** This sender's epoch (kept across restarts when journaled). */
-  readonly epoch: number;
+  /** This sender's epoch (kept across restarts when journaled; a new one after a rolled-back journal). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+  #epoch: number;
+  /**
+   * False until the selected receiver has answered once after a journaled start: until
+   * then no data leaves, so a rolled-back journal is detected before it reuses a seq.
+   */
+  #verified: boolean;
   readonly #journal: OutboxJournal | undefined;
   readonly #window: number;
   readonly #resendMs: number;
@@ -193,7 +215,8 @@ export class ReliableSender {
     this.#heartbeatMs = opts.heartbeatMs ?? 1000;
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
     this.#peerTimeoutMs = opts.peerTimeoutMs ?? Math.max(3 * this.#heartbeatMs, 3000);
-    this.epoch = restored.epoch;
+    this.#epoch = restored.epoch;
+    this.#verified = journal === undefined;
     this.#seq = restored.lastSeq;
     this.#entries = restored.entries;
     this.#base = restored.entries[0]?.seq ?? restored.lastSeq + 1;
@@ -226,7 +249,7 @@ export class ReliableSender {
           error: errorText(error),
         }),
       wantsWrite: () =>
-        this.#peer !== undefined && this.#unjournaled.length === 0 &&
+        this.#peer !== undefined && this.#verified && this.#unjournaled.length === 0 &&
         this.#cursor <= this.#seq && this.#cursor - this.#base < this.#window &&
         performance.now() >= this.#blockedUntil,
     });
@@ -261,7 +284,9 @@ export class ReliableSender {
     let journal: OutboxJournal | undefined;
     let restored = { epoch: Date.now(), lastSeq: 0, entries: [] as OutEntry[] };
     if (opts.journalPath !== undefined) {
-      const opened = await OutboxJournal.open(opts.journalPath, pub);
+      const opened = await OutboxJournal.open(opts.journalPath, pub, {
+        durability: opts.durability,
+      });
       journal = opened.journal;
       restored = {
         ...opened.restored,
@@ -372,6 +397,16 @@ export class ReliableSender {
   }
 
   /**
+   * True when a receiver is selected and talked to this sender within `peerTimeoutMs`
+   * (a live receiver answers every heartbeat): messages sent now reach a consumer.
+   * Read-only; it changes nothing.
+   */
+  get receiverLive(): boolean {
+    return this.#peer !== undefined && !this.#closing &&
+      performance.now() - this.#peer.heardAt <= this.#peerTimeoutMs;
+  }
+
+  /**
    * Stops accepting messages, waits up to `closeTimeoutMs` for outstanding
    * acks, then closes the socket. Messages still unacknowledged are rejected
    * (the rejections are marked handled, so unawaited sends do not crash the
@@ -442,6 +477,7 @@ export class ReliableSender {
   #pump(): void {
     const peer = this.#peer;
     if (this.#closed || this.#unjournaled.length > 0 || peer === undefined) return;
+    if (!this.#verified) return;
     if (performance.now() < this.#blockedUntil) return;
     let resent = 0;
     while (this.#cursor <= this.#seq && this.#cursor - this.#base < this.#window) {
@@ -554,6 +590,14 @@ export class ReliableSender {
     }
     this.#peer!.heardAt = now;
     this.#metrics.ageSource.lastAt = now;
+    if (!this.#verified && (msg.k === "ack" || msg.k === "nack")) {
+      const claimed = msg.k === "ack" ? msg.upto : msg.from - 1;
+      if (claimed > this.#seq) {
+        this.#startNewEpoch(claimed);
+        return;
+      }
+      this.#verified = true;
+    }
     switch (msg.k) {
       case "hello":
         break;
@@ -598,6 +642,61 @@ export class ReliableSender {
         this.#dropPeer("it closed");
         break;
     }
+  }
+
+  /**
+   * The receiver has up to `claimed` of this epoch, more than the journal says was sent:
+   * the journal rolled back. Starts a new epoch holding every unacknowledged message,
+   * renumbered from 1, journaled in one transaction; until that succeeds nothing is sent
+   * (the next answer tries again).
+   */
+  #startNewEpoch(claimed: number): void {
+    if (this.#journal && this.#unjournaled.length > 0) {
+      try {
+        this.#journal.append(this.#unjournaled, this.#seq);
+        this.#unjournaled = [];
+      } catch (error) {
+        this.#journalLog.report({ channel: this.#name, error: errorText(error) });
+        return;
+      }
+    }
+    const epoch = Math.max(Date.now(), this.#epoch + 1);
+    const kept = this.#entries.slice(this.#head).filter((e) => e.env !== undefined);
+    const renumbered: OutEntry[] = kept.map((e, i) => {
+      const env = Object.freeze(
+        stamp({ pub: this.pub, epoch }, i + 1, e.env!.type, e.env!.body, e.env!.trace),
+      );
+      return { ...e, seq: i + 1, env, frame: encodeText(env), sends: 0 };
+    });
+    try {
+      this.#journal?.restart(epoch, renumbered);
+    } catch (error) {
+      this.#journalLog.report({ channel: this.#name, error: errorText(error) });
+      return;
+    }
+    const undecodable = this.pending() - kept.length;
+    if (undecodable > 0) this.#metrics.dropped("closed", undecodable);
+    logger.error(
+      "Reliable sender {channel}: the receiver has up to seq {claimed} of epoch {old}, but the journal says {seq} were sent (it rolled back); starting epoch {epoch} with {pending} messages",
+      {
+        channel: this.#name,
+        claimed,
+        old: this.#epoch,
+        seq: this.#seq,
+        epoch,
+        pending: renumbered.length,
+      },
+    );
+    this.#metrics.controlRefused("sequence_jump");
+    this.#epoch = epoch;
+    this.#entries = renumbered;
+    this.#head = 0;
+    this.#seq = renumbered.length;
+    this.#base = 1;
+    this.#cursor = 1;
+    this.#verified = true;
+    this.#lastProgressAt = performance.now();
+    if (this.#peer !== undefined) this.#heartbeat(this.#peer.rid);
   }
 
   #selectPeer(rid: Uint8Array, now: number): void {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { Registry } from "prom-client";
+import { DatabaseSync } from "node:sqlite";
 import type { Envelope } from "../envelope.ts";
 import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
@@ -226,5 +227,87 @@ Deno.test("ReliableSender refuses an ack or nack beyond what it sent, and a null
   } finally {
     peer.sock.close();
     await sender.close();
+  }
+});
+
+Deno.test("ReliableSender.receiverLive is true only while a selected receiver talks to it", async () => {
+  const registry = new Registry();
+  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "rm",
+    name: "orders",
+    registry,
+    heartbeatMs: 50,
+    peerTimeoutMs: 300,
+  });
+  let receiver: ReliableReceiver | undefined;
+  try {
+    assert.equal(sender.receiverLive, false, "no receiver yet");
+    receiver = await ReliableReceiver.open(sender.endpoint, {
+      pollMs: STRICT_POLL_MS,
+      service: "ee",
+      name: "orders",
+      registry,
+      sender: sender.pub,
+      heartbeatMs: 50,
+    });
+    receiver.onMessage(() => {});
+    await until(() => Promise.resolve(sender.receiverLive), "the receiver selected");
+    await receiver.close();
+    receiver = undefined;
+    await until(() => Promise.resolve(!sender.receiverLive), "the receiver gone");
+  } finally {
+    await receiver?.close();
+    await sender.close();
+  }
+});
+
+Deno.test("ReliableSender whose journal rolled back starts a new epoch instead of reusing seqs the receiver dropped as duplicates", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
+  const journalPath = `${dir}/orders.sqlite`;
+  const registry = new Registry();
+  // A receiver bound where the sender connects keeps its stream across the sender's restarts.
+  const bound = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "ee",
+    name: "orders",
+    registry,
+  });
+  const openConnecting = () =>
+    ReliableSender.open(`connect:${bound.endpoint}`, {
+      pollMs: STRICT_POLL_MS,
+      service: "rm",
+      name: "orders",
+      registry,
+      heartbeatMs: 50,
+      journalPath,
+    });
+  const got: number[] = [];
+  bound.onMessage((env) => {
+    got.push((env.body as { i: number }).i);
+  });
+  let sender = await openConnecting();
+  try {
+    const epoch = sender.epoch;
+    await Promise.all(Array.from({ length: 10 }, (_, k) => sender.send("order", { i: k + 1 })));
+    assert.equal(got.length, 10);
+    await sender.close();
+    // Power loss: the last commits of the journal are gone (it says 5 were sent).
+    const db = new DatabaseSync(journalPath);
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("UPDATE meta SET value = '5' WHERE key = 'last_seq'");
+    db.close();
+    sender = await openConnecting();
+    assert.equal(sender.epoch, epoch);
+    const sent = Promise.all([11, 12, 13].map((i) => sender.send("order", { i })));
+    await until(() => Promise.resolve(got.length >= 13), "the three new messages delivered");
+    await sent;
+    assert.deepEqual(got.slice(10), [11, 12, 13], "delivered, not dropped as duplicates");
+    assert.ok(sender.epoch > epoch, "a new epoch");
+    assert.equal(sender.sequence, 3);
+  } finally {
+    await sender.close();
+    await bound.close();
+    await removeDir(dir);
   }
 });

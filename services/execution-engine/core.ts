@@ -21,7 +21,13 @@
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
 import { closedSet } from "../../lib/metrics.ts";
-import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
+import type {
+  ExecutionReport,
+  Order,
+  OrderState,
+  OrderStatus,
+  OrderStatusRequest,
+} from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { Journal, JournalOrder } from "./journal.ts";
 import type { OrderMetrics } from "./metrics.ts";
@@ -67,6 +73,22 @@ export interface ExecutionEngineCoreOptions {
   /** Epoch ms; defaults to {@link nowMs}. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * True when the venue can price an order in `symbol` now (the paper exchange: a fresh
+   * price arrived). When given, an order waits until it is true (see
+   * {@link ExecutionEngineCore.onMarket}) or until it expires; without it (Alpaca prices
+   * its own orders) orders go at once.
+   */
+  marketReady?: (symbol: string) => boolean;
+  /** How long an order without `expiresAt` waits for a price, ms (default 30,000). */
+  holdMs?: number;
+}
+
+/** An order waiting for a price: it is sent (`true`) or not (`false`: expired, closing). */
+interface HeldOrder {
+  readonly order: Order;
+  readonly until: number;
+  readonly release: (send: boolean) => void;
 }
 
 /** Quantities closer than this are equal (float noise in cumulative fills). */
@@ -98,6 +120,10 @@ export class ExecutionEngineCore {
   /** Per-order queue so updates to one order apply one at a time. */
   readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
+  readonly #marketReady: ((symbol: string) => boolean) | undefined;
+  readonly #holdMs: number;
+  /** Orders waiting for a price, by symbol. */
+  readonly #held = new Map<string, Set<HeldOrder>>();
 
   /** Loads the open orders from the journal and subscribes to the venue's updates. */
   constructor(options: ExecutionEngineCoreOptions) {
@@ -107,6 +133,8 @@ export class ExecutionEngineCore {
     this.#sink = options.sink;
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
     this.#now = options.now ?? nowMs;
+    this.#marketReady = options.marketReady;
+    this.#holdMs = options.holdMs ?? 30_000;
     for (const journaled of this.#journal.open()) this.#open.add(journaled.order.clientOrderId);
     this.#recordOpenOrders();
     this.#venue.onEvent((event) => this.onVenueEvent(event));
@@ -147,13 +175,26 @@ export class ExecutionEngineCore {
     return { kind: "accepted", sent };
   }
 
-  /** Sends a journaled order to the venue and applies its answer. */
-  async #submit(journaled: JournalOrder): Promise<void> {
+  /**
+   * Sends a journaled order to the venue and applies its answer. An order past its
+   * `expiresAt` is refused (`expired`, reason `order_expired`) instead; one whose symbol
+   * has no fresh price waits for one (within its expiry).
+   */
+  async #submit(journaled: JournalOrder, onHeld?: () => void): Promise<void> {
     const { order } = journaled;
+    if (this.#expired(order)) return await this.#refuseExpired(journaled);
+    if (this.#marketReady !== undefined && !this.#marketReady(order.symbol)) {
+      const held = this.#hold(order);
+      onHeld?.();
+      const send = await held;
+      if (this.#closed) return;
+      if (!send || this.#expired(order)) return await this.#refuseExpired(journaled);
+    }
     if (order.tickTs > 0) {
       this.#metrics.tickToTrade(Math.max(0, (this.#now() - order.tickTs) * 1000));
     }
     const startedAt = performance.now();
+    const submittedAt = this.#now();
     let answer: SubmitResult;
     try {
       answer = await this.#venue.submit(order);
@@ -163,7 +204,7 @@ export class ExecutionEngineCore {
     this.#metrics.submissionLatency(order.type, (performance.now() - startedAt) * 1000);
     await this.#serial(order.clientOrderId, () => {
       const current = this.#journal.get(order.clientOrderId) ?? journaled;
-      this.#applyAnswer(current, answer);
+      this.#applyAnswer({ ...current, submittedAt }, answer);
     });
   }
 
@@ -211,6 +252,85 @@ export class ExecutionEngineCore {
         break;
       }
     }
+  }
+
+  /** True when `order` may no longer be sent: its expiry is before now. */
+  #expired(order: Order): boolean {
+    return order.expiresAt !== undefined && this.#now() > order.expiresAt;
+  }
+
+  /** Reports an order that expired before it could be sent: `expired`, reason `order_expired`. */
+  async #refuseExpired(journaled: JournalOrder): Promise<void> {
+    const { order } = journaled;
+    await this.#serial(order.clientOrderId, () => {
+      const current = this.#journal.get(order.clientOrderId) ?? journaled;
+      if (isFinal(current.state) || current.phase === "sent") return;
+      this.#metrics.rejected("order_expired", order.symbol);
+      this.#log.warn("Order expired before it could be sent; refused", {
+        clientOrderId: order.clientOrderId,
+        symbol: order.symbol,
+        expiresAt: order.expiresAt,
+        now: this.#now(),
+        trace: current.trace,
+      });
+      this.#transition(current, "expired", "expire", { reason: "order_expired" });
+    });
+  }
+
+  /** Waits until `order`'s symbol can be priced; false when it expired first or the core closed. */
+  #hold(order: Order): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let set = this.#held.get(order.symbol);
+      if (set === undefined) this.#held.set(order.symbol, set = new Set());
+      const entry: HeldOrder = {
+        order,
+        until: order.expiresAt ?? this.#now() + this.#holdMs,
+        release: (send) => {
+          set.delete(entry);
+          if (set.size === 0 && this.#held.get(order.symbol) === set) {
+            this.#held.delete(order.symbol);
+          }
+          resolve(send);
+        },
+      };
+      set.add(entry);
+      this.#log.info("Order waits for a fresh price", {
+        clientOrderId: order.clientOrderId,
+        symbol: order.symbol,
+        until: entry.until,
+      });
+    });
+  }
+
+  /** A price of `symbol` arrived: sends the orders that waited for it, if it can now price them. */
+  onMarket(symbol: string): void {
+    const set = this.#held.get(symbol);
+    if (set === undefined || this.#marketReady?.(symbol) === false) return;
+    for (const entry of [...set]) entry.release(true);
+  }
+
+  /**
+   * Releases the held orders whose wait ended before `now` (epoch ms): an expired one is
+   * refused as expired, one without an expiry goes to the venue (which rejects it
+   * `no_market_data` if it still has no price). Returns how many. Call it on a timer.
+   */
+  expireHeld(now: number): number {
+    let released = 0;
+    for (const set of [...this.#held.values()]) {
+      for (const entry of [...set]) {
+        if (now <= entry.until) continue;
+        entry.release(entry.order.expiresAt === undefined);
+        released++;
+      }
+    }
+    return released;
+  }
+
+  /** Orders waiting for a price. */
+  heldCount(): number {
+    let n = 0;
+    for (const set of this.#held.values()) n += set.size;
+    return n;
   }
 
   #reject(journaled: JournalOrder, reason: string, detail?: string): JournalOrder {
@@ -422,6 +542,7 @@ export class ExecutionEngineCore {
         continue;
       }
       this.#busy.add(clientOrderId);
+      let handedOff = false;
       try {
         checked++;
         const found = await this.#venue.lookup(clientOrderId);
@@ -449,7 +570,19 @@ export class ExecutionEngineCore {
           } else {
             this.#log.info("Order never reached the venue; sending it", { clientOrderId });
             resent++;
-            await this.#submit(journaled);
+            // Awaited until it is sent, or until it waits for a price: start-up must not
+            // wait with it.
+            handedOff = true;
+            await new Promise<void>((heldOrDone) => {
+              this.#submit(journaled, heldOrDone)
+                .catch((error) =>
+                  this.#log.error("Order handling failed", { clientOrderId, error })
+                )
+                .finally(() => {
+                  this.#busy.delete(clientOrderId);
+                  heldOrDone();
+                });
+            });
           }
         } else {
           failed++;
@@ -459,7 +592,7 @@ export class ExecutionEngineCore {
           });
         }
       } finally {
-        this.#busy.delete(clientOrderId);
+        if (!handedOff) this.#busy.delete(clientOrderId);
       }
     }
     return { checked, resent, failed };
@@ -477,6 +610,39 @@ export class ExecutionEngineCore {
     return { ...reconciled, reports };
   }
 
+  /**
+   * Answers risk-manager's `order_status_request`: each order as the journal holds it
+   * (an execution report of kind `status`), or `known: false` when it never arrived.
+   * Read-only.
+   */
+  orderStatus(request: OrderStatusRequest): OrderStatus {
+    const orders = request.clientOrderIds.map((clientOrderId): OrderStatus["orders"][number] => {
+      const journaled = this.#journal.get(clientOrderId);
+      if (journaled === undefined) return { clientOrderId, known: false };
+      const { order } = journaled;
+      const report: ExecutionReport = {
+        clientOrderId,
+        ...(journaled.venueOrderId ? { venueOrderId: journaled.venueOrderId } : {}),
+        symbol: order.symbol,
+        side: order.side,
+        kind: "status",
+        state: journaled.state,
+        orderQty: order.qty,
+        lastQty: 0,
+        lastPrice: 0,
+        cumQty: journaled.cumQty,
+        avgPrice: journaled.avgPrice,
+        leavesQty: isFinal(journaled.state) ? 0 : Math.max(0, order.qty - journaled.cumQty),
+        ...(journaled.reason ? { reason: journaled.reason } : {}),
+        venue: journaled.venue,
+        strategy: order.strategy,
+        ts: this.#now(),
+      };
+      return { clientOrderId, known: true, report };
+    });
+    return { requestId: request.requestId, orders, at: this.#now() };
+  }
+
   /** Asks the venue to cancel an open order. Returns false when unknown, final or refused. */
   async cancel(clientOrderId: string): Promise<boolean> {
     const journaled = this.#journal.get(clientOrderId);
@@ -491,9 +657,10 @@ export class ExecutionEngineCore {
     }
   }
 
-  /** Stops emitting reports; the journal stays with the caller. */
+  /** Stops emitting reports and releases the held orders (they stay journaled); the journal stays with the caller. */
   close(): void {
     this.#closed = true;
+    for (const set of [...this.#held.values()]) for (const entry of [...set]) entry.release(false);
   }
 
   #recordOpenOrders(): void {

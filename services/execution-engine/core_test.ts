@@ -4,7 +4,7 @@ import { ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
 import { CrashingVenue, type CrashPoint } from "./testing/crashing_venue.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
-import { makeOrder } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
 import { makePaperVenue, TEST_SYMBOLS } from "./testing/paper_venue.ts";
 import type { Venue } from "./venue.ts";
@@ -15,6 +15,8 @@ function setup(
   options: {
     journal?: Journal;
     sink?: (report: ExecutionReport) => Promise<unknown>;
+    now?: () => number;
+    marketReady?: (symbol: string) => boolean;
   } = {},
 ) {
   const metrics = testMetrics(venue.name, TEST_SYMBOLS);
@@ -30,6 +32,8 @@ function setup(
       traces.push(trace);
       return Promise.resolve();
     }),
+    now: options.now,
+    marketReady: options.marketReady,
   });
   return { core, journal, reports, traces, metrics };
 }
@@ -425,5 +429,72 @@ Deno.test("ExecutionEngineCore prices a fill that covers a missed update from th
   assert.equal(fill.lastQty, 10);
   assert.equal(fill.lastPrice, 106);
   assert.equal(fill.cumQty, 10);
+  journal.close();
+});
+
+// ---------- orders expire; orders wait for a fresh price (issue 14, items 3 and 4) ----------
+
+Deno.test("ExecutionEngineCore refuses an order past its expiry with order_expired, and sends one at its expiry", async () => {
+  let now = 1_000_000;
+  const venue = new FakeVenue();
+  const { core, reports, journal, metrics } = setup(venue, { now: () => now });
+  const late = makeOrder({ expiresAt: now - 1 });
+  assert.equal((await handleOrder(core, late, "t")).state, "expired");
+  await core.settle();
+  assert.equal(venue.submits.length, 0, "never reached the venue");
+  assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}:${r.reason}`), [
+    "expire:expired:order_expired",
+  ]);
+  assert.equal(reports[0].leavesQty, 0);
+  assert.equal(
+    await metrics.value("execution_engine_order_rejections_total", {
+      rejection_reason: "order_expired",
+    }),
+    1,
+  );
+  const onTime = makeOrder({ expiresAt: now });
+  await handleOrder(core, onTime, "t");
+  assert.equal(venue.submits.length, 1, "an order expiring now is sent");
+  // An order without an expiry (from before the field existed) never expires.
+  now += 1e9;
+  await handleOrder(core, makeOrder(), "t");
+  assert.equal(venue.submits.length, 2);
+  assert.equal(core.openCount(), 2);
+  journal.close();
+});
+
+Deno.test("ExecutionEngineCore holds an order until its symbol has a fresh price, then sends it", async () => {
+  const { venue, scheduler, prices } = makePaperVenue();
+  let fresh = false;
+  let now = Date.now();
+  const { core, reports, journal } = setup(venue, {
+    now: () => now,
+    marketReady: () => fresh,
+  });
+  prices.onUpdate((symbol) => core.onMarket(symbol));
+  const order = makeOrder({ expiresAt: now + 30_000 });
+  const acceptance = core.accept(order, "t");
+  assert.equal(acceptance.kind, "accepted");
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(journal.get(order.clientOrderId)?.state, "new", "held, not rejected no_market_data");
+  assert.equal(reports.length, 0);
+  assert.equal(core.heldCount(), 1);
+  fresh = true;
+  prices.quote(makeQuote());
+  if (acceptance.kind === "accepted") assert.equal(await acceptance.sent, "accepted");
+  scheduler.run();
+  await core.settle();
+  assert.deepEqual(reports.map((r) => `${r.kind}:${r.state}`), ["ack:accepted", "fill:filled"]);
+  assert.equal(core.heldCount(), 0);
+  // A held order whose expiry passes before a price arrives is refused as expired.
+  fresh = false;
+  const stale = makeOrder({ expiresAt: now + 1000 });
+  const held = core.accept(stale, "t");
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(core.expireHeld(now + 1000), 0, "at its expiry it still waits");
+  now += 1001;
+  assert.equal(core.expireHeld(now), 1);
+  if (held.kind === "accepted") assert.equal(await held.sent, "expired");
+  assert.equal(reports.at(-1)?.reason, "order_expired");
   journal.close();
 });

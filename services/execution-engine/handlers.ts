@@ -19,14 +19,23 @@ import type { Logger } from "@logtape/logtape";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import { EXIT } from "../../lib/service.ts";
-import type { Book, Order, Quote, Trade } from "../../lib/types.ts";
+import type {
+  Book,
+  Order,
+  OrderStatus,
+  OrderStatusRequest,
+  Quote,
+  Trade,
+} from "../../lib/types.ts";
 import type { Acceptance, ExecutionEngineCore } from "./core.ts";
 import type { PriceBook } from "./price_book.ts";
 
 /** Options of {@link ExecutionEngineHandlers}. */
 export interface ExecutionEngineHandlersOptions {
   /** The core orders go to. */
-  core: Pick<ExecutionEngineCore, "accept">;
+  core: Pick<ExecutionEngineCore, "accept" | "orderStatus">;
+  /** Sends an `order_status` answer to risk-manager (not journaled: it asks again). */
+  answerStatus?: (status: OrderStatus, trace: string) => void;
   /** The prices market data updates. */
   prices: PriceBook;
   /** Ends the process; default `Deno.exit`. */
@@ -36,13 +45,15 @@ export interface ExecutionEngineHandlersOptions {
 
 /** The execution-engine's message handlers. */
 export class ExecutionEngineHandlers {
-  readonly #core: Pick<ExecutionEngineCore, "accept">;
+  readonly #core: Pick<ExecutionEngineCore, "accept" | "orderStatus">;
+  readonly #answerStatus: ((status: OrderStatus, trace: string) => void) | undefined;
   readonly #prices: PriceBook;
   readonly #exit: (code: number) => never;
   readonly #log: Logger;
 
   constructor(options: ExecutionEngineHandlersOptions) {
     this.#core = options.core;
+    this.#answerStatus = options.answerStatus;
     this.#prices = options.prices;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
@@ -55,6 +66,7 @@ export class ExecutionEngineHandlers {
    * {@link EXIT}.crash when the journal cannot be written.
    */
   onOrder(envelope: Envelope): void {
+    if (envelope.type === "order_status_request") return this.onStatusRequest(envelope);
     let acceptance: Acceptance;
     try {
       acceptance = this.#core.accept(envelope.body as Order, envelope.trace);
@@ -69,6 +81,23 @@ export class ExecutionEngineHandlers {
       acceptance.sent.catch((error) =>
         this.#log.error("Order handling failed", { error, trace: envelope.trace })
       );
+    }
+  }
+
+  /**
+   * An `order_status_request` from risk-manager (on the orders channel, behind every
+   * order sent before it): answers with what the journal holds of each order. A failure
+   * to answer is logged; risk-manager asks again.
+   */
+  onStatusRequest(envelope: Envelope): void {
+    const request = envelope.body as OrderStatusRequest;
+    try {
+      this.#answerStatus?.(this.#core.orderStatus(request), envelope.trace);
+    } catch (error) {
+      this.#log.error("Cannot answer an order status request", {
+        requestId: request.requestId,
+        error,
+      });
     }
   }
 

@@ -6,6 +6,7 @@ import { PriceBook } from "./price_book.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
 import { makeBook, makeEnvelope, makeOrder, makeQuote, makeTrade } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
+import type { OrderStatus } from "../../lib/types.ts";
 
 class Exited extends Error {
   constructor(readonly code: number) {
@@ -13,7 +14,7 @@ class Exited extends Error {
   }
 }
 
-function setup() {
+function setup(answers: { status: OrderStatus; trace: string }[] = []) {
   const venue = new FakeVenue();
   const journal = new Journal(":memory:");
   const core = new ExecutionEngineCore({
@@ -29,6 +30,7 @@ function setup() {
     exit: (code) => {
       throw new Exited(code);
     },
+    answerStatus: (status, trace) => answers.push({ status, trace }),
   });
   return { venue, journal, core, prices, handlers };
 }
@@ -72,4 +74,28 @@ Deno.test("ExecutionEngineHandlers.onMarketData() feeds quotes, books and trades
   handlers.onMarketData(makeEnvelope("trade", makeTrade({ price: 3.5 })));
   assert.equal(prices.get("AAPL")?.last, 3.5);
   journal.close();
+});
+
+Deno.test("ExecutionEngineHandlers answers an order status request with what the journal holds of each order", async () => {
+  const answers: { status: OrderStatus; trace: string }[] = [];
+  const { core, handlers } = setup(answers);
+  const order = makeOrder();
+  handlers.onOrder(makeEnvelope("order", order, "trace-1"));
+  await core.settle();
+  handlers.onOrder(
+    makeEnvelope("order_status_request", {
+      requestId: "r-1",
+      clientOrderIds: [order.clientOrderId, "rm-never-sent"],
+      at: Date.now(),
+    }, "trace-2"),
+  );
+  assert.equal(answers.length, 1);
+  const [known, unknown] = answers[0].status.orders;
+  assert.equal(answers[0].status.requestId, "r-1");
+  assert.equal(answers[0].trace, "trace-2");
+  assert.ok(known.known);
+  assert.equal(known.report.kind, "status");
+  assert.equal(known.report.clientOrderId, order.clientOrderId);
+  assert.equal(known.report.orderQty, order.qty);
+  assert.deepEqual(unknown, { clientOrderId: "rm-never-sent", known: false });
 });

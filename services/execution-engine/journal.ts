@@ -3,6 +3,9 @@
  * its state at the venue, and an outbox of execution reports not yet acknowledged by
  * risk-manager.
  *
+ * Commits are durable against a power loss by default (`durability: "power"`, SQLite
+ * synchronous FULL), or against a process crash only (`process`, NORMAL).
+ *
  * An order is written (phase `journaled`) before it leaves the process; its phase
  * becomes `sent` once the venue answered. A state change and the report it causes are
  * written in one transaction, so after a crash either both exist or neither does.
@@ -38,6 +41,8 @@ export interface JournalOrder {
   readonly reason?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** When it was last handed to the venue, epoch ms (recorded with the venue's answer). */
+  readonly submittedAt?: number;
 }
 
 /** A report waiting for risk-manager's acknowledgement. */
@@ -60,6 +65,7 @@ interface Row {
   reason: string | null;
   created_at: number;
   updated_at: number;
+  submitted_at: number | null;
 }
 
 const FINAL_LIST = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
@@ -76,8 +82,13 @@ export class Journal {
   readonly #cache = new Map<string, JournalOrder>();
   readonly #releaseCheckpoints: () => void;
 
-  /** Opens (creating the file and its directory) the journal at `path` (`:memory:` for tests). */
-  constructor(readonly path: string) {
+  /**
+   * Opens (creating the file and its directory) the journal at `path` (`:memory:` for
+   * tests). `durability` `power` (default): commits survive a power loss (synchronous
+   * FULL); `process`: they survive a crash of the process (NORMAL).
+   */
+  constructor(readonly path: string, options: { durability?: "process" | "power" } = {}) {
+    const synchronous = (options.durability ?? "power") === "power" ? "FULL" : "NORMAL";
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
     // busy_timeout first: the checkpoint worker (lib/wal_checkpoint.ts) may still be
@@ -85,7 +96,7 @@ export class Journal {
     this.#db.exec(`
       PRAGMA busy_timeout = 5000;
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
+      PRAGMA synchronous = ${synchronous};
       CREATE TABLE IF NOT EXISTS orders (
         client_order_id TEXT PRIMARY KEY,
         body TEXT NOT NULL,
@@ -108,6 +119,10 @@ export class Journal {
         trace TEXT NOT NULL
       );
     `);
+    const columns = this.#db.prepare("PRAGMA table_info(orders)").all().map((r) => String(r.name));
+    if (!columns.includes("submitted_at")) {
+      this.#db.exec("ALTER TABLE orders ADD COLUMN submitted_at REAL");
+    }
     this.#insert = this.#db.prepare(
       `INSERT OR IGNORE INTO orders (client_order_id, body, trace, venue, state, phase,
          cum_qty, avg_price, created_at, updated_at)
@@ -116,7 +131,7 @@ export class Journal {
     this.#get = this.#db.prepare(`SELECT * FROM orders WHERE client_order_id = ?`);
     this.#update = this.#db.prepare(
       `UPDATE orders SET state = ?, phase = ?, venue_order_id = ?, cum_qty = ?, avg_price = ?,
-         reason = ?, updated_at = ? WHERE client_order_id = ?`,
+         reason = ?, updated_at = ?, submitted_at = ? WHERE client_order_id = ?`,
     );
     this.#addReport = this.#db.prepare(
       `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
@@ -193,6 +208,7 @@ export class Journal {
         next.avgPrice,
         next.reason ?? null,
         next.updatedAt,
+        next.submittedAt ?? null,
         next.order.clientOrderId,
       );
       let id: number | undefined;
@@ -253,5 +269,6 @@ function fromRow(row: Row): JournalOrder {
     reason: row.reason ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.submitted_at === null ? {} : { submittedAt: row.submitted_at }),
   };
 }

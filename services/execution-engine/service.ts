@@ -31,6 +31,9 @@ import { RateLimiter } from "./rate_limiter.ts";
 import { SimVenue } from "./sim_venue.ts";
 import type { Venue } from "./venue.ts";
 
+/** How often orders waiting for a price are checked for expiry, ms. */
+const HELD_SWEEP_MS = 250;
+
 /** A started execution-engine: what lib/service.ts runs, plus handles for tests. */
 export interface ExecutionEngineService extends RunningCore {
   readonly admin: Hono;
@@ -99,16 +102,18 @@ export async function startExecutionEngine(
   });
   const prices = new PriceBook();
   const venue = createVenue(ctx, prices, metrics);
-  const journal = new Journal(config.journalPath);
+  const journal = new Journal(config.journalPath, { durability: config.durability });
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
   let marketData: Subscriber | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
+  let heldTimer: ReturnType<typeof setInterval> | undefined;
   let core: ExecutionEngineCore | undefined;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeOnce());
   const closeOnce = async () => {
     if (timer !== undefined) clearInterval(timer);
+    if (heldTimer !== undefined) clearInterval(heldTimer);
     await orders?.close().catch(() => {});
     await marketData?.close().catch(() => {});
     await venue.close().catch(() => {});
@@ -128,8 +133,24 @@ export async function startExecutionEngine(
       venue,
       metrics,
       sink: (report, trace) => sender.send("execution_report", report, trace),
+      // The paper exchange fills against market-data's prices: an order waits for a fresh one.
+      marketReady: venue.name === "sim"
+        ? (symbol) => {
+          const p = prices.get(symbol);
+          return p !== undefined && Date.now() - p.ts <= config.maxPriceAgeMs;
+        }
+        : undefined,
     });
-    const handlers = new ExecutionEngineHandlers({ core: running, prices });
+    prices.onUpdate((symbol) => running.onMarket(symbol));
+    const handlers = new ExecutionEngineHandlers({
+      core: running,
+      prices,
+      answerStatus: (status, trace) => {
+        sender.send("order_status", status, trace).catch((error) =>
+          log.debug("Order status answer not acknowledged", { requestId: status.requestId, error })
+        );
+      },
+    });
     await venue.start();
     if (venue.name === "sim") {
       marketData = await Subscriber.open([...config.marketData], {
@@ -147,6 +168,8 @@ export async function startExecutionEngine(
       running.redeliver();
     }, config.reconcileMs);
     Deno.unrefTimer(timer);
+    heldTimer = setInterval(() => running.expireHeld(Date.now()), HELD_SWEEP_MS);
+    Deno.unrefTimer(heldTimer);
   } catch (error) {
     await close();
     throw error;

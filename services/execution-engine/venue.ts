@@ -22,6 +22,8 @@ export const REJECTION_REASONS = [
   "rate_limited",
   "venue_unavailable",
   "venue_lost",
+  /** The order's `expiresAt` passed before it could be sent (execution-engine refused it). */
+  "order_expired",
 ] as const;
 /** One of {@link REJECTION_REASONS}. */
 export type RejectionReason = typeof REJECTION_REASONS[number];

@@ -1,9 +1,10 @@
 /**
  * The admin HTTP API, served by the harness under `/admin/*` on the metrics port.
  *
- * Reads (`GET /admin/state`, `/admin/positions`, `/admin/limits`) need no token: they
- * show what `/metrics` already shows. Writes (`POST /admin/breaker/trip`,
- * `POST /admin/breaker/reset`, `PUT /admin/state`) need `Authorization: Bearer <token>`
+ * Reads (`GET /admin/state`, `/admin/positions`, `/admin/limits`, `/admin/orders`,
+ * `/admin/orders/:id`) need no token: they show what `/metrics` and the logs already
+ * show. Writes (`POST /admin/breaker/trip`, `POST /admin/breaker/reset`,
+ * `PUT /admin/state`, `POST /admin/orders/:id/close`) need `Authorization: Bearer <token>`
  * where the token is `RISK_ADMIN_TOKEN` (hono's `bearerAuth`, compared in constant time);
  * without one configured they answer 403, with a missing or wrong one 401. Bodies are
  * checked by hono's `validator` with zod schemas: 400 for a bad one. Every change, and
@@ -35,6 +36,7 @@ export interface RiskManagerAdminApiOptions {
 const text = z.string().trim().min(1).max(200);
 const actor = z.string().trim().min(1).max(64).regex(/^[\w.@:-]+$/);
 const BreakerBody = z.strictObject({ reason: text.optional(), actor: actor.optional() });
+const CloseBody = z.strictObject({ reason: text, actor: actor.optional() });
 const StateBody = z.strictObject({
   state: z.enum(TRADING_STATES),
   reason: text,
@@ -170,6 +172,33 @@ export function createRiskManagerAdminApi(options: RiskManagerAdminApiOptions): 
       dailyPnl: core.dailyPnl(),
     }));
   app.get("/admin/limits", (c) => c.json({ symbols: [...core.symbols], ...options.settings }));
+
+  app.get("/admin/orders", (c) => c.json({ open: core.openOrders() }));
+  app.get("/admin/orders/:id", (c) => {
+    const order = core.order(c.req.param("id"));
+    return order ? c.json(order) : c.json({ error: "not_found" }, 404);
+  });
+  // Resolves an open order by hand (one the engine never received, say): its slot and
+  // exposure are released; fills reported for it later are still booked.
+  app.post("/admin/orders/:id/close", requireToken, jsonBody(CloseBody), (c) => {
+    const body = c.req.valid("json");
+    const who = `admin:${body.actor ?? "api"}`;
+    const id = c.req.param("id");
+    const { outcome, order } = core.closeOrder(id, now());
+    audit.info("Admin change", {
+      action: "close_order",
+      actor: who,
+      reason: body.reason,
+      clientOrderId: id,
+      changed: outcome === "closed",
+      outcome,
+    });
+    if (outcome === "not_found") return c.json({ error: "not_found" }, 404);
+    if (outcome === "not_open") {
+      return c.json({ error: "not_open", message: "the order is already closed", order }, 409);
+    }
+    return c.json({ changed: true, order });
+  });
 
   app.post("/admin/breaker/trip", requireToken, jsonBody(BreakerBody), (c) => {
     const body = c.req.valid("json");

@@ -197,3 +197,53 @@ Deno.test("isBearerToken() accepts RFC 6750 token characters only", () => {
   assert.ok(!isBearerToken("bang!"));
   assert.ok(!isBearerToken(""));
 });
+
+Deno.test("admin API shows open orders and one order, and closes one only with a token", async () => {
+  const { core, app } = setup();
+  const decision = core.onSignal(
+    { ...(await import("./testing/fixtures.ts")).signal(), expiresAt: T0 + 5000 },
+    T0,
+  );
+  assert.ok(decision.approved);
+  const id = decision.order.clientOrderId;
+  const open = await (await app.request("/admin/orders")).json();
+  assert.deepEqual(open.open.map((o: { clientOrderId: string }) => o.clientOrderId), [id]);
+  assert.equal((await (await app.request(`/admin/orders/${id}`)).json()).open, true);
+  assert.equal((await app.request("/admin/orders/rm-nope")).status, 404);
+  const body = JSON.stringify({ reason: "never reached the engine", actor: "ops" });
+  const refused = await app.request(`/admin/orders/${id}/close`, {
+    method: "POST",
+    headers: auth("wrong"),
+    body,
+  });
+  assert.equal(refused.status, 401);
+  assert.equal(core.openOrders().length, 1);
+  const bad = await app.request(`/admin/orders/${id}/close`, {
+    method: "POST",
+    headers: auth(TOKEN),
+    body: "{}",
+  });
+  assert.equal(bad.status, 400, "a reason is required");
+  const closed = await app.request(`/admin/orders/${id}/close`, {
+    method: "POST",
+    headers: auth(TOKEN),
+    body,
+  });
+  assert.equal(closed.status, 200);
+  const answer = await closed.json();
+  assert.equal(answer.order.open, false);
+  assert.equal(answer.order.closeReason, "admin");
+  assert.equal(core.openOrders().length, 0);
+  const again = await app.request(`/admin/orders/${id}/close`, {
+    method: "POST",
+    headers: auth(TOKEN),
+    body,
+  });
+  assert.equal(again.status, 409);
+  const missing = await app.request("/admin/orders/rm-nope/close", {
+    method: "POST",
+    headers: auth(TOKEN),
+    body,
+  });
+  assert.equal(missing.status, 404);
+});

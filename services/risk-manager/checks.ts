@@ -79,8 +79,16 @@ export interface CheckContext {
   readonly openOrders: number;
   /** Order-rate tokens available now. */
   readonly rateTokens: number;
+  /** Order-rate tokens an order that adds risk must leave for reducing orders. */
+  readonly rateReserve: number;
   /** The daily P&L now. */
   readonly dailyPnl: number;
+  /** True when the orders channel has a live consumer (execution-engine talked to it recently). */
+  readonly ordersChannelLive: boolean;
+  /** Orders handed to the orders channel and not yet acknowledged. */
+  readonly outboxPending: number;
+  /** No order is approved while `outboxPending` is at or above this. */
+  readonly maxOutboxPending: number;
 }
 
 /**
@@ -129,6 +137,17 @@ export function checkTradingState(ctx: CheckContext): Denial | null {
   return null;
 }
 
+/**
+ * Denies every order while the orders channel has no live consumer (it would wait in the
+ * outbox and expire), or while its outbox holds `maxOutboxPending` orders or more.
+ */
+export function checkOrdersChannel(ctx: CheckContext): Denial | null {
+  if (!ctx.ordersChannelLive) return deny("ORDERS_CHANNEL_DOWN", { pending: ctx.outboxPending });
+  return ctx.outboxPending >= ctx.maxOutboxPending
+    ? deny("OUTBOX_FULL", { pending: ctx.outboxPending, max: ctx.maxOutboxPending })
+    : null;
+}
+
 /** Denies a signal sized to nothing: a `flat` with nothing to close, or less than one unit. */
 export function checkSizing(ctx: CheckContext): Denial | null {
   if (ctx.qty > 0) return null;
@@ -140,16 +159,21 @@ export function checkSizing(ctx: CheckContext): Denial | null {
   });
 }
 
-/** Denies a quantity above `maxOrderQty`. */
+/**
+ * Denies a quantity above `maxOrderQty`, unless the order only reduces the position (a
+ * limit that stops risk growing must never stop a position from closing).
+ */
 export function checkMaxOrderQty(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOrderQty;
-  return ctx.qty > max ? deny("MAX_ORDER_QTY_EXCEEDED", { qty: ctx.qty, max }) : null;
+  return ctx.qty > max && !ctx.reduces
+    ? deny("MAX_ORDER_QTY_EXCEEDED", { qty: ctx.qty, max })
+    : null;
 }
 
-/** Denies a notional above `maxOrderNotional`. */
+/** Denies a notional above `maxOrderNotional`, unless the order only reduces the position. */
 export function checkMaxOrderNotional(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOrderNotional;
-  return ctx.notional > max + 1e-9
+  return ctx.notional > max + 1e-9 && !ctx.reduces
     ? deny("MAX_ORDER_NOTIONAL_EXCEEDED", { notional: round2(ctx.notional), max })
     : null;
 }
@@ -196,18 +220,29 @@ export function checkNetExposure(ctx: CheckContext): Denial | null {
     : null;
 }
 
-/** Denies an order that would make more than `maxOpenOrders` open orders. */
+/**
+ * Denies an order that would make more than `maxOpenOrders` open orders, unless it only
+ * reduces the position.
+ */
 export function checkMaxOpenOrders(ctx: CheckContext): Denial | null {
   const max = ctx.limits.maxOpenOrders;
-  return ctx.openOrders + 1 > max
+  return ctx.openOrders + 1 > max && !ctx.reduces
     ? deny("MAX_OPEN_ORDERS_EXCEEDED", { open: ctx.openOrders, max })
     : null;
 }
 
-/** Denies an order when the order-rate bucket has no whole token. */
+/**
+ * Denies an order when the order-rate bucket has no whole token, or, for an order that
+ * adds risk, when taking one would dip into the tokens reserved for reducing orders. The
+ * bucket protects the venue too, so a reducing order needs a token like any other.
+ */
 export function checkOrderRate(ctx: CheckContext): Denial | null {
-  return ctx.rateTokens < 1
-    ? deny("ORDER_RATE_EXCEEDED", { max: ctx.limits.maxOrdersPerSecond })
+  const need = ctx.reduces ? 1 : 1 + ctx.rateReserve;
+  return ctx.rateTokens < need
+    ? deny("ORDER_RATE_EXCEEDED", {
+      max: ctx.limits.maxOrdersPerSecond,
+      reserved: ctx.rateReserve,
+    })
     : null;
 }
 
@@ -234,6 +269,7 @@ export const PRE_TRADE_CHECKS: readonly PreTradeCheck[] = Object.freeze([
   { type: "symbol", check: checkSymbol },
   { type: "circuit_breaker", check: checkCircuitBreaker },
   { type: "trading_state", check: checkTradingState },
+  { type: "orders_channel", check: checkOrdersChannel },
   { type: "sizing", check: checkSizing },
   { type: "max_order_qty", check: checkMaxOrderQty },
   { type: "max_order_notional", check: checkMaxOrderNotional },

@@ -9,6 +9,7 @@ import {
   checkMaxOrderQty,
   checkNetExposure,
   checkOrderRate,
+  checkOrdersChannel,
   checkPositionLimit,
   checkPriceCollar,
   checkSignalExpired,
@@ -211,4 +212,33 @@ Deno.test("checkDailyLoss() denies new risk at the loss limit and lets a reducin
   );
   assert.equal(denial.message, "DAILY_LOSS_LIMIT_EXCEEDED: pnl=-500, limit=500");
   assert.equal(checkDailyLoss(checkContext({ limits, dailyPnl: -600, reduces: true })), null);
+});
+
+Deno.test("checkOrdersChannel() denies without a live consumer, and at the outbox bound but not below it", () => {
+  deniedWith(checkOrdersChannel(checkContext({ ordersChannelLive: false })), "ORDERS_CHANNEL_DOWN");
+  assert.equal(checkOrdersChannel(checkContext({ outboxPending: 999 })), null);
+  deniedWith(checkOrdersChannel(checkContext({ outboxPending: 1000 })), "OUTBOX_FULL");
+});
+
+Deno.test("checkOrderRate() leaves the reserved tokens to reducing orders", () => {
+  const adding = { rateReserve: 2, reduces: false };
+  assert.equal(checkOrderRate(checkContext({ ...adding, rateTokens: 3 })), null);
+  deniedWith(checkOrderRate(checkContext({ ...adding, rateTokens: 2.99 })), "ORDER_RATE_EXCEEDED");
+  const reducing = { rateReserve: 2, reduces: true };
+  assert.equal(checkOrderRate(checkContext({ ...reducing, rateTokens: 1 })), null);
+  deniedWith(
+    checkOrderRate(checkContext({ ...reducing, rateTokens: 0.99 })),
+    "ORDER_RATE_EXCEEDED",
+  );
+});
+
+Deno.test("checkMaxOrderQty(), checkMaxOrderNotional() and checkMaxOpenOrders() let a reducing order through", () => {
+  const big = { qty: 5000, notional: 500_000, openOrders: 20, reduces: true };
+  assert.equal(checkMaxOrderQty(checkContext(big)), null);
+  assert.equal(checkMaxOrderNotional(checkContext(big)), null);
+  assert.equal(checkMaxOpenOrders(checkContext(big)), null);
+  const adding = { ...big, reduces: false };
+  deniedWith(checkMaxOrderQty(checkContext(adding)), "MAX_ORDER_QTY_EXCEEDED");
+  deniedWith(checkMaxOrderNotional(checkContext(adding)), "MAX_ORDER_NOTIONAL_EXCEEDED");
+  deniedWith(checkMaxOpenOrders(checkContext(adding)), "MAX_OPEN_ORDERS_EXCEEDED");
 });

@@ -8,7 +8,7 @@
  * timed), then the loss bookkeeping runs and the outcomes go to the recorder.
  * @module
  */
-import type { ExecutionReport, Order, Signal, TradingState } from "../../lib/types.ts";
+import type { ExecutionReport, Order, OrderStatus, Signal, TradingState } from "../../lib/types.ts";
 import {
   type CheckContext,
   type Leaves,
@@ -18,10 +18,11 @@ import {
   type Sizing,
 } from "./checks.ts";
 import { clientOrderIdFor } from "./client_order_id.ts";
-import { DailyLoss, DAY_MS } from "./daily_loss.ts";
+import { DailyLoss } from "./daily_loss.ts";
 import type { CheckType, Denial } from "./denial.ts";
 import { type Mark, MarkBook } from "./marks.ts";
 import { OrderRateLimiter } from "./order_rate.ts";
+import { type WorstCase, worstCaseExposure } from "./exposure.ts";
 import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
 import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
 import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
@@ -51,7 +52,37 @@ export interface RiskManagerCoreOptions {
   readonly onStateChange?: (change: TradingStateChange) => void;
   /** A monotonic clock in ms for check latencies; default `performance.now`. */
   readonly clock?: () => number;
+  /**
+   * The orders channel as the checks see it: whether it has a live consumer and how many
+   * orders wait unacknowledged (default: always live, nothing pending).
+   */
+  readonly ordersChannel?: { readonly live: () => boolean; readonly pending: () => number };
+  /** No order is approved while this many wait on the orders channel (default 1000). */
+  readonly maxOutboxPending?: number;
+  /** An order expires this long after its approval, ms (default 30,000). */
+  readonly orderTtlMs?: number;
+  /** When the core starts, epoch ms (what memory loads is judged at it); default `Date.now()`. */
+  readonly startedAt?: number;
+  /**
+   * How long a closed order stays in memory after it closed and after its signal expired,
+   * ms (default {@link DEFAULT_ORDER_MEMORY_MS}): a replayed signal that has not expired
+   * always finds its order there (`DUPLICATE_SIGNAL`).
+   */
+  readonly orderMemoryMs?: number;
+  /**
+   * How long a closed order's row stays in the store, ms (default
+   * {@link DEFAULT_ORDER_RETENTION_MS}): a report redelivered within it is recognised and
+   * not applied again.
+   */
+  readonly orderRetentionMs?: number;
 }
+
+/** Default {@link RiskManagerCoreOptions.orderTtlMs}: 30 s. */
+export const DEFAULT_ORDER_TTL_MS = 30_000;
+/** Default {@link RiskManagerCoreOptions.orderMemoryMs}: a minute. */
+export const DEFAULT_ORDER_MEMORY_MS = 60_000;
+/** Default {@link RiskManagerCoreOptions.orderRetentionMs}: a week. */
+export const DEFAULT_ORDER_RETENTION_MS = 7 * 86_400_000;
 
 /** The outcome of a signal. */
 export type Decision =
@@ -65,11 +96,20 @@ export type Decision =
 
 /** The outcome of an execution report. */
 export interface ReportOutcome {
-  /** `fill` applied a fill; `duplicate` was a fill already applied; `status` changed no position. */
+  /**
+   * `fill` applied a fill (any report whose `cumQty` is above what was applied: its kind
+   * does not matter); `duplicate` was a fill already applied; `status` changed no position.
+   */
   readonly kind: "fill" | "duplicate" | "status";
   /** True when the report was for an order this risk-manager never approved. */
   readonly unknownOrder: boolean;
   readonly effect?: FillEffect;
+  /**
+   * How a fill was priced: `venue` from the report's own prices (the last execution, or
+   * the difference of the averages), `reference` from the mark or the order's reference
+   * price because the report carried none (never 0).
+   */
+  readonly priced?: "venue" | "reference";
 }
 
 /** Per-symbol view for the admin API and the gauges (USD figures). */
@@ -103,10 +143,14 @@ export class RiskManagerCore {
   readonly #book: PositionBook;
   readonly #marks: MarkBook;
   readonly #rate: OrderRateLimiter;
+  /** Order-rate tokens that orders adding risk leave for reducing ones. */
+  readonly #rateReserve: number;
   readonly #state: TradingStateMachine;
   readonly #dailyLoss: DailyLoss;
-  /** Every order known, by client order id. */
+  /** The open orders and the recently closed ones, by client order id. */
   readonly #orders = new Map<string, OrderRecord>();
+  readonly #memoryMs: number;
+  readonly #retentionMs: number;
   /** The orders not yet final, by client order id. */
   readonly #openOrders = new Map<string, OrderRecord>();
   readonly #clock: () => number;
@@ -122,10 +166,13 @@ export class RiskManagerCore {
     this.limits = options.limits;
     this.#store = options.store;
     this.#clock = options.clock ?? (() => performance.now());
-    const saved = this.#store.load();
+    this.#memoryMs = options.orderMemoryMs ?? DEFAULT_ORDER_MEMORY_MS;
+    this.#retentionMs = options.orderRetentionMs ?? DEFAULT_ORDER_RETENTION_MS;
+    const saved = this.#store.load((options.startedAt ?? Date.now()) - this.#memoryMs);
     this.#book = new PositionBook(saved.positions);
     this.#marks = new MarkBook(options.markMaxAgeMs);
     this.#rate = new OrderRateLimiter(options.limits.maxOrdersPerSecond);
+    this.#rateReserve = Math.floor((options.limits.exitRateReserve ?? 0) * this.#rate.capacity);
     this.#state = new TradingStateMachine(saved.status ?? undefined);
     for (const order of saved.orders) {
       this.#orders.set(order.clientOrderId, order);
@@ -199,13 +246,10 @@ export class RiskManagerCore {
     }
     // Worst case: every open order on this side fills, then this one.
     const projected = side === "buy" ? position + leaves.buy + qty : position - leaves.sell - qty;
-    // Exposure with this symbol valued at the reference price, before and after the order.
-    const exposure = this.#book.exposure();
-    const booked = PositionBook.marketValue(this.#book.get(signal.symbol));
-    const own = position * price;
-    const ownAfter = projected * price;
-    const grossBefore = exposure.gross - Math.abs(booked) + Math.abs(own);
-    const netBefore = exposure.net - booked + own;
+    // Exposure if every open order in every symbol fills at its worst, before and after
+    // this one; this symbol valued at the reference price.
+    const before = this.#worstCase(signal.symbol, price, 0, side);
+    const after = this.#worstCase(signal.symbol, price, qty, side);
     return {
       signal,
       now,
@@ -227,13 +271,17 @@ export class RiskManagerCore {
       // Reduces the position even if every open order on the same side fills first.
       reduces: qty <= reducible + QTY_EPSILON,
       projectedPosition: projected,
-      grossBefore,
-      grossAfter: grossBefore - Math.abs(own) + Math.abs(ownAfter),
-      netBefore,
-      netAfter: netBefore - own + ownAfter,
+      grossBefore: before.gross,
+      grossAfter: after.gross,
+      netBefore: before.net,
+      netAfter: after.net,
       openOrders: this.#openOrders.size,
       rateTokens: this.#rate.available(now),
+      rateReserve: this.#rateReserve,
       dailyPnl: this.dailyPnl(),
+      ordersChannelLive: this.#options.ordersChannel?.live() ?? true,
+      outboxPending: this.#options.ordersChannel?.pending() ?? 0,
+      maxOutboxPending: this.#options.maxOutboxPending ?? 1000,
     };
   }
 
@@ -251,6 +299,7 @@ export class RiskManagerCore {
       strategy: this.#options.strategy,
       createdAt: now,
       tickTs: signal.tickTs,
+      expiresAt: now + (this.#options.orderTtlMs ?? DEFAULT_ORDER_TTL_MS),
     };
     const record: OrderRecord = {
       clientOrderId,
@@ -261,6 +310,11 @@ export class RiskManagerCore {
       cumQty: 0,
       open: true,
       createdAt: now,
+      price: context.price,
+      avgPrice: 0,
+      signalExpiresAt: signal.expiresAt,
+      expiresAt: order.expiresAt,
+      closedAt: 0,
     };
     this.#store.putOrder(record);
     this.#orders.set(clientOrderId, record);
@@ -282,17 +336,55 @@ export class RiskManagerCore {
     return { buy, sell };
   }
 
+  /**
+   * Worst-case exposure of every position and open order, with `qty` more on `side` in
+   * `symbol` (valued at `price`). Other symbols are valued at their mark, else their
+   * average cost, else the reference price their open orders were approved at.
+   */
+  #worstCase(symbol: string, price: number, qty: number, side: "buy" | "sell"): WorstCase {
+    type Row = { qty: number; buy: number; sell: number; price: number };
+    const rows = new Map<string, Row>();
+    const rowOf = (s: string, fallback: number): Row => {
+      let row = rows.get(s);
+      if (row === undefined) {
+        row = { qty: 0, buy: 0, sell: 0, price: fallback };
+        rows.set(s, row);
+      }
+      return row;
+    };
+    for (const p of this.#book.all()) {
+      if (p.qty === 0 && p.symbol !== symbol) continue;
+      rowOf(p.symbol, p.mark ?? p.avgPrice).qty = p.qty;
+    }
+    for (const order of this.#openOrders.values()) {
+      const row = rowOf(order.symbol, order.price ?? 0);
+      if (row.price <= 0) row.price = order.price ?? 0;
+      const left = Math.max(0, order.qty - order.cumQty);
+      if (order.side === "buy") row.buy += left;
+      else row.sell += left;
+    }
+    const own = rowOf(symbol, price);
+    own.price = price;
+    if (side === "buy") own.buy += qty;
+    else own.sell += qty;
+    return worstCaseExposure(rows.values());
+  }
+
   // ---------- execution reports and marks ----------
 
   /**
-   * Applies an execution report at `now` (epoch ms). A fill is applied once: a report
-   * whose `cumQty` is not above what was already applied for that order is a duplicate.
+   * Applies an execution report at `now` (epoch ms). A fill is applied once: the part of
+   * the report's `cumQty` above what was already applied for that order is booked,
+   * whatever the report's kind, priced by what it added (see {@link #fillPrice}); a report
+   * whose `cumQty` is not above it changes no position. Orders closed long ago are looked
+   * up in the store, so a redelivered report of one is not taken for an unknown order.
    * Throws when the report cannot be stored; memory is then left as it was, so a retry
    * applies it exactly once.
    */
   onExecutionReport(report: ExecutionReport, now: number): ReportOutcome {
     this.#rollDay(now);
-    let known = this.#orders.get(report.clientOrderId);
+    let known = this.#orders.get(report.clientOrderId) ??
+      this.#store.getOrder(report.clientOrderId);
     const unknownOrder = known === undefined;
     known ??= {
       clientOrderId: report.clientOrderId,
@@ -303,20 +395,32 @@ export class RiskManagerCore {
       cumQty: 0,
       open: true,
       createdAt: now,
+      price: 0,
+      avgPrice: 0,
+      signalExpiresAt: 0,
+      closedAt: 0,
     };
     const final = FINAL_STATES.has(report.state);
     const newlyFilled = cleanQty(report.cumQty - known.cumQty);
     const isFill = report.kind === "fill" || report.lastQty > 0;
+    const fillPrice = newlyFilled > 0 ? this.#fillPrice(report, known, newlyFilled) : undefined;
+    const appliedAvg = fillPrice === undefined
+      ? known.avgPrice ?? 0
+      : report.cumQty > 0
+      ? ((known.avgPrice ?? 0) * known.cumQty + fillPrice.price * newlyFilled) / report.cumQty
+      : 0;
     const next: OrderRecord = {
       ...known,
       cumQty: newlyFilled > 0 ? report.cumQty : known.cumQty,
+      avgPrice: appliedAvg,
       open: known.open && !final,
+      closedAt: known.open && final ? now : known.closedAt ?? 0,
     };
     const undoPosition = this.#book.get(report.symbol);
     const undoDaily = this.#dailyLoss.record;
     let applied: { kind: ReportOutcome["kind"]; effect?: FillEffect };
     try {
-      applied = this.#commitReport(report, next, isFill, newlyFilled);
+      applied = this.#commitReport(report, next, isFill, newlyFilled, fillPrice?.price ?? 0);
     } catch (error) {
       // Nothing was stored: put memory back so a retry applies the report exactly once.
       this.#book.restore(undoPosition);
@@ -327,7 +431,39 @@ export class RiskManagerCore {
     if (next.open) this.#openOrders.set(next.clientOrderId, next);
     else this.#openOrders.delete(next.clientOrderId);
     if (applied.kind === "fill") this.#updateLossLatch(now);
-    return { ...applied, unknownOrder };
+    return {
+      ...applied,
+      unknownOrder,
+      ...(fillPrice === undefined ? {} : { priced: fillPrice.source }),
+    };
+  }
+
+  /**
+   * The price of the `qty` a report added: its last execution when that is all of it;
+   * else the difference of the averages (`(avg * cumQty - appliedAvg * applied) / qty`,
+   * a missed report's fills); else its average or last price. A report with no price at
+   * all is priced at the mark, else the order's reference price, else the position's
+   * average cost: never 0.
+   */
+  #fillPrice(
+    report: ExecutionReport,
+    known: OrderRecord,
+    qty: number,
+  ): { price: number; source: "venue" | "reference" } {
+    if (report.lastPrice > 0 && Math.abs(report.lastQty - qty) < QTY_EPSILON) {
+      return { price: report.lastPrice, source: "venue" };
+    }
+    if (report.avgPrice > 0) {
+      const derived = (report.avgPrice * report.cumQty - (known.avgPrice ?? 0) * known.cumQty) /
+        qty;
+      if (Number.isFinite(derived) && derived > 0) return { price: derived, source: "venue" };
+      return { price: report.avgPrice, source: "venue" };
+    }
+    if (report.lastPrice > 0) return { price: report.lastPrice, source: "venue" };
+    const reference = this.#marks.get(report.symbol)?.price ??
+      (known.price !== undefined && known.price > 0 ? known.price : undefined) ??
+      this.#book.get(report.symbol).mark ?? this.#book.get(report.symbol).avgPrice;
+    return { price: reference, source: "reference" };
   }
 
   /** Applies a report to the book and stores it in one transaction (memory first). */
@@ -336,15 +472,12 @@ export class RiskManagerCore {
     next: OrderRecord,
     isFill: boolean,
     newlyFilled: number,
+    price: number,
   ): { kind: ReportOutcome["kind"]; effect?: FillEffect } {
     let effect: FillEffect | undefined;
     let kind = "status" as ReportOutcome["kind"];
     this.#store.transaction(() => {
-      if (isFill && newlyFilled > 0) {
-        // A missed report shows as a jump in cumQty: price the jump at the order's average.
-        const price = Math.abs(newlyFilled - report.lastQty) < QTY_EPSILON || report.avgPrice <= 0
-          ? report.lastPrice
-          : report.avgPrice;
+      if (newlyFilled > 0) {
         effect = this.#book.applyFill(report.symbol, report.side, newlyFilled, price);
         if (this.#marks.get(report.symbol) === undefined) this.#book.mark(report.symbol, price);
         this.#dailyLoss.addRealized(effect.realized);
@@ -357,6 +490,81 @@ export class RiskManagerCore {
       this.#store.putOrder(next);
     });
     return { kind, effect };
+  }
+
+  // ---------- reconciliation with execution-engine ----------
+
+  /**
+   * The open orders to ask execution-engine about, oldest first (at most `max`). The
+   * request travels on the orders channel behind every order sent before it, so an
+   * order its answer calls unknown never reached the channel.
+   */
+  reconcileRequest(max = 500): string[] {
+    return [...this.#openOrders.values()]
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .slice(0, max)
+      .map((o) => o.clientOrderId);
+  }
+
+  /**
+   * Applies execution-engine's answer at `now` (epoch ms): each known order's state goes
+   * through {@link onExecutionReport} (a missed fill is booked, a final state closes it);
+   * an open order it never received is closed once it expired (`orphan_expired`: the
+   * engine would refuse it now) and returned. Throws when the store fails; a retry is
+   * harmless.
+   */
+  onOrderStatus(status: OrderStatus, now: number): { applied: number; orphans: OrderRecord[] } {
+    let applied = 0;
+    const orphans: OrderRecord[] = [];
+    for (const entry of status.orders) {
+      if (entry.known) {
+        if (this.#openOrders.has(entry.clientOrderId)) {
+          this.onExecutionReport(entry.report, now);
+          applied++;
+        }
+        continue;
+      }
+      const open = this.#openOrders.get(entry.clientOrderId);
+      if (open === undefined || !this.#expired(open, now)) continue;
+      orphans.push(this.#close(open, "orphan_expired", now));
+    }
+    return { applied, orphans };
+  }
+
+  /** True when `order` may no longer be executed: execution-engine refuses it after its expiry. */
+  #expired(order: OrderRecord, now: number): boolean {
+    const expiresAt = order.expiresAt && order.expiresAt > 0
+      ? order.expiresAt
+      : order.createdAt + (this.#options.orderTtlMs ?? DEFAULT_ORDER_TTL_MS);
+    return now > expiresAt;
+  }
+
+  /** Closes an open order without a final report (stored first); returns the closed record. */
+  #close(order: OrderRecord, reason: string, now: number): OrderRecord {
+    const closed: OrderRecord = { ...order, open: false, closedAt: now, closeReason: reason };
+    this.#store.putOrder(closed);
+    this.#orders.set(closed.clientOrderId, closed);
+    this.#openOrders.delete(closed.clientOrderId);
+    return closed;
+  }
+
+  /**
+   * Closes one open order by hand at `now` (epoch ms; the admin API): its slot and its
+   * exposure are released. Fills reported for it later are still booked.
+   */
+  closeOrder(
+    clientOrderId: string,
+    now: number,
+  ): { outcome: "closed" | "not_found" | "not_open"; order?: OrderRecord } {
+    const open = this.#openOrders.get(clientOrderId);
+    if (open !== undefined) return { outcome: "closed", order: this.#close(open, "admin", now) };
+    const known = this.order(clientOrderId);
+    return known ? { outcome: "not_open", order: known } : { outcome: "not_found" };
+  }
+
+  /** One order, from memory or the store (closed ones kept for `orderRetentionMs`). */
+  order(clientOrderId: string): OrderRecord | undefined {
+    return this.#orders.get(clientOrderId) ?? this.#store.getOrder(clientOrderId);
   }
 
   /**
@@ -486,14 +694,27 @@ export class RiskManagerCore {
   }
 
   /**
-   * Forgets closed orders created more than `maxAgeMs` before `now` (epoch ms; their
-   * signals expired long ago); returns how many rows the store deleted.
+   * Forgets the closed orders memory no longer needs at `now` (epoch ms): closed, and
+   * their signal expired, more than `orderMemoryMs` ago; and deletes up to `limit` rows
+   * of orders closed (and whose signals expired) more than `orderRetentionMs` ago.
+   * Returns how many were forgotten and deleted. Call it every second or so.
    */
-  purgeClosedOrders(now: number, maxAgeMs = DAY_MS): number {
-    const before = now - maxAgeMs;
+  pruneClosedOrders(now: number, limit = 1000): { forgotten: number; deleted: number } {
+    const before = now - this.#memoryMs;
+    let forgotten = 0;
     for (const [id, order] of this.#orders) {
-      if (!order.open && order.createdAt < before) this.#orders.delete(id);
+      if (order.open) continue;
+      if ((order.closedAt ?? 0) < before && (order.signalExpiresAt ?? 0) < before) {
+        this.#orders.delete(id);
+        forgotten++;
+      }
     }
-    return this.#store.purgeClosedOrders(before);
+    const deleted = this.#store.purgeClosedOrders(now - this.#retentionMs, limit);
+    return { forgotten, deleted };
+  }
+
+  /** Orders held in memory: the open ones and the recently closed (tests, diagnostics). */
+  ordersInMemory(): number {
+    return this.#orders.size;
   }
 }

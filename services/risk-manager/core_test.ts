@@ -42,7 +42,7 @@ Deno.test("RiskManagerCore approves a signal into a sized market order with a de
   assert.equal(o.strategy, "default");
   assert.ok(rec.checks.every((c) => c.passed));
   assert.equal(rec.checks.at(-1)?.type, "all_checks");
-  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 16);
+  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 17);
 });
 
 Deno.test("RiskManagerCore sizes crypto in minQty steps with a gtc order", () => {
@@ -392,4 +392,283 @@ Deno.test("RiskManagerCore latches a loss it finds on a signal, judging the sign
   assert.equal(e.status.breakerTripped, true, "the bookkeeping after the checks tripped it");
   assert.equal(changes.length, 1);
   denied(e.onSignal(signal({ price: 40 }), T0), "CIRCUIT_BREAKER_TRIGGERED");
+});
+
+// ---------- reducing orders are always possible (issue 14, item 1) ----------
+
+/** Fills `qty` AAPL at `price` as one order from outside (a position the book holds). */
+function hold(e: RiskManagerCore, side: "buy" | "sell", qty: number, price = 100) {
+  e.onExecutionReport(fill(`ext-${side}-${qty}-${Math.random()}`, side, qty, price), T0);
+}
+
+Deno.test("RiskManagerCore flat closes a position grown past max_order_notional in one order, in ACTIVE and REDUCING", () => {
+  // The issue's case: six buys of 5,000 make 300 AAPL at 100, a 30,000 notional.
+  for (const state of ["ACTIVE", "REDUCING"] as const) {
+    const e = coreWith({ sizing: { notionalPerOrder: 5000, minQty: 0.001 } });
+    for (let i = 0; i < 6; i++) trade(e, "buy");
+    if (state === "REDUCING") e.setState("REDUCING", "wind down", "ops", T0);
+    const o = approved(e.onSignal(signal({ action: "flat" }), T0));
+    assert.equal(o.side, "sell");
+    assert.equal(o.qty, 300, state);
+  }
+});
+
+Deno.test("RiskManagerCore flat closes the largest position the limits allow, at and just past max_order_qty", () => {
+  for (const state of ["ACTIVE", "REDUCING"] as const) {
+    // maxPositionQty 2000 is twice maxOrderQty: built in 1000-share orders (100,000 each).
+    const e = coreWith({
+      limits: {
+        maxOrderQty: 1000,
+        maxOrderNotional: 100_000,
+        maxPositionQty: 2000,
+        maxNetExposure: 250_000,
+      },
+      sizing: { notionalPerOrder: 100_000, minQty: 0.001 },
+    });
+    trade(e, "buy");
+    trade(e, "buy");
+    denied(e.onSignal(signal(), T0), "POSITION_LIMIT_EXCEEDED");
+    if (state === "REDUCING") e.setState("REDUCING", "wind down", "ops", T0);
+    const o = approved(e.onSignal(signal({ action: "flat" }), T0));
+    assert.equal(o.qty, 2000, `${state}: 2000 > maxOrderQty 1000, and it only reduces`);
+  }
+  // Short side, and a position just past the limits (held from outside).
+  const e = coreWith({ limits: { maxOrderQty: 1000, maxPositionQty: 2000 } });
+  hold(e, "sell", 2001);
+  assert.equal(approved(e.onSignal(signal({ action: "flat" }), T0)).qty, 2001);
+});
+
+Deno.test("RiskManagerCore keeps max_order_qty and max_order_notional for orders that grow or flip a position", () => {
+  const e = coreWith({
+    limits: { maxOrderQty: 15, maxOrderNotional: 1500 },
+    sizing: { notionalPerOrder: 2000, minQty: 0.001 },
+  });
+  denied(e.onSignal(signal(), T0), "MAX_ORDER_QTY_EXCEEDED"); // 20 > 15, opens a position
+  hold(e, "buy", 20);
+  // A 20-share sell of a long 20 only reduces: allowed past both limits.
+  assert.equal(approved(e.onSignal(signal({ action: "sell" }), T0)).qty, 20);
+  // Long 19 with nothing open on the sell side: a 20-share sell would flip it.
+  const f = coreWith({
+    limits: { maxOrderQty: 15, maxOrderNotional: 2500 },
+    sizing: { notionalPerOrder: 2000, minQty: 0.001 },
+  });
+  hold(f, "buy", 19);
+  denied(f.onSignal(signal({ action: "sell" }), T0), "MAX_ORDER_QTY_EXCEEDED");
+});
+
+Deno.test("RiskManagerCore lets a reducing order past max_open_orders, and no other", () => {
+  const e = coreWith({ limits: { maxOpenOrders: 2 } });
+  hold(e, "buy", 50);
+  approved(e.onSignal(signal(), T0));
+  approved(e.onSignal(signal(), T0)); // 2 open: at the limit
+  denied(e.onSignal(signal(), T0), "MAX_OPEN_ORDERS_EXCEEDED");
+  approved(e.onSignal(signal({ action: "sell" }), T0)); // reduces the long 50
+  assert.equal(approved(e.onSignal(signal({ action: "flat" }), T0)).qty, 40);
+  assert.equal(e.openOrders().length, 4);
+});
+
+Deno.test("RiskManagerCore keeps a reserved share of the order rate for reducing orders", () => {
+  // 10 a second, 20% reserved: 8 new-risk orders in a burst, then 2 exits.
+  const e = coreWith({ limits: { maxOrdersPerSecond: 10, exitRateReserve: 0.2 } });
+  hold(e, "buy", 500);
+  setMark(e, "MSFT", 400, T0);
+  for (let i = 0; i < 8; i++) approved(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0));
+  const d = denied(e.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "ORDER_RATE_EXCEEDED");
+  assert.equal(d.details.reserved, 2);
+  approved(e.onSignal(signal({ action: "sell" }), T0));
+  approved(e.onSignal(signal({ action: "sell" }), T0));
+  denied(e.onSignal(signal({ action: "sell" }), T0), "ORDER_RATE_EXCEEDED"); // the venue's limit
+  // Below one reserved token (a bucket of 1): nothing is reserved, the one token is shared.
+  const f = coreWith({ limits: { maxOrdersPerSecond: 1, exitRateReserve: 0.2 } });
+  approved(f.onSignal(signal(), T0));
+});
+
+// ---------- exposure counts every open order (issue 14, item 2) ----------
+
+Deno.test("RiskManagerCore gross_exposure counts open orders in every symbol, at and just past the limit", () => {
+  // The issue's case: AAPL 1,000 pending, then MSFT 800 would make 1,800 once both fill.
+  const at = coreWith({ limits: { maxGrossExposure: 1800 } });
+  approved(at.onSignal(signal(), T0)); // AAPL 10 @ 100
+  approved(at.onSignal(signal({ symbol: "MSFT", price: 400 }), T0)); // MSFT 2 @ 400: 1,800
+  denied(at.onSignal(signal({ symbol: "BTC/USD", price: 100000 }), T0), "GROSS_EXPOSURE_EXCEEDED");
+  const past = coreWith({ limits: { maxGrossExposure: 1799.99 } });
+  approved(past.onSignal(signal(), T0));
+  const d = denied(
+    past.onSignal(signal({ symbol: "MSFT", price: 400 }), T0),
+    "GROSS_EXPOSURE_EXCEEDED",
+  );
+  assert.equal(d.details.gross, 1800);
+  // A pending sell counts at its worst too: short 10 AAPL is 1,000 gross.
+  const short = coreWith({ limits: { maxGrossExposure: 1799.99 } });
+  approved(short.onSignal(signal({ action: "sell" }), T0));
+  denied(short.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "GROSS_EXPOSURE_EXCEEDED");
+});
+
+Deno.test("RiskManagerCore net_exposure counts open orders in every symbol, at and just past the limit", () => {
+  const at = coreWith({ limits: { maxNetExposure: 1800 } });
+  approved(at.onSignal(signal(), T0)); // +1,000 if it fills
+  approved(at.onSignal(signal({ symbol: "MSFT", price: 400 }), T0)); // +1,800
+  const past = coreWith({ limits: { maxNetExposure: 1799.99 } });
+  approved(past.onSignal(signal(), T0));
+  denied(past.onSignal(signal({ symbol: "MSFT", price: 400 }), T0), "NET_EXPOSURE_EXCEEDED");
+  // Opposite sides offset in the worst case only as far as they must: a pending sell of
+  // MSFT does not make room for more AAPL (it may never fill).
+  approved(past.onSignal(signal({ symbol: "MSFT", action: "sell", price: 400 }), T0));
+  denied(past.onSignal(signal(), T0), "NET_EXPOSURE_EXCEEDED");
+});
+
+// ---------- fills booked once, priced by what they added (issue 14, item 5) ----------
+
+Deno.test("RiskManagerCore prices a fill whose earlier report was missed by the averages' difference", () => {
+  // The venue: 4 @ 100, 3 @ 101 (report missed), 3 @ 102: average 100.9.
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  e.onExecutionReport(fill(o.clientOrderId, "buy", 4, 100, { orderQty: 10, cumQty: 4 }), T0);
+  e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 3, 102, { orderQty: 10, cumQty: 10, avgPrice: 100.9 }),
+    T0,
+  );
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.ok(Math.abs(p.avgPrice - 100.9) < 1e-9, `average ${p.avgPrice}, the venue's is 100.9`);
+});
+
+Deno.test("RiskManagerCore books a fill carried by a non-fill report once, and the late fill report is a duplicate", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  // A cancel after a partial fill whose fill report never came: 6 filled at 101.
+  const cancel = fill(o.clientOrderId, "buy", 0, 0, {
+    kind: "cancel",
+    state: "canceled",
+    orderQty: 10,
+    cumQty: 6,
+    avgPrice: 101,
+    leavesQty: 0,
+  });
+  assert.equal(e.onExecutionReport(cancel, T0).kind, "fill");
+  const late = fill(o.clientOrderId, "buy", 6, 101, { orderQty: 10, cumQty: 6 });
+  assert.equal(e.onExecutionReport(late, T0).kind, "duplicate");
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 6);
+  assert.equal(p.avgPrice, 101);
+  assert.equal(e.openOrders().length, 0);
+});
+
+Deno.test("RiskManagerCore never books a fill at price 0: without a venue price it takes the reference", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  const out = e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 10, 0, { avgPrice: 0, lastPrice: 0 }),
+    T0,
+  );
+  assert.equal(out.kind, "fill");
+  assert.equal(out.priced, "reference");
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.equal(p.avgPrice, 100, "the mark the order was checked against");
+});
+
+Deno.test("RiskManagerCore does not re-apply a report redelivered after its closed order left memory", () => {
+  const store = StateStore.open(":memory:");
+  const e = coreWith({ store });
+  const o = approved(e.onSignal(signal(), T0));
+  const r = fill(o.clientOrderId, "buy", 10, 100);
+  e.onExecutionReport(r, T0);
+  const later = T0 + 2 * 86_400_000;
+  e.pruneClosedOrders(later);
+  assert.equal(e.ordersInMemory(), 0);
+  const again = e.onExecutionReport(r, later);
+  assert.equal(again.kind, "duplicate");
+  assert.equal(again.unknownOrder, false);
+  // And after a restart, which loads only what memory needs.
+  const restarted = coreWith({ store });
+  const third = restarted.onExecutionReport(r, later);
+  assert.equal(third.kind, "duplicate");
+  assert.equal(third.unknownOrder, false);
+  assert.equal(restarted.positions().find((x) => x.symbol === "AAPL")!.qty, 10);
+});
+
+// ---------- orders expire; no approvals without a consumer (issue 14, item 3) ----------
+
+Deno.test("RiskManagerCore gives every order an expiry of orderTtlMs and frees its slot when it is reported expired", () => {
+  const e = coreWith({ orderTtlMs: 30_000, limits: { maxOpenOrders: 1 } });
+  const o = approved(e.onSignal(signal(), T0));
+  assert.equal(o.expiresAt, T0 + 30_000);
+  denied(e.onSignal(signal(), T0), "MAX_OPEN_ORDERS_EXCEEDED");
+  e.onExecutionReport(
+    fill(o.clientOrderId, "buy", 0, 0, {
+      kind: "expire",
+      state: "expired",
+      orderQty: 10,
+      cumQty: 0,
+      reason: "order_expired",
+    }),
+    T0 + 30_001,
+  );
+  assert.equal(e.openOrders().length, 0);
+  setMark(e, "AAPL", 100, T0 + 30_001);
+  approved(e.onSignal(signal({ expiresAt: T0 + 60_000 }), T0 + 30_001));
+});
+
+Deno.test("RiskManagerCore approves nothing while the orders channel has no live consumer, and nothing at a full outbox", () => {
+  let live = false;
+  let pending = 0;
+  const e = coreWith({
+    ordersChannel: { live: () => live, pending: () => pending },
+    maxOutboxPending: 3,
+  });
+  hold(e, "buy", 50);
+  denied(e.onSignal(signal(), T0), "ORDERS_CHANNEL_DOWN");
+  denied(e.onSignal(signal({ action: "flat" }), T0), "ORDERS_CHANNEL_DOWN");
+  live = true;
+  pending = 2; // just below the bound
+  approved(e.onSignal(signal(), T0));
+  pending = 3; // at it
+  const d = denied(e.onSignal(signal({ action: "flat" }), T0), "OUTBOX_FULL");
+  assert.equal(d.check, "orders_channel");
+  assert.deepEqual(d.details, { pending: 3, max: 3 });
+});
+
+// ---------- open orders nobody owns (issue 14, item 6) ----------
+
+Deno.test("RiskManagerCore closes an open order the engine never received once it expired, not before", () => {
+  const e = coreWith({ orderTtlMs: 30_000, limits: { maxOpenOrders: 1 } });
+  const o = approved(e.onSignal(signal(), T0));
+  assert.deepEqual(e.reconcileRequest(), [o.clientOrderId]);
+  const unknown = {
+    requestId: "r-1",
+    orders: [{ clientOrderId: o.clientOrderId, known: false as const }],
+    at: T0,
+  };
+  // At its expiry the engine could still send it: kept.
+  assert.equal(e.onOrderStatus(unknown, T0 + 30_000).orphans.length, 0);
+  assert.equal(e.openOrders().length, 1);
+  const { orphans } = e.onOrderStatus(unknown, T0 + 30_001);
+  assert.deepEqual(orphans.map((x) => [x.clientOrderId, x.closeReason]), [
+    [o.clientOrderId, "orphan_expired"],
+  ]);
+  assert.equal(e.openOrders().length, 0, "its slot is free");
+  assert.deepEqual(e.reconcileRequest(), []);
+});
+
+Deno.test("RiskManagerCore applies what the engine's journal holds of an open order, booking a fill it missed", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  const report = fill(o.clientOrderId, "buy", 0, 0, {
+    kind: "status",
+    state: "filled",
+    orderQty: 10,
+    cumQty: 10,
+    avgPrice: 100.5,
+  });
+  const { applied } = e.onOrderStatus({
+    requestId: "r-1",
+    orders: [{ clientOrderId: o.clientOrderId, known: true, report }],
+    at: T0,
+  }, T0);
+  assert.equal(applied, 1);
+  assert.equal(e.openOrders().length, 0);
+  const p = e.positions().find((x) => x.symbol === "AAPL")!;
+  assert.equal(p.qty, 10);
+  assert.equal(p.avgPrice, 100.5);
 });

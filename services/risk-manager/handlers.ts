@@ -12,16 +12,20 @@ import { getLogger } from "../../lib/log.ts";
 import type {
   ExecutionReport,
   Order,
+  OrderStatus,
+  OrderStatusRequest,
   RiskDenialEvent,
   Signal,
   TradingStateEvent,
 } from "../../lib/types.ts";
+import { BurstLog } from "../../lib/burst_log.ts";
+import { EXIT } from "../../lib/service.ts";
 import type { RiskManagerCore } from "./core.ts";
 import type { RiskManagerMetrics } from "./metrics.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
-/** The most execution reports kept for a retry while they cannot be stored. */
-export const MAX_PENDING_REPORTS = 100_000;
+/** How often a report that could not be stored is tried again, ms. */
+export const REPORT_RETRY_MS = 1000;
 
 /** The risk events the handlers publish, by message type. */
 export interface RiskEvents {
@@ -45,6 +49,15 @@ export interface RiskManagerHandlersOptions {
     body: RiskEvents[T],
     trace?: string,
   ) => void;
+  /**
+   * Hands an `order_status_request` to the orders channel (journaled, in order behind
+   * the orders); without it no reconciliation runs.
+   */
+  readonly sendStatusRequest?: (request: OrderStatusRequest) => Promise<unknown>;
+  /** How often a report that could not be stored is tried again, ms (default {@link REPORT_RETRY_MS}). */
+  readonly retryMs?: number;
+  /** Ends the process; default `Deno.exit`. */
+  readonly exit?: (code: number) => never;
 }
 
 /**
@@ -63,8 +76,16 @@ export class RiskManagerHandlers {
   readonly #sendOrder: RiskManagerHandlersOptions["sendOrder"];
   readonly #publishEvent: RiskManagerHandlersOptions["publishEvent"];
   readonly #log = getLogger(["trading", "risk"]);
-  /** Reports not stored yet (the store failed), oldest first; retried in order. */
-  readonly #pendingReports: Envelope[] = [];
+  readonly #retryMs: number;
+  readonly #exit: (code: number) => never;
+  readonly #storeLog: BurstLog;
+  /** Reports whose handler is waiting for the store (0 or 1: the receiver hands one at a time). */
+  #waiting = 0;
+  #closing = false;
+  readonly #sendStatusRequest: RiskManagerHandlersOptions["sendStatusRequest"];
+  /** The reconciliation request waiting for its answer. */
+  #outstanding: { requestId: string; at: number } | undefined;
+  #requests = 0;
   /** True when positions or marks changed since the gauges were last refreshed. */
   #gaugesStale = false;
 
@@ -73,11 +94,29 @@ export class RiskManagerHandlers {
     this.#metrics = options.metrics;
     this.#sendOrder = options.sendOrder;
     this.#publishEvent = options.publishEvent;
+    this.#retryMs = options.retryMs ?? REPORT_RETRY_MS;
+    this.#sendStatusRequest = options.sendStatusRequest;
+    this.#exit = options.exit ?? ((code) => Deno.exit(code));
+    this.#storeLog = new BurstLog(
+      this.#log,
+      "error",
+      "Cannot store an execution report; will retry: {error}",
+      "Cannot store execution reports: {suppressed} more failures",
+    );
   }
 
-  /** Execution reports waiting for a retry (the service is not ready while there are any). */
+  /** Execution reports waiting for the store (the service is not ready while there are any). */
   get pendingReports(): number {
-    return this.#pendingReports.length;
+    return this.#waiting;
+  }
+
+  /**
+   * Shut-down begins: a report still waiting for the store then ends the process
+   * ({@link EXIT}.crash) instead of letting the receiver acknowledge it.
+   */
+  close(): void {
+    this.#closing = true;
+    this.#storeLog.close();
   }
 
   /**
@@ -133,39 +172,58 @@ export class RiskManagerHandlers {
   }
 
   /**
-   * An execution report. A report that cannot be stored (disk error) is kept and retried
-   * in order, here and by {@link retryReports}: the receiver acknowledges it either way,
-   * and a fill must not be lost. Beyond {@link MAX_PENDING_REPORTS} waiting, a report is
-   * dropped (logged as fatal).
+   * An execution report, applied and stored before this settles: the receiver
+   * acknowledges a report once its handler settles, so a report the store refuses
+   * (disk error) makes this return a promise that settles only once a retry (every
+   * `retryMs`) stored it. Meanwhile the receiver hands over nothing else, so reports stay
+   * in order, and the engine keeps them in its outbox. Never throws and never rejects (a
+   * failed handler would be acknowledged); at shut-down a report still waiting ends the
+   * process without settling, so the engine sends it again to the next risk-manager.
    */
-  onExecutionReport(env: Envelope): void {
-    if (this.#pendingReports.length >= MAX_PENDING_REPORTS) {
-      this.#log.fatal("Execution report retry queue is full; report dropped", { trace: env.trace });
-      return;
+  onExecutionReport(env: Envelope): Promise<void> | undefined {
+    try {
+      this.#applyReport(env);
+      return undefined;
+    } catch (error) {
+      this.#storeFailed(env, error);
     }
-    this.#pendingReports.push(env);
-    this.retryReports();
+    this.#waiting++;
+    return new Promise<void>((resolve) => {
+      const retry = () => {
+        if (this.#closing) {
+          this.#log.fatal(
+            "Cannot store an execution report before shut-down; exiting unacknowledged",
+            {
+              clientOrderId: (env.body as ExecutionReport).clientOrderId,
+              trace: env.trace,
+            },
+          );
+          this.#exit(EXIT.crash);
+          return;
+        }
+        try {
+          this.#applyReport(env);
+        } catch (error) {
+          this.#storeFailed(env, error);
+          setTimeout(retry, this.#retryMs);
+          return;
+        }
+        this.#waiting--;
+        resolve();
+      };
+      setTimeout(retry, this.#retryMs);
+    });
   }
 
-  /** Applies the waiting reports in order; stops at the first that still cannot be stored. */
-  retryReports(): void {
-    const pending = this.#pendingReports;
-    while (pending.length > 0) {
-      try {
-        this.#applyReport(pending[0]);
-      } catch (error) {
-        this.#log.error("Cannot store an execution report; will retry", {
-          pending: pending.length,
-          clientOrderId: (pending[0].body as ExecutionReport).clientOrderId,
-          error,
-        });
-        return;
-      }
-      pending.shift();
-    }
+  #storeFailed(env: Envelope, error: unknown): void {
+    this.#storeLog.report({
+      clientOrderId: (env.body as ExecutionReport).clientOrderId,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   #applyReport(env: Envelope): void {
+    if (env.type === "order_status") return this.#applyStatus(env);
     const report = env.body as ExecutionReport;
     const outcome = this.#core.onExecutionReport(report, Date.now());
     if (outcome.unknownOrder) {
@@ -173,6 +231,15 @@ export class RiskManagerHandlers {
         clientOrderId: report.clientOrderId,
         symbol: report.symbol,
         kind: report.kind,
+        trace: env.trace,
+      });
+    }
+    if (outcome.priced === "reference") {
+      this.#log.error("Fill reported without a price; booked at the reference price", {
+        clientOrderId: report.clientOrderId,
+        symbol: report.symbol,
+        cumQty: report.cumQty,
+        price: outcome.effect?.after.avgPrice,
         trace: env.trace,
       });
     }
@@ -195,6 +262,57 @@ export class RiskManagerHandlers {
         cumQty: report.cumQty,
       });
     }
+  }
+
+  /** An `order_status` answer: applied through the core; orphans closed are counted and logged. */
+  #applyStatus(env: Envelope): void {
+    const status = env.body as OrderStatus;
+    const { applied, orphans } = this.#core.onOrderStatus(status, Date.now());
+    if (this.#outstanding?.requestId === status.requestId) this.#outstanding = undefined;
+    for (const orphan of orphans) {
+      this.#metrics.orphanClosed();
+      this.#log.warning("Open order execution-engine never received closed after it expired", {
+        clientOrderId: orphan.clientOrderId,
+        symbol: orphan.symbol,
+        side: orphan.side,
+        qty: orphan.qty,
+        expiresAt: orphan.expiresAt,
+        trace: env.trace,
+      });
+    }
+    if (orphans.length > 0 || applied > 0) this.#gaugesStale = true;
+    this.#log.debug("Open orders reconciled", {
+      requestId: status.requestId,
+      asked: status.orders.length,
+      applied,
+      orphans: orphans.length,
+    });
+  }
+
+  /**
+   * Asks execution-engine about the open orders at `now` (epoch ms), when the orders
+   * channel has a live consumer and no request is waiting for its answer (one waiting
+   * longer than `timeoutMs` is given up). Returns the request sent, if any. Call it at
+   * start-up and every `reconcileMs`.
+   */
+  reconcile(now: number, live: boolean, timeoutMs: number): OrderStatusRequest | undefined {
+    if (this.#sendStatusRequest === undefined || !live || this.#closing) return undefined;
+    if (this.#outstanding !== undefined && now - this.#outstanding.at < timeoutMs) return undefined;
+    const clientOrderIds = this.#core.reconcileRequest();
+    if (clientOrderIds.length === 0) return undefined;
+    const request: OrderStatusRequest = {
+      requestId: `rec-${now.toString(36)}-${++this.#requests}`,
+      clientOrderIds,
+      at: now,
+    };
+    this.#outstanding = { requestId: request.requestId, at: now };
+    this.#sendStatusRequest(request).catch((error) =>
+      this.#log.debug("Reconciliation request not acknowledged", {
+        requestId: request.requestId,
+        error,
+      })
+    );
+    return request;
   }
 
   /** A quote, book or trade: updates the symbol's mark. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { Order } from "../../lib/types.ts";
+import type { Order, OrderStatusRequest } from "../../lib/types.ts";
 import { RiskManagerCore } from "./core.ts";
 import { type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
@@ -10,7 +10,14 @@ import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
 type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
 
 /** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
-function setup(options: { publishFails?: boolean } = {}) {
+function setup(
+  options: {
+    publishFails?: boolean;
+    retryMs?: number;
+    exit?: (code: number) => void;
+    orderTtlMs?: number;
+  } = {},
+) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
     defaultMetrics: false,
     instrumented: true,
@@ -18,6 +25,7 @@ function setup(options: { publishFails?: boolean } = {}) {
   const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
   const store = StateStore.open(":memory:");
   const sent: { order: Order; trace: string }[] = [];
+  const requests: OrderStatusRequest[] = [];
   const published: Published[] = [];
   const core: RiskManagerCore = new RiskManagerCore({
     symbols: SYMBOLS,
@@ -28,6 +36,7 @@ function setup(options: { publishFails?: boolean } = {}) {
     store,
     recorder: metrics,
     onStateChange: (change) => handlers.onStateChange(change),
+    orderTtlMs: options.orderTtlMs,
   });
   const handlers = new RiskManagerHandlers({
     core,
@@ -40,6 +49,12 @@ function setup(options: { publishFails?: boolean } = {}) {
       if (options.publishFails) throw new Error("publisher closed");
       published.push({ type, body, trace });
     },
+    sendStatusRequest: (request) => {
+      requests.push(request);
+      return Promise.resolve();
+    },
+    retryMs: options.retryMs,
+    exit: options.exit as ((code: number) => never) | undefined,
   });
   handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
   const value = async (name: string, labels: Record<string, string> = {}) => {
@@ -52,7 +67,7 @@ function setup(options: { publishFails?: boolean } = {}) {
     serviceMetrics.stop();
     store.close();
   };
-  return { core, handlers, store, sent, published, value, stop };
+  return { core, handlers, store, sent, requests, published, value, stop };
 }
 
 /** A buy of AAPL at 100 that expires a minute from now. */
@@ -105,23 +120,48 @@ Deno.test("RiskManagerHandlers.onSignal() counts a denial and publishes it as a 
   }
 });
 
-Deno.test("RiskManagerHandlers keeps a report the store refuses and applies it once on retry", () => {
-  const { core, handlers, store, stop } = setup();
+Deno.test("RiskManagerHandlers does not settle a report until it is stored, so the receiver acknowledges only what is durable", async () => {
+  const { core, handlers, store, stop } = setup({ retryMs: 5 });
   try {
     const real = store.transaction.bind(store);
+    let failures = 0;
     store.transaction = () => {
+      failures++;
       throw new Error("disk I/O error");
     };
     const report = envelope("execution_report", fill("ext-1", "buy", 5, 100));
-    handlers.onExecutionReport(report);
+    let settled = false;
+    const pending = handlers.onExecutionReport(report);
+    assert.ok(pending instanceof Promise, "a report not stored leaves the handler pending");
+    pending.then(() => settled = true, () => settled = true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, "still failing: not settled, so not acknowledged");
+    assert.ok(failures >= 3, `retried (${failures} tries)`);
     assert.equal(handlers.pendingReports, 1);
-    handlers.retryReports();
-    assert.equal(handlers.pendingReports, 1, "still failing: kept");
     store.transaction = real;
-    handlers.retryReports();
+    await pending;
     assert.equal(handlers.pendingReports, 0);
-    handlers.onExecutionReport(report); // redelivered: a duplicate, applied once
-    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 5);
+    assert.equal(handlers.onExecutionReport(report), undefined, "redelivered: applied at once");
+    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 5, "applied once");
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers exits rather than acknowledge a report it could not store before shut-down", async () => {
+  const exits: number[] = [];
+  const { handlers, store, stop } = setup({ retryMs: 5, exit: (code) => exits.push(code) });
+  try {
+    store.transaction = () => {
+      throw new Error("disk I/O error");
+    };
+    let settled = false;
+    handlers.onExecutionReport(envelope("execution_report", fill("ext-1", "buy", 5, 100)))
+      ?.then(() => settled = true, () => settled = true);
+    handlers.close();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(exits, [1]);
+    assert.equal(settled, false, "never settled: the engine sends it again after the restart");
   } finally {
     stop();
   }
@@ -160,6 +200,34 @@ Deno.test("RiskManagerHandlers.onStateChange() does not throw when the event can
   try {
     assert.ok(core.trip("drill", "ops", Date.now()));
     assert.equal(await value("risk_manager_circuit_breaker_tripped"), 1);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers reconciles open orders with the engine and counts an expired orphan it closes", async () => {
+  const { core, handlers, requests, value, stop } = setup({ orderTtlMs: 1 });
+  try {
+    assert.equal(handlers.reconcile(Date.now(), true, 1000), undefined, "nothing open");
+    handlers.onSignal(envelope("signal", liveSignal()));
+    assert.equal(handlers.reconcile(Date.now(), false, 1000), undefined, "no consumer: no request");
+    const request = handlers.reconcile(Date.now(), true, 1000)!;
+    assert.equal(requests.length, 1);
+    assert.equal(
+      handlers.reconcile(Date.now(), true, 1000),
+      undefined,
+      "one outstanding at a time",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the 1 ms TTL passes
+    const answer = handlers.onExecutionReport(envelope("order_status", {
+      requestId: request.requestId,
+      orders: request.clientOrderIds.map((clientOrderId) => ({ clientOrderId, known: false })),
+      at: Date.now(),
+    }));
+    assert.equal(answer, undefined, "stored at once");
+    assert.equal(core.openOrders().length, 0);
+    assert.equal(await value("risk_manager_orphan_orders_closed_total"), 1);
+    assert.ok(handlers.reconcile(Date.now(), true, 1000) === undefined, "nothing left to ask");
   } finally {
     stop();
   }

@@ -89,6 +89,11 @@ export class RiskManagerMetrics implements CheckRecorder {
     });
   }
 
+  /** An open order execution-engine never received, closed once expired: `risk_manager_orphan_orders_closed_total`. */
+  orphanClosed(): void {
+    this.#families.risk_manager_orphan_orders_closed_total.inc();
+  }
+
   /** The trading state and breaker gauges. */
   state(status: TradingStatus): void {
     this.#families.risk_manager_trading_state.set(STATE_GAUGE[status.state]);

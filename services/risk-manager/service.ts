@@ -58,7 +58,9 @@ export async function startRiskManager(
     settings.strategy,
     settings.limits.dailyLossLimit,
   );
-  const store = StateStore.open(settings.statePath);
+  const store = StateStore.open(settings.statePath, { durability: settings.durability });
+  // The orders channel opens after the core; nothing asks the core before it exists.
+  let orders: ReliableSender | undefined;
   const core: RiskManagerCore = new RiskManagerCore({
     symbols: ctx.config.symbols,
     strategy: settings.strategy,
@@ -67,10 +69,18 @@ export async function startRiskManager(
     markMaxAgeMs: settings.markMaxAgeMs,
     store,
     recorder: metrics,
+    ordersChannel: {
+      live: () => orders?.receiverLive ?? false,
+      pending: () => orders?.pending() ?? 0,
+    },
+    maxOutboxPending: settings.maxOutboxPending,
+    orderTtlMs: settings.orderTtlMs,
+    orderMemoryMs: settings.orderMemoryMs,
+    orderRetentionMs: settings.orderRetentionMs,
     // No change can happen before the sockets and the handlers exist: nothing drives the core.
     onStateChange: (change) => handlers.onStateChange(change),
   });
-  const purged = core.purgeClosedOrders(Date.now());
+  const purged = core.pruneClosedOrders(Date.now()).deleted;
   metrics.state(core.status);
   metrics.portfolio(core);
   log.info("Risk state restored", {
@@ -89,7 +99,6 @@ export async function startRiskManager(
     opened.length = 0;
   };
   let events: Publisher;
-  let orders: ReliableSender;
   let reports: ReliableReceiver;
   let signals: Subscriber;
   let marketData: Subscriber;
@@ -98,11 +107,12 @@ export async function startRiskManager(
       ...ctx.messaging.sender("risk_events"),
     });
     opened.push(events);
-    orders = await ReliableSender.open(settings.orders, {
+    const sender = orders = await ReliableSender.open(settings.orders, {
       ...ctx.messaging.sender("orders"),
       journalPath: settings.statePath === ":memory:" ? undefined : outboxPath(settings.statePath),
+      durability: settings.durability,
     });
-    opened.push(orders);
+    opened.push(sender);
     reports = await ReliableReceiver.open(settings.executionReports, {
       ...ctx.messaging.receiver("execution_reports"),
     });
@@ -124,7 +134,8 @@ export async function startRiskManager(
   const handlers = new RiskManagerHandlers({
     core,
     metrics,
-    sendOrder: (order, trace) => orders.send("order", order, trace),
+    sendOrder: (order, trace) => orders!.send("order", order, trace),
+    sendStatusRequest: (request) => orders!.send("order_status_request", request),
     publishEvent: (type, body, trace) => void events.publish(type, body, trace),
   });
   signals.onMessage((env) => handlers.onSignal(env));
@@ -132,8 +143,24 @@ export async function startRiskManager(
   marketData.onMessage((env) => handlers.onMarketData(env));
 
   const gaugeTimer = setInterval(() => handlers.refreshGauges(), GAUGE_EVERY_MS);
+  // Reconciliation with the engine: as soon as it is there after start-up, then every
+  // reconcileMs (the timer ticks faster so the first request does not wait a period).
+  let lastReconcileAt = -Infinity;
+  const reconcileTimer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastReconcileAt < settings.reconcileMs) return;
+    const live = orders!.receiverLive;
+    if (!live) return;
+    lastReconcileAt = now;
+    handlers.reconcile(now, live, 3 * settings.reconcileMs);
+  }, Math.min(250, settings.reconcileMs));
   const housekeeping = setInterval(() => {
-    handlers.retryReports();
+    try {
+      // Memory holds the open orders and the recently closed ones, whatever the history.
+      core.pruneClosedOrders(Date.now());
+    } catch (error) {
+      log.error("Cannot prune closed orders", { error });
+    }
     try {
       core.flushMarks();
     } catch (error) {
@@ -165,27 +192,25 @@ export async function startRiskManager(
     admin,
     core,
     endpoints: {
-      orders: orders.endpoint,
+      orders: orders!.endpoint,
       executionReports: reports.endpoint,
       publish: events.endpoint,
     },
     ready: () => ({
       state_store: !closed && handlers.pendingReports === 0,
-      orders_channel: !closed,
+      // No order is approved without a live consumer: not ready without one either.
+      orders_channel: !closed && orders!.receiverLive,
     }),
     close: async () => {
       if (closed) return;
       closed = true;
       clearInterval(gaugeTimer);
       clearInterval(housekeeping);
+      clearInterval(reconcileTimer);
+      // A report still waiting for the store ends the process unacknowledged.
+      handlers.close();
       // Inputs first, so nothing new arrives while the outputs drain.
       await closeAll();
-      handlers.retryReports();
-      if (handlers.pendingReports > 0) {
-        log.fatal("Execution reports could not be stored before shut-down", {
-          pending: handlers.pendingReports,
-        });
-      }
       try {
         core.flushMarks();
       } finally {

@@ -132,11 +132,15 @@ Deno.test({
     try {
       // The execution-engine's side: orders in, reports out.
       const orders: Envelope<Order>[] = [];
+      assert.equal(rm.ready!().orders_channel, false, "no consumer of orders yet: not ready");
       const ee = await ReliableReceiver.open(
         `connect:${rm.endpoints.orders}`,
         engine.receiver("orders"),
       );
-      ee.onMessage((env) => void orders.push(env as Envelope<Order>));
+      ee.onMessage((env) => {
+        if (env.type === "order") orders.push(env as Envelope<Order>);
+      });
+      await waitFor("a live consumer of orders", () => rm.ready!().orders_channel);
       const reports = await ReliableSender.open(
         `connect:${rm.endpoints.executionReports}`,
         engine.sender("execution_reports"),

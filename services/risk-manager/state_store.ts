@@ -25,6 +25,29 @@ export interface OrderRecord {
   /** False once the order reached a final state. */
   readonly open: boolean;
   readonly createdAt: number;
+  /** The reference price it was approved at, USD (0 when unknown). */
+  readonly price?: number;
+  /** Average price of the filled quantity applied so far, USD (0 before a fill). */
+  readonly avgPrice?: number;
+  /** When the order expires, epoch ms (0: never; orders learnt from reports). */
+  readonly expiresAt?: number;
+  /**
+   * When its signal expires, epoch ms: until then (and `orderMemoryMs` after) the order
+   * stays in memory, so a replayed signal is denied `DUPLICATE_SIGNAL`.
+   */
+  readonly signalExpiresAt?: number;
+  /** When it was closed, epoch ms (0 while open). */
+  readonly closedAt?: number;
+  /** Why it was closed when no final report closed it (`orphan_expired`, `admin`). */
+  readonly closeReason?: string;
+}
+
+/** How hard a commit is made durable: SQLite `synchronous` NORMAL (`process`) or FULL (`power`). */
+export type Durability = "process" | "power";
+
+/** The `PRAGMA synchronous` of a durability (WAL): NORMAL survives a process crash, FULL a power loss. */
+export function synchronousPragma(durability: Durability): "NORMAL" | "FULL" {
+  return durability === "power" ? "FULL" : "NORMAL";
 }
 
 /** Daily P&L bookkeeping for one trading day (UTC date). */
@@ -40,6 +63,7 @@ export interface DailyPnl {
 /** Everything {@link StateStore.load} restores. */
 export interface StoredState {
   readonly positions: Position[];
+  /** The open orders, and the closed ones still needed in memory (see {@link StateStore.load}). */
   readonly orders: OrderRecord[];
   readonly status: TradingStatus | null;
   readonly daily: DailyPnl | null;
@@ -59,6 +83,50 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_open ON orders (open, created_at);
 `;
 
+/** Columns added after the first release, with the value old rows get. */
+const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
+  ["price", "REAL NOT NULL DEFAULT 0"],
+  ["avg_price", "REAL NOT NULL DEFAULT 0"],
+  ["expires_at", "REAL NOT NULL DEFAULT 0"],
+  ["signal_expires_at", "REAL NOT NULL DEFAULT 0"],
+  ["closed_at", "REAL NOT NULL DEFAULT 0"],
+  ["close_reason", "TEXT"],
+];
+
+/** Indexes that keep start-up and pruning independent of how many orders the table holds. */
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS orders_closed_at ON orders (open, closed_at);
+CREATE INDEX IF NOT EXISTS orders_signal_expiry ON orders (open, signal_expires_at);
+`;
+
+const ORDER_COLUMNS =
+  "client_order_id, signal_id, symbol, side, qty, cum_qty, open, created_at, price, avg_price, expires_at, signal_expires_at, closed_at, close_reason";
+
+function orderFromRow(row: Record<string, unknown>): OrderRecord {
+  return {
+    clientOrderId: String(row.client_order_id),
+    signalId: String(row.signal_id),
+    symbol: String(row.symbol),
+    side: row.side === "sell" ? "sell" as const : "buy" as const,
+    qty: Number(row.qty),
+    cumQty: Number(row.cum_qty),
+    open: Number(row.open) === 1,
+    createdAt: Number(row.created_at),
+    price: Number(row.price),
+    avgPrice: Number(row.avg_price),
+    expiresAt: Number(row.expires_at),
+    signalExpiresAt: Number(row.signal_expires_at),
+    closedAt: Number(row.closed_at),
+    ...(row.close_reason === null ? {} : { closeReason: String(row.close_reason) }),
+  };
+}
+
+/** Options of {@link StateStore.open}. */
+export interface StateStoreOptions {
+  /** `power` (default): every commit survives a power loss (synchronous FULL). */
+  readonly durability?: Durability;
+}
+
 /**
  * The SQLite store. `path` may be `":memory:"` (tests). Throws when the file cannot be
  * opened or is not a risk-manager database.
@@ -74,6 +142,7 @@ export class StateStore {
   #db: DatabaseSync;
   #putPosition: StatementSync;
   #putOrder: StatementSync;
+  #getOrder: StatementSync;
   #putMeta: StatementSync;
   #depth = 0;
   #releaseCheckpoints: () => void = () => {};
@@ -86,18 +155,21 @@ export class StateStore {
        realized = excluded.realized, mark = excluded.mark`,
     );
     this.#putOrder = db.prepare(
-      `INSERT INTO orders (client_order_id, signal_id, symbol, side, qty, cum_qty, open, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (client_order_id) DO UPDATE SET cum_qty = excluded.cum_qty, open = excluded.open`,
+      `INSERT INTO orders (${ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_order_id) DO UPDATE SET cum_qty = excluded.cum_qty,
+       open = excluded.open, avg_price = excluded.avg_price, closed_at = excluded.closed_at,
+       close_reason = excluded.close_reason`,
     );
+    this.#getOrder = db.prepare(`SELECT ${ORDER_COLUMNS} FROM orders WHERE client_order_id = ?`);
     this.#putMeta = db.prepare(
       `INSERT INTO meta (key, value) VALUES (?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     );
   }
 
-  /** Opens (creating the directory and tables) the store at `path`. */
-  static open(path: string): StateStore {
+  /** Opens (creating the directory and tables, adding new columns) the store at `path`. */
+  static open(path: string, options: StateStoreOptions = {}): StateStore {
+    const synchronous = synchronousPragma(options.durability ?? "power");
     if (path !== ":memory:") {
       const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
       if (dir) Deno.mkdirSync(dir, { recursive: true });
@@ -107,9 +179,11 @@ export class StateStore {
       db.exec(
         // busy_timeout first: the checkpoint worker (lib/wal_checkpoint.ts) may still be
         // closing its connection to this file when it is opened again.
-        "PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        `PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`,
       );
       db.exec(SCHEMA);
+      migrate(db);
+      db.exec(INDEXES);
     } catch (error) {
       db.close();
       throw new Error(`Cannot open risk state "${path}": ${(error as Error).message}`);
@@ -120,8 +194,12 @@ export class StateStore {
     return store;
   }
 
-  /** Reads everything back. */
-  load(): StoredState {
+  /**
+   * Reads the state back: positions, status, the day, and the orders memory needs (open
+   * ones, and closed ones closed or whose signal expires at or after `keepSince`, epoch
+   * ms; default all). Through indexes: its cost grows with those, not with history.
+   */
+  load(keepSince = -Infinity): StoredState {
     const positions = this.#db.prepare(
       "SELECT symbol, qty, avg_price, realized, mark FROM positions ORDER BY symbol",
     ).all().map((row) => ({
@@ -132,17 +210,10 @@ export class StateStore {
       mark: row.mark === null ? null : Number(row.mark),
     }));
     const orders = this.#db.prepare(
-      "SELECT client_order_id, signal_id, symbol, side, qty, cum_qty, open, created_at FROM orders",
-    ).all().map((row) => ({
-      clientOrderId: String(row.client_order_id),
-      signalId: String(row.signal_id),
-      symbol: String(row.symbol),
-      side: row.side === "sell" ? "sell" as const : "buy" as const,
-      qty: Number(row.qty),
-      cumQty: Number(row.cum_qty),
-      open: Number(row.open) === 1,
-      createdAt: Number(row.created_at),
-    }));
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE open = 1
+       UNION SELECT ${ORDER_COLUMNS} FROM orders WHERE open = 0 AND closed_at >= ?
+       UNION SELECT ${ORDER_COLUMNS} FROM orders WHERE open = 0 AND signal_expires_at >= ?`,
+    ).all(keepSince, keepSince).map(orderFromRow);
     return {
       positions,
       orders,
@@ -173,7 +244,19 @@ export class StateStore {
       order.cumQty,
       order.open ? 1 : 0,
       order.createdAt,
+      order.price ?? 0,
+      order.avgPrice ?? 0,
+      order.expiresAt ?? 0,
+      order.signalExpiresAt ?? 0,
+      order.closedAt ?? 0,
+      order.closeReason ?? null,
     );
+  }
+
+  /** The order with that client order id, closed ones no longer in memory included. */
+  getOrder(clientOrderId: string): OrderRecord | undefined {
+    const row = this.#getOrder.get(clientOrderId);
+    return row ? orderFromRow(row) : undefined;
   }
 
   /** Writes the trading state. */
@@ -203,12 +286,21 @@ export class StateStore {
     }
   }
 
-  /** Deletes closed orders created before `beforeMs`; returns how many. */
-  purgeClosedOrders(beforeMs: number): number {
-    const result = this.#db.prepare("DELETE FROM orders WHERE open = 0 AND created_at < ?").run(
-      beforeMs,
-    );
+  /**
+   * Deletes up to `limit` closed orders closed before `beforeMs` (epoch ms) whose signal
+   * expired before it too; returns how many. Batched, so one call stays short.
+   */
+  purgeClosedOrders(beforeMs: number, limit = 1000): number {
+    const result = this.#db.prepare(
+      `DELETE FROM orders WHERE rowid IN (SELECT rowid FROM orders
+       WHERE open = 0 AND closed_at < ? AND signal_expires_at < ? LIMIT ?)`,
+    ).run(beforeMs, beforeMs, limit);
     return Number(result.changes);
+  }
+
+  /** Number of rows in the orders table (tests, diagnostics). */
+  orderRows(): number {
+    return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM orders").get()!.n);
   }
 
   /** Closes the database. */
@@ -220,5 +312,31 @@ export class StateStore {
   #meta<T>(key: string): T | null {
     const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key);
     return row ? JSON.parse(String(row.value)) as T : null;
+  }
+}
+
+/**
+ * Adds the columns of {@link ADDED_COLUMNS} that an older file lacks. Old closed rows
+ * count as closed when they were created, and their signals as expired a day after.
+ */
+function migrate(db: DatabaseSync): void {
+  const have = new Set(
+    db.prepare("PRAGMA table_info(orders)").all().map((row) => String(row.name)),
+  );
+  const missing = ADDED_COLUMNS.filter(([name]) => !have.has(name));
+  if (missing.length === 0) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const [name, type] of missing) db.exec(`ALTER TABLE orders ADD COLUMN ${name} ${type}`);
+    if (missing.some(([name]) => name === "closed_at")) {
+      db.exec("UPDATE orders SET closed_at = created_at WHERE open = 0");
+    }
+    if (missing.some(([name]) => name === "signal_expires_at")) {
+      db.exec("UPDATE orders SET signal_expires_at = created_at + 86400000");
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
   }
 }

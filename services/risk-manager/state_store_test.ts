@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { StateStore } from "./state_store.ts";
 import { coreWith, fill, setMark, signal, T0 } from "./testing/fixtures.ts";
 
@@ -112,12 +113,92 @@ Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", ()
   }
 });
 
-Deno.test("RiskManagerCore.purgeClosedOrders() forgets old closed orders only", () => {
-  const e = coreWith();
-  const a = e.onSignal(signal(), T0);
+Deno.test("RiskManagerCore.pruneClosedOrders() forgets closed orders past memory and deletes them past retention", () => {
+  const store = StateStore.open(":memory:");
+  const e = coreWith({ store, orderMemoryMs: 60_000, orderRetentionMs: 86_400_000 });
+  const a = e.onSignal(signal(), T0); // its signal expires at T0 + 5000
   const b = e.onSignal(signal(), T0);
   assert.ok(a.approved && b.approved);
   e.onExecutionReport(fill(a.order.clientOrderId, "buy", 10, 100), T0);
-  assert.equal(e.purgeClosedOrders(T0 + 86_400_001), 1);
+  // At the memory limit: closed 65 s ago but its signal expired exactly 60 s ago: kept.
+  assert.deepEqual(e.pruneClosedOrders(T0 + 65_000), { forgotten: 0, deleted: 0 });
+  assert.deepEqual(e.pruneClosedOrders(T0 + 65_001), { forgotten: 1, deleted: 0 });
+  assert.equal(e.ordersInMemory(), 1, "the open one stays");
+  assert.equal(store.orderRows(), 2, "the row stays for redelivered reports");
+  assert.deepEqual(e.pruneClosedOrders(T0 + 5000 + 86_400_000).deleted, 0);
+  assert.deepEqual(e.pruneClosedOrders(T0 + 5000 + 86_400_001).deleted, 1);
+  assert.equal(store.orderRows(), 1);
   assert.equal(e.openOrders().length, 1);
+});
+
+Deno.test("RiskManagerCore starts with only the open and recent orders in memory, read through indexes, whatever the history", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/risk.sqlite`;
+  try {
+    const store = StateStore.open(path, { durability: "process" });
+    store.transaction(() => {
+      for (let i = 0; i < 5000; i++) {
+        store.putOrder({
+          clientOrderId: `rm-old-${i}`,
+          signalId: `old-${i}`,
+          symbol: "AAPL",
+          side: "buy",
+          qty: 1,
+          cumQty: 1,
+          open: false,
+          createdAt: T0 - 3_600_000,
+          signalExpiresAt: T0 - 3_595_000,
+          closedAt: T0 - 3_600_000,
+        });
+      }
+    });
+    const e = coreWith({ store });
+    const d = e.onSignal(signal(), T0);
+    assert.ok(d.approved);
+    store.close();
+    const again = StateStore.open(path);
+    const restarted = coreWith({ store: again, startedAt: T0 + 1000 });
+    assert.equal(restarted.ordersInMemory(), 1, "the open order only, not 5,001 rows");
+    assert.equal(again.orderRows(), 5001);
+    // A redelivered report of an old order is still recognised from the table.
+    const old = restarted.onExecutionReport(fill("rm-old-7", "buy", 1, 100), T0 + 1000);
+    assert.equal(old.unknownOrder, false);
+    assert.equal(old.kind, "duplicate");
+    again.close();
+    // Start-up reads through the indexes, never a scan of the whole table.
+    const db = new DatabaseSync(path, { readOnly: true });
+    const plan = db.prepare(
+      `EXPLAIN QUERY PLAN SELECT * FROM orders WHERE open = 1
+       UNION SELECT * FROM orders WHERE open = 0 AND closed_at >= 0
+       UNION SELECT * FROM orders WHERE open = 0 AND signal_expires_at >= 0`,
+    ).all().map((row) => String(row.detail));
+    db.close();
+    assert.ok(plan.every((step) => !/^SCAN orders\b/.test(step)), plan.join("; "));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("StateStore adds the new order columns to a file of the first release", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/risk.sqlite`;
+  try {
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE orders (
+      client_order_id TEXT PRIMARY KEY, signal_id TEXT NOT NULL, symbol TEXT NOT NULL,
+      side TEXT NOT NULL, qty REAL NOT NULL, cum_qty REAL NOT NULL, open INTEGER NOT NULL,
+      created_at REAL NOT NULL)`);
+    old.exec(`INSERT INTO orders VALUES ('rm-a', 'a', 'AAPL', 'buy', 10, 10, 0, ${T0}),
+      ('rm-b', 'b', 'AAPL', 'sell', 5, 0, 1, ${T0})`);
+    old.close();
+    const store = StateStore.open(path);
+    const a = store.getOrder("rm-a")!;
+    assert.equal(a.closedAt, T0, "closed when created");
+    assert.equal(a.signalExpiresAt, T0 + 86_400_000);
+    assert.equal(store.getOrder("rm-b")!.open, true);
+    assert.deepEqual(store.load(T0 + 86_400_001).orders.map((o) => o.clientOrderId), ["rm-b"]);
+    store.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -22,6 +22,7 @@ export const LIMITS: Limits = {
   priceCollarBps: 100,
   maxOrdersPerSecond: 1000,
   dailyLossLimit: 5000,
+  exitRateReserve: 0.2,
 };
 
 /** The symbols of the fixtures. */
@@ -110,7 +111,11 @@ export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
     netAfter: 1000,
     openOrders: 0,
     rateTokens: 1000,
+    rateReserve: 0,
     dailyPnl: 0,
+    ordersChannelLive: true,
+    outboxPending: 0,
+    maxOutboxPending: 1000,
     ...over,
   };
 }
@@ -160,6 +165,7 @@ export function coreWith(
     sizing: { notionalPerOrder: 1000, minQty: 0.001 },
     markMaxAgeMs: 5000,
     store: StateStore.open(":memory:"),
+    startedAt: T0,
     ...over,
     limits: { ...LIMITS, ...over.limits },
   });
