@@ -10,6 +10,11 @@ const STATS: CoreStats = {
   lateTrades: 1,
   bookErrors: 0,
   crossed: 0,
+  oneSidedQuotes: 0,
+  excludedTrades: 0,
+  corrections: 0,
+  lateCorrections: 0,
+  unknownCorrections: 0,
   lastFrameAt: 1_700_000_000_000,
 };
 
