@@ -49,7 +49,7 @@ import { MarketStatus } from "./market_status.ts";
 import type { CoreRecorder } from "./metrics.ts";
 import { OrderBook } from "./order_book.ts";
 import { eligibility } from "./trade_conditions.ts";
-import { type LedgerTrade, tradeKey, TradeLedger } from "./trade_ledger.ts";
+import { tradeKey, TradeLedger } from "./trade_ledger.ts";
 
 /** What the core publishes: an envelope type and its body (bodies satisfy lib/types.ts). */
 export type Outgoing =

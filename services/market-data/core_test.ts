@@ -425,7 +425,7 @@ Deno.test("MarketDataCore counts a cancel for a published bar as late, and one f
     log: {
       parseError: () => {},
       lateTrade: () => {},
-      lateCorrection: (symbol, action, outcome) => void reported.push(`${outcome} ${action}`),
+      lateCorrection: (_symbol, action, outcome) => void reported.push(`${outcome} ${action}`),
     },
   });
   core.handle({ receivedTs: nowMs(), frame: JSON.stringify([CANCEL_ERROR_PY]) });
