@@ -48,3 +48,24 @@ Deno.test("the admin API has no write route", async () => {
   assert.equal(response.status, 404);
   await response.body?.cancel();
 });
+
+Deno.test("GET /admin/status lists every symbol's trading status", async () => {
+  const status = {
+    symbol: "AAPL",
+    state: "halted",
+    reason: "trading_halt",
+    haltCode: "H",
+    haltReasonCode: "T12",
+    nextOpen: null,
+    nextClose: null,
+    exchange: "alpaca",
+    at: 1,
+  } as const;
+  const admin = createMarketDataAdminApi({
+    core: { stats: STATS },
+    feed: { exchange: "alpaca", connected: () => true },
+    lastFrameAgeMs: () => null,
+    statuses: () => [status],
+  });
+  assert.deepEqual(await (await admin.request("/admin/status")).json(), [status]);
+});

@@ -10,7 +10,10 @@
  * - scripted refusals with the documented frames (`testing/alpaca_fixtures.ts`): an error
  *   code answering `auth` (`authError`) or `subscribe` (`subscribeError`), and an HTTP
  *   status refusing the WebSocket upgrade (`upgradeStatus`);
- * - every message it builds has `T` first (the Go SDK requires it).
+ * - every message it builds has `T` first (the Go SDK requires it);
+ * - the trading API's `GET /v2/clock` and `GET /v2/calendar` (at {@link tradingUrl}):
+ *   the clock in the documented shape around the current time (`marketOpen`), the
+ *   calendar as set (`calendar`); wrong keys get 401 with the documented body.
  * Tests push data frames of every kind and misbehaviour (server close, silence,
  * slow-client errors) through it.
  * @module
@@ -52,12 +55,22 @@ export class FakeAlpacaServer {
   upgradeStatus: number | undefined;
   /** Time the client has to authenticate before 404 `auth timeout`; default 10 s. */
   authTimeoutMs = 10_000;
+  /** Whether `GET /v2/clock` says the market is open. */
+  marketOpen = true;
+  /** The body of `GET /v2/calendar`. */
+  calendar: unknown = [];
+  /** REST requests seen (`GET /v2/clock`, ...). */
+  readonly rest: string[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
 
   constructor(readonly keyId = "key", readonly secretKey = "secret") {
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       (req) => {
+        const url = new URL(req.url);
+        if (url.pathname === "/v2/clock" || url.pathname === "/v2/calendar") {
+          return this.#rest(req, url);
+        }
         if (this.upgradeStatus !== undefined) {
           return new Response(JSON.stringify({ message: "forbidden." }), {
             status: this.upgradeStatus,
@@ -96,6 +109,33 @@ export class FakeAlpacaServer {
   /** The base URL (`ws://127.0.0.1:PORT`). */
   get base(): string {
     return `ws://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** The trading API URL (`marketData.alpaca.tradingUrl` of a test). */
+  get tradingUrl(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  #rest(req: Request, url: URL): Response {
+    this.rest.push(`${req.method} ${url.pathname}`);
+    if (
+      req.headers.get("apca-api-key-id") !== this.keyId ||
+      req.headers.get("apca-api-secret-key") !== this.secretKey
+    ) {
+      // Petersoj/alpaca-java#156: Alpaca's answer to keys it does not know.
+      return Response.json({ code: 40110000, message: "request is not authorized" }, {
+        status: 401,
+      });
+    }
+    if (url.pathname === "/v2/calendar") return Response.json(this.calendar);
+    const now = Date.now();
+    const hour = 3_600_000;
+    return Response.json({
+      timestamp: new Date(now).toISOString(),
+      is_open: this.marketOpen,
+      next_open: new Date(now + (this.marketOpen ? 20 : 1) * hour).toISOString(),
+      next_close: new Date(now + (this.marketOpen ? 1 : 8) * hour).toISOString(),
+    });
   }
 
   /** The stock stream URL (`marketData.alpaca.stocksUrl` of a test). */
