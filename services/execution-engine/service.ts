@@ -55,6 +55,7 @@ export function createVenue(
   if (config.venue === "sim") {
     return new SimVenue({
       ...config.sim,
+      hoursUtc: config.sim.hoursUtc ?? ctx.config.session.hoursUtc,
       symbols: ctx.config.symbols,
       onApiCall: (call) => metrics.apiCall(call),
     }, prices);
@@ -74,11 +75,24 @@ export function createVenue(
     retryBaseMs: config.alpaca.retryBaseMs,
     limiter: new RateLimiter({ limit: config.alpaca.requestsPerMinute, windowMs: 60_000 }),
     metrics,
+    rateLimitMaxWaitMs: config.alpaca.rateLimitMaxWaitMs,
   });
   return new AlpacaVenue({
     client,
-    stream: { url: config.alpaca.streamUrl, keyId, secretKey, metrics },
+    stream: {
+      url: config.alpaca.streamUrl,
+      keyId,
+      secretKey,
+      metrics,
+      idleMs: config.alpaca.streamIdleMs,
+      probeTimeoutMs: config.alpaca.streamProbeTimeoutMs,
+    },
     startTimeoutMs: config.alpaca.timeoutMs,
+    symbols: ctx.config.symbols,
+    extendedHours: ctx.config.session.extendedHours,
+    clockPollMs: ctx.config.session.clockPollMs,
+    accountPollMs: config.alpaca.accountPollMs,
+    metrics,
   });
 }
 
@@ -157,7 +171,10 @@ export async function startExecutionEngine(
     open: core.openCount(),
   });
   return {
-    admin: createExecutionEngineAdminApi({ journal }),
+    admin: createExecutionEngineAdminApi({
+      journal,
+      ...(venue instanceof AlpacaVenue ? { venuePositions: () => venue.positions() } : {}),
+    }),
     core,
     journal,
     prices,

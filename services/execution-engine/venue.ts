@@ -22,6 +22,9 @@ export const REJECTION_REASONS = [
   "rate_limited",
   "venue_unavailable",
   "venue_lost",
+  "session_unknown",
+  "invalid_time_in_force",
+  "account_blocked",
 ] as const;
 /** One of {@link REJECTION_REASONS}. */
 export type RejectionReason = typeof REJECTION_REASONS[number];
