@@ -173,10 +173,15 @@ Deno.test("AlpacaVenue never sends a market order after the close, which Alpaca 
         }),
         1,
       );
-      // What the venue protects against: the fake, like Alpaca, queues such an order.
-      const client = makeFakeAlpacaVenue(fake, metrics.recorder);
-      await client.start();
-      await client.close();
+      // What the venue protects against: the fake, like Alpaca, takes such an order and queues it.
+      const res = await fetch(`${fake.baseUrl}/v2/orders`, {
+        method: "POST",
+        headers: { "APCA-API-KEY-ID": "key", "APCA-API-SECRET-KEY": "secret" },
+        body: JSON.stringify(AlpacaClient.orderBody(makeOrder({ clientOrderId: "direct" }))),
+      });
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).status, "accepted");
+      assert.deepEqual(fake.queued, ["direct"]);
     },
     { now: () => AFTER_CLOSE_NOW },
     afterClose,
@@ -215,7 +220,7 @@ Deno.test("AlpacaVenue sends a limit day order in after-hours with extended_hour
 
 Deno.test("AlpacaVenue refuses a stock order while the session is unknown, and trades crypto around the clock", () =>
   run(
-    async (fake, { core, reports }) => {
+    async (_fake, { core, reports }) => {
       await handleOrder(core, makeOrder({ symbol: "AAPL" }), "t");
       const crypto = makeOrder({ symbol: "BTC/USD", timeInForce: "gtc", qty: 1 });
       await handleOrder(core, crypto, "t");

@@ -19,7 +19,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import { EXIT } from "../../lib/service.ts";
-import type { Book, Order, Quote, Trade } from "../../lib/types.ts";
+import type { Book, OneSidedQuote, Order, Quote, Trade, TradeCorrection } from "../../lib/types.ts";
 import type { Acceptance, ExecutionEngineCore } from "./core.ts";
 import type { PriceBook } from "./price_book.ts";
 
@@ -72,7 +72,10 @@ export class ExecutionEngineHandlers {
     }
   }
 
-  /** A `quote`, `book` or `trade` from market-data: updates the price book. */
+  /**
+   * A `quote`, `book`, `trade`, `one_sided_quote` or `trade_correction` from market-data:
+   * updates the price book.
+   */
   onMarketData(envelope: Envelope): void {
     switch (envelope.type) {
       case "quote":
@@ -83,6 +86,12 @@ export class ExecutionEngineHandlers {
         break;
       case "trade":
         this.#prices.trade(envelope.body as Trade);
+        break;
+      case "one_sided_quote":
+        this.#prices.oneSidedQuote(envelope.body as OneSidedQuote);
+        break;
+      case "trade_correction":
+        this.#prices.correction(envelope.body as TradeCorrection);
         break;
     }
   }

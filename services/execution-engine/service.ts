@@ -147,7 +147,13 @@ export async function startExecutionEngine(
     await venue.start();
     if (venue.name === "sim") {
       marketData = await Subscriber.open([...config.marketData], {
-        ...ctx.messaging.receiver("market_data", ["quote", "book", "trade"]),
+        ...ctx.messaging.receiver("market_data", [
+          "quote",
+          "book",
+          "trade",
+          "one_sided_quote",
+          "trade_correction",
+        ]),
       });
       marketData.onMessage((envelope) => handlers.onMarketData(envelope));
     }
