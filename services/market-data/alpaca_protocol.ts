@@ -206,8 +206,8 @@ export interface ParsedFrame {
   readonly errors: ParseError[];
 }
 
-/** A 16-digit run: the shortest an integer at or above 2^53 can be. */
-const LONG_DIGITS = /\d{16}/;
+/** An id key followed by 16 digits: the shortest an integer at or above 2^53 can be. */
+const LONG_DIGITS = /"(?:i|oi|ci)"\s*:\s*-?\d{16}/;
 /** An id key (`i`, `oi`, `ci`) holding an integer of 16 digits or more. */
 const LONG_ID = /([{,]\s*"(?:i|oi|ci)"\s*:\s*)(-?\d{16,})(?=\s*[,}])/g;
 
@@ -352,19 +352,25 @@ function parseData(type: DataType, message: Obj): FeedMessage | ParseError {
       }
       const conditions = conditionsOf(message.c);
       if (conditions === undefined) return fail("invalid_field", "trade c");
+      const trade: {
+        kind: "trade";
+        symbol: string;
+        price: number;
+        size: number;
+        exchangeTs: number;
+        tradeId?: string;
+        venue?: string;
+        conditions?: readonly string[];
+        tape?: string;
+      } = { kind: "trade", symbol, price: message.p, size: message.s, exchangeTs };
+      // Assigned, not spread: this is the hottest path of the feed.
       const tradeId = tradeIdOf(message.i);
+      if (tradeId !== undefined) trade.tradeId = tradeId;
       const venue = code(message.x);
-      return {
-        kind: "trade",
-        symbol,
-        price: message.p,
-        size: message.s,
-        exchangeTs,
-        ...(tradeId !== undefined ? { tradeId } : {}),
-        ...(venue !== undefined ? { venue } : {}),
-        ...(conditions.length > 0 ? { conditions } : {}),
-        ...(tape !== undefined ? { tape } : {}),
-      };
+      if (venue !== undefined) trade.venue = venue;
+      if (conditions.length > 0) trade.conditions = conditions;
+      if (tape !== undefined) trade.tape = tape;
+      return trade;
     }
     case "q": {
       if (

@@ -267,19 +267,17 @@ export class MarketDataCore {
     switch (message.kind) {
       case "trade": {
         const eligible = eligibility(message.conditions, message.tape);
-        this.#publish({
-          type: "trade",
-          body: {
-            symbol: message.symbol,
-            price: message.price,
-            size: message.size,
-            exchange: this.exchange,
-            exchangeTs: message.exchangeTs,
-            receivedTs,
-            ...(message.tradeId !== undefined ? { tradeId: message.tradeId } : {}),
-            ...(eligible.price ? {} : { eligible: false }),
-          },
-        });
+        const body: Trade = {
+          symbol: message.symbol,
+          price: message.price,
+          size: message.size,
+          exchange: this.exchange,
+          exchangeTs: message.exchangeTs,
+          receivedTs,
+        };
+        if (message.tradeId !== undefined) body.tradeId = message.tradeId;
+        if (!eligible.price) body.eligible = false;
+        this.#publish({ type: "trade", body });
         if (!eligible.price || !eligible.volume) {
           this.stats.excludedTrades++;
           this.#metrics?.tradeExcluded(eligible.price ? "volume" : "price");

@@ -62,7 +62,6 @@ export class TradeLedger {
    */
   record(trade: LedgerTrade): void {
     if (trade.key !== "") {
-      this.#byKey.delete(trade.key);
       this.#byKey.set(trade.key, trade);
       if (this.#byKey.size > this.#capacity) {
         this.#byKey.delete(this.#byKey.keys().next().value!);
