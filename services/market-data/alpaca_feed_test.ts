@@ -6,6 +6,7 @@ import {
   backoffMs,
   errorTypeOfCode,
   errorTypeOfConnectError,
+  isHandshake4xx,
 } from "./alpaca_feed.ts";
 import type { ConnectionErrorType, FeedEvent } from "./feed.ts";
 import { coreHarness } from "./testing/core_harness.ts";
@@ -224,6 +225,13 @@ Deno.test("errorTypeOfCode() and errorTypeOfConnectError() map onto the closed s
   assert.equal(errorTypeOfCode(406), "connection_limit");
   assert.equal(errorTypeOfCode(407), "slow_client");
   assert.equal(errorTypeOfCode(409), "subscription_error");
+  assert.equal(errorTypeOfCode(411), "auth_failed");
+  assert.equal(
+    isHandshake4xx("NetworkError: failed to connect to WebSocket: Invalid status code: 403"),
+    true,
+  );
+  assert.equal(isHandshake4xx("Invalid status code: 429"), false);
+  assert.equal(isHandshake4xx("Connection refused"), false);
   assert.equal(errorTypeOfCode(500), "server_error");
   assert.equal(errorTypeOfCode(999), "protocol_error");
   assert.equal(errorTypeOfConnectError("failed to lookup address information"), "dns");
