@@ -8,6 +8,7 @@ import { nowMs } from "../lib/clock.ts";
 import { MarketDataCore } from "../services/market-data/core.ts";
 import { MarketDataMetrics } from "../services/market-data/metrics.ts";
 import { OrderBook } from "../services/market-data/order_book.ts";
+import { parseFrame } from "../services/market-data/alpaca_protocol.ts";
 import {
   SIM_TRAFFIC_SYMBOLS,
   simTrafficFrames,
@@ -81,4 +82,37 @@ Deno.bench("OrderBook.apply delta + top() + levels(10)", { group: "book" }, () =
   book.apply(delta.bids, delta.asks, false);
   book.top(10);
   book.levels(10);
+});
+
+// Item 5 of issue 16: crypto trade ids above 2^53 kept exact. The parser quotes them before
+// JSON.parse; these measure what that costs on a frame that has them and on one that has not.
+const cryptoTrade = (n: number) =>
+  `{"T":"t","S":"AVAX/USD","p":${
+    47 + n / 1000
+  },"s":29.205707815,"t":"2024-03-12T10:27:48.858228144Z","i":${
+    3447222699101865076n + BigInt(n)
+  },"tks":"S"}`;
+const bigIdFrame = `[${Array.from({ length: FRAME }, (_, n) => cryptoTrade(n)).join(",")}]`;
+// The same frame with ids below 2^53 (15 digits): what the parse costs without quoting.
+const smallIdFrame = bigIdFrame.replaceAll(/"i":(\d{15})\d+/g, '"i":$1');
+const stockFrame = textFrames[0];
+Deno.bench(`parseFrame: ${FRAME} crypto trades with ids above 2^53`, { group: "parse" }, () => {
+  parseFrame(bigIdFrame);
+});
+Deno.bench(`parseFrame: the same ${FRAME} crypto trades with 15-digit ids`, {
+  group: "parse",
+  baseline: true,
+}, () => {
+  parseFrame(smallIdFrame);
+});
+Deno.bench(`JSON.parse alone: the same ${FRAME} crypto trades (ids rounded)`, {
+  group: "parse",
+}, () => {
+  JSON.parse(bigIdFrame);
+});
+Deno.bench(`parseFrame: sim frame of ${FRAME} messages (no long ids)`, { group: "parse" }, () => {
+  parseFrame(stockFrame);
+});
+Deno.bench(`JSON.parse alone: sim frame of ${FRAME} messages`, { group: "parse" }, () => {
+  JSON.parse(stockFrame);
 });

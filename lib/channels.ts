@@ -7,7 +7,7 @@
  *
  * | channel             | policy        | from             | to                                          | types                             |
  * | ------------------- | ------------- | ---------------- | ------------------------------------------- | --------------------------------- |
- * | `market_data`       | may drop      | market-data      | signal-bridge, risk-manager, execution-engine | trade, quote, book, bar         |
+ * | `market_data`       | may drop      | market-data      | signal-bridge, risk-manager, execution-engine | trade, quote, book, bar, one_sided_quote, trading_status, luld_band, trade_correction |
  * | `signals`           | may drop      | signal-bridge    | risk-manager                                | signal                            |
  * | `risk_events`       | may drop      | risk-manager     | (operators' tools)                          | trading_state, risk_denial        |
  * | `orders`            | must not lose | risk-manager     | execution-engine                            | order, order_status_request       |
@@ -57,7 +57,16 @@ export const CHANNELS = {
     policy: "may_drop",
     from: "market-data",
     to: ["signal-bridge", "risk-manager", "execution-engine"],
-    types: ["trade", "quote", "book", "bar"],
+    types: [
+      "trade",
+      "quote",
+      "book",
+      "bar",
+      "one_sided_quote",
+      "trading_status",
+      "luld_band",
+      "trade_correction",
+    ],
   }),
   signals: channel({
     name: "signals",

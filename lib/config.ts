@@ -32,6 +32,16 @@ const symbol = z.string().regex(
   "must be a symbol like AAPL or BTC/USD",
 );
 
+const hhmm = z.string().regex(/^\d{2}:\d{2}$/, 'must be "HH:MM"');
+
+/** Default session settings (no hours: always open; no extended-hours orders). */
+export const DEFAULT_SESSION = Object.freeze({
+  hoursUtc: null,
+  extendedHours: false,
+  clockPollMs: 60_000,
+  publishMs: 5_000,
+});
+
 /** Default periods and windows of signal-bridge's streaming features (MACD 12/26/9, RSI 14). */
 export const DEFAULT_FEATURES = Object.freeze({
   emaFast: 12,
@@ -60,6 +70,26 @@ export const ConfigSchema = z.strictObject({
     /** The services' CURVE certificates (lib/keys.ts); created on first run when empty. */
     keysDir: z.string().min(1),
   }).default({ mode: "curve", keysDir: "data/keys" }),
+  /**
+   * Market sessions (lib/market_session.ts). With the Alpaca feed and venue the session
+   * comes from Alpaca's `/v2/clock` and `/v2/calendar`; with the sim and replay feeds and
+   * the paper venue from `hoursUtc`. Crypto trades around the clock either way.
+   */
+  session: z.strictObject({
+    /** Regular session of stock symbols for the sim, "HH:MM" UTC, Monday to Friday; null = always open. */
+    hoursUtc: z.strictObject({ open: hhmm, close: hhmm }).nullable(),
+    /**
+     * Extended hours (Alpaca's pre-market and after-hours): false (default) = no order for a
+     * stock outside the regular session; true = limit orders with time in force `day` are
+     * sent with `extended_hours: true` then (Alpaca's rule: limit and day only). Market
+     * orders never leave outside the regular session.
+     */
+    extendedHours: z.boolean(),
+    /** How often Alpaca's clock and calendar are read (ms). */
+    clockPollMs: positive,
+    /** How often market-data publishes every symbol's trading status again (ms). */
+    publishMs: positive,
+  }).default(DEFAULT_SESSION),
   marketData: z.strictObject({
     http,
     publish: endpoint,
@@ -84,6 +114,13 @@ export const ConfigSchema = z.strictObject({
       cryptoUrl: z.url(),
       reconnectMinMs: positive,
       reconnectMaxMs: positive,
+      /** The trading API, where the clock and calendar are read. */
+      tradingUrl: z.url().default("https://paper-api.alpaca.markets"),
+      /**
+       * Subscribe trading statuses (halts) and LULD bands on the stock stream. A plan
+       * without them answers 409 insufficient subscription, which stops the feed: set false.
+       */
+      statuses: z.boolean().default(true),
     }),
   }),
   signalBridge: z.strictObject({
@@ -200,6 +237,18 @@ export const ConfigSchema = z.strictObject({
       timeoutMs: positive,
       maxRetries: z.number().int().min(0).max(10),
       retryBaseMs: positive,
+      /**
+       * Longest a request waits out 429s (until `X-RateLimit-Reset`) before giving up; a
+       * new order that only ever got 429 is then rejected `rate_limited` (it never reached
+       * Alpaca), not left unknown.
+       */
+      rateLimitMaxWaitMs: positive.default(65_000),
+      /** A trade_updates stream silent this long is probed (a `listen`, which Alpaca acknowledges). */
+      streamIdleMs: positive.default(15_000),
+      /** No frame this long after a probe: the stream is half-open, reconnect and resync. */
+      streamProbeTimeoutMs: positive.default(5_000),
+      /** How often the account and positions are read again (ms). */
+      accountPollMs: positive.default(60_000),
     }),
     reconcileMs: positive,
     /** `power` (default) or `process`: how hard the journal's commits are made durable (as `riskManager.durability`). */
@@ -319,6 +368,17 @@ function crossChecks(c: Config, source: string): void {
         fail(`marketData.sim.startPrices.${s}`, "must be set for every symbol", undefined);
       }
     }
+  }
+  const hours = c.session.hoursUtc;
+  if (hours !== null && hours.open >= hours.close) {
+    fail("session.hoursUtc.close", `must be after open ${hours.open}`, hours.close);
+  }
+  const simHours = c.executionEngine.sim.hoursUtc;
+  if (
+    simHours !== null && hours !== null &&
+    (simHours.open !== hours.open || simHours.close !== hours.close)
+  ) {
+    fail("executionEngine.sim.hoursUtc", "must equal session.hoursUtc or be null", simHours);
   }
   const sbf = c.signalBridge.features;
   if (sbf.emaFast >= sbf.emaSlow) {

@@ -170,3 +170,35 @@ Deno.test("the order lifecycle and durability settings default safely and name a
     /"riskManager\.orderTtlMs" must be > 0, got 0/,
   );
 });
+
+Deno.test("the session section and the new Alpaca keys default when a file predates them", () => {
+  const raw = base();
+  delete raw.session;
+  delete raw.marketData.alpaca.tradingUrl;
+  delete raw.marketData.alpaca.statuses;
+  delete raw.executionEngine.alpaca.rateLimitMaxWaitMs;
+  const c = parseConfig(raw);
+  assert.deepEqual(c.session, {
+    hoursUtc: null,
+    extendedHours: false,
+    clockPollMs: 60_000,
+    publishMs: 5_000,
+  });
+  assert.equal(c.marketData.alpaca.statuses, true);
+  assert.equal(c.executionEngine.alpaca.rateLimitMaxWaitMs, 65_000);
+});
+
+Deno.test("session hours that close before they open, or disagree with the paper venue's, are refused", () => {
+  assert.match(
+    errorOf((c) => (c.session.hoursUtc = { open: "21:00", close: "14:30" })),
+    /"session\.hoursUtc\.close" must be after open 21:00, got "14:30"/,
+  );
+  assert.match(
+    errorOf((c) => {
+      c.session.hoursUtc = { open: "14:30", close: "21:00" };
+      c.executionEngine.sim.hoursUtc = { open: "13:30", close: "20:00" };
+    }),
+    /"executionEngine\.sim\.hoursUtc" must equal session\.hoursUtc or be null/,
+  );
+  assert.match(errorOf((c) => (c.session.hoursUtc = { open: "9:30", close: "16:00" })), /HH:MM/);
+});

@@ -286,6 +286,49 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "market_data_trade_corrections_total",
+    help: "Trade corrections and cancels/errors from the exchange, by outcome " +
+      "(applied to open bars, late: the bar was published, unknown: the trade was not seen)",
+    type: "counter",
+    labelNames: ["exchange", "action", "outcome"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_trades_excluded_total",
+    help: "Trades whose conditions kept them out of bar prices (scope price) or bar volume " +
+      "(scope volume)",
+    type: "counter",
+    labelNames: ["exchange", "scope"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_market_state",
+    help: "Trading status of a symbol: 0 open, 1 extended hours, 2 closed, 3 halted",
+    type: "gauge",
+    labelNames: ["symbol"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_server_errors_total",
+    help: "Error messages sent by the exchange's stream, by error code",
+    type: "counter",
+    labelNames: ["exchange", "code"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_stopped",
+    help: "1 while a feed connection has stopped reconnecting after an error no reconnect " +
+      "can mend (Alpaca 402, 409, 410, 411), else 0",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
     name: "signal_bridge_signals_suppressed_total",
     help: "Signals not emitted, by reason",
     type: "counter",
@@ -356,6 +399,32 @@ export const CATALOGUE = [
     type: "histogram",
     labelNames: ["exchange"],
     buckets: [100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_api_rate_limit_remaining",
+    help: "Requests left in the venue's rate-limit window (X-RateLimit-Remaining of the " +
+      "latest answer)",
+    type: "gauge",
+    labelNames: [],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_venue_position_qty",
+    help: "Position the venue holds per symbol (signed; short below zero), from its " +
+      "positions and the position_qty of fills",
+    type: "gauge",
+    labelNames: ["symbol"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_venue_account_tradable",
+    help: "1 while the venue account may trade (status ACTIVE, not blocked), else 0",
+    type: "gauge",
+    labelNames: [],
     owner: "execution-engine",
     seed: false,
   }),

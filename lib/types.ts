@@ -28,6 +28,12 @@ export const TradeSchema = z.object({
   exchangeTs: ts,
   receivedTs: ts,
   tradeId: z.string().optional(),
+  /**
+   * `false` when the print's trade conditions keep it out of a bar's prices and the last
+   * price (odd lot, average price, Form T...: Alpaca's own bar rule, see market-data's
+   * README); absent or `true` when it may set them.
+   */
+  eligible: z.boolean().optional(),
 });
 export type Trade = z.infer<typeof TradeSchema>;
 
@@ -43,6 +49,127 @@ export const QuoteSchema = z.object({
   receivedTs: ts,
 });
 export type Quote = z.infer<typeof QuoteSchema>;
+
+/**
+ * A top-of-book quote with a side missing: a side whose price or size is zero on the wire
+ * (Alpaca sends 0/0 for an empty side) is `null` here, so no one trades against it. A quote
+ * with both sides present is a {@link QuoteSchema} `quote` instead.
+ */
+export const OneSidedQuoteSchema = z.object({
+  symbol,
+  bidPrice: price.nullable(),
+  bidSize: size,
+  askPrice: price.nullable(),
+  askSize: size,
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+});
+export type OneSidedQuote = z.infer<typeof OneSidedQuoteSchema>;
+
+/**
+ * Market states of a symbol: `open` (regular session, or around the clock for crypto),
+ * `extended` (Alpaca's pre-market or after-hours: only limit `day` orders flagged
+ * `extended_hours` trade), `closed`, `halted` (a trading halt or volatility pause reported
+ * by the listing market).
+ */
+export const MARKET_STATES = ["open", "extended", "closed", "halted"] as const;
+export type MarketState = typeof MARKET_STATES[number];
+
+/**
+ * Why a symbol is in its state: `regular_session`, `extended_session`, `outside_session`,
+ * `always_open` (crypto, or no hours configured), `session_unknown` (the exchange clock
+ * could not be read yet), `trading_halt`, `volatility_pause`, `quotation_only` (quotes
+ * resumed, trading not yet).
+ */
+export const MARKET_STATE_REASONS = [
+  "regular_session",
+  "extended_session",
+  "outside_session",
+  "always_open",
+  "session_unknown",
+  "trading_halt",
+  "volatility_pause",
+  "quotation_only",
+] as const;
+export type MarketStateReason = typeof MARKET_STATE_REASONS[number];
+
+/**
+ * A symbol's trading status, published by market-data on every change and again every
+ * `session.publishMs`, so a subscriber that joins late learns it: whether the session is
+ * open, and whether the listing market halted the symbol.
+ */
+export const TradingStatusSchema = z.object({
+  symbol,
+  state: z.enum(MARKET_STATES),
+  reason: z.enum(MARKET_STATE_REASONS),
+  /** The exchange's status and reason codes of a halt (`sc`, `rc`), when one is in force. */
+  haltCode: z.string().max(8).optional(),
+  haltReasonCode: z.string().max(8).optional(),
+  /** When the regular session next opens and closes (epoch ms), when known. */
+  nextOpen: ts.nullable(),
+  nextClose: ts.nullable(),
+  exchange: z.string(),
+  /** When market-data computed this state (epoch ms). */
+  at: ts,
+});
+export type TradingStatus = z.infer<typeof TradingStatusSchema>;
+
+/** A Limit Up-Limit Down price band of a stock, as its listing market published it. */
+export const LuldBandSchema = z.object({
+  symbol,
+  limitUp: price,
+  limitDown: price,
+  /** The LULD indicator of the message (`i`), e.g. `B`. */
+  indicator: z.string().max(4),
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+});
+export type LuldBand = z.infer<typeof LuldBandSchema>;
+
+/**
+ * A correction (`correct`: the print's price or size changed) or cancel (`cancel`: the print
+ * did not happen, or was an error) of an earlier trade, with the outcome of applying it:
+ * `applied` (taken out of, or replaced in, the open bars), `late` (its bars were already
+ * published; only the last price was mended), `unknown` (the trade was never seen, or too
+ * long ago). `lastPrice` is the symbol's last eligible trade price after it (null when no
+ * eligible trade is left): a consumer replaces its last price with it.
+ */
+export const TradeCorrectionSchema = z.object({
+  symbol,
+  action: z.enum(["cancel", "correct"]),
+  tradeId: z.string().max(40),
+  originalPrice: price,
+  originalSize: size,
+  correctedPrice: price.nullable(),
+  correctedSize: size.nullable(),
+  outcome: z.enum(["applied", "late", "unknown"]),
+  lastPrice: price.nullable(),
+  exchange: z.string(),
+  exchangeTs: ts,
+  receivedTs: ts,
+});
+export type TradeCorrection = z.infer<typeof TradeCorrectionSchema>;
+
+/**
+ * The positions the venue holds (Alpaca's `GET /v2/positions`, kept current by the
+ * `position_qty` of fills), as execution-engine serves them on `GET /admin/venue/positions`
+ * for reconciliation with risk-manager's book. `qty` is signed (short below zero).
+ */
+export const VenuePositionsSchema = z.object({
+  venue: z.string(),
+  /** When the positions were last read in full from the venue (epoch ms). */
+  readAt: ts,
+  positions: z.array(z.object({
+    symbol,
+    qty: z.number().finite(),
+    avgEntryPrice: z.number().nonnegative().finite(),
+    /** When this position last changed (a full read, or a fill's `position_qty`), epoch ms. */
+    updatedAt: ts,
+  })),
+});
+export type VenuePositions = z.infer<typeof VenuePositionsSchema>;
 
 /** The top levels of an order book after an update, with derived figures. */
 export const BookSchema = z.object({
@@ -221,6 +348,10 @@ export const SCHEMAS = {
   quote: QuoteSchema,
   book: BookSchema,
   bar: BarSchema,
+  one_sided_quote: OneSidedQuoteSchema,
+  trading_status: TradingStatusSchema,
+  luld_band: LuldBandSchema,
+  trade_correction: TradeCorrectionSchema,
   signal: SignalSchema,
   order: OrderSchema,
   order_status_request: OrderStatusRequestSchema,
@@ -289,9 +420,10 @@ const FAST_CHECKS: Partial<Record<MessageType, (b: unknown) => boolean>> = {
   trade: (b) =>
     isObj(b) && isSym(b.symbol) && isPrice(b.price) && isNonNeg(b.size) &&
     typeof b.exchange === "string" && isNonNeg(b.exchangeTs) && isNonNeg(b.receivedTs) &&
-    (Object.hasOwn(b, "tradeId")
-      ? typeof b.tradeId === "string" && keyCount(b) === 7
-      : keyCount(b) === 6),
+    (!Object.hasOwn(b, "tradeId") || typeof b.tradeId === "string") &&
+    (!Object.hasOwn(b, "eligible") || typeof b.eligible === "boolean") &&
+    keyCount(b) === 6 + (Object.hasOwn(b, "tradeId") ? 1 : 0) +
+        (Object.hasOwn(b, "eligible") ? 1 : 0),
   quote: (b) =>
     isObj(b) && isSym(b.symbol) && isPrice(b.bidPrice) && isNonNeg(b.bidSize) &&
     isPrice(b.askPrice) && isNonNeg(b.askSize) && typeof b.exchange === "string" &&

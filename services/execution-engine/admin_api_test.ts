@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { VenuePositionsSchema } from "../../lib/types.ts";
 import { createExecutionEngineAdminApi } from "./admin_api.ts";
 import { Journal } from "./journal.ts";
 import { makeOrder } from "./testing/fixtures.ts";
@@ -52,4 +53,23 @@ Deno.test("GET /admin/orders/:id answers 404 for an order the journal does not h
   assert.equal(res.status, 404);
   assert.deepEqual(await res.json(), { error: "not_found" });
   journal.close();
+});
+
+Deno.test("GET /admin/venue/positions serves the venue's positions, and 404 for the paper venue", async () => {
+  const journal = new Journal(":memory:");
+  try {
+    const positions = {
+      venue: "alpaca",
+      readAt: 5,
+      positions: [{ symbol: "AAPL", qty: 5, avgEntryPrice: 100, updatedAt: 5 }],
+    };
+    const alpaca = createExecutionEngineAdminApi({ journal, venuePositions: () => positions });
+    const res = await alpaca.request("/admin/venue/positions");
+    assert.equal(res.status, 200);
+    assert.deepEqual(VenuePositionsSchema.parse(await res.json()), positions);
+    const paper = createExecutionEngineAdminApi({ journal });
+    assert.equal((await paper.request("/admin/venue/positions")).status, 404);
+  } finally {
+    journal.close();
+  }
 });

@@ -21,11 +21,13 @@ import { getLogger } from "../../lib/log.ts";
 import { EXIT } from "../../lib/service.ts";
 import type {
   Book,
+  OneSidedQuote,
   Order,
   OrderStatus,
   OrderStatusRequest,
   Quote,
   Trade,
+  TradeCorrection,
 } from "../../lib/types.ts";
 import type { Acceptance, ExecutionEngineCore } from "./core.ts";
 import type { PriceBook } from "./price_book.ts";
@@ -101,7 +103,10 @@ export class ExecutionEngineHandlers {
     }
   }
 
-  /** A `quote`, `book` or `trade` from market-data: updates the price book. */
+  /**
+   * A `quote`, `book`, `trade`, `one_sided_quote` or `trade_correction` from market-data:
+   * updates the price book.
+   */
   onMarketData(envelope: Envelope): void {
     switch (envelope.type) {
       case "quote":
@@ -112,6 +117,12 @@ export class ExecutionEngineHandlers {
         break;
       case "trade":
         this.#prices.trade(envelope.body as Trade);
+        break;
+      case "one_sided_quote":
+        this.#prices.oneSidedQuote(envelope.body as OneSidedQuote);
+        break;
+      case "trade_correction":
+        this.#prices.correction(envelope.body as TradeCorrection);
         break;
     }
   }

@@ -73,6 +73,27 @@ Deno.test("ExecutionEngineHandlers.onMarketData() feeds quotes, books and trades
   assert.deepEqual([prices.get("AAPL")?.bid, prices.get("AAPL")?.ask], [3, 4]);
   handlers.onMarketData(makeEnvelope("trade", makeTrade({ price: 3.5 })));
   assert.equal(prices.get("AAPL")?.last, 3.5);
+  handlers.onMarketData(
+    makeEnvelope("one_sided_quote", { ...makeQuote(), bidPrice: null, bidSize: 0, askPrice: 4 }),
+  );
+  assert.deepEqual([prices.get("AAPL")?.bid, prices.get("AAPL")?.ask], [null, 4]);
+  handlers.onMarketData(
+    makeEnvelope("trade_correction", {
+      symbol: "AAPL",
+      action: "cancel",
+      tradeId: "1",
+      originalPrice: 3.5,
+      originalSize: 1,
+      correctedPrice: null,
+      correctedSize: null,
+      outcome: "applied",
+      lastPrice: 3.4,
+      exchange: "alpaca",
+      exchangeTs: 1,
+      receivedTs: 1,
+    }),
+  );
+  assert.equal(prices.get("AAPL")?.last, 3.4);
   journal.close();
 });
 

@@ -72,6 +72,16 @@ export interface ApiMetrics {
   apiCall(call: ApiCall): void;
   /** `execution_engine_api_failures_total`. */
   apiFailure(failure: ApiFailure): void;
+  /** `execution_engine_api_rate_limit_remaining`: the venue's `X-RateLimit-Remaining`. */
+  rateLimitRemaining?(remaining: number): void;
+}
+
+/** What the Alpaca venue records about the account it trades. */
+export interface VenueAccountMetrics {
+  /** `execution_engine_venue_position_qty`: the venue's position of a symbol (signed). */
+  venuePosition(symbol: string, qty: number): void;
+  /** `execution_engine_venue_account_tradable`: 1 while the account may trade. */
+  accountTradable(tradable: boolean): void;
 }
 
 /** Options of {@link ExecutionEngineMetrics}. */
@@ -86,7 +96,7 @@ const ORDER_TYPE_LABELS = [...ORDER_TYPES, "other"] as const;
 type OrderTypeLabel = typeof ORDER_TYPE_LABELS[number];
 
 /** The execution-engine's recorder, over the families of `createServiceMetrics`. */
-export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics {
+export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAccountMetrics {
   readonly #families: Families<"execution-engine">;
   readonly #symbols: ReadonlySet<string>;
   readonly #tickToTrade: Histogram.Internal<"exchange">;
@@ -162,5 +172,20 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics {
       status_code: failure.statusCode,
       error_message: failure.errorMessage,
     });
+  }
+
+  rateLimitRemaining(remaining: number): void {
+    this.#families.execution_engine_api_rate_limit_remaining.set(remaining);
+  }
+
+  venuePosition(symbol: string, qty: number): void {
+    this.#families.execution_engine_venue_position_qty.set(
+      { symbol: symbolLabel(this.#symbols, symbol) },
+      qty,
+    );
+  }
+
+  accountTradable(tradable: boolean): void {
+    this.#families.execution_engine_venue_account_tradable.set(tradable ? 1 : 0);
   }
 }

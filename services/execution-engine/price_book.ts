@@ -1,14 +1,22 @@
 /**
  * The latest market prices per symbol (best bid, best ask, last trade), fed from
- * market-data's quotes, books and trades; the paper exchange fills against them.
+ * market-data's quotes, books, one-sided quotes, trades and trade corrections; the paper
+ * exchange fills against them.
+ *
+ * A side is `undefined` while nothing quoted it (a trades-only feed: the paper exchange
+ * then fills at the last trade) and `null` once a quote or book said it is empty (a
+ * `one_sided_quote`, a book with an empty side): the paper exchange never fills against
+ * it, nor falls back to the last trade, until the side is quoted again. A trade whose
+ * conditions keep it out of prices (`eligible: false`) does not set the last price; a
+ * `trade_correction` replaces it with the corrected last price.
  * @module
  */
-import type { Book, Quote, Trade } from "../../lib/types.ts";
+import type { Book, OneSidedQuote, Quote, Trade, TradeCorrection } from "../../lib/types.ts";
 
-/** The latest prices of one symbol. Absent sides are undefined. */
+/** The latest prices of one symbol: undefined when never quoted, null when quoted empty. */
 export interface Prices {
-  readonly bid?: number;
-  readonly ask?: number;
+  readonly bid?: number | null;
+  readonly ask?: number | null;
   readonly last?: number;
   /** Epoch ms of the latest update. */
   readonly ts: number;
@@ -29,29 +37,55 @@ export class PriceBook {
     return this.#prices.get(symbol);
   }
 
-  /** Applies a top-of-book quote. */
+  /** Applies a top-of-book quote (both sides present). */
   quote(quote: Quote): void {
-    this.#set(quote.symbol, { bid: quote.bidPrice, ask: quote.askPrice, ts: quote.receivedTs });
+    this.#set(quote.symbol, { bid: quote.bidPrice, ask: quote.askPrice }, quote.receivedTs);
   }
 
-  /** Applies a book snapshot's best levels (ignored when crossed). */
+  /** Applies a quote with a side missing: that side becomes empty (null). */
+  oneSidedQuote(quote: OneSidedQuote): void {
+    this.#set(quote.symbol, { bid: quote.bidPrice, ask: quote.askPrice }, quote.receivedTs);
+  }
+
+  /** Applies a book's best levels; an empty side becomes empty (null). Ignored when crossed. */
   book(book: Book): void {
     if (book.crossed) return;
-    this.#set(book.symbol, { bid: book.bids[0]?.[0], ask: book.asks[0]?.[0], ts: book.receivedTs });
+    this.#set(
+      book.symbol,
+      { bid: book.bids[0]?.[0] ?? null, ask: book.asks[0]?.[0] ?? null },
+      book.receivedTs,
+    );
   }
 
-  /** Applies a trade print. */
+  /** Applies a trade print (one kept out of prices by its conditions moves nothing). */
   trade(trade: Trade): void {
-    this.#set(trade.symbol, { last: trade.price, ts: trade.receivedTs });
+    if (trade.eligible === false) return;
+    this.#set(trade.symbol, { last: trade.price }, trade.receivedTs);
   }
 
-  #set(symbol: string, update: Prices): void {
+  /** Applies a trade correction or cancel: the last price becomes the corrected one. */
+  correction(correction: TradeCorrection): void {
+    const previous = this.#prices.get(correction.symbol);
+    if (!previous) return;
+    this.#prices.set(correction.symbol, {
+      ...previous,
+      last: correction.lastPrice ?? undefined,
+      ts: correction.receivedTs,
+    });
+    for (const listener of this.#listeners) listener(correction.symbol);
+  }
+
+  #set(
+    symbol: string,
+    update: { bid?: number | null; ask?: number | null; last?: number },
+    ts: number,
+  ): void {
     const previous = this.#prices.get(symbol);
     this.#prices.set(symbol, {
-      bid: update.bid ?? previous?.bid,
-      ask: update.ask ?? previous?.ask,
+      bid: "bid" in update ? update.bid : previous?.bid,
+      ask: "ask" in update ? update.ask : previous?.ask,
       last: update.last ?? previous?.last,
-      ts: update.ts,
+      ts,
     });
     for (const listener of this.#listeners) listener(symbol);
   }

@@ -26,6 +26,8 @@ export class RateLimiter {
   /** Times of the requests granted in the current window, oldest first. */
   readonly #granted: number[] = [];
   #queue: Promise<void> = Promise.resolve();
+  /** No request before this (the limiter's clock, ms). */
+  #pausedUntil = -Infinity;
 
   constructor(options: RateLimiterOptions) {
     if (!(options.limit > 0)) {
@@ -43,8 +45,18 @@ export class RateLimiter {
     while (this.#granted.length > 0 && this.#granted[0] <= now - this.#windowMs) {
       this.#granted.shift();
     }
-    if (this.#granted.length < this.#limit) return 0;
-    return this.#granted[0] + this.#windowMs - now;
+    const paused = Math.max(0, this.#pausedUntil - now);
+    if (this.#granted.length < this.#limit) return paused;
+    return Math.max(paused, this.#granted[0] + this.#windowMs - now);
+  }
+
+  /**
+   * Holds every request for `ms` from now (the venue said its budget is spent until then).
+   * A shorter pause than one already in force changes nothing.
+   */
+  pauseFor(ms: number): void {
+    if (!(ms > 0)) return;
+    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms);
   }
 
   /** Waits (in FIFO order) until a slot is free, then takes it. */

@@ -70,3 +70,25 @@ Deno.test("RateLimiter serves waiting requests in arrival order", async () => {
 Deno.test("RateLimiter refuses a limit that is not positive", () => {
   assert.throws(() => new RateLimiter({ limit: 0 }), RangeError);
 });
+
+Deno.test("RateLimiter.pauseFor() holds every request until the venue's reset, and never shortens a pause", async () => {
+  let t = 0;
+  const waits: number[] = [];
+  const limiter = new RateLimiter({
+    limit: 200,
+    now: () => t,
+    sleep: (ms) => {
+      waits.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+  });
+  limiter.pauseFor(5000);
+  limiter.pauseFor(1000);
+  assert.equal(limiter.delay(), 5000);
+  await limiter.acquire();
+  await limiter.acquire();
+  assert.deepEqual(waits, [5000], "the second request goes at once after the pause");
+  limiter.pauseFor(-1);
+  assert.equal(limiter.delay(), 0);
+});

@@ -58,6 +58,7 @@ export function createVenue(
   if (config.venue === "sim") {
     return new SimVenue({
       ...config.sim,
+      hoursUtc: config.sim.hoursUtc ?? ctx.config.session.hoursUtc,
       symbols: ctx.config.symbols,
       onApiCall: (call) => metrics.apiCall(call),
     }, prices);
@@ -77,11 +78,24 @@ export function createVenue(
     retryBaseMs: config.alpaca.retryBaseMs,
     limiter: new RateLimiter({ limit: config.alpaca.requestsPerMinute, windowMs: 60_000 }),
     metrics,
+    rateLimitMaxWaitMs: config.alpaca.rateLimitMaxWaitMs,
   });
   return new AlpacaVenue({
     client,
-    stream: { url: config.alpaca.streamUrl, keyId, secretKey, metrics },
+    stream: {
+      url: config.alpaca.streamUrl,
+      keyId,
+      secretKey,
+      metrics,
+      idleMs: config.alpaca.streamIdleMs,
+      probeTimeoutMs: config.alpaca.streamProbeTimeoutMs,
+    },
     startTimeoutMs: config.alpaca.timeoutMs,
+    symbols: ctx.config.symbols,
+    extendedHours: ctx.config.session.extendedHours,
+    clockPollMs: ctx.config.session.clockPollMs,
+    accountPollMs: config.alpaca.accountPollMs,
+    metrics,
   });
 }
 
@@ -154,7 +168,13 @@ export async function startExecutionEngine(
     await venue.start();
     if (venue.name === "sim") {
       marketData = await Subscriber.open([...config.marketData], {
-        ...ctx.messaging.receiver("market_data", ["quote", "book", "trade"]),
+        ...ctx.messaging.receiver("market_data", [
+          "quote",
+          "book",
+          "trade",
+          "one_sided_quote",
+          "trade_correction",
+        ]),
       });
       marketData.onMessage((envelope) => handlers.onMarketData(envelope));
     }
@@ -180,7 +200,10 @@ export async function startExecutionEngine(
     open: core.openCount(),
   });
   return {
-    admin: createExecutionEngineAdminApi({ journal }),
+    admin: createExecutionEngineAdminApi({
+      journal,
+      ...(venue instanceof AlpacaVenue ? { venuePositions: () => venue.positions() } : {}),
+    }),
     core,
     journal,
     prices,

@@ -197,10 +197,15 @@ export class SimVenue implements Venue {
     return undefined;
   }
 
-  /** The price a market order trades at now, before slippage: the ask (buy) or bid (sell), else the last trade. */
+  /**
+   * The price a market order trades at now, before slippage: the ask (buy) or bid (sell),
+   * else the last trade; none when that side was quoted empty (never a missing side).
+   */
   #marketPrice(order: Order): number | undefined {
     const latest = this.#prices.get(order.symbol);
-    return order.side === "buy" ? latest?.ask ?? latest?.last : latest?.bid ?? latest?.last;
+    const side = order.side === "buy" ? latest?.ask : latest?.bid;
+    if (side === null) return undefined;
+    return side ?? latest?.last;
   }
 
   /** The price a buy (ask) or sell (bid) would trade at now, before slippage; or the limit. */

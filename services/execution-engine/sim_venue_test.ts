@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { mulberry32 } from "../../lib/random.ts";
 import { marketOpen, type SimVenue, type SimVenueOptions } from "./sim_venue.ts";
-import { makeOrder, makeQuote } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote, makeTrade } from "./testing/fixtures.ts";
 import { makePaperVenue } from "./testing/paper_venue.ts";
 import type { VenueEvent } from "./venue.ts";
 
@@ -172,4 +172,24 @@ Deno.test("SimVenue reports each simulated API call with the status code Alpaca 
     ["/v2/orders", "POST", "422"],
   ]);
   assert.ok(calls.every((c) => c.ms >= 0));
+});
+
+Deno.test("SimVenue never fills against a side a one-sided quote emptied, nor falls back to the last trade", async () => {
+  const { venue, prices, scheduler, events } = sim();
+  prices.trade(makeTrade({ price: 100 }));
+  prices.oneSidedQuote({ ...makeQuote(), bidPrice: 99, askPrice: null, askSize: 0 });
+  assert.equal(reason(await venue.submit(makeOrder({ side: "buy" }))), "no_market_data");
+  assert.equal((await venue.submit(makeOrder({ side: "sell", qty: 1 }))).kind, "accepted");
+  scheduler.run();
+  assert.deepEqual(events.map((e) => e.lastPrice), [99]);
+  // A buy that rests waits for an ask to come back.
+  const limit = makeOrder({ side: "buy", type: "limit", limitPrice: 105, qty: 1 });
+  prices.quote(makeQuote({ bidPrice: 99, askPrice: 101 }));
+  assert.equal((await venue.submit(limit)).kind, "accepted");
+  prices.oneSidedQuote({ ...makeQuote(), bidPrice: 99, askPrice: null, askSize: 0 });
+  scheduler.run();
+  assert.equal(events.length, 1, "no fill while the ask is missing");
+  prices.quote(makeQuote({ bidPrice: 99, askPrice: 101 }));
+  scheduler.run();
+  assert.deepEqual(events.map((e) => e.lastPrice), [99, 101]);
 });

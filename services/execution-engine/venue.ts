@@ -24,6 +24,9 @@ export const REJECTION_REASONS = [
   "venue_lost",
   /** The order's `expiresAt` passed before it could be sent (execution-engine refused it). */
   "order_expired",
+  "session_unknown",
+  "invalid_time_in_force",
+  "account_blocked",
 ] as const;
 /** One of {@link REJECTION_REASONS}. */
 export type RejectionReason = typeof REJECTION_REASONS[number];

@@ -1,10 +1,12 @@
 /**
  * The market-data admin API, served by the harness under `/admin/*` on the metrics
  * port. Read-only, so it needs no token: `GET /admin/stats` shows what `/metrics`
- * already shows, as one JSON object.
+ * already shows, as one JSON object; `GET /admin/status` every configured symbol's
+ * trading status (session and halts), as it is published on `market_data`.
  * @module
  */
 import { Hono } from "hono";
+import type { TradingStatus } from "../../lib/types.ts";
 import type { CoreStats } from "./core.ts";
 import type { Exchange } from "./feed.ts";
 
@@ -16,6 +18,8 @@ export interface MarketDataAdminOptions {
   readonly feed: { readonly exchange: Exchange; connected(): boolean };
   /** Milliseconds since the last frame arrived; null before the first. */
   readonly lastFrameAgeMs: () => number | null;
+  /** Every configured symbol's trading status now; none: `/admin/status` answers `[]`. */
+  readonly statuses?: () => TradingStatus[];
 }
 
 /** The answer of `GET /admin/stats`. */
@@ -49,5 +53,6 @@ export function createMarketDataAdminApi(options: MarketDataAdminOptions): Hono 
     };
     return c.json(stats);
   });
+  app.get("/admin/status", (c) => c.json(options.statuses?.() ?? []));
   return app;
 }

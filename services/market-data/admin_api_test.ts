@@ -10,6 +10,11 @@ const STATS: CoreStats = {
   lateTrades: 1,
   bookErrors: 0,
   crossed: 0,
+  oneSidedQuotes: 0,
+  excludedTrades: 0,
+  corrections: 0,
+  lateCorrections: 0,
+  unknownCorrections: 0,
   lastFrameAt: 1_700_000_000_000,
 };
 
@@ -42,4 +47,25 @@ Deno.test("the admin API has no write route", async () => {
   const response = await setup(1).request("/admin/stats", { method: "POST" });
   assert.equal(response.status, 404);
   await response.body?.cancel();
+});
+
+Deno.test("GET /admin/status lists every symbol's trading status", async () => {
+  const status = {
+    symbol: "AAPL",
+    state: "halted",
+    reason: "trading_halt",
+    haltCode: "H",
+    haltReasonCode: "T12",
+    nextOpen: null,
+    nextClose: null,
+    exchange: "alpaca",
+    at: 1,
+  } as const;
+  const admin = createMarketDataAdminApi({
+    core: { stats: STATS },
+    feed: { exchange: "alpaca", connected: () => true },
+    lastFrameAgeMs: () => null,
+    statuses: () => [status],
+  });
+  assert.deepEqual(await (await admin.request("/admin/status")).json(), [status]);
 });

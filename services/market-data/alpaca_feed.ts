@@ -12,6 +12,16 @@
  * an exceeded connection limit waits the maximum backoff: they are not retried in
  * a hot loop. A feed silent for `staleAfterMs` is counted as `silent_feed` and
  * reconnected.
+ *
+ * Every error message of the server is counted by its code (`onServerError`). The errors
+ * no reconnect can mend stop the connection for good (state `stopped`, `onStopped`, the
+ * `market_data_feed_stopped` gauge): 402 auth failed, 409 insufficient subscription, 411
+ * insufficient scope, and 410 invalid subscribe action for this feed during the
+ * handshake (after it, 410 answers a later subscribe and is only logged); and an HTTP 4xx
+ * other than 429 on the WebSocket upgrade. This is the official Go SDK's list
+ * (`marketdata/stream/client.go` `irrecoverableErrorsAtInit`, and its `isHTTP4xx`). 403
+ * already authenticated is harmless and ignored; 405 symbol limit exceeded after the
+ * handshake is only logged (the subscriptions stay as they were).
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -32,7 +42,13 @@ export interface AlpacaFeedOptions {
   readonly staleAfterMs: number;
   /** Time allowed from opening to `subscription`; default 10 s. */
   readonly handshakeTimeoutMs?: number;
+  /** Subscribe trading statuses (halts) and LULD bands on the stock stream; default false. */
+  readonly statuses?: boolean;
   readonly onFailure?: FailureHandler;
+  /** Called for every error message of the server, with its code. */
+  readonly onServerError?: (code: number) => void;
+  /** Called when a connection stops for good after an error no reconnect can mend. */
+  readonly onStopped?: (detail: string) => void;
   readonly log?: Logger;
   /** Jitter source in [0, 1); default Math.random. */
   readonly random?: () => number;
@@ -46,7 +62,11 @@ export type ConnectionState =
   | "subscribing"
   | "streaming"
   | "backoff"
+  | "stopped"
   | "closed";
+
+/** Error codes after which reconnecting cannot help (the Go SDK's list, see the module comment). */
+export const IRRECOVERABLE_CODES: ReadonlySet<number> = new Set([402, 409, 410, 411]);
 
 /**
  * The failure kind of an Alpaca stream error code. Alpaca's documented codes: 400
@@ -60,6 +80,7 @@ export function errorTypeOfCode(code: number): ConnectionErrorType {
     case 401:
     case 402:
     case 404:
+    case 411:
       return "auth_failed";
     case 406:
       return "connection_limit";
@@ -82,6 +103,14 @@ export function errorTypeOfConnectError(message: string): ConnectionErrorType {
   if (/tls|ssl|certificate|handshake alert/i.test(message)) return "tls";
   if (/timed? ?out/i.test(message)) return "timeout";
   return "connect_refused";
+}
+
+/** True for a WebSocket upgrade answered with an HTTP 4xx other than 429 (Deno's error text). */
+export function isHandshake4xx(message: string): boolean {
+  const match = /status code:? (\d{3})/i.exec(message);
+  if (!match) return false;
+  const status = Number(match[1]);
+  return status >= 400 && status < 500 && status !== 429;
 }
 
 /** The backoff delay before reconnect attempt `attempt` (0-based), with jitter. */
@@ -134,7 +163,7 @@ export class AlpacaConnection {
   }
 
   #connect(): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "stopped") return;
     this.#failed = false;
     this.#setState("connecting");
     let ws: WebSocket;
@@ -153,6 +182,10 @@ export class AlpacaConnection {
     ws.onerror = (event) => {
       if (ws !== this.#ws) return;
       const text = (event as ErrorEvent).message ?? "";
+      if (!opened && isHandshake4xx(text)) {
+        this.#stop("auth_failed", `the WebSocket upgrade was refused: ${text.slice(0, 100)}`);
+        return;
+      }
       this.#fail(
         opened ? "server_close" : errorTypeOfConnectError(text),
         text || "WebSocket error",
@@ -189,7 +222,12 @@ export class AlpacaConnection {
             this.#send(authAction(this.#options.keyId, this.#options.secretKey));
           } else if (message.msg === "authenticated" && this.state === "authenticating") {
             this.#setState("subscribing");
-            this.#send(subscribeAction(this.symbols, this.crypto));
+            this.#send(
+              subscribeAction(this.symbols, {
+                crypto: this.crypto,
+                statuses: this.#options.statuses,
+              }),
+            );
           }
           break;
         case "subscription":
@@ -215,9 +253,48 @@ export class AlpacaConnection {
   }
 
   #serverError(error: ErrorMsg): void {
+    this.#options.onServerError?.(error.code);
+    const detail = `Alpaca error ${error.code}: ${error.msg.slice(0, 100)}`;
     if (error.code === 403) return; // already authenticated: harmless
     const type = errorTypeOfCode(error.code);
-    this.#fail(type, `Alpaca error ${error.code}: ${error.msg.slice(0, 100)}`);
+    const streaming = this.state === "streaming";
+    if (streaming && (error.code === 405 || error.code === 410)) {
+      // Answers a later subscribe; the subscriptions stay as they were.
+      this.#options.log?.warn("Alpaca stream refused a subscription change", {
+        url: this.url,
+        code: error.code,
+        detail,
+      });
+      return;
+    }
+    if (IRRECOVERABLE_CODES.has(error.code)) {
+      this.#stop(type, detail);
+      return;
+    }
+    this.#fail(type, detail);
+  }
+
+  /**
+   * Stops for good: counts the failure, closes the socket and never reconnects (an
+   * operator must fix the keys, the subscription or the URL, and restart).
+   */
+  #stop(type: ConnectionErrorType, detail: string): void {
+    if (this.state === "closed" || this.state === "stopped") return;
+    this.#failed = true;
+    const ws = this.#ws;
+    this.#ws = undefined;
+    try {
+      ws?.close();
+    } catch {
+      // closing a socket that never opened
+    }
+    this.#options.onFailure?.(type);
+    this.#setState("stopped");
+    this.#options.log?.error(
+      "Alpaca stream stopped: reconnecting cannot mend this error; fix the config and restart",
+      { url: this.url, errorType: type, detail },
+    );
+    this.#options.onStopped?.(detail);
   }
 
   #send(text: string): void {
@@ -248,7 +325,7 @@ export class AlpacaConnection {
 
   /** Counts one failure per connection attempt, closes the socket and schedules a reconnect. */
   #fail(type: ConnectionErrorType, detail: string): void {
-    if (this.state === "closed" || this.#failed) return;
+    if (this.state === "closed" || this.state === "stopped" || this.#failed) return;
     this.#failed = true;
     const ws = this.#ws;
     this.#ws = undefined;
@@ -330,6 +407,11 @@ export class AlpacaFeed implements Feed {
   start(onEvent: FeedHandler): Promise<void> {
     for (const connection of this.connections) connection.start(onEvent);
     return Promise.resolve();
+  }
+
+  /** True when a connection stopped for good after an error no reconnect can mend. */
+  stopped(): boolean {
+    return this.connections.some((connection) => connection.state === "stopped");
   }
 
   /** True while every connection is subscribed and streaming. */

@@ -6,9 +6,17 @@ import {
   backoffMs,
   errorTypeOfCode,
   errorTypeOfConnectError,
+  isHandshake4xx,
 } from "./alpaca_feed.ts";
 import type { ConnectionErrorType, FeedEvent } from "./feed.ts";
 import { coreHarness } from "./testing/core_harness.ts";
+import {
+  CRYPTO_TRADE_ID,
+  CRYPTO_TRADE_TEXT,
+  DATA_FIXTURES,
+  ERROR_FRAMES,
+  STOCK_TRADE_BATCH,
+} from "./testing/alpaca_fixtures.ts";
 import { CRYPTO_PATH, FakeAlpacaServer, STOCKS_PATH } from "./testing/fake_alpaca_server.ts";
 
 const TS = "2024-03-01T15:00:00.123456789Z";
@@ -98,13 +106,21 @@ Deno.test("AlpacaFeed authenticates, subscribes per endpoint and streams every m
   assert.deepEqual(h.failures, []);
 });
 
-Deno.test("AlpacaFeed counts a failed authentication and does not retry in a hot loop", async () => {
-  await using h = await harness({ keyId: "wrong", reconnectMaxMs: 60_000 }, ["AAPL"]);
+Deno.test("AlpacaFeed stops for good on a failed authentication (402) instead of reconnecting", async () => {
+  const stopped: string[] = [];
+  await using h = await harness({
+    keyId: "wrong",
+    reconnectMinMs: 10,
+    reconnectMaxMs: 20,
+    onStopped: (detail) => stopped.push(detail),
+  }, ["AAPL"]);
   await waitFor("auth failure counted", () => h.failures.includes("auth_failed"));
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(h.server.connections.length, 1, "no reconnect before the maximum backoff");
+  await waitFor("stopped", () => stopped.length === 1);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(h.server.connections.length, 1, "no reconnect at all");
   assert.equal(h.feed.connected(), false);
-  assert.equal(h.feed.connections[0].state, "backoff");
+  assert.equal(h.feed.stopped(), true);
+  assert.equal(h.feed.connections[0].state, "stopped");
 });
 
 Deno.test("AlpacaFeed reconnects and re-subscribes after the server closes", async () => {
@@ -209,9 +225,132 @@ Deno.test("errorTypeOfCode() and errorTypeOfConnectError() map onto the closed s
   assert.equal(errorTypeOfCode(406), "connection_limit");
   assert.equal(errorTypeOfCode(407), "slow_client");
   assert.equal(errorTypeOfCode(409), "subscription_error");
+  assert.equal(errorTypeOfCode(411), "auth_failed");
+  assert.equal(
+    isHandshake4xx("NetworkError: failed to connect to WebSocket: Invalid status code: 403"),
+    true,
+  );
+  assert.equal(isHandshake4xx("Invalid status code: 429"), false);
+  assert.equal(isHandshake4xx("Connection refused"), false);
   assert.equal(errorTypeOfCode(500), "server_error");
   assert.equal(errorTypeOfCode(999), "protocol_error");
   assert.equal(errorTypeOfConnectError("failed to lookup address information"), "dns");
   assert.equal(errorTypeOfConnectError("invalid peer certificate"), "tls");
   assert.equal(errorTypeOfConnectError("Connection refused (os error 111)"), "connect_refused");
+});
+
+Deno.test("AlpacaFeed stops for good on 409, 410 and 411 during the handshake and counts each code", async () => {
+  for (
+    const [code, where] of [[409, "auth"], [411, "auth"], [409, "subscribe"], [
+      410,
+      "subscribe",
+    ]] as const
+  ) {
+    const codes: number[] = [];
+    const stopped: string[] = [];
+    await using h = await harness({
+      reconnectMinMs: 10,
+      reconnectMaxMs: 20,
+      onServerError: (c) => codes.push(c),
+      onStopped: (detail) => stopped.push(detail),
+    }, ["AAPL"]);
+    if (where === "auth") h.server.authError = code;
+    else h.server.subscribeError = code;
+    h.server.dropAll();
+    await waitFor(`${code} at ${where} stops the feed`, () => h.feed.stopped());
+    const connections = h.server.connections.length;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(h.server.connections.length, connections, `${code}: no reconnect`);
+    assert.deepEqual(codes, [code]);
+    assert.equal(stopped.length, 1);
+    assert.equal(h.feed.connected(), false);
+  }
+});
+
+Deno.test("AlpacaFeed reconnects after 406, 500 and 404 and only logs 410 and 405 once streaming", async () => {
+  const codes: number[] = [];
+  await using h = await harness({ onServerError: (c) => codes.push(c) }, ["AAPL"]);
+  await waitFor("subscribed", () => h.feed.connected());
+  h.server.send(ERROR_FRAMES[410]);
+  h.server.send(ERROR_FRAMES[405]);
+  h.server.send(ERROR_FRAMES[403]);
+  await waitFor("three codes", () => codes.length === 3);
+  assert.equal(h.feed.connected(), true, "410, 405 and 403 while streaming keep the stream");
+  for (const code of [406, 500]) {
+    const before = h.server.connections.length;
+    h.server.send(ERROR_FRAMES[code]);
+    await waitFor(
+      `${code} reconnects`,
+      () => h.server.connections.length > before && h.feed.connected(),
+    );
+  }
+  assert.equal(h.feed.stopped(), false);
+  assert.deepEqual(codes, [410, 405, 403, 406, 500]);
+  assert.deepEqual(h.failures, ["connection_limit", "server_error"]);
+});
+
+Deno.test("AlpacaFeed answers a server that never gets auth (404 auth timeout) by reconnecting", async () => {
+  const server = new FakeAlpacaServer();
+  server.authTimeoutMs = 50;
+  server.greet = false;
+  const failures: ConnectionErrorType[] = [];
+  const codes: number[] = [];
+  const feed = new AlpacaFeed(
+    feedOptions(server, failures, {
+      reconnectMinMs: 10,
+      reconnectMaxMs: 20,
+      onServerError: (c) => codes.push(c),
+    }),
+  );
+  try {
+    await feed.start(() => {});
+    await waitFor("404 counted", () => codes.includes(404));
+    await waitFor("a second connection", () => server.connections.length >= 2);
+    assert.equal(feed.stopped(), false);
+  } finally {
+    await feed.close();
+    await server.close();
+  }
+});
+
+Deno.test("AlpacaFeed stops for good when the WebSocket upgrade is refused with 403", async () => {
+  const server = new FakeAlpacaServer();
+  server.upgradeStatus = 403;
+  const failures: ConnectionErrorType[] = [];
+  const feed = new AlpacaFeed(
+    feedOptions(server, failures, { reconnectMinMs: 10, reconnectMaxMs: 20 }),
+  );
+  try {
+    await feed.start(() => {});
+    await waitFor("stopped", () => feed.stopped());
+    assert.deepEqual(failures, ["auth_failed"]);
+  } finally {
+    await feed.close();
+    await server.close();
+  }
+});
+
+Deno.test("AlpacaFeed subscribes statuses and LULD bands on the stock stream when asked", async () => {
+  await using h = await harness({ statuses: true });
+  await waitFor("both streams subscribed", () => h.feed.connected());
+  const byPath = Object.fromEntries(h.server.streaming().map((c) => [c.path, c.lists]));
+  assert.deepEqual(byPath[STOCKS_PATH].statuses, ["AAPL"]);
+  assert.deepEqual(byPath[STOCKS_PATH].lulds, ["AAPL"]);
+  assert.equal(byPath[CRYPTO_PATH].statuses, undefined, "crypto has no statuses");
+});
+
+Deno.test("AlpacaFeed streams every documented message kind through to the core", async () => {
+  await using h = await harness({}, ["AAPL"]);
+  await waitFor("subscribed", () => h.feed.connected());
+  h.server.sendMessages([...DATA_FIXTURES]);
+  h.server.send(STOCK_TRADE_BATCH);
+  h.server.send(`[${CRYPTO_TRADE_TEXT}]`);
+  await waitFor("three frames", () => h.events.length === 3);
+  assert.deepEqual(h.events.flatMap((e) => e.parsed!.errors), []);
+  using core = coreHarness({ symbols: ["AAPL", "BTC/USD", "MKR/USD", "CRV/USD"] });
+  for (const event of h.events) core.core.handle(event);
+  assert.equal(core.core.stats.parseErrors, 0);
+  assert.equal(core.core.stats.messages, DATA_FIXTURES.length + 4);
+  const trade = core.out.find((o) => o.type === "trade" && o.body.symbol === "AVAX/USD");
+  assert.equal((trade!.body as { tradeId: string }).tradeId, CRYPTO_TRADE_ID);
 });

@@ -4,10 +4,24 @@
  * actions. Pure functions, no I/O. The sim and replay feeds speak the same format,
  * so every feed goes through one parser.
  *
- * Data: `t` trade (`S`,`p`,`s`,`t`,`i`), `q` quote (`bp`,`bs`,`ap`,`as`), `b` bar
- * (`o`,`h`,`l`,`c`,`v`,`n`,`vw`), `o` crypto order book (`b`/`a` arrays of
- * `{p,s}`, `r` true for a reset snapshot). Control: `success` (`msg` connected or
- * authenticated), `error` (`code`,`msg`), `subscription` (the current lists).
+ * Data (docs.alpaca.markets/docs/real-time-stock-pricing-data and
+ * real-time-crypto-pricing-data; fixtures in `testing/alpaca_fixtures.ts`):
+ * - `t` trade (`S`,`p`,`s`,`t`,`i`; stocks also `x` exchange, `c` conditions, `z` tape);
+ * - `q` quote (`bp`,`bs`,`ap`,`as`; a side may be 0/0: it is then missing);
+ * - `b` minute bar, `d` daily bar, `u` updated bar (`o`,`h`,`l`,`c`,`v`,`n`,`vw`);
+ * - `c` trade correction (`x`, original `oi`,`op`,`os`,`oc`, corrected `ci`,`cp`,`cs`,`cc`);
+ * - `x` trade cancel/error (`i`,`x`,`p`,`s`, `a` "C" cancel or "E" error);
+ * - `s` trading status (`sc`,`sm`,`rc`,`rm`), `l` LULD band (`u`,`d`,`i`), `i` order
+ *   imbalance (`p`);
+ * - `o` crypto order book (`b`/`a` arrays of `{p,s}`, `r` true for a reset snapshot).
+ * Control: `success` (`msg` connected or authenticated), `error` (`code`,`msg`),
+ * `subscription` (the current lists; lists may be missing).
+ *
+ * Numbers: crypto trade ids exceed 2^53 (`"i":3447222699101865076` in Alpaca's own
+ * example), which `JSON.parse` would round. {@link parseFrame} quotes every integer of 16
+ * digits or more under the keys `i`, `oi` and `ci` before parsing (one native regex test
+ * per frame; the replacement runs only when such a number is present), so ids stay exact
+ * as strings.
  * @module
  */
 import type { LevelUpdate } from "./order_book.ts";
@@ -19,9 +33,19 @@ export interface TradeMsg {
   readonly price: number;
   readonly size: number;
   readonly exchangeTs: number;
+  /** The trade id, exact (ids above 2^53 arrive as strings). */
   readonly tradeId?: string;
+  /** The exchange code where it traded (`x`; stocks only). */
+  readonly venue?: string;
+  /** Trade conditions (`c`; stocks only). */
+  readonly conditions?: readonly string[];
+  /** The tape (`z`: A, B, C, O; stocks only). */
+  readonly tape?: string;
 }
-/** A top-of-book quote. */
+/**
+ * A top-of-book quote. Prices and sizes are as sent: a side whose price or size is 0 is
+ * missing (the core publishes such a quote as a `one_sided_quote`).
+ */
 export interface QuoteMsg {
   readonly kind: "quote";
   readonly symbol: string;
@@ -40,15 +64,73 @@ export interface OrderbookMsg {
   readonly reset: boolean;
   readonly exchangeTs: number;
 }
-/** A minute bar computed by the exchange. */
+/** A bar computed by the exchange: minute (`b`), daily (`d`) or updated minute (`u`). */
 export interface BarMsg {
-  readonly kind: "bar";
+  readonly kind: "bar" | "daily_bar" | "updated_bar";
   readonly symbol: string;
   readonly open: number;
   readonly high: number;
   readonly low: number;
   readonly close: number;
   readonly volume: number;
+  readonly exchangeTs: number;
+}
+/** A trade correction (`c`): the trade `originalId` is replaced by `correctedId`. */
+export interface CorrectionMsg {
+  readonly kind: "correction";
+  readonly symbol: string;
+  readonly venue?: string;
+  readonly tape?: string;
+  readonly originalId: string;
+  readonly originalPrice: number;
+  readonly originalSize: number;
+  readonly originalConditions: readonly string[];
+  readonly correctedId: string;
+  readonly correctedPrice: number;
+  readonly correctedSize: number;
+  readonly correctedConditions: readonly string[];
+  readonly exchangeTs: number;
+}
+/** A trade cancel or error (`x`): the trade `tradeId` did not stand. */
+export interface CancelErrorMsg {
+  readonly kind: "cancel_error";
+  readonly symbol: string;
+  readonly venue?: string;
+  readonly tape?: string;
+  readonly tradeId: string;
+  readonly price: number;
+  readonly size: number;
+  /** `C` cancel, `E` error (both take the trade out). */
+  readonly action: string;
+  readonly exchangeTs: number;
+}
+/** A trading status (`s`): `statusCode` per tape (CTA `2` halt, `3` resume; UTP `H`, `P`, `Q`, `T`). */
+export interface StatusMsg {
+  readonly kind: "status";
+  readonly symbol: string;
+  readonly statusCode: string;
+  readonly statusMessage: string;
+  readonly reasonCode: string;
+  readonly reasonMessage: string;
+  readonly tape?: string;
+  readonly exchangeTs: number;
+}
+/** A Limit Up-Limit Down band (`l`). */
+export interface LuldMsg {
+  readonly kind: "luld";
+  readonly symbol: string;
+  readonly limitUp: number;
+  readonly limitDown: number;
+  readonly indicator: string;
+  readonly tape?: string;
+  readonly exchangeTs: number;
+}
+/** An order imbalance (`i`), typically sent during LULD halts. */
+export interface ImbalanceMsg {
+  readonly kind: "imbalance";
+  readonly symbol: string;
+  readonly price: number;
+  readonly tape?: string;
   readonly exchangeTs: number;
 }
 /** `success` control message (`connected`, `authenticated`). */
@@ -73,11 +155,31 @@ export type FeedMessage =
   | QuoteMsg
   | OrderbookMsg
   | BarMsg
+  | CorrectionMsg
+  | CancelErrorMsg
+  | StatusMsg
+  | LuldMsg
+  | ImbalanceMsg
   | SuccessMsg
   | ErrorMsg
   | SubscriptionMsg;
-/** The market data kinds (the `message_type` label values). */
-export type DataKind = "trade" | "quote" | "orderbook" | "bar";
+
+/** The market data kinds: the `message_type` label values. */
+export const DATA_KINDS = [
+  "trade",
+  "quote",
+  "orderbook",
+  "bar",
+  "daily_bar",
+  "updated_bar",
+  "correction",
+  "cancel_error",
+  "status",
+  "luld",
+  "imbalance",
+] as const;
+/** One of {@link DATA_KINDS}. */
+export type DataKind = typeof DATA_KINDS[number];
 
 /** Reasons a frame or message could not be parsed (the `reason` label values). */
 export const PARSE_REASONS = [
@@ -104,11 +206,31 @@ export interface ParsedFrame {
   readonly errors: ParseError[];
 }
 
+/** An id key followed by 16 digits: the shortest an integer at or above 2^53 can be. */
+const LONG_DIGITS = /"(?:i|oi|ci)"\s*:\s*-?\d{16}/;
+/** An id key (`i`, `oi`, `ci`) holding an integer of 16 digits or more. */
+const LONG_ID = /([{,]\s*"(?:i|oi|ci)"\s*:\s*)(-?\d{16,})(?=\s*[,}])/g;
+
+/**
+ * Quotes the long integer ids of a frame's text (`"i":3447222699101865076` becomes
+ * `"i":"3447222699101865076"`) so that `JSON.parse` keeps every digit. Only a key at the
+ * start of an object member is matched, never text inside a string (a quote inside a JSON
+ * string is escaped), and only integers (no fraction or exponent follows).
+ *
+ * @example
+ * ```ts
+ * quoteLongIds('[{"T":"t","i":3447222699101865076}]'); // '[{"T":"t","i":"3447222699101865076"}]'
+ * ```
+ */
+export function quoteLongIds(text: string): string {
+  return LONG_DIGITS.test(text) ? text.replace(LONG_ID, '$1"$2"') : text;
+}
+
 /** Parses a text frame. Never throws: a bad frame gives errors, good messages survive. */
 export function parseFrame(text: string): ParsedFrame {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(quoteLongIds(text));
   } catch {
     return { messages: [], errors: [{ reason: "invalid_json", detail: "frame is not JSON" }] };
   }
@@ -144,6 +266,23 @@ function isSize(v: unknown): v is number {
 function isSymbol(v: unknown): v is string {
   return typeof v === "string" && v.length > 0 && v.length <= 20;
 }
+/** A short code string (exchange, tape, condition, status code), or undefined. */
+function code(v: unknown, max = 8): string | undefined {
+  return typeof v === "string" && v.length <= max ? v : undefined;
+}
+/** A trade id as an exact string: a safe integer, or the digits {@link quoteLongIds} kept. */
+function tradeIdOf(v: unknown): string | undefined {
+  if (typeof v === "number") return Number.isSafeInteger(v) ? String(v) : undefined;
+  if (typeof v === "string" && v.length > 0 && v.length <= 40) return v;
+  return undefined;
+}
+/** Trade conditions: a list of short strings (missing: none). Undefined when malformed. */
+function conditionsOf(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > 16) return undefined;
+  for (const c of v) if (typeof c !== "string" || c.length > 4) return undefined;
+  return v as string[];
+}
 
 /** Parses one message object. Returns a {@link ParseError} value instead of throwing. */
 export function parseMessage(item: unknown): FeedMessage | ParseError {
@@ -156,7 +295,14 @@ export function parseMessage(item: unknown): FeedMessage | ParseError {
     case "t":
     case "q":
     case "b":
+    case "d":
+    case "u":
     case "o":
+    case "c":
+    case "x":
+    case "s":
+    case "l":
+    case "i":
       return parseData(type, message);
     case "success":
       return typeof message.msg === "string"
@@ -189,30 +335,46 @@ export function parseMessage(item: unknown): FeedMessage | ParseError {
   }
 }
 
-function parseData(type: "t" | "q" | "b" | "o", message: Obj): FeedMessage | ParseError {
+type DataType = "t" | "q" | "b" | "d" | "u" | "o" | "c" | "x" | "s" | "l" | "i";
+
+const BAR_KINDS = { b: "bar", d: "daily_bar", u: "updated_bar" } as const;
+
+function parseData(type: DataType, message: Obj): FeedMessage | ParseError {
   const symbol = message.S;
   if (!isSymbol(symbol)) return fail("invalid_symbol", "S is not a symbol");
   const exchangeTs = parseTimestamp(message.t);
   if (exchangeTs === undefined) return fail("invalid_timestamp", "t is not an RFC 3339 time");
+  const tape = code(message.z);
   switch (type) {
     case "t": {
       if (!isPositive(message.p) || !isSize(message.s)) {
         return fail("invalid_field", "trade p or s");
       }
-      const id = message.i;
-      return {
-        kind: "trade",
-        symbol,
-        price: message.p,
-        size: message.s,
-        exchangeTs,
-        ...(typeof id === "number" || typeof id === "string" ? { tradeId: String(id) } : {}),
-      };
+      const conditions = conditionsOf(message.c);
+      if (conditions === undefined) return fail("invalid_field", "trade c");
+      const trade: {
+        kind: "trade";
+        symbol: string;
+        price: number;
+        size: number;
+        exchangeTs: number;
+        tradeId?: string;
+        venue?: string;
+        conditions?: readonly string[];
+        tape?: string;
+      } = { kind: "trade", symbol, price: message.p, size: message.s, exchangeTs };
+      // Assigned, not spread: this is the hottest path of the feed.
+      const tradeId = tradeIdOf(message.i);
+      if (tradeId !== undefined) trade.tradeId = tradeId;
+      const venue = code(message.x);
+      if (venue !== undefined) trade.venue = venue;
+      if (conditions.length > 0) trade.conditions = conditions;
+      if (tape !== undefined) trade.tape = tape;
+      return trade;
     }
     case "q": {
       if (
-        !isPositive(message.bp) || !isSize(message.bs) || !isPositive(message.ap) ||
-        !isSize(message.as)
+        !isSize(message.bp) || !isSize(message.bs) || !isSize(message.ap) || !isSize(message.as)
       ) {
         return fail("invalid_field", "quote bp, bs, ap or as");
       }
@@ -226,7 +388,9 @@ function parseData(type: "t" | "q" | "b" | "o", message: Obj): FeedMessage | Par
         exchangeTs,
       };
     }
-    case "b": {
+    case "b":
+    case "d":
+    case "u": {
       if (
         !isPositive(message.o) || !isPositive(message.h) || !isPositive(message.l) ||
         !isPositive(message.c) ||
@@ -235,7 +399,7 @@ function parseData(type: "t" | "q" | "b" | "o", message: Obj): FeedMessage | Par
         return fail("invalid_field", "bar o, h, l, c or v");
       }
       return {
-        kind: "bar",
+        kind: BAR_KINDS[type],
         symbol,
         open: message.o,
         high: message.h,
@@ -255,6 +419,98 @@ function parseData(type: "t" | "q" | "b" | "o", message: Obj): FeedMessage | Par
         return fail("invalid_field", "r");
       }
       return { kind: "orderbook", symbol, bids, asks, reset: message.r === true, exchangeTs };
+    }
+    case "c": {
+      const originalId = tradeIdOf(message.oi);
+      const correctedId = tradeIdOf(message.ci);
+      const originalConditions = conditionsOf(message.oc);
+      const correctedConditions = conditionsOf(message.cc);
+      if (
+        originalId === undefined || correctedId === undefined || !isPositive(message.op) ||
+        !isSize(message.os) || !isPositive(message.cp) || !isSize(message.cs) ||
+        originalConditions === undefined || correctedConditions === undefined
+      ) {
+        return fail("invalid_field", "correction oi, op, os, oc, ci, cp, cs or cc");
+      }
+      const venue = code(message.x);
+      return {
+        kind: "correction",
+        symbol,
+        ...(venue !== undefined ? { venue } : {}),
+        ...(tape !== undefined ? { tape } : {}),
+        originalId,
+        originalPrice: message.op,
+        originalSize: message.os,
+        originalConditions,
+        correctedId,
+        correctedPrice: message.cp,
+        correctedSize: message.cs,
+        correctedConditions,
+        exchangeTs,
+      };
+    }
+    case "x": {
+      const tradeId = tradeIdOf(message.i);
+      const action = code(message.a, 2);
+      if (
+        tradeId === undefined || !isPositive(message.p) || !isSize(message.s) ||
+        action === undefined
+      ) {
+        return fail("invalid_field", "cancel/error i, p, s or a");
+      }
+      const venue = code(message.x);
+      return {
+        kind: "cancel_error",
+        symbol,
+        ...(venue !== undefined ? { venue } : {}),
+        ...(tape !== undefined ? { tape } : {}),
+        tradeId,
+        price: message.p,
+        size: message.s,
+        action,
+        exchangeTs,
+      };
+    }
+    case "s": {
+      const statusCode = code(message.sc);
+      const reasonCode = code(message.rc ?? "");
+      if (statusCode === undefined || reasonCode === undefined) {
+        return fail("invalid_field", "status sc or rc");
+      }
+      return {
+        kind: "status",
+        symbol,
+        statusCode,
+        statusMessage: typeof message.sm === "string" ? message.sm.slice(0, 100) : "",
+        reasonCode,
+        reasonMessage: typeof message.rm === "string" ? message.rm.slice(0, 100) : "",
+        ...(tape !== undefined ? { tape } : {}),
+        exchangeTs,
+      };
+    }
+    case "l": {
+      if (!isPositive(message.u) || !isPositive(message.d) || message.d > message.u) {
+        return fail("invalid_field", "LULD u or d");
+      }
+      return {
+        kind: "luld",
+        symbol,
+        limitUp: message.u,
+        limitDown: message.d,
+        indicator: code(message.i, 4) ?? "",
+        ...(tape !== undefined ? { tape } : {}),
+        exchangeTs,
+      };
+    }
+    case "i": {
+      if (!isSize(message.p)) return fail("invalid_field", "imbalance p");
+      return {
+        kind: "imbalance",
+        symbol,
+        price: message.p,
+        ...(tape !== undefined ? { tape } : {}),
+        exchangeTs,
+      };
     }
   }
 }
@@ -304,17 +560,29 @@ export function authAction(key: string, secret: string): string {
   return JSON.stringify({ action: "auth", key, secret });
 }
 
+/** What {@link subscribeAction} subscribes besides trades, quotes and bars. */
+export interface SubscribeOptions {
+  /** Crypto endpoint: order books too. */
+  readonly crypto: boolean;
+  /**
+   * Stock endpoint: trading statuses (halts) and LULD bands too. Corrections and
+   * cancel/errors need no list: Alpaca subscribes them with the trades.
+   */
+  readonly statuses?: boolean;
+}
+
 /**
- * The `subscribe` action for a set of symbols: trades and quotes for all, bars for
- * all, and order books for crypto symbols (those with a `/`).
+ * The `subscribe` action for a set of symbols: trades, quotes and bars for all; order
+ * books for crypto; statuses and LULD bands for stocks when asked.
  */
-export function subscribeAction(symbols: readonly string[], crypto: boolean): string {
+export function subscribeAction(symbols: readonly string[], options: SubscribeOptions): string {
   const list = [...symbols];
   return JSON.stringify({
     action: "subscribe",
     trades: list,
     quotes: list,
     bars: list,
-    ...(crypto ? { orderbooks: list } : {}),
+    ...(options.crypto ? { orderbooks: list } : {}),
+    ...(!options.crypto && options.statuses ? { statuses: list, lulds: list } : {}),
   });
 }

@@ -4,8 +4,26 @@ import {
   parseFrame,
   parseMessages,
   parseTimestamp,
+  quoteLongIds,
   subscribeAction,
 } from "./alpaca_protocol.ts";
+import {
+  AUTHENTICATED,
+  CANCEL_ERROR,
+  CONNECTED,
+  CORRECTION,
+  CRYPTO_TRADE_ID,
+  CRYPTO_TRADE_TEXT,
+  DATA_FIXTURES,
+  ERROR_FRAMES,
+  IMBALANCE,
+  LULD,
+  REST_QUOTE_EMPTY,
+  STATUS_HALT,
+  SUBSCRIPTION_CRYPTO,
+  SUBSCRIPTION_STOCKS,
+  SUBSCRIPTION_TEST_STREAM,
+} from "./testing/alpaca_fixtures.ts";
 
 const TS = "2021-02-22T15:51:44.208Z";
 const TS_MS = Date.parse(TS);
@@ -33,6 +51,9 @@ Deno.test("parseFrame() reads a stock trade", () => {
       size: 1,
       exchangeTs: TS_MS,
       tradeId: "52983525029461",
+      venue: "V",
+      conditions: ["@"],
+      tape: "C",
     },
   ]);
 });
@@ -249,12 +270,164 @@ Deno.test("parseFrame() survives 10k random malformed frames without throwing", 
 
 Deno.test("authAction() and subscribeAction() build the documented actions", () => {
   assert.deepEqual(JSON.parse(authAction("k", "s")), { action: "auth", key: "k", secret: "s" });
-  assert.deepEqual(JSON.parse(subscribeAction(["BTC/USD"], true)), {
+  assert.deepEqual(JSON.parse(subscribeAction(["BTC/USD"], { crypto: true, statuses: true })), {
     action: "subscribe",
     trades: ["BTC/USD"],
     quotes: ["BTC/USD"],
     bars: ["BTC/USD"],
     orderbooks: ["BTC/USD"],
   });
-  assert.equal(JSON.parse(subscribeAction(["AAPL"], false)).orderbooks, undefined);
+  assert.equal(JSON.parse(subscribeAction(["AAPL"], { crypto: false })).orderbooks, undefined);
+  assert.deepEqual(JSON.parse(subscribeAction(["AAPL"], { crypto: false, statuses: true })), {
+    action: "subscribe",
+    trades: ["AAPL"],
+    quotes: ["AAPL"],
+    bars: ["AAPL"],
+    statuses: ["AAPL"],
+    lulds: ["AAPL"],
+  });
+});
+
+Deno.test("parseFrame() reads every documented data message kind without an error", () => {
+  const r = parseFrame(JSON.stringify(DATA_FIXTURES));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.messages.map((m) => m.kind), [
+    "trade",
+    "quote",
+    "bar",
+    "daily_bar",
+    "updated_bar",
+    "correction",
+    "cancel_error",
+    "cancel_error",
+    "luld",
+    "status",
+    "status",
+    "imbalance",
+    "quote",
+    "bar",
+    "orderbook",
+    "orderbook",
+  ]);
+});
+
+Deno.test("parseFrame() reads a correction, a cancel, a status, a LULD band and an imbalance field by field", () => {
+  const [correction, cancel, status, luld, imbalance] = parseFrame(
+    JSON.stringify([CORRECTION, CANCEL_ERROR, STATUS_HALT, LULD, IMBALANCE]),
+  ).messages;
+  assert.deepEqual(correction, {
+    kind: "correction",
+    symbol: "EEM",
+    venue: "M",
+    tape: "B",
+    originalId: "52983525033527",
+    originalPrice: 39.1582,
+    originalSize: 440000,
+    originalConditions: [" ", "7"],
+    correctedId: "52983525034326",
+    correctedPrice: 39.1809,
+    correctedSize: 440000,
+    correctedConditions: [" ", "7"],
+    exchangeTs: parseTimestamp(CORRECTION.t),
+  });
+  assert.deepEqual(cancel, {
+    kind: "cancel_error",
+    symbol: "GOOGL",
+    venue: "D",
+    tape: "C",
+    tradeId: "465",
+    price: 105.31,
+    size: 300,
+    action: "C",
+    exchangeTs: parseTimestamp(CANCEL_ERROR.t),
+  });
+  assert.deepEqual(status, {
+    kind: "status",
+    symbol: "AAPL",
+    statusCode: "H",
+    statusMessage: "Trading Halt",
+    reasonCode: "T12",
+    reasonMessage: "Trading Halted; For information requested by NASDAQ",
+    tape: "C",
+    exchangeTs: parseTimestamp(STATUS_HALT.t),
+  });
+  assert.deepEqual(luld, {
+    kind: "luld",
+    symbol: "IONM",
+    limitUp: 3.24,
+    limitDown: 2.65,
+    indicator: "B",
+    tape: "C",
+    exchangeTs: parseTimestamp(LULD.t),
+  });
+  assert.deepEqual(imbalance, {
+    kind: "imbalance",
+    symbol: "INAQU",
+    price: 9.12,
+    tape: "C",
+    exchangeTs: parseTimestamp(IMBALANCE.t),
+  });
+});
+
+Deno.test("parseFrame() keeps a crypto trade id above 2^53 exact", () => {
+  assert.notEqual(String(JSON.parse(CRYPTO_TRADE_TEXT).i), CRYPTO_TRADE_ID, "JSON.parse rounds it");
+  const [trade] = parseFrame(`[${CRYPTO_TRADE_TEXT}]`).messages;
+  assert.equal(trade.kind === "trade" && trade.tradeId, CRYPTO_TRADE_ID);
+  const big =
+    '[{"T":"c","S":"X","oi":9007199254740993,"op":1,"os":1,"ci":18446744073709551615,"cp":1,"cs":1,"t":"2024-03-12T10:27:48Z"}]';
+  const [correction] = parseFrame(big).messages;
+  assert.deepEqual(
+    correction.kind === "correction" && [correction.originalId, correction.correctedId],
+    ["9007199254740993", "18446744073709551615"],
+  );
+});
+
+Deno.test("quoteLongIds() quotes only long integer ids, never text inside a string or a float", () => {
+  assert.equal(quoteLongIds('[{"i":3447222699101865076}]'), '[{"i":"3447222699101865076"}]');
+  assert.equal(
+    quoteLongIds('[{"T":"t", "i" : 12345678901234567 ,"p":1}]'),
+    '[{"T":"t", "i" : "12345678901234567" ,"p":1}]',
+  );
+  for (
+    const untouched of [
+      '[{"S":"x,\\"i\\":12345678901234567"}]',
+      '[{"i":1234567890123456.5}]',
+      '[{"i":12345678901234567e3}]',
+      '[{"p":12345678901234567}]',
+      '[{"i":123456789012345}]',
+    ]
+  ) {
+    assert.equal(quoteLongIds(untouched), untouched);
+    JSON.parse(untouched);
+  }
+});
+
+Deno.test("parseFrame() keeps a quote's zero side for the core to call it missing", () => {
+  const [quote] = parseFrame(JSON.stringify([{ T: "q", S: "AAPL", ...REST_QUOTE_EMPTY }])).messages;
+  assert.deepEqual(quote, {
+    kind: "quote",
+    symbol: "AAPL",
+    bidPrice: 0,
+    bidSize: 0,
+    askPrice: 0,
+    askSize: 0,
+    exchangeTs: parseTimestamp(REST_QUOTE_EMPTY.t),
+  });
+  assert.equal(
+    parseFrame('[{"T":"q","S":"A","bp":-1,"bs":0,"ap":1,"as":1,"t":"2024-01-01T00:00:00Z"}]')
+      .errors[0].reason,
+    "invalid_field",
+  );
+});
+
+Deno.test("parseFrame() reads every documented error frame", () => {
+  for (const [code, frame] of Object.entries(ERROR_FRAMES)) {
+    const [error] = parseFrame(frame).messages;
+    assert.equal(error.kind === "error" && error.code, Number(code));
+  }
+  for (const frame of [SUBSCRIPTION_STOCKS, SUBSCRIPTION_TEST_STREAM, SUBSCRIPTION_CRYPTO]) {
+    assert.equal(parseFrame(frame).messages[0].kind, "subscription");
+  }
+  assert.deepEqual(parseFrame(CONNECTED).messages, [{ kind: "success", msg: "connected" }]);
+  assert.deepEqual(parseFrame(AUTHENTICATED).messages, [{ kind: "success", msg: "authenticated" }]);
 });

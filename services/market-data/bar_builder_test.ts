@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BarSchema } from "../../lib/types.ts";
-import { BarBuilder } from "./bar_builder.ts";
+import { BarBuilder, barTrade } from "./bar_builder.ts";
 
 const T0 = 1_700_000_000_000; // a whole minute
 
@@ -67,4 +67,40 @@ Deno.test("BarBuilder keeps symbols apart and flush() closes everything", () => 
   const bars = b.flush();
   assert.deepEqual(bars.map((x) => x.symbol).sort(), ["A", "B"]);
   assert.deepEqual(b.flush(), []);
+});
+
+Deno.test("BarBuilder counts a price-ineligible trade in volume only and needs a priced trade for a bar", () => {
+  const b = new BarBuilder(["1s"], 0);
+  b.addTrade("X", 50, 7, T0 + 10, { price: false, volume: true });
+  assert.deepEqual(b.closeDue(T0 + 1000), [], "an odd lot alone makes no bar");
+  b.addTrade("X", 50, 7, T0 + 1010, { price: false, volume: true });
+  b.addTrade("X", 10, 1, T0 + 1020);
+  b.addTrade("X", 99, 5, T0 + 1030, { price: false, volume: false });
+  const [bar] = b.closeDue(T0 + 2000);
+  assert.deepEqual([bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, bar.vwap], [
+    10,
+    10,
+    10,
+    10,
+    8,
+    1,
+    10,
+  ]);
+});
+
+Deno.test("BarBuilder.removeTrade() takes a trade out of its open bar and reports a closed one late", () => {
+  const b = new BarBuilder(["1s", "1m"], 0);
+  const high = barTrade(12, 2);
+  b.addTrade("X", 10, 1, T0 + 10);
+  b.add("X", high, T0 + 20);
+  b.addTrade("X", 11, 1, T0 + 30);
+  assert.equal(b.removeTrade("X", high, T0 + 20), "applied");
+  const [second] = b.closeDue(T0 + 1000);
+  assert.deepEqual([second.high, second.close, second.volume, second.trades], [11, 11, 2, 2]);
+  const late = barTrade(13, 1);
+  b.add("X", late, T0 + 1500);
+  b.closeDue(T0 + 2000);
+  assert.equal(b.removeTrade("X", late, T0 + 1500), "late", "its 1s bar is published");
+  const [minute] = b.closeDue(T0 + 60_000);
+  assert.deepEqual([minute.high, minute.volume, minute.trades], [11, 2, 2], "the 1m bar mended");
 });

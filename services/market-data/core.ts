@@ -5,28 +5,62 @@
  * each frame and {@link MarketDataCore.closeBars} from its bar timer, and a test or
  * bench can do the same. Metrics go through a {@link CoreRecorder}; feed input the
  * core cannot use (parse errors, late trades) is reported to a {@link CoreLog}.
+ *
+ * What each Alpaca message kind does (README "Alpaca"):
+ * - `t` trade: published (with `eligible: false` when its conditions keep it out of
+ *   prices, `trade_conditions.ts`), added to the bars as its conditions allow, kept in the
+ *   {@link TradeLedger} for corrections and the last price.
+ * - `q` quote: a `quote` when both sides are there, else a `one_sided_quote` (a side with
+ *   a zero price or size is missing).
+ * - `c` correction, `x` cancel/error: the print leaves its open bars (a correction's new
+ *   print takes its place), the last price is mended, and a `trade_correction` is
+ *   published with the outcome (`applied`, `late`: its bar was already published,
+ *   `unknown`: never seen); late and unknown ones are counted and logged.
+ * - `s` status: halts and resumptions change the symbol's `trading_status`
+ *   (`market_status.ts`), published at once; `l` LULD: published as a `luld_band`.
+ * - `b`, `d`, `u` exchange bars and `i` imbalances: counted by kind, not republished (our
+ *   own timer bars cover minute bars; nothing downstream reads imbalances).
  * @module
  */
-import type { Bar, Book, Quote, Trade } from "../../lib/types.ts";
+import type {
+  Bar,
+  Book,
+  LuldBand,
+  OneSidedQuote,
+  Quote,
+  Trade,
+  TradeCorrection,
+  TradingStatus,
+} from "../../lib/types.ts";
 import { nowMs } from "../../lib/clock.ts";
+import type { Schedule } from "../../lib/market_session.ts";
 import {
+  type CancelErrorMsg,
+  type CorrectionMsg,
   type DataKind,
   type FeedMessage,
   parseFrame,
   parseMessages,
   type ParseReason,
 } from "./alpaca_protocol.ts";
-import { BarBuilder, type BarInterval } from "./bar_builder.ts";
+import { BarBuilder, type BarInterval, barTrade } from "./bar_builder.ts";
 import type { Exchange, FeedEvent } from "./feed.ts";
+import { MarketStatus } from "./market_status.ts";
 import type { CoreRecorder } from "./metrics.ts";
 import { OrderBook } from "./order_book.ts";
+import { eligibility } from "./trade_conditions.ts";
+import { tradeKey, TradeLedger } from "./trade_ledger.ts";
 
 /** What the core publishes: an envelope type and its body (bodies satisfy lib/types.ts). */
 export type Outgoing =
   | { type: "trade"; body: Trade }
   | { type: "quote"; body: Quote }
   | { type: "book"; body: Book }
-  | { type: "bar"; body: Bar };
+  | { type: "bar"; body: Bar }
+  | { type: "one_sided_quote"; body: OneSidedQuote }
+  | { type: "trading_status"; body: TradingStatus }
+  | { type: "luld_band"; body: LuldBand }
+  | { type: "trade_correction"; body: TradeCorrection };
 
 /** Publishes one message; the core measures latency up to the moment this returns. */
 export type Sink = (message: Outgoing) => void;
@@ -40,6 +74,12 @@ export interface CoreLog {
   parseError(reason: ParseReason, detail: string): void;
   /** A trade arrived for a bar window already closed; `exchangeTs` in epoch ms. */
   lateTrade(symbol: string, exchangeTs: number): void;
+  /** A correction or cancel came too late for its bar, or named a trade never seen. */
+  lateCorrection(
+    symbol: string,
+    action: TradeCorrection["action"],
+    outcome: "late" | "unknown",
+  ): void;
 }
 
 /** Options of {@link MarketDataCore}. */
@@ -57,6 +97,10 @@ export interface CoreOptions {
   readonly topLevels?: number;
   /** Grace after a bar's end before it is closed; default 250 ms. */
   readonly barGraceMs?: number;
+  /** The session schedule of stock symbols; default always open (replace it with {@link MarketDataCore.setSchedule}). */
+  readonly schedule?: Schedule;
+  /** Trades kept for corrections; default 100 000. */
+  readonly ledgerCapacity?: number;
 }
 
 /** Counts kept by the core (for tests, benches, `/admin/stats` and the shut-down log line). */
@@ -68,6 +112,16 @@ export interface CoreStats {
   lateTrades: number;
   bookErrors: number;
   crossed: number;
+  /** Quotes with a side missing, published as `one_sided_quote`. */
+  oneSidedQuotes: number;
+  /** Trades whose conditions kept them out of bar prices or volume. */
+  excludedTrades: number;
+  /** Corrections and cancels applied to open bars. */
+  corrections: number;
+  /** Corrections and cancels whose bars were already published. */
+  lateCorrections: number;
+  /** Corrections and cancels of a trade never seen (or too long ago). */
+  unknownCorrections: number;
   /** `nowMs()` when the last frame arrived; 0 before the first. */
   lastFrameAt: number;
 }
@@ -94,6 +148,11 @@ export class MarketDataCore {
     lateTrades: 0,
     bookErrors: 0,
     crossed: 0,
+    oneSidedQuotes: 0,
+    excludedTrades: 0,
+    corrections: 0,
+    lateCorrections: 0,
+    unknownCorrections: 0,
     lastFrameAt: 0,
   };
   readonly #symbols: ReadonlySet<string>;
@@ -105,6 +164,8 @@ export class MarketDataCore {
   readonly #barIntervals: readonly BarInterval[];
   readonly #barGraceMs: number;
   readonly #topLevels: number;
+  readonly #ledger: TradeLedger;
+  readonly #status: MarketStatus;
 
   constructor(options: CoreOptions) {
     this.exchange = options.exchange;
@@ -116,6 +177,41 @@ export class MarketDataCore {
     this.#barIntervals = options.bars;
     this.#barGraceMs = options.barGraceMs ?? 250;
     this.#bars = new BarBuilder(this.#barIntervals, this.#barGraceMs);
+    this.#ledger = new TradeLedger(options.ledgerCapacity);
+    this.#status = new MarketStatus(options.symbols, options.exchange);
+    if (options.schedule) this.#status.setSchedule(options.schedule);
+  }
+
+  /**
+   * Replaces the session schedule (a new read of the exchange's clock and calendar) and
+   * publishes the statuses it changes at `clockMs` (epoch ms); returns how many.
+   */
+  setSchedule(schedule: Schedule, clockMs: number): number {
+    this.#status.setSchedule(schedule);
+    return this.publishStatus(clockMs, false);
+  }
+
+  /**
+   * Publishes the trading status of every configured symbol (`all`), or of those whose
+   * state changed since last published (a session boundary passed), at `clockMs`.
+   */
+  publishStatus(clockMs: number, all: boolean): number {
+    const statuses = all ? this.#status.all(clockMs) : this.#status.changed(clockMs);
+    for (const status of statuses) {
+      this.#publish({ type: "trading_status", body: status });
+      this.#metrics?.marketState(status.symbol, status.state);
+    }
+    return statuses.length;
+  }
+
+  /** The trading status of `symbol` at `clockMs` (epoch ms). */
+  statusOf(symbol: string, clockMs: number): TradingStatus {
+    return this.#status.of(symbol, clockMs);
+  }
+
+  /** The last eligible trade price of `symbol` still standing; null when none is known. */
+  lastPrice(symbol: string): number | null {
+    return this.#ledger.lastPrice(symbol);
   }
 
   /** Handles one frame; returns the number of messages published for it. */
@@ -170,44 +266,108 @@ export class MarketDataCore {
   #handleMessage(message: FeedMessage, receivedTs: number): void {
     switch (message.kind) {
       case "trade": {
-        this.#publish({
-          type: "trade",
-          body: {
-            symbol: message.symbol,
-            price: message.price,
-            size: message.size,
-            exchange: this.exchange,
-            exchangeTs: message.exchangeTs,
-            receivedTs,
-            ...(message.tradeId !== undefined ? { tradeId: message.tradeId } : {}),
-          },
-        });
+        const eligible = eligibility(message.conditions, message.tape);
+        const body: Trade = {
+          symbol: message.symbol,
+          price: message.price,
+          size: message.size,
+          exchange: this.exchange,
+          exchangeTs: message.exchangeTs,
+          receivedTs,
+        };
+        if (message.tradeId !== undefined) body.tradeId = message.tradeId;
+        if (!eligible.price) body.eligible = false;
+        this.#publish({ type: "trade", body });
+        if (!eligible.price || !eligible.volume) {
+          this.stats.excludedTrades++;
+          this.#metrics?.tradeExcluded(eligible.price ? "volume" : "price");
+        }
+        const bar = barTrade(message.price, message.size, eligible);
         if (
           message.size > 0 &&
-          this.#bars.addTrade(message.symbol, message.price, message.size, message.exchangeTs) ===
-            "late"
+          this.#bars.add(message.symbol, bar, message.exchangeTs) === "late"
         ) {
           this.stats.lateTrades++;
           this.#log?.lateTrade(message.symbol, message.exchangeTs);
         }
+        this.#ledger.record({
+          symbol: message.symbol,
+          key: message.tradeId !== undefined
+            ? tradeKey(message.symbol, message.venue, message.tradeId)
+            : "",
+          price: message.price,
+          size: message.size,
+          exchangeTs: message.exchangeTs,
+          priced: eligible.price,
+          bar,
+          removed: false,
+        });
         this.#processed("trade", message.symbol, receivedTs);
         return;
       }
-      case "quote":
+      case "quote": {
+        const bid = message.bidPrice > 0 && message.bidSize > 0;
+        const ask = message.askPrice > 0 && message.askSize > 0;
+        if (bid && ask) {
+          this.#publish({
+            type: "quote",
+            body: {
+              symbol: message.symbol,
+              bidPrice: message.bidPrice,
+              bidSize: message.bidSize,
+              askPrice: message.askPrice,
+              askSize: message.askSize,
+              exchange: this.exchange,
+              exchangeTs: message.exchangeTs,
+              receivedTs,
+            },
+          });
+        } else {
+          this.stats.oneSidedQuotes++;
+          this.#publish({
+            type: "one_sided_quote",
+            body: {
+              symbol: message.symbol,
+              bidPrice: bid ? message.bidPrice : null,
+              bidSize: bid ? message.bidSize : 0,
+              askPrice: ask ? message.askPrice : null,
+              askSize: ask ? message.askSize : 0,
+              exchange: this.exchange,
+              exchangeTs: message.exchangeTs,
+              receivedTs,
+            },
+          });
+        }
+        this.#processed("quote", message.symbol, receivedTs);
+        return;
+      }
+      case "correction":
+      case "cancel_error":
+        this.#correct(message, receivedTs);
+        this.#processed(message.kind, message.symbol, receivedTs);
+        return;
+      case "status":
+        if (this.#status.onStatus(message)) this.publishStatus(nowMs(), false);
+        this.#processed("status", message.symbol, receivedTs);
+        return;
+      case "luld":
         this.#publish({
-          type: "quote",
+          type: "luld_band",
           body: {
             symbol: message.symbol,
-            bidPrice: message.bidPrice,
-            bidSize: message.bidSize,
-            askPrice: message.askPrice,
-            askSize: message.askSize,
+            limitUp: message.limitUp,
+            limitDown: message.limitDown,
+            indicator: message.indicator,
             exchange: this.exchange,
             exchangeTs: message.exchangeTs,
             receivedTs,
           },
         });
-        this.#processed("quote", message.symbol, receivedTs);
+        this.#processed("luld", message.symbol, receivedTs);
+        return;
+      case "imbalance":
+        // Counted, not republished: nothing downstream reads imbalances.
+        this.#processed("imbalance", message.symbol, receivedTs);
         return;
       case "orderbook": {
         const startedAt = performance.now();
@@ -252,13 +412,70 @@ export class MarketDataCore {
         return;
       }
       case "bar":
+      case "daily_bar":
+      case "updated_bar":
         // Exchange bars are counted but not republished: our own timer bars cover 1m.
-        this.#processed("bar", message.symbol, receivedTs);
+        this.#processed(message.kind, message.symbol, receivedTs);
         return;
       default:
         // Control messages are the feed adapter's business.
         return;
     }
+  }
+
+  /** Applies a correction or cancel/error to the ledger and the bars, and publishes it. */
+  #correct(message: CorrectionMsg | CancelErrorMsg, receivedTs: number): void {
+    const symbol = message.symbol;
+    const correct = message.kind === "correction";
+    const action = correct ? "correct" : "cancel";
+    const tradeId = correct ? message.originalId : message.tradeId;
+    const original = this.#ledger.find(tradeKey(symbol, message.venue, tradeId));
+    let outcome: TradeCorrection["outcome"] = "unknown";
+    if (original && correct) {
+      const eligible = eligibility(message.correctedConditions, message.tape);
+      const bar = barTrade(message.correctedPrice, message.correctedSize, eligible);
+      outcome = this.#bars.replaceTrade(
+        symbol,
+        original.bar,
+        message.correctedSize > 0 ? bar : undefined,
+        original.exchangeTs,
+      );
+      this.#ledger.replace(original, {
+        symbol,
+        key: tradeKey(symbol, message.venue, message.correctedId),
+        price: message.correctedPrice,
+        size: message.correctedSize,
+        exchangeTs: original.exchangeTs,
+        priced: eligible.price,
+        bar,
+        removed: false,
+      });
+    } else if (original) {
+      outcome = this.#bars.removeTrade(symbol, original.bar, original.exchangeTs);
+      this.#ledger.remove(original);
+    }
+    if (outcome === "applied") this.stats.corrections++;
+    else if (outcome === "late") this.stats.lateCorrections++;
+    else this.stats.unknownCorrections++;
+    this.#metrics?.correction(action, outcome);
+    if (outcome !== "applied") this.#log?.lateCorrection(symbol, action, outcome);
+    this.#publish({
+      type: "trade_correction",
+      body: {
+        symbol,
+        action,
+        tradeId,
+        originalPrice: correct ? message.originalPrice : message.price,
+        originalSize: correct ? message.originalSize : message.size,
+        correctedPrice: correct ? message.correctedPrice : null,
+        correctedSize: correct ? message.correctedSize : null,
+        outcome,
+        lastPrice: this.#ledger.lastPrice(symbol),
+        exchange: this.exchange,
+        exchangeTs: message.exchangeTs,
+        receivedTs,
+      },
+    });
   }
 
   #processed(kind: DataKind, symbol: string, receivedTs: number): void {

@@ -1,10 +1,34 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { metric } from "../../lib/testing/messaging.ts";
-import { SCHEMAS } from "../../lib/types.ts";
+import {
+  type Bar,
+  type LuldBand,
+  type OneSidedQuote,
+  OneSidedQuoteSchema,
+  type Quote,
+  SCHEMAS,
+  type Trade,
+  type TradeCorrection,
+  type TradingStatus,
+} from "../../lib/types.ts";
+import { UtcHours } from "../../lib/market_session.ts";
 import { nowMs } from "../../lib/clock.ts";
 import { type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
-import type { ParseReason } from "./alpaca_protocol.ts";
+import { type ParseReason, parseTimestamp } from "./alpaca_protocol.ts";
+import {
+  CANCEL_ERROR,
+  CANCEL_ERROR_PY,
+  CORRECTION,
+  CRYPTO_TRADE_TEXT,
+  DATA_FIXTURES,
+  LULD,
+  REST_QUOTE_EMPTY,
+  STATUS_HALT,
+  STATUS_RESUME,
+  STOCK_QUOTE,
+  STOCK_TRADE_BATCH,
+} from "./testing/alpaca_fixtures.ts";
 import { MarketDataMetrics } from "./metrics.ts";
 import { coreHarness } from "./testing/core_harness.ts";
 import { SIM_TRAFFIC_SYMBOLS, simTrafficFrames } from "./testing/sim_traffic.ts";
@@ -222,6 +246,8 @@ Deno.test("MarketDataCore reports parse errors and late trades to its log", () =
   const log: CoreLog = {
     parseError: (reason: ParseReason) => void reported.push(reason),
     lateTrade: (symbol) => void reported.push(`late ${symbol}`),
+    lateCorrection: (symbol, action, outcome) =>
+      void reported.push(`${outcome} ${action} ${symbol}`),
   };
   const core = new MarketDataCore({
     exchange: "sim",
@@ -261,4 +287,276 @@ Deno.test("MarketDataCore records into the MarketDataMetrics it is given", async
   } finally {
     metrics.stop();
   }
+});
+
+/** The bodies of one type the core published. */
+function published<T>(out: Outgoing[], type: Outgoing["type"]): T[] {
+  return out.filter((o) => o.type === type).map((o) => o.body as T);
+}
+
+Deno.test("MarketDataCore publishes every message it makes from Alpaca's fixtures in a valid wire shape", () => {
+  using s = coreHarness({ symbols: ["AAPL", "SPY", "MKR/USD", "CRV/USD"] });
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify(DATA_FIXTURES) });
+  s.core.handle({ receivedTs: nowMs(), frame: `[${CRYPTO_TRADE_TEXT}]` });
+  assert.equal(s.core.stats.parseErrors, 0);
+  for (const o of s.out) SCHEMAS[o.type].parse(o.body);
+  assert.deepEqual([...new Set(s.out.map((o) => o.type))].sort(), [
+    "book",
+    "luld_band",
+    "quote",
+    "trade",
+    "trade_correction",
+    "trading_status",
+  ]);
+});
+
+Deno.test("MarketDataCore counts every message kind under its own message_type", async () => {
+  using s = coreHarness({ symbols: ["AAPL", "SPY"] });
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify(DATA_FIXTURES) });
+  const count = (message_type: string, symbol = "other") =>
+    metric(s.metrics.registry, "market_data_messages_processed_total", {
+      message_type,
+      symbol,
+      exchange: "alpaca",
+    });
+  assert.equal(await count("daily_bar", "SPY"), 1);
+  assert.equal(await count("updated_bar", "AAPL"), 1);
+  assert.equal(await count("correction"), 1);
+  assert.equal(await count("cancel_error"), 2);
+  assert.equal(await count("status", "AAPL"), 1);
+  assert.equal(await count("luld"), 1);
+  assert.equal(await count("imbalance"), 1);
+  assert.equal(
+    s.out.filter((o) => o.type === "bar").length,
+    0,
+    "exchange bars are not republished",
+  );
+});
+
+Deno.test("MarketDataCore keeps odd lots and Form T trades out of bar prices and the last price", () => {
+  using s = coreHarness({ symbols: ["AAPL"], bars: ["1s"], barGraceMs: 0 });
+  s.core.handle({ receivedTs: nowMs(), frame: STOCK_TRADE_BATCH });
+  const trades = published<Trade>(s.out, "trade");
+  assert.deepEqual(trades.map((t) => t.eligible), [false, false, false]);
+  assert.equal(s.core.lastPrice("AAPL"), null);
+  assert.equal(s.core.stats.excludedTrades, 3);
+  using alone = coreHarness({ symbols: ["AAPL"], bars: ["1s"] });
+  alone.core.handle({ receivedTs: nowMs(), frame: STOCK_TRADE_BATCH });
+  assert.equal(alone.core.flushBars(), 0, "no price-eligible trade: no bar");
+  const at = "2023-04-06T11:54:26.9Z";
+  s.core.handle({
+    receivedTs: nowMs(),
+    frame: JSON.stringify([{
+      T: "t",
+      S: "AAPL",
+      i: 9,
+      x: "P",
+      p: 163,
+      s: 100,
+      c: ["@"],
+      z: "C",
+      t: at,
+    }]),
+  });
+  assert.equal(s.core.lastPrice("AAPL"), 163);
+  s.core.flushBars();
+  const [bar] = published<Bar>(s.out, "bar");
+  assert.deepEqual([bar.open, bar.close, bar.volume, bar.trades], [163, 163, 177, 1]);
+});
+
+const GOOGL_PRINT = {
+  T: "t",
+  S: "GOOGL",
+  i: 465,
+  x: "D",
+  p: 105.31,
+  s: 300,
+  z: "C",
+  t: CANCEL_ERROR.t,
+};
+
+Deno.test("MarketDataCore takes a cancelled print out of its open bar and the last price", async () => {
+  using s = coreHarness({ symbols: ["GOOGL"], bars: ["1m"], barGraceMs: 0 });
+  const before = { ...GOOGL_PRINT, i: 464, p: 105.2, s: 100 };
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([before, GOOGL_PRINT]) });
+  assert.equal(s.core.lastPrice("GOOGL"), 105.31);
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([CANCEL_ERROR]) });
+  const [correction] = published<TradeCorrection>(s.out, "trade_correction");
+  assert.deepEqual(
+    { ...correction, receivedTs: 0 },
+    {
+      symbol: "GOOGL",
+      action: "cancel",
+      tradeId: "465",
+      originalPrice: 105.31,
+      originalSize: 300,
+      correctedPrice: null,
+      correctedSize: null,
+      outcome: "applied",
+      lastPrice: 105.2,
+      exchange: "alpaca",
+      exchangeTs: parseTimestamp(CANCEL_ERROR.t),
+      receivedTs: 0,
+    },
+  );
+  s.core.flushBars();
+  const [bar] = published<Bar>(s.out, "bar");
+  assert.deepEqual([bar.high, bar.volume, bar.trades], [105.2, 100, 1]);
+  assert.equal(
+    await metric(s.metrics.registry, "market_data_trade_corrections_total", {
+      exchange: "alpaca",
+      action: "cancel",
+      outcome: "applied",
+    }),
+    1,
+  );
+});
+
+Deno.test("MarketDataCore counts a cancel for a published bar as late, and one for an unseen trade as unknown", async () => {
+  const reported: string[] = [];
+  using s = coreHarness({ symbols: ["GOOGL"], bars: ["1s"], barGraceMs: 0 });
+  const core = new MarketDataCore({
+    exchange: "alpaca",
+    symbols: ["GOOGL"],
+    bars: ["1s"],
+    barGraceMs: 0,
+    sink: (m) => s.out.push(m),
+    metrics: new MarketDataMetrics(s.metrics.families, { exchange: "alpaca", symbols: ["GOOGL"] }),
+    log: {
+      parseError: () => {},
+      lateTrade: () => {},
+      lateCorrection: (_symbol, action, outcome) => void reported.push(`${outcome} ${action}`),
+    },
+  });
+  core.handle({ receivedTs: nowMs(), frame: JSON.stringify([CANCEL_ERROR_PY]) });
+  core.handle({ receivedTs: nowMs(), frame: JSON.stringify([GOOGL_PRINT]) });
+  core.closeBars(Date.parse(CANCEL_ERROR.t) + 5000);
+  core.handle({ receivedTs: nowMs(), frame: JSON.stringify([CANCEL_ERROR]) });
+  assert.deepEqual(published<TradeCorrection>(s.out, "trade_correction").map((c) => c.outcome), [
+    "unknown",
+    "late",
+  ]);
+  assert.deepEqual(reported, ["unknown cancel", "late cancel"]);
+  assert.equal(core.lastPrice("GOOGL"), null, "the late cancel still mends the last price");
+  assert.deepEqual([core.stats.lateCorrections, core.stats.unknownCorrections], [1, 1]);
+  assert.equal(
+    await metric(s.metrics.registry, "market_data_trade_corrections_total", {
+      exchange: "alpaca",
+      action: "cancel",
+      outcome: "late",
+    }),
+    1,
+  );
+});
+
+Deno.test("MarketDataCore replaces a corrected print in its open bar and in the last price", () => {
+  using s = coreHarness({ symbols: ["EEM"], bars: ["1m"], barGraceMs: 0 });
+  // The print Alpaca's correction fixture names, as it was first sent (its own fields).
+  const original = {
+    T: "t",
+    S: "EEM",
+    i: CORRECTION.oi,
+    x: CORRECTION.x,
+    p: CORRECTION.op,
+    s: CORRECTION.os,
+    c: CORRECTION.oc,
+    z: CORRECTION.z,
+    t: CORRECTION.t,
+  };
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([original, CORRECTION]) });
+  const [correction] = published<TradeCorrection>(s.out, "trade_correction");
+  assert.deepEqual(
+    [correction.outcome, correction.correctedPrice, correction.lastPrice],
+    ["applied", 39.1809, null],
+    "a qualified contingent trade (7) never sets the last price",
+  );
+  assert.equal(s.core.flushBars(), 0, "nor a bar's price");
+  // The same correction of a regular print: the corrected price takes its place.
+  using r = coreHarness({ symbols: ["EEM"], bars: ["1m"], barGraceMs: 0 });
+  r.core.handle({
+    receivedTs: nowMs(),
+    frame: JSON.stringify([
+      { ...original, c: [" "] },
+      { ...original, i: 1, p: 39.17, s: 100, c: [" "] },
+      { ...CORRECTION, oc: [" "], cc: [" "] },
+    ]),
+  });
+  assert.equal(r.core.lastPrice("EEM"), 39.17, "the later print stays the last price");
+  r.core.flushBars();
+  const [bar] = published<Bar>(r.out, "bar");
+  assert.deepEqual(
+    [bar.open, bar.high, bar.close, bar.volume],
+    [39.1809, 39.1809, 39.17, 440100],
+    "the corrected print keeps the original's place: open, not close",
+  );
+});
+
+Deno.test("MarketDataCore publishes a quote with a missing side as a one_sided_quote", () => {
+  using s = coreHarness({ symbols: ["AAPL"] });
+  s.core.handle({
+    receivedTs: nowMs(),
+    frame: JSON.stringify([
+      { T: "q", S: "AAPL", ...REST_QUOTE_EMPTY },
+      { ...STOCK_QUOTE, S: "AAPL", ap: 0, as: 0 },
+      { ...STOCK_QUOTE, S: "AAPL", bs: 0 },
+      { ...STOCK_QUOTE, S: "AAPL" },
+    ]),
+  });
+  const oneSided = published<OneSidedQuote>(s.out, "one_sided_quote");
+  assert.deepEqual(oneSided.map((q) => [q.bidPrice, q.bidSize, q.askPrice, q.askSize]), [
+    [null, 0, null, 0],
+    [87.66, 1, null, 0],
+    [null, 0, 87.68, 4],
+  ]);
+  for (const q of oneSided) OneSidedQuoteSchema.parse(q);
+  assert.equal(published<Quote>(s.out, "quote").length, 1);
+  assert.equal(s.core.stats.oneSidedQuotes, 3);
+});
+
+Deno.test("MarketDataCore publishes a halt at once, holds it across sessions and clears it on resumption", async () => {
+  using s = coreHarness({ symbols: ["AAPL", "BTC/USD"] });
+  s.core.publishStatus(nowMs(), true);
+  assert.deepEqual(published<TradingStatus>(s.out, "trading_status").map((t) => t.state), [
+    "open",
+    "open",
+  ]);
+  s.out.length = 0;
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([STATUS_HALT]) });
+  const [halt] = published<TradingStatus>(s.out, "trading_status");
+  assert.deepEqual([halt.symbol, halt.state, halt.reason, halt.haltCode, halt.haltReasonCode], [
+    "AAPL",
+    "halted",
+    "trading_halt",
+    "H",
+    "T12",
+  ]);
+  assert.equal(
+    await metric(s.metrics.registry, "market_data_market_state", { symbol: "AAPL" }),
+    3,
+  );
+  s.core.setSchedule(
+    new UtcHours({ open: "00:00", close: "00:01" }),
+    Date.parse("2025-01-04T12:00:00Z"),
+  );
+  assert.equal(s.core.statusOf("AAPL", Date.parse("2025-01-04T12:00:00Z")).state, "halted");
+  s.out.length = 0;
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([{ ...STATUS_RESUME, S: "AAPL" }]) });
+  const [resumed] = published<TradingStatus>(s.out, "trading_status");
+  assert.equal(resumed.state, "closed", "resumed, but on a Saturday");
+  assert.equal(resumed.reason, "outside_session");
+  assert.equal(s.core.statusOf("BTC/USD", Date.parse("2025-01-04T12:00:00Z")).state, "open");
+});
+
+Deno.test("MarketDataCore publishes LULD bands", () => {
+  using s = coreHarness({ symbols: ["IONM"] });
+  s.core.handle({ receivedTs: 5, frame: JSON.stringify([LULD]) });
+  assert.deepEqual(published<LuldBand>(s.out, "luld_band"), [{
+    symbol: "IONM",
+    limitUp: 3.24,
+    limitDown: 2.65,
+    indicator: "B",
+    exchange: "alpaca",
+    exchangeTs: parseTimestamp(LULD.t),
+    receivedTs: 5,
+  }]);
 });

@@ -137,6 +137,7 @@ export class FeedProblemLog implements CoreLog {
   readonly #exchange: Exchange;
   readonly #parseErrors = new Map<ParseReason, BurstLog>();
   readonly #lateTrades: BurstLog;
+  readonly #lateCorrections: BurstLog;
 
   constructor(log: Logger, exchange: Exchange) {
     this.#log = log;
@@ -146,6 +147,12 @@ export class FeedProblemLog implements CoreLog {
       "warn",
       "Late trade left out of a closed bar",
       "Left {suppressed} more late trades out of closed bars",
+    );
+    this.#lateCorrections = new BurstLog(
+      log,
+      "warn",
+      "Trade correction could not be applied to its bar",
+      "Could not apply {suppressed} more trade corrections to their bars",
     );
   }
 
@@ -170,9 +177,24 @@ export class FeedProblemLog implements CoreLog {
     this.#lateTrades.report({ exchange: this.#exchange, symbol, exchangeTs, suppressed: 0 });
   }
 
+  /**
+   * Logs a correction or cancel whose bar was already published (`late`) or whose trade
+   * was never seen (`unknown`), the first of a burst.
+   */
+  lateCorrection(symbol: string, action: "cancel" | "correct", outcome: "late" | "unknown"): void {
+    this.#lateCorrections.report({
+      exchange: this.#exchange,
+      symbol,
+      action,
+      outcome,
+      suppressed: 0,
+    });
+  }
+
   /** Writes the pending summary lines and stops their timers. */
   close(): void {
     for (const burst of this.#parseErrors.values()) burst.close();
     this.#lateTrades.close();
+    this.#lateCorrections.close();
   }
 }

@@ -7,8 +7,9 @@
  * @module
  */
 import type { Counter, Histogram } from "prom-client";
-import { elapsedUs, type Families, symbolLabel } from "../../lib/metrics.ts";
+import { closedSet, elapsedUs, type Families, symbolLabel } from "../../lib/metrics.ts";
 import { nowMs } from "../../lib/clock.ts";
+import type { MarketState } from "../../lib/types.ts";
 import type { DataKind, ParseReason } from "./alpaca_protocol.ts";
 import type { ConnectionErrorType, Exchange } from "./feed.ts";
 import type { BookState } from "./order_book.ts";
@@ -24,7 +25,43 @@ export type MarketDataFamilies = Pick<
   | "market_data_websocket_connection_failures_total"
   | "market_data_feed_connected"
   | "market_data_feed_last_message_age_seconds"
+  | "market_data_trade_corrections_total"
+  | "market_data_trades_excluded_total"
+  | "market_data_market_state"
+  | "market_data_server_errors_total"
+  | "market_data_feed_stopped"
 >;
+
+/** The `market_data_market_state` value of each state. */
+export const MARKET_STATE_VALUES: Readonly<Record<MarketState, number>> = {
+  open: 0,
+  extended: 1,
+  closed: 2,
+  halted: 3,
+};
+
+/**
+ * Alpaca stream error codes (docs.alpaca.markets/docs/streaming-market-data; 408 from the
+ * older docs; 411 from the Go SDK; 412, 413 from the option stream): the `code` label
+ * values of `market_data_server_errors_total`; any other code is `other`.
+ */
+export const SERVER_ERROR_CODES = [
+  "400",
+  "401",
+  "402",
+  "403",
+  "404",
+  "405",
+  "406",
+  "407",
+  "408",
+  "409",
+  "410",
+  "411",
+  "412",
+  "413",
+  "500",
+] as const;
 
 /** An order book update: `snapshot` replaced the book, `delta` changed levels. */
 export type UpdateType = "snapshot" | "delta";
@@ -45,6 +82,12 @@ export interface CoreRecorder {
   bookCrossed(symbol: string, state: Exclude<BookState, "ok">): void;
   /** A frame or message could not be parsed or applied. */
   parseError(reason: ParseReason): void;
+  /** A correction or cancel/error was applied, came late, or named an unknown trade. */
+  correction(action: "cancel" | "correct", outcome: "applied" | "late" | "unknown"): void;
+  /** A trade's conditions kept it out of bar prices (`price`) or only volume (`volume`). */
+  tradeExcluded(scope: "price" | "volume"): void;
+  /** A symbol's trading status was published. */
+  marketState(symbol: string, state: MarketState): void;
 }
 
 /** Options of {@link MarketDataMetrics}. */
@@ -146,6 +189,41 @@ export class MarketDataMetrics implements CoreRecorder {
       this.#parseErrors.set(reason, counter);
     }
     counter.inc();
+  }
+
+  /** Counts a correction or cancel/error by action and outcome. */
+  correction(action: "cancel" | "correct", outcome: "applied" | "late" | "unknown"): void {
+    this.#families.market_data_trade_corrections_total.inc({
+      exchange: this.#exchange,
+      action,
+      outcome,
+    });
+  }
+
+  /** Counts a trade kept out of bar prices or bar volume by its conditions. */
+  tradeExcluded(scope: "price" | "volume"): void {
+    this.#families.market_data_trades_excluded_total.inc({ exchange: this.#exchange, scope });
+  }
+
+  /** Sets a symbol's market state gauge (0 open, 1 extended, 2 closed, 3 halted). */
+  marketState(symbol: string, state: MarketState): void {
+    this.#families.market_data_market_state.set(
+      { symbol: symbolLabel(this.#symbols, symbol) },
+      MARKET_STATE_VALUES[state],
+    );
+  }
+
+  /** Counts one error message of the exchange's stream by its code. */
+  serverError(code: number): void {
+    this.#families.market_data_server_errors_total.inc({
+      exchange: this.#exchange,
+      code: closedSet(SERVER_ERROR_CODES, String(code)),
+    });
+  }
+
+  /** Sets whether a feed connection stopped for good (an error no reconnect mends). */
+  feedStopped(stopped: boolean): void {
+    this.#families.market_data_feed_stopped.set({ exchange: this.#exchange }, stopped ? 1 : 0);
   }
 
   /** Counts one connection failure of the feed. */

@@ -8,6 +8,9 @@
  *   (channel "market_data").
  * - Records every received frame to `marketData.recordPath` when set.
  * - Closes bars on a 100 ms timer (the replay's recorded clock for `replay`).
+ * - Publishes each symbol's `trading_status`: on a change (checked every second, and at
+ *   once on a halt) and every `session.publishMs`; the session comes from Alpaca's clock
+ *   and calendar for the `alpaca` feed (`alpaca_session.ts`), else `session.hoursUtc`.
  * - `/ready`: the feed is connected and a frame arrived within `staleAfterMs`.
  * - `GET /admin/stats` (read-only): the core's counters and the feed's state.
  *
@@ -22,6 +25,8 @@ import { Publisher } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createMarketDataAdminApi } from "./admin_api.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
+import { AlpacaSessionSource } from "./alpaca_session.ts";
+import { AlpacaSchedule, ALWAYS_OPEN, type Schedule, UtcHours } from "../../lib/market_session.ts";
 import { MarketDataCore } from "./core.ts";
 import type { Feed } from "./feed.ts";
 import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
@@ -48,6 +53,8 @@ export interface MarketDataDeps {
   barTimerMs?: number;
   /** Status (gauges) timer period; default 500 ms. */
   statusTimerMs?: number;
+  /** Trading status change check period; default 1000 ms. */
+  sessionTimerMs?: number;
 }
 
 /** What {@link startMarketData} returns: the harness's RunningCore plus handles for tests. */
@@ -119,6 +126,13 @@ export async function startMarketData(
   const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange, symbols });
   const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
   const problemLog = new FeedProblemLog(log, exchange);
+  const hours = ctx.config.session.hoursUtc;
+  // Alpaca: unknown until the clock is read (stocks are reported closed meanwhile).
+  const schedule: Schedule = exchange === "alpaca"
+    ? new AlpacaSchedule(undefined, [])
+    : hours !== null
+    ? new UtcHours(hours)
+    : ALWAYS_OPEN;
   const core = new MarketDataCore({
     exchange,
     symbols,
@@ -126,6 +140,7 @@ export async function startMarketData(
     sink: publishing.sink,
     metrics,
     log: problemLog,
+    schedule,
   });
 
   let recording: Recorder | undefined;
@@ -143,6 +158,8 @@ export async function startMarketData(
 
   let feed: Feed;
   let replay: ReplayFeed | undefined;
+  let alpacaFeed: AlpacaFeed | undefined;
+  let session: AlpacaSessionSource | undefined;
   switch (exchange) {
     case "sim":
       feed = new SimFeed({ ...config.sim, symbols });
@@ -154,17 +171,29 @@ export async function startMarketData(
       });
       break;
     case "alpaca":
-      feed = new AlpacaFeed({
+      feed = alpacaFeed = new AlpacaFeed({
         symbols,
         ...config.alpaca,
         keyId: ctx.secrets.alpacaKeyId!,
         secretKey: ctx.secrets.alpacaSecretKey!,
         staleAfterMs: config.staleAfterMs,
         onFailure: (errorType) => metrics.connectionFailure(errorType),
+        onServerError: (code) => metrics.serverError(code),
+        onStopped: () => metrics.feedStopped(true),
+        log,
+      });
+      metrics.feedStopped(false);
+      session = new AlpacaSessionSource({
+        tradingUrl: config.alpaca.tradingUrl,
+        keyId: ctx.secrets.alpacaKeyId!,
+        secretKey: ctx.secrets.alpacaSecretKey!,
+        pollMs: ctx.config.session.clockPollMs,
+        onSchedule: (read) => core.setSchedule(read, Date.now()),
         log,
       });
       break;
   }
+  const statusClock = () => replay ? replay.clock() : Date.now();
 
   const recordStatus = () => handlers.recordFeedStatus(feed.connected());
   recordStatus();
@@ -173,9 +202,20 @@ export async function startMarketData(
     () => core.closeBars(replay ? replay.clock() : Date.now()),
     deps.barTimerMs ?? 100,
   );
+  const sessionTimer = setInterval(
+    () => core.publishStatus(statusClock(), false),
+    deps.sessionTimerMs ?? 1000,
+  );
+  const statusRepeatTimer = setInterval(
+    () => core.publishStatus(statusClock(), true),
+    ctx.config.session.publishMs,
+  );
   const stop = async () => {
     clearInterval(statusTimer);
     clearInterval(barTimer);
+    clearInterval(sessionTimer);
+    clearInterval(statusRepeatTimer);
+    session?.close();
     await feed.close();
     await recording?.close();
     await publisher.close();
@@ -184,6 +224,8 @@ export async function startMarketData(
   };
 
   try {
+    await session?.start();
+    core.publishStatus(statusClock(), true);
     await feed.start((event) => handlers.onFeedEvent(event));
   } catch (e) {
     await stop();
@@ -199,8 +241,13 @@ export async function startMarketData(
       core,
       feed,
       lastFrameAgeMs: () => handlers.lastFrameAgeMs(),
+      statuses: () => symbols.map((symbol) => core.statusOf(symbol, statusClock())),
     }),
-    ready: () => ({ feed_connected: feed.connected(), feed_fresh: handlers.fresh() }),
+    ready: () => ({
+      feed_connected: feed.connected(),
+      feed_fresh: handlers.fresh(),
+      ...(alpacaFeed ? { feed_not_stopped: !alpacaFeed.stopped() } : {}),
+    }),
     close: async () => {
       if (closed) return;
       closed = true;

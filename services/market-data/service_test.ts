@@ -127,18 +127,27 @@ Deno.test("market-data on the alpaca feed connects to the configured URL and cou
           cryptoUrl: server.cryptoUrl,
           reconnectMinMs: 10,
           reconnectMaxMs: 50,
+          tradingUrl: server.tradingUrl,
+          statuses: true,
         };
       }),
       { alpacaKeyId: "k", alpacaSecretKey: "s" },
     );
     await waitFor("connected", () => a.svc.feed.connected());
+    assert.deepEqual(server.rest, ["GET /v2/clock", "GET /v2/calendar"]);
+    const status = a.published.findLast((p) => p.type === "trading_status");
+    assert.equal((status?.body as { state: string }).state, "open", "Alpaca's clock says open");
     assert.equal(a.svc.ready().feed_fresh, false, "no data yet");
     server.send(
       JSON.stringify([{ T: "t", S: "AAPL", p: 128.14, s: 1, t: "2024-03-01T15:00:00Z" }]),
       STOCKS_PATH,
     );
     await waitFor("trade published", () => a.published.find((p) => p.type === "trade"));
-    assert.deepEqual(a.svc.ready(), { feed_connected: true, feed_fresh: true });
+    assert.deepEqual(a.svc.ready(), {
+      feed_connected: true,
+      feed_fresh: true,
+      feed_not_stopped: true,
+    });
     server.dropAll();
     await waitFor(
       "failure counted",

@@ -7,11 +7,15 @@
  * model's features to be defined (`warmup`), spaces signals per symbol
  * (`min_interval`), runs the model, and drops flat advice (`flat`, except the
  * first flat after a live buy/sell, which is published so downstream knows the
- * view ended) and weak advice (`below_threshold`).
+ * view ended) and weak advice (`below_threshold`). While the latest top of book lacks
+ * a side (a `one_sided_quote`, or a book with an empty side) no signal is made
+ * (`one_sided_market`) until a two-sided quote or book arrives: a mid from before the
+ * side vanished is not a price to trade on. Trading statuses, LULD bands and trade
+ * corrections are not prices: they are ignored here (risk-manager acts on them).
  * @module
  */
 import { DEFAULT_FEATURES } from "../../lib/config.ts";
-import type { Book, Quote, Signal, Trade } from "../../lib/types.ts";
+import type { Book, OneSidedQuote, Quote, Signal, Trade } from "../../lib/types.ts";
 import type { Action, Model } from "./model.ts";
 import { type FeatureParams, type FeatureValues, SymbolFeatures } from "./symbol_features.ts";
 
@@ -24,6 +28,7 @@ export const SUPPRESS_REASONS = [
   "below_threshold",
   "unknown_symbol",
   "bad_data",
+  "one_sided_market",
   "error",
 ] as const;
 /** One of {@link SUPPRESS_REASONS}. */
@@ -34,7 +39,9 @@ export type MarketMessage =
   | { type: "trade"; body: Trade }
   | { type: "quote"; body: Quote }
   | { type: "book"; body: Book }
-  | { type: "bar"; body: { symbol: string } };
+  | { type: "bar"; body: { symbol: string } }
+  | { type: "one_sided_quote"; body: OneSidedQuote }
+  | { type: "trading_status" | "luld_band" | "trade_correction"; body: { symbol: string } };
 
 /** What one market message led to. */
 export type Outcome =
@@ -54,8 +61,11 @@ export type Outcome =
   | {
     readonly kind: "ignored";
     readonly symbol: string;
-    /** `bar`: bars do not feed features; `duplicate`: the same price seen twice. */
-    readonly why: "bar" | "duplicate";
+    /**
+     * `bar`: bars do not feed features; `duplicate`: the same price seen twice;
+     * `not_a_price`: a trading status, LULD band or trade correction.
+     */
+    readonly why: "bar" | "duplicate" | "not_a_price";
   };
 
 /** Options of {@link SignalBridgeCore}. */
@@ -153,6 +163,13 @@ export class SignalBridgeCore {
     switch (message.type) {
       case "bar":
         return { kind: "ignored", symbol, why: "bar" };
+      case "trading_status":
+      case "luld_band":
+      case "trade_correction":
+        return { kind: "ignored", symbol, why: "not_a_price" };
+      case "one_sided_quote":
+        features.onOneSidedQuote();
+        return { kind: "suppressed", reason: "one_sided_market", symbol };
       case "trade":
         features.onTrade(message.body);
         receivedTs = message.body.receivedTs;
@@ -171,6 +188,7 @@ export class SignalBridgeCore {
         break;
       }
     }
+    if (features.oneSided) return { kind: "suppressed", reason: "one_sided_market", symbol };
     const options = this.#options;
     if (
       now - receivedTs > options.maxDataAgeMs ||

@@ -181,3 +181,59 @@ Deno.test("SignalBridgeCore.snapshot() reports each symbol's features and last a
   assert.equal(snapshot.AAPL.lastSignalAt, 0);
   assert.equal(snapshot.MSFT.lastSignalAt, null);
 });
+
+Deno.test("SignalBridgeCore makes no signal on a one-sided market until both sides are back", () => {
+  const model = new FixedModel({ action: "buy", confidence: 0.8 });
+  const signalBridge = core(model, { minIntervalMs: 0 });
+  assert.equal(signalBridge.onMessage(quote(100, 10_000), 10_000).kind, "signal");
+  const oneSided: MarketMessage = {
+    type: "one_sided_quote",
+    body: {
+      symbol: "AAPL",
+      bidPrice: 99.99,
+      bidSize: 3,
+      askPrice: null,
+      askSize: 0,
+      exchange: "alpaca",
+      exchangeTs: 10_001,
+      receivedTs: 10_001,
+    },
+  };
+  assert.equal(reasonOf(signalBridge.onMessage(oneSided, 10_001)), "one_sided_market");
+  // A fresh trade must not sign on the mid from before the ask vanished.
+  const trade = sampleTrade(100, 1, 10_002, { exchangeTs: 10_002 });
+  assert.equal(
+    reasonOf(signalBridge.onMessage({ type: "trade", body: trade }, 10_002)),
+    "one_sided_market",
+  );
+  const calls = model.calls;
+  assert.equal(signalBridge.onMessage(quote(100.5, 10_003), 10_003).kind, "signal");
+  assert.equal(model.calls, calls + 1);
+});
+
+Deno.test("SignalBridgeCore treats a book with an empty side as a one-sided market", () => {
+  const signalBridge = core(new FixedModel({ action: "buy", confidence: 0.8 }), {
+    minIntervalMs: 0,
+  });
+  assert.equal(signalBridge.onMessage(quote(100, 10_000), 10_000).kind, "signal");
+  const emptyAsks = sampleBook([[99.99, 100]], [], 10_001);
+  assert.equal(
+    reasonOf(signalBridge.onMessage({ type: "book", body: emptyAsks }, 10_001)),
+    "bad_data",
+  );
+  const trade = sampleTrade(100, 1, 10_002, { exchangeTs: 10_002 });
+  assert.equal(
+    reasonOf(signalBridge.onMessage({ type: "trade", body: trade }, 10_002)),
+    "one_sided_market",
+  );
+});
+
+Deno.test("SignalBridgeCore ignores trading statuses, LULD bands and trade corrections", () => {
+  const model = new FixedModel({ action: "buy", confidence: 0.8 });
+  const signalBridge = core(model);
+  for (const type of ["trading_status", "luld_band", "trade_correction"] as const) {
+    const outcome = signalBridge.onMessage({ type, body: { symbol: "AAPL" } }, 10_000);
+    assert.deepEqual(outcome, { kind: "ignored", symbol: "AAPL", why: "not_a_price" });
+  }
+  assert.equal(model.calls, 0);
+});

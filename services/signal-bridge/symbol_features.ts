@@ -93,6 +93,7 @@ export class SymbolFeatures {
   #lastTradePrice: number | undefined;
   #lastMidTs = -1;
   #priceUpdates = 0;
+  #oneSided = false;
   /** `receivedTs` of the latest price update (ms), or -Infinity before the first. */
   lastPriceReceivedTs = -Infinity;
 
@@ -108,6 +109,19 @@ export class SymbolFeatures {
   /** The current values (a live read-only view; copy it to keep it). */
   get values(): Readonly<FeatureValues> {
     return this.#values;
+  }
+
+  /**
+   * True while the latest top of book lacks a side (a one-sided quote, or a book with an
+   * empty side), until a two-sided quote or book arrives: the mid is then not tradable.
+   */
+  get oneSided(): boolean {
+    return this.#oneSided;
+  }
+
+  /** A quote with a side missing arrived: the market is one-sided until both sides are back. */
+  onOneSidedQuote(): void {
+    this.#oneSided = true;
   }
 
   /** Price updates applied so far. */
@@ -159,6 +173,7 @@ export class SymbolFeatures {
   /** Applies a quote: spread, top-of-book imbalance and the mid. Returns true if anything changed. */
   onQuote(quote: Quote): boolean {
     if (!(quote.bidPrice > 0 && quote.askPrice >= quote.bidPrice)) return false;
+    this.#oneSided = false;
     const mid = (quote.bidPrice + quote.askPrice) / 2;
     this.#values.spread_bps = ((quote.askPrice - quote.bidPrice) / mid) * 1e4;
     const depth = quote.bidSize + quote.askSize;
@@ -170,12 +185,17 @@ export class SymbolFeatures {
   /**
    * Applies a book: spread and mid from the best levels, imbalance over the top
    * `imbalanceLevels`. A book with an empty side or crossed best prices is ignored
-   * (returns false).
+   * (returns false); an empty side also makes the market {@link oneSided}.
    */
   onBook(book: Book): boolean {
     const bestBid = book.bids[0]?.[0];
     const bestAsk = book.asks[0]?.[0];
-    if (bestBid === undefined || bestAsk === undefined || bestAsk < bestBid) return false;
+    if (bestBid === undefined || bestAsk === undefined) {
+      this.#oneSided = true;
+      return false;
+    }
+    if (bestAsk < bestBid) return false;
+    this.#oneSided = false;
     const mid = (bestBid + bestAsk) / 2;
     this.#values.spread_bps = ((bestAsk - bestBid) / mid) * 1e4;
     const levels = this.params.imbalanceLevels;

@@ -5,7 +5,7 @@
  */
 import { AlpacaClient } from "../alpaca_client.ts";
 import { AlpacaVenue } from "../alpaca_venue.ts";
-import type { ApiMetrics } from "../metrics.ts";
+import type { ApiMetrics, VenueAccountMetrics } from "../metrics.ts";
 import { RateLimiter } from "../rate_limiter.ts";
 
 /** Where the fake Alpaca listens (a {@link FakeAlpaca} has both). */
@@ -25,6 +25,21 @@ export interface FakeAlpacaVenueOptions {
   /** Stream reconnection backoff bounds, ms (defaults of the stream when absent). */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** Retries of a request (default 2). */
+  maxRetries?: number;
+  /** Longest wait of 429s (default 65 000 ms). */
+  rateLimitMaxWaitMs?: number;
+  /** Stream silence before a probe, and after it before half-open (defaults of the stream). */
+  streamIdleMs?: number;
+  streamProbeTimeoutMs?: number;
+  /** Send limit day orders in extended hours. */
+  extendedHours?: boolean;
+  /** The venue's clock (epoch ms); default Date.now. */
+  now?: () => number;
+  /** Configured symbols (default AAPL, MSFT, SPY, BTC/USD). */
+  symbols?: readonly string[];
+  /** Where positions and the account state go. */
+  accountMetrics?: VenueAccountMetrics;
 }
 
 /** An {@link AlpacaVenue} on the fake at `address`, recording into `metrics`. */
@@ -39,7 +54,9 @@ export function makeFakeAlpacaVenue(
     keyId,
     secretKey: "secret",
     timeoutMs: options.timeoutMs ?? 2000,
-    maxRetries: 2,
+    maxRetries: options.maxRetries ?? 2,
+    rateLimitMaxWaitMs: options.rateLimitMaxWaitMs,
+    now: options.now,
     retryBaseMs: options.retryBaseMs ?? 5,
     limiter: new RateLimiter({ limit: 200 }),
     metrics,
@@ -53,7 +70,13 @@ export function makeFakeAlpacaVenue(
       metrics,
       reconnectMinMs: options.reconnectMinMs,
       reconnectMaxMs: options.reconnectMaxMs,
+      idleMs: options.streamIdleMs,
+      probeTimeoutMs: options.streamProbeTimeoutMs,
     },
     startTimeoutMs: 2000,
+    symbols: options.symbols ?? ["AAPL", "MSFT", "SPY", "BTC/USD"],
+    extendedHours: options.extendedHours,
+    now: options.now,
+    metrics: options.accountMetrics,
   });
 }
