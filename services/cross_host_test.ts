@@ -165,6 +165,11 @@ Deno.test({
           );
           peaks.record(
             p,
+            "ee_market_data_age",
+            sampleValue(ee, "messaging_last_message_age_seconds", { channel: "market_data" }),
+          );
+          peaks.record(
+            p,
             "rm_orders_out",
             sampleValue(rm, "system_zmq_queue_depth", { queue: "orders_out" }),
           );
@@ -331,7 +336,7 @@ Deno.test({
         recoveryMs,
         peaks: Object.fromEntries(
           ["before", "partition", "after"].flatMap((p) =>
-            ["ee_orders_age", "rm_reports_age", "rm_orders_out"].map((
+            ["ee_orders_age", "rm_reports_age", "ee_market_data_age", "rm_orders_out"].map((
               n,
             ) => [`${p}:${n}`, peaks.get(p, n)])
           ),
@@ -354,6 +359,10 @@ Deno.test({
       assert.ok(
         peaks.get("before", "ee_orders_age") < 5,
         "the orders channel was fresh before the cut",
+      );
+      assert.ok(
+        peaks.get("partition", "ee_market_data_age") < 5,
+        "market data still reached execution-engine: the cut was between two hosts only",
       );
       assert.ok(
         peaks.get("partition", "rm_orders_out") >= 5 &&

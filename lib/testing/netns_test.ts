@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Network, run, unsupported } from "./netns.ts";
+import { waitFor } from "./tools.ts";
 
 const why = await unsupported();
 const NET = { prefix: "tnt", subnet: "10.213.1", hosts: ["a", "b", "c"] } as const;
@@ -10,7 +11,6 @@ function listen(net: Network, host: string, port: number, seconds: number): Deno
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("${net.address(host)}", ${port})); s.listen(64); s.settimeout(0.2)
 end = time.time() + ${seconds}
-print("listening", flush=True)
 while time.time() < end:
     try:
         c, _ = s.accept(); c.close()
@@ -18,29 +18,35 @@ while time.time() < end:
         pass`;
   return new Deno.Command("ip", {
     args: ["netns", "exec", net.namespace(host), "/usr/bin/python3", "-c", code],
-    stdout: "piped",
+    stdout: "null",
     stderr: "null",
   }).spawn();
 }
 
-async function waitListening(child: Deno.ChildProcess): Promise<void> {
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  assert.match(new TextDecoder().decode(value), /listening/);
-  reader.releaseLock();
-  await child.stdout.cancel();
-}
-
-/** True when `from` opens a TCP connection to `to`:`port` within 1.5 s. */
-async function connects(net: Network, from: string, to: string, port: number): Promise<boolean> {
+/** True when `from` opens a TCP connection to `to`:`port` within `seconds`. */
+async function connects(
+  net: Network,
+  from: string,
+  to: string,
+  port: number,
+  seconds = 3,
+): Promise<boolean> {
   const r = await net.exec(from, [
     "timeout",
-    "1.5",
+    String(seconds),
     "bash",
     "-c",
     `exec 3<>/dev/tcp/${net.address(to)}/${port}`,
   ]);
   return r.code === 0;
+}
+
+/** Waits until `from` reaches `to` (its server may still be starting). */
+async function reaches(net: Network, from: string, to: string, port: number): Promise<boolean> {
+  return await waitFor(`${from} to reach ${to}`, () => connects(net, from, to, port), {
+    timeoutMs: 15_000,
+    everyMs: 100,
+  });
 }
 
 /** Namespaces of this test that exist now. */
@@ -61,22 +67,19 @@ Deno.test({
         (await namespaces()).sort(),
         ["tnt-a", "tnt-b", "tnt-c", "tnt-switch"],
       );
-      for (const h of ["b", "c"]) {
-        const s = listen(net, h, 7000, 30);
-        servers.push(s);
-        await waitListening(s);
-      }
-      assert.ok(await connects(net, "a", "b", 7000), "a reaches b");
-      assert.ok(await connects(net, "a", "c", 7000), "a reaches c");
+      // Started here, reached below by polling (the probe waits for them).
+      for (const h of ["b", "c"]) servers.push(listen(net, h, 7000, 60));
+      assert.ok(await reaches(net, "a", "b", 7000), "a reaches b");
+      assert.ok(await reaches(net, "a", "c", 7000), "a reaches c");
 
       await net.partition("a", "b");
       assert.equal(await connects(net, "a", "b", 7000), false, "a no longer reaches b");
-      assert.ok(await connects(net, "a", "c", 7000), "a still reaches c");
-      assert.ok(await connects(net, "c", "b", 7000), "c still reaches b");
+      assert.ok(await reaches(net, "a", "c", 7000), "a still reaches c");
+      assert.ok(await reaches(net, "c", "b", 7000), "c still reaches b");
       assert.ok((await net.dropped("b")).partition > 0);
 
       await net.heal();
-      assert.ok(await connects(net, "a", "b", 7000), "a reaches b again");
+      assert.ok(await reaches(net, "a", "b", 7000), "a reaches b again");
 
       // The test's own namespace reaches every host through the switch.
       const conn = await Deno.connect({ hostname: net.address("b"), port: 7000 });
