@@ -77,15 +77,23 @@ export function testKeysDir(): string {
 /**
  * A service (or any Deno script) running as a subprocess, with its output collected. Its
  * CURVE keys are the test process's ({@link testKeysDir}) unless `env` names others.
+ * `prefix` runs it under another command that then execs Deno, such as
+ * `["ip", "netns", "exec", "<namespace>"]` (lib/testing/netns.ts).
  */
 export class Proc {
   readonly child: Deno.ChildProcess;
   stdout = "";
   stderr = "";
   readonly done: Promise<Deno.CommandStatus>;
-  constructor(script: string, args: string[] = [], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args],
+  constructor(
+    script: string,
+    args: string[] = [],
+    env: Record<string, string> = {},
+    prefix: readonly string[] = [],
+  ) {
+    const argv = [...prefix, Deno.execPath(), "run", "-A", script, ...args];
+    this.child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
       env: { LOG_FORMAT: "json", TRADING__SECURITY__KEYS_DIR: testKeysDir(), ...env },
       stdin: "null",
       stdout: "piped",
