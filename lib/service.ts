@@ -149,8 +149,44 @@ export async function runService<S extends ServiceName>(
         (c) => core.admin ? core.admin.fetch(c.req.raw) : c.json({ error: "not_found" }, 404),
       ),
   });
+  let server: ReturnType<typeof serve> | undefined;
+  let messaging: MessagingContext | undefined;
+  const stop = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("Service stopping", { reason: why });
+    abort.abort();
+    const deadline = setTimeout(() => {
+      log.error("Shut-down took longer than 10 s; exiting anyway");
+      Deno.exit(code || EXIT.crash);
+    }, 10_000);
+    try {
+      await core.close?.();
+      await messaging?.close();
+    } catch (e) {
+      log.error("Error while closing", { error: e });
+    }
+    metrics.stop();
+    await server?.shutdown().catch(() => {});
+    clearTimeout(deadline);
+    log.info("Service stopped", { reason: why });
+    Deno.exit(code);
+  };
+  // Listening from before the port opens: a SIGTERM that arrives while the service is
+  // still starting (its /health already answering) stops it cleanly once the step under
+  // way has finished (a socket half opened must be closed, not left to the exit).
+  let starting = true;
+  let signalledWhileStarting: string | undefined;
+  const stopIfSignalled = async () => {
+    if (signalledWhileStarting !== undefined) await stop(signalledWhileStarting, EXIT.ok);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => {
+      if (starting) signalledWhileStarting ??= sig;
+      else void stop(sig, EXIT.ok);
+    });
+  }
   const httpConf = httpConfigOf(config, service);
-  let server;
   try {
     server = serve(app, { ...httpConf, service });
   } catch (e) {
@@ -163,7 +199,6 @@ export async function runService<S extends ServiceName>(
   }
   log.info("Service starting", { http: `${server.host}:${server.port}`, pid: Deno.pid });
 
-  let messaging: MessagingContext;
   try {
     messaging = await startMessaging(service, config, metrics);
   } catch (e) {
@@ -175,30 +210,8 @@ export async function runService<S extends ServiceName>(
     throw e;
   }
 
-  const stop = async (why: string, code: number) => {
-    if (stopping) return;
-    stopping = true;
-    log.info("Service stopping", { reason: why });
-    abort.abort();
-    const deadline = setTimeout(() => {
-      log.error("Shut-down took longer than 10 s; exiting anyway");
-      Deno.exit(code || EXIT.crash);
-    }, 10_000);
-    try {
-      await core.close?.();
-      await messaging.close();
-    } catch (e) {
-      log.error("Error while closing", { error: e });
-    }
-    metrics.stop();
-    await server.shutdown().catch(() => {});
-    clearTimeout(deadline);
-    log.info("Service stopped", { reason: why });
-    Deno.exit(code);
-  };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(sig, () => void stop(sig, EXIT.ok));
-  }
+  await stopIfSignalled();
+
   globalThis.addEventListener("unhandledrejection", (ev) => {
     ev.preventDefault();
     log.error("Unhandled rejection", { error: ev.reason });
@@ -215,7 +228,9 @@ export async function runService<S extends ServiceName>(
       signal: abort.signal,
     });
     coreReady = true;
+    starting = false;
     log.info("Service started");
+    await stopIfSignalled();
   } catch (e) {
     if (e instanceof ConfigError) {
       log.fatal(e.message);

@@ -38,6 +38,7 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { fingerprint, isZ85Key, type KeyPair, z85Encode } from "../keys.ts";
 import { familyOn } from "../metrics.ts";
 import { SocketPoller } from "../zmq_poll.ts";
+import { bindRetrying } from "./bind.ts";
 import { logger } from "./logger.ts";
 
 /** The inproc address libzmq asks for ZAP decisions. */
@@ -175,7 +176,7 @@ export class ZapAuthenticator {
     }
     const sock = new zmq.Reply({ receiveTimeout: 0, sendTimeout: 0, linger: 0 });
     try {
-      await sock.bind(ZAP_ENDPOINT);
+      await bindRetrying(sock, ZAP_ENDPOINT);
     } catch (error) {
       sock.close();
       throw new Error(`Cannot start the ZAP handler at ${ZAP_ENDPOINT}: ${errorText(error)}`, {
@@ -216,6 +217,9 @@ export class ZapAuthenticator {
     if (this.#closed || --this.#users > 0) return;
     this.#closed = true;
     await this.#poller.stop();
+    // Unbind first: close() alone frees the inproc name only when libzmq's reaper gets to
+    // it, and a handler started again meanwhile would find it taken.
+    await this.#sock.unbind(ZAP_ENDPOINT).catch(() => {});
     this.#sock.close();
     this.#refusedLog.close();
     if (current === this) current = undefined;

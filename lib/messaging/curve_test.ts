@@ -302,3 +302,10 @@ Deno.test("ZAP fails closed: once the handler is gone, a CURVE server admits no 
     await pub.close();
   }
 });
+
+Deno.test("the ZAP handler starts again right after it stopped, two hundred times over", async () => {
+  for (let i = 0; i < 200; i++) {
+    const zap = await ZapAuthenticator.start({ service: "market-data", registry: new Registry() });
+    await zap.close();
+  }
+});

@@ -6,6 +6,7 @@
  * @module
  */
 import type * as zmq from "zeromq";
+import { bindRetrying } from "./bind.ts";
 import { applyCurve, type CurveSecurity } from "./curve.ts";
 
 /** A parsed endpoint string. */
@@ -57,7 +58,7 @@ export async function attach(
   if (curve !== undefined) applyCurve(socket, ep.mode, curve, what);
   try {
     if (ep.mode === "bind") {
-      await socket.bind(ep.address);
+      await bindRetrying(socket, ep.address);
       return socket.lastEndpoint ?? ep.address;
     }
     if (connectRoutingId !== undefined) {

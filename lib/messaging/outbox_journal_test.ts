@@ -63,7 +63,8 @@ Deno.test("OutboxJournal refuses an outbox whose sequence has a hole", async () 
     journal.append([1, 2, 3].map((seq) => ({ seq, frame: frame(seq) })), 3);
     journal.close();
     const db = new DatabaseSync(path);
-    db.exec("DELETE FROM outbox WHERE seq = 2");
+    // The checkpoint worker may still hold the file for a moment after close().
+    db.exec("PRAGMA busy_timeout = 2000; DELETE FROM outbox WHERE seq = 2");
     db.close();
     await assert.rejects(
       OutboxJournal.open(path, "rm/orders"),

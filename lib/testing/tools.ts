@@ -35,12 +35,28 @@ export async function promtool(
   return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1, never the same one twice in a
+ * process. Drawn at random below the kernel's ephemeral range (32768-60999 on Linux), so
+ * neither the kernel (which hands its port-0 picks and outgoing connections' ports out of
+ * that range, and may repeat one just released) nor a concurrent test run picking the
+ * same way is likely to take it before the caller binds it.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (let attempt = 0; attempt < 1_000; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("Cannot find a free TCP port in 20000-31999 after 1000 tries");
 }
 
 /** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes (then throws). */
