@@ -18,7 +18,13 @@
  * @module
  */
 import type { Gauge, Registry } from "prom-client";
-import { type ChannelName, CHANNELS, receiverOptions, type TypesOf } from "./channels.ts";
+import {
+  type ChannelName,
+  CHANNELS,
+  receiverOptions,
+  senderOptions,
+  type TypesOf,
+} from "./channels.ts";
 import type { Config } from "./config.ts";
 import { type KeyPair, KeyStore } from "./keys.ts";
 import { type CurveSecurity, ZapAuthenticator } from "./messaging/curve.ts";
@@ -45,6 +51,10 @@ export interface ChannelSocketOptions {
   name: string;
   types: readonly string[];
   curve?: CurveSecurity;
+  /** Batching of a PUB/SUB sender (lib/channels.ts). */
+  maxBatchBytes?: number;
+  /** Queue limit in frames (lib/channels.ts). */
+  highWaterMark?: number;
 }
 
 /** The channel options of one service. */
@@ -110,8 +120,7 @@ export class MessagingContext {
     const server = peer ?? (c.to.length === 1 ? c.to[0] : undefined);
     return {
       ...this.#base(),
-      name: c.name,
-      types: c.types,
+      ...senderOptions(channel),
       ...this.#curve(channel, readers, server),
     };
   }
