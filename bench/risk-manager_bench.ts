@@ -6,9 +6,10 @@
  * `all_checks` latency (the `risk_manager_pretrade_check_latency_us{check_type="all_checks"}`
  * observation, per-check metrics on) over 20,000 approvals, and of the whole `onSignal`
  * including the approval's durable SQLite write (a WAL file in a temp directory), since
- * `deno bench` reports p75/p99 but not p50. It also prints the p50/p99 of an approval with
- * both its commits (the state and the orders outbox) in each `durability` (`process`:
- * synchronous NORMAL, `power`: FULL). The timed `Deno.bench` cases use SQLite in memory.
+ * `deno bench` reports p75/p99 but not p50. It also prints the p50/p99 of an approval made
+ * durable (state and orders outbox) in each `durability` (`process`: synchronous NORMAL,
+ * `power`: FULL): two files with a commit each, one database with one commit, and eight
+ * approvals in one group commit. The timed `Deno.bench` cases use SQLite in memory.
  */
 import type { ExecutionReport, Signal } from "../lib/types.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
@@ -122,6 +123,7 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
     const next = signal();
     const startedAt = performance.now();
     const decision = core.onSignal(next, Date.now());
+    store.flush(); // its group commit, alone
     onSignalUs.push((performance.now() - startedAt) * 1000);
     if (!decision.approved) throw new Error(decision.denial.message);
     const { order } = decision;
@@ -141,37 +143,51 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
   );
 }
 
-// ---- the cost of durability: an approval's two commits (state, orders outbox) ----
+// ---- the cost of durability: an approval's commits (state, orders outbox) ----
+// "two files": the state database and the outbox in its own file, a commit each (the
+// release before issue 17); "one database": the outbox attached to the state database,
+// one group commit per approval; "batch of 8": eight approvals drained together, one
+// commit for all (per approval: the batch's time / 8).
 for (const durability of ["process", "power"] as const) {
-  const dir = Deno.makeTempDirSync();
-  const store = StateStore.open(`${dir}/bench.sqlite`, { durability });
-  const { journal } = await OutboxJournal.open(`${dir}/outbox.sqlite`, "rm/orders", {
-    durability,
-  });
-  const core = benchCore(undefined, store);
-  const approvalUs: number[] = [];
-  const n = 2000;
-  for (let i = 1; i <= n; i++) {
-    const next = signal();
-    const startedAt = performance.now();
-    const decision = core.onSignal(next, Date.now());
-    if (!decision.approved) throw new Error(decision.denial.message);
-    // What the orders channel does next: the order journaled before it leaves.
-    journal.append([{ seq: i, frame: JSON.stringify(decision.order) }], i);
-    approvalUs.push((performance.now() - startedAt) * 1000);
-    const { order } = decision;
-    core.onExecutionReport(cancel(order.clientOrderId, order.side, order.qty), Date.now());
-    journal.deleteUpTo(i);
+  for (const layout of ["two files", "one database", "batch of 8"] as const) {
+    const dir = Deno.makeTempDirSync();
+    const store = StateStore.open(`${dir}/bench.sqlite`, { durability });
+    const { journal } = layout === "two files"
+      ? await OutboxJournal.open(`${dir}/outbox.sqlite`, "rm/orders", { durability })
+      : OutboxJournal.attach(store.journalDb.db, store.journalDb.group, "rm/orders");
+    const core = benchCore(undefined, store);
+    const approvalUs: number[] = [];
+    const n = 2000;
+    const batch = layout === "batch of 8" ? 8 : 1;
+    for (let i = 1; i <= n; i += batch) {
+      const startedAt = performance.now();
+      const orders = [];
+      for (let k = 0; k < batch; k++) {
+        const decision = core.onSignal(signal(), Date.now());
+        if (!decision.approved) throw new Error(decision.denial.message);
+        // What the orders channel does next: the order journaled before it leaves.
+        journal.append([{ seq: i + k, frame: JSON.stringify(decision.order) }], i + k);
+        orders.push(decision.order);
+      }
+      store.flush(); // the group commit (both files: the state's; the outbox committed itself)
+      const us = (performance.now() - startedAt) * 1000 / batch;
+      for (let k = 0; k < batch; k++) approvalUs.push(us);
+      for (const order of orders) {
+        core.onExecutionReport(cancel(order.clientOrderId, order.side, order.qty), Date.now());
+      }
+      journal.deleteUpTo(i + batch - 1);
+      store.flush();
+    }
+    journal.close();
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+    const sorted = [...approvalUs].sort((a, b) => a - b);
+    const at = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))].toFixed(1);
+    console.log(
+      `risk-manager approval made durable, ${layout}, durability ${durability} ` +
+        `(${n} approvals): p50=${at(0.5)}µs p99=${at(0.99)}µs`,
+    );
   }
-  journal.close();
-  store.close();
-  Deno.removeSync(dir, { recursive: true });
-  const sorted = [...approvalUs].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))].toFixed(1);
-  console.log(
-    `risk-manager approval with state and outbox commits, durability ${durability} ` +
-      `(${n} approvals): p50=${at(0.5)}µs p99=${at(0.99)}µs`,
-  );
 }
 
 /** Approves one signal on `core` (timed) and cancels the order (not timed). */

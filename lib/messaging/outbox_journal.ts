@@ -22,6 +22,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { decode, encodeFrame, type Envelope } from "../envelope.ts";
 import { offloadCheckpoints } from "../wal_checkpoint.ts";
+import type { GroupCommit } from "../group_commit.ts";
 
 /** One journaled message. */
 export interface JournaledMessage {
@@ -80,21 +81,47 @@ export interface OutboxJournalOptions {
   readonly durability?: JournalDurability;
 }
 
-/** The SQLite outbox of one reliable sender. */
+/** The tables of an outbox: `meta` and `outbox` in its own file, prefixed when attached. */
+interface Tables {
+  readonly meta: string;
+  readonly outbox: string;
+}
+
+const OWN_FILE: Tables = { meta: "meta", outbox: "outbox" };
+/** The tables of an outbox attached to another store's database. */
+export const ATTACHED_TABLES: Tables = { meta: "outbox_meta", outbox: "outbox" };
+
+/**
+ * The SQLite outbox of one reliable sender: in its own file ({@link OutboxJournal.open}),
+ * where every append is a commit of its own, or attached to the database of the state it
+ * goes with ({@link OutboxJournal.attach}), where appends join that database's group
+ * commit, so a message and the state that decided it are made durable together.
+ */
 export class OutboxJournal {
   readonly #db: DatabaseSync;
+  readonly #group: GroupCommit | undefined;
   readonly #release: () => void;
   readonly #insert: StatementSync;
   readonly #setMeta: StatementSync;
   readonly #deleteUpTo: StatementSync;
+  readonly #tables: Tables;
 
-  private constructor(db: DatabaseSync, path: string, setMeta: StatementSync) {
+  private constructor(
+    db: DatabaseSync,
+    tables: Tables,
+    setMeta: StatementSync,
+    group: GroupCommit | undefined,
+    release: () => void,
+  ) {
     this.#db = db;
-    // Checkpoints (the fsyncs) on a worker thread, not inside a send's commit.
-    this.#release = offloadCheckpoints(db, path);
-    this.#insert = db.prepare("INSERT OR REPLACE INTO outbox (seq, frame) VALUES (?, ?)");
+    this.#tables = tables;
+    this.#group = group;
+    this.#release = release;
+    this.#insert = db.prepare(
+      `INSERT OR REPLACE INTO ${tables.outbox} (seq, frame) VALUES (?, ?)`,
+    );
     this.#setMeta = setMeta;
-    this.#deleteUpTo = db.prepare("DELETE FROM outbox WHERE seq <= ?");
+    this.#deleteUpTo = db.prepare(`DELETE FROM ${tables.outbox} WHERE seq <= ?`);
   }
 
   /**
@@ -119,26 +146,109 @@ export class OutboxJournal {
       db.exec("PRAGMA busy_timeout=2000");
       db.exec("PRAGMA journal_mode=WAL");
       db.exec(`PRAGMA synchronous=${synchronous}`);
-      db.exec(
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);" +
-          "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);",
-      );
     } catch (cause) {
       throw new Error(`Cannot open journal ${JSON.stringify(path)}: ${(cause as Error).message}`, {
         cause,
       });
     }
+    try {
+      const { setMeta, restored } = OutboxJournal.#load(db, OWN_FILE, pub, path);
+      // Checkpoints (the fsyncs) on a worker thread, not inside a send's commit.
+      const release = offloadCheckpoints(db, path);
+      return {
+        journal: new OutboxJournal(db, OWN_FILE, setMeta, undefined, release),
+        restored,
+      };
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The journal of sender `pub` in the tables `outbox_meta` and `outbox` of another
+   * store's database, whose group commit its writes join. The owner of the database
+   * closes it; {@link OutboxJournal.close} leaves it open.
+   *
+   * @throws {Error} If the tables belong to another sender or the outbox breaks the
+   *   sequence.
+   */
+  static attach(
+    db: DatabaseSync,
+    group: GroupCommit,
+    pub: string,
+    where = "the state database",
+  ): { journal: OutboxJournal; restored: RestoredStream } {
+    const { setMeta, restored } = OutboxJournal.#load(db, ATTACHED_TABLES, pub, where);
+    return {
+      journal: new OutboxJournal(db, ATTACHED_TABLES, setMeta, group, () => {}),
+      restored,
+    };
+  }
+
+  /**
+   * Copies the journal file at `path` (of sender `pub`) into the attached tables of `db`
+   * in one transaction, unless they already hold a stream: what the release with a
+   * separate outbox file left unacknowledged is sent from the new place, same epoch, same
+   * seq. Returns how many messages it copied (0 when the tables were already there).
+   * The caller moves the file away afterwards.
+   *
+   * @throws {Error} If the file belongs to another sender or cannot be read.
+   */
+  static async importFile(db: DatabaseSync, path: string, pub: string): Promise<number> {
+    OutboxJournal.#createTables(db, ATTACHED_TABLES);
+    const present = db.prepare(`SELECT COUNT(*) AS n FROM ${ATTACHED_TABLES.meta}`).get();
+    if (Number(present?.n ?? 0) > 0) return 0;
+    const { journal, restored } = await OutboxJournal.open(path, pub);
+    journal.close();
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const setMeta = db.prepare(
+        `INSERT INTO ${ATTACHED_TABLES.meta} (key, value) VALUES (?, ?)`,
+      );
+      setMeta.run("pub", pub);
+      setMeta.run("epoch", String(restored.epoch));
+      setMeta.run("last_seq", String(restored.lastSeq));
+      const insert = db.prepare(`INSERT INTO ${ATTACHED_TABLES.outbox} (seq, frame) VALUES (?, ?)`);
+      for (const e of restored.entries) insert.run(e.seq, e.frame);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+    return restored.entries.length;
+  }
+
+  static #createTables(db: DatabaseSync, tables: Tables): void {
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${tables.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);` +
+        `CREATE TABLE IF NOT EXISTS ${tables.outbox} (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);`,
+    );
+  }
+
+  static #load(
+    db: DatabaseSync,
+    tables: Tables,
+    pub: string,
+    where: string,
+  ): { setMeta: StatementSync; restored: RestoredStream } {
+    try {
+      OutboxJournal.#createTables(db, tables);
+    } catch (cause) {
+      throw new Error(`Cannot open journal ${JSON.stringify(where)}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
     const meta = new Map<string, string>();
-    for (const row of db.prepare("SELECT key, value FROM meta").all()) {
+    for (const row of db.prepare(`SELECT key, value FROM ${tables.meta}`).all()) {
       meta.set(String(row.key), String(row.value));
     }
     const setMeta = db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      `INSERT INTO ${tables.meta} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
     );
     if (meta.has("pub") && meta.get("pub") !== pub) {
-      db.close();
       throw new Error(
-        `Cannot open journal ${JSON.stringify(path)}: it belongs to ${
+        `Cannot open journal ${JSON.stringify(where)}: it belongs to ${
           JSON.stringify(meta.get("pub"))
         }, not ${JSON.stringify(pub)}`,
       );
@@ -148,21 +258,20 @@ export class OutboxJournal {
     if (!meta.has("epoch") || !Number.isFinite(epoch)) {
       epoch = Date.now();
       lastSeq = 0;
-      db.exec("DELETE FROM outbox");
+      db.exec(`DELETE FROM ${tables.outbox}`);
       setMeta.run("pub", pub);
       setMeta.run("epoch", String(epoch));
       setMeta.run("last_seq", "0");
     }
     const entries: JournaledMessage[] = [];
-    const upgrade = db.prepare("UPDATE outbox SET frame = ? WHERE seq = ?");
-    for (const row of db.prepare("SELECT seq, frame FROM outbox ORDER BY seq").all()) {
+    const upgrade = db.prepare(`UPDATE ${tables.outbox} SET frame = ? WHERE seq = ?`);
+    for (const row of db.prepare(`SELECT seq, frame FROM ${tables.outbox} ORDER BY seq`).all()) {
       const seq = Number(row.seq);
       const expected = entries.length === 0 ? seq : entries[entries.length - 1].seq + 1;
       if (seq !== expected || seq > lastSeq) {
-        db.close();
         throw new Error(
           `Cannot open journal ${
-            JSON.stringify(path)
+            JSON.stringify(where)
           }: outbox seq ${seq} breaks the sequence (expected ${expected}, last ${lastSeq})`,
         );
       }
@@ -183,69 +292,99 @@ export class OutboxJournal {
       }
       entries.push({ seq, frame, env });
     }
-    return {
-      journal: new OutboxJournal(db, path, setMeta),
-      restored: { epoch, lastSeq, entries },
-    };
+    return { setMeta, restored: { epoch, lastSeq, entries } };
+  }
+
+  /** True when appends join a group commit (attached), false when each commits at once. */
+  get grouped(): boolean {
+    return this.#group !== undefined;
   }
 
   /**
-   * Writes `messages` and the stream's last seq in one transaction.
+   * Writes `messages` and the stream's last seq as one unit. In its own file it is
+   * committed before this returns, then `onCommit` runs; attached, it joins the group
+   * commit of the database and `onCommit` runs once that commit made it durable.
    *
-   * @throws {Error} If SQLite refuses (the transaction is rolled back).
+   * @throws {Error} If SQLite refuses (nothing of it is written).
    */
-  append(messages: readonly { seq: number; frame: string }[], lastSeq: number): void {
-    this.#db.exec("BEGIN");
-    try {
+  append(
+    messages: readonly { seq: number; frame: string }[],
+    lastSeq: number,
+    onCommit?: () => void,
+  ): void {
+    const write = () => {
       for (const m of messages) this.#insert.run(m.seq, m.frame);
       this.#setMeta.run("last_seq", String(lastSeq));
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch {
-        // the failed statement may have ended the transaction already
-      }
-      throw error;
+    };
+    if (this.#group !== undefined) {
+      this.#group.run(write, onCommit);
+      return;
     }
+    this.#transaction(write);
+    onCommit?.();
   }
 
   /**
-   * Starts stream `epoch` in one transaction: the outbox becomes `messages` (renumbered
-   * by the caller from 1) and the last seq their count.
+   * Starts stream `epoch` in one durable commit (made before this returns, attached
+   * too): the outbox becomes `messages` (renumbered by the caller from 1) and the last
+   * seq their count.
    *
-   * @throws {Error} If SQLite refuses (the transaction is rolled back).
+   * @throws {Error} If SQLite refuses (nothing of it is written).
    */
   restart(epoch: number, messages: readonly { seq: number; frame: string }[]): void {
-    this.#db.exec("BEGIN");
-    try {
-      this.#db.exec("DELETE FROM outbox");
+    const write = () => {
+      this.#db.exec(`DELETE FROM ${this.#tables.outbox}`);
       for (const m of messages) this.#insert.run(m.seq, m.frame);
       this.#setMeta.run("epoch", String(epoch));
       this.#setMeta.run("last_seq", String(messages.length));
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch {
-        // the failed statement may have ended the transaction already
-      }
-      throw error;
+    };
+    if (this.#group !== undefined) {
+      this.#group.run(write);
+      this.#group.flush();
+      return;
     }
+    this.#transaction(write);
   }
 
   /**
-   * Deletes every message with seq <= `upto` (acknowledged).
+   * Deletes every message with seq <= `upto` (acknowledged). Needs no sync of its own:
+   * attached, it joins the next commit (or is committed without one); a delete lost to a
+   * power cut only makes a restart resend what the receiver drops as a duplicate.
    *
    * @throws {Error} If SQLite refuses.
    */
   deleteUpTo(upto: number): void {
+    if (this.#group !== undefined) {
+      this.#group.runLazy(() => this.#deleteUpTo.run(upto));
+      return;
+    }
     this.#deleteUpTo.run(upto);
   }
 
-  /** Stops the checkpoint worker for this file and closes the database. */
+  /** Attached: commits the database's pending group now. In its own file there is none. */
+  flush(): void {
+    this.#group?.flush();
+  }
+
+  /** Stops the checkpoint worker for its own file and closes it; attached, does nothing. */
   close(): void {
+    if (this.#group !== undefined) return;
     this.#release();
     this.#db.close();
+  }
+
+  #transaction(write: () => void): void {
+    this.#db.exec("BEGIN");
+    try {
+      write();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // the failed statement may have ended the transaction already
+      }
+      throw error;
+    }
   }
 }

@@ -47,6 +47,14 @@ export interface ReliableReceiverOptions extends MessagingOptions {
   heartbeatMs?: number;
   /** When connecting: dial again after this long without a frame, in ms (default 5000). */
   silenceMs?: number;
+  /**
+   * Called before acknowledgements leave: makes what the handlers wrote durable (a group
+   * commit, lib/group_commit.ts), so a message is acknowledged only once its effects are
+   * stored. Returns false when that failed: no ack is sent (resends are not handled
+   * again); the store is then broken for good and the process is expected to end, so
+   * the sender gives the messages to the restarted receiver.
+   */
+  beforeAck?: () => boolean;
 }
 
 interface RecvStream extends StreamStats {
@@ -97,6 +105,7 @@ export class ReliableReceiver extends ReceiveLoop {
   readonly #redialer: Redialer;
   readonly #helloMs: number;
   readonly #refusedLog: BurstLog;
+  readonly #beforeAck: (() => boolean) | undefined;
   #closePromise: Promise<void> | undefined;
   #lastAckFlushAt = 0;
   #lastHelloAt = -Infinity;
@@ -126,6 +135,7 @@ export class ReliableReceiver extends ReceiveLoop {
     this.#sender = ep.mode === "connect" ? opts.sender : undefined;
     this.#redialer = redialer;
     this.#helloMs = opts.heartbeatMs ?? 1000;
+    this.#beforeAck = opts.beforeAck;
     this.#refusedLog = new BurstLog(
       logger,
       "warn",
@@ -268,6 +278,11 @@ export class ReliableReceiver extends ReceiveLoop {
 
   #flushAcks(): void {
     this.#lastAckFlushAt = performance.now();
+    if (this.#beforeAck !== undefined) {
+      let due = false;
+      for (const st of this.#streams.values()) due ||= st.ackDue;
+      if (due && !this.#beforeAck()) return;
+    }
     for (const st of this.#streams.values()) {
       if (!st.ackDue) continue;
       st.ackDue = false;

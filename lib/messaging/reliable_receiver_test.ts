@@ -233,3 +233,47 @@ Deno.test("ReliableReceiver refuses a stream claimed by another connection and a
     await receiver.close();
   }
 });
+
+Deno.test("ReliableReceiver acknowledges only once beforeAck made the handled messages durable", async () => {
+  const registry = new Registry();
+  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "test",
+    name: "orders",
+    registry,
+    heartbeatMs: 50,
+    resendMs: 100,
+  });
+  let durable = false;
+  let asked = 0;
+  const handled: number[] = [];
+  const receiver = await ReliableReceiver.open(sender.endpoint, {
+    pollMs: STRICT_POLL_MS,
+    service: "test",
+    name: "orders",
+    registry,
+    sender: sender.pub,
+    heartbeatMs: 50,
+    beforeAck: () => {
+      asked++;
+      return durable;
+    },
+  });
+  receiver.onMessage((env) => {
+    handled.push((env.body as { i: number }).i);
+  });
+  try {
+    let acked = false;
+    const send = sender.send("order", { i: 1 }).then(() => acked = true);
+    await until(() => handled.length >= 1 && asked >= 3, "handled, asked several times");
+    assert.equal(acked, false, "not durable: not acknowledged");
+    assert.equal(sender.pending(), 1);
+    durable = true;
+    await send;
+    assert.equal(acked, true);
+    assert.deepEqual(handled, [1], "handled once: the resends were duplicates");
+  } finally {
+    await receiver.close();
+    await sender.close();
+  }
+});

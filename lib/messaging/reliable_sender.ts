@@ -12,6 +12,8 @@ import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { Redialer } from "./redial.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { type JournaledMessage, OutboxJournal } from "./outbox_journal.ts";
+import type { DatabaseSync } from "node:sqlite";
+import type { GroupCommit } from "../group_commit.ts";
 import {
   byeAckFrame,
   dataHeader,
@@ -45,6 +47,13 @@ export interface ReliableSenderOptions extends MessagingOptions {
    * dies are lost.
    */
   journalPath?: string;
+  /**
+   * Instead of a file of its own: the database (and its group commit) of the state the
+   * messages go with, where the outbox lives in tables `outbox_meta` and `outbox`. A
+   * message is then written in the same transaction as whatever the caller wrote in the
+   * same synchronous run, and leaves once that commit is durable.
+   */
+  journalDb?: { readonly db: DatabaseSync; readonly group: GroupCommit };
   /** Message types sent, for the closed `type` label set (default: the first 32 seen). */
   types?: readonly string[];
   /** Most messages sent but not yet acknowledged (default 1000). */
@@ -81,6 +90,8 @@ interface OutEntry extends JournaledMessage {
   resolve?: (env: Envelope) => void;
   reject?: (error: Error) => void;
   sends: number;
+  /** Grouped journal: written into the open transaction (durable once it commits). */
+  written?: boolean;
 }
 
 /**
@@ -283,10 +294,13 @@ export class ReliableSender {
     const pub = `${opts.service}/${opts.name}`;
     let journal: OutboxJournal | undefined;
     let restored = { epoch: Date.now(), lastSeq: 0, entries: [] as OutEntry[] };
-    if (opts.journalPath !== undefined) {
-      const opened = await OutboxJournal.open(opts.journalPath, pub, {
-        durability: opts.durability,
-      });
+    if (opts.journalPath !== undefined && opts.journalDb !== undefined) {
+      throw new Error(`Cannot open ${what}: give "journalPath" or "journalDb", not both`);
+    }
+    if (opts.journalPath !== undefined || opts.journalDb !== undefined) {
+      const opened = opts.journalDb !== undefined
+        ? OutboxJournal.attach(opts.journalDb.db, opts.journalDb.group, pub)
+        : await OutboxJournal.open(opts.journalPath!, pub, { durability: opts.durability });
       journal = opened.journal;
       restored = {
         ...opened.restored,
@@ -333,7 +347,7 @@ export class ReliableSender {
       endpoint: resolved,
       epoch: restored.epoch,
       pending: restored.entries.length,
-      journal: opts.journalPath ?? null,
+      journal: opts.journalPath ?? (opts.journalDb ? "state database" : null),
     });
     return new ReliableSender(sock, resolved, opts, metrics, journal, restored, redialer);
   }
@@ -379,7 +393,10 @@ export class ReliableSender {
     // process that did not await it. Callers still see the rejection.
     promise.catch(() => {});
     this.#metrics.outDepth(this.pending());
-    if (!this.#flushScheduled) {
+    if (this.#journal?.grouped) {
+      // Now, in the caller's transaction: the state that decided it commits with it.
+      this.#writeGrouped();
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());
     }
@@ -420,6 +437,8 @@ export class ReliableSender {
   async #close(): Promise<void> {
     this.#closing = true;
     this.#flush();
+    // Grouped: what was written is made durable now, so it is kept, not lost.
+    this.#journal?.flush();
     if (this.pending() > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -457,9 +476,44 @@ export class ReliableSender {
     });
   }
 
+  /**
+   * Grouped journal: writes the entries not yet written into the open transaction, in
+   * order, as one unit; they leave once it commits. A write SQLite refuses is retried by
+   * the loop (nothing after it is written meanwhile, so the outbox never has a hole).
+   */
+  #writeGrouped(): void {
+    const journal = this.#journal!;
+    let first = this.#unjournaled.length;
+    while (first > 0 && !this.#unjournaled[first - 1].written) first--;
+    const batch = this.#unjournaled.slice(first);
+    if (batch.length === 0) return;
+    try {
+      journal.append(batch, batch[batch.length - 1].seq, () => this.#committed(batch));
+    } catch (error) {
+      this.#journalLog.report({ channel: this.#name, error: errorText(error) });
+      return;
+    }
+    for (const e of batch) e.written = true;
+  }
+
+  /** A grouped batch became durable: it may leave. */
+  #committed(batch: OutEntry[]): void {
+    let n = 0;
+    while (n < batch.length && this.#unjournaled[n] === batch[n]) n++;
+    // A batch an epoch restart renumbered is no longer queued: nothing to do for it.
+    if (n === 0) return;
+    this.#unjournaled = this.#unjournaled.slice(n);
+    this.#pump();
+  }
+
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
+    if (this.#journal?.grouped) {
+      this.#writeGrouped();
+      this.#pump();
+      return;
+    }
     if (this.#journal && this.#unjournaled.length > 0) {
       try {
         this.#journal.append(this.#unjournaled, this.#seq);
@@ -651,7 +705,11 @@ export class ReliableSender {
    * (the next answer tries again).
    */
   #startNewEpoch(claimed: number): void {
-    if (this.#journal && this.#unjournaled.length > 0) {
+    if (this.#journal?.grouped) {
+      this.#writeGrouped();
+      this.#journal.flush();
+      if (this.#unjournaled.length > 0) return; // not all written: the next answer retries
+    } else if (this.#journal && this.#unjournaled.length > 0) {
       try {
         this.#journal.append(this.#unjournaled, this.#seq);
         this.#unjournaled = [];

@@ -6,6 +6,7 @@ import type { Envelope } from "../envelope.ts";
 import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
 import { removeDir } from "../testing/tools.ts";
+import { GroupCommit } from "../group_commit.ts";
 import { metric, ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
 Deno.test("Reliable: a journaled sender killed with unacknowledged messages resends them after restart, and its stream continues", async () => {
@@ -262,52 +263,123 @@ Deno.test("ReliableSender.receiverLive is true only while a selected receiver ta
   }
 });
 
-Deno.test("ReliableSender whose journal rolled back starts a new epoch instead of reusing seqs the receiver dropped as duplicates", async () => {
+for (const mode of ["own file", "shared database"] as const) {
+  Deno.test(`ReliableSender whose journal rolled back (${mode}) starts a new epoch instead of reusing seqs the receiver dropped as duplicates`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
+    const journalPath = `${dir}/orders.sqlite`;
+    const registry = new Registry();
+    // A receiver bound where the sender connects keeps its stream across the sender's restarts.
+    const bound = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+      pollMs: STRICT_POLL_MS,
+      service: "ee",
+      name: "orders",
+      registry,
+    });
+    let shared: { db: DatabaseSync; group: GroupCommit } | undefined;
+    const openConnecting = () => {
+      if (mode === "shared database") {
+        const db = new DatabaseSync(journalPath);
+        db.exec("PRAGMA journal_mode = WAL");
+        shared = { db, group: new GroupCommit(db) };
+      }
+      return ReliableSender.open(`connect:${bound.endpoint}`, {
+        pollMs: STRICT_POLL_MS,
+        service: "rm",
+        name: "orders",
+        registry,
+        heartbeatMs: 50,
+        ...(shared ? { journalDb: shared } : { journalPath }),
+      });
+    };
+    const got: number[] = [];
+    bound.onMessage((env) => {
+      got.push((env.body as { i: number }).i);
+    });
+    let sender = await openConnecting();
+    try {
+      const epoch = sender.epoch;
+      await Promise.all(Array.from({ length: 10 }, (_, k) => sender.send("order", { i: k + 1 })));
+      assert.equal(got.length, 10);
+      await sender.close();
+      shared?.db.close();
+      // Power loss: the last commits of the journal are gone (it says 5 were sent).
+      const db = new DatabaseSync(journalPath);
+      db.exec("PRAGMA busy_timeout = 5000");
+      const meta = mode === "shared database" ? "outbox_meta" : "meta";
+      db.exec(`UPDATE ${meta} SET value = '5' WHERE key = 'last_seq'`);
+      db.close();
+      sender = await openConnecting();
+      assert.equal(sender.epoch, epoch);
+      const sent = Promise.all([11, 12, 13].map((i) => sender.send("order", { i })));
+      await until(() => Promise.resolve(got.length >= 13), "the three new messages delivered");
+      await sent;
+      assert.deepEqual(got.slice(10), [11, 12, 13], "delivered, not dropped as duplicates");
+      assert.ok(sender.epoch > epoch, "a new epoch");
+      assert.equal(sender.sequence, 3);
+    } finally {
+      await sender.close();
+      shared?.db.close();
+      await bound.close();
+      await removeDir(dir);
+    }
+  });
+}
+
+Deno.test("ReliableSender journaled in a shared database sends a message only once the caller's commit holding it is durable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
-  const journalPath = `${dir}/orders.sqlite`;
+  const path = `${dir}/state.sqlite`;
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE decisions (id TEXT PRIMARY KEY)");
+  const group = new GroupCommit(db);
   const registry = new Registry();
-  // A receiver bound where the sender connects keeps its stream across the sender's restarts.
-  const bound = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
     pollMs: STRICT_POLL_MS,
     service: "ee",
     name: "orders",
     registry,
   });
-  const openConnecting = () =>
-    ReliableSender.open(`connect:${bound.endpoint}`, {
-      pollMs: STRICT_POLL_MS,
-      service: "rm",
-      name: "orders",
-      registry,
-      heartbeatMs: 50,
-      journalPath,
-    });
-  const got: number[] = [];
-  bound.onMessage((env) => {
-    got.push((env.body as { i: number }).i);
+  const got: string[] = [];
+  receiver.onMessage((env) => {
+    got.push((env.body as { id: string }).id);
   });
-  let sender = await openConnecting();
+  const sender = await ReliableSender.open(`connect:${receiver.endpoint}`, {
+    pollMs: STRICT_POLL_MS,
+    service: "rm",
+    name: "orders",
+    registry,
+    heartbeatMs: 50,
+    journalDb: { db, group },
+  });
+  const committed = () => {
+    const other = new DatabaseSync(path, { readOnly: true });
+    try {
+      return {
+        decisions: Number(other.prepare("SELECT COUNT(*) AS n FROM decisions").get()!.n),
+        outbox: Number(other.prepare("SELECT MAX(seq) AS n FROM outbox").get()!.n ?? 0),
+      };
+    } finally {
+      other.close();
+    }
+  };
   try {
-    const epoch = sender.epoch;
-    await Promise.all(Array.from({ length: 10 }, (_, k) => sender.send("order", { i: k + 1 })));
-    assert.equal(got.length, 10);
-    await sender.close();
-    // Power loss: the last commits of the journal are gone (it says 5 were sent).
-    const db = new DatabaseSync(journalPath);
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.exec("UPDATE meta SET value = '5' WHERE key = 'last_seq'");
-    db.close();
-    sender = await openConnecting();
-    assert.equal(sender.epoch, epoch);
-    const sent = Promise.all([11, 12, 13].map((i) => sender.send("order", { i })));
-    await until(() => Promise.resolve(got.length >= 13), "the three new messages delivered");
-    await sent;
-    assert.deepEqual(got.slice(10), [11, 12, 13], "delivered, not dropped as duplicates");
-    assert.ok(sender.epoch > epoch, "a new epoch");
-    assert.equal(sender.sequence, 3);
+    await until(() => sender.receiverLive, "the receiver");
+    const commitsBefore = group.stats.commits;
+    // One synchronous run: the decision and its message.
+    group.run(() => db.exec("INSERT INTO decisions VALUES ('d1')"));
+    const acked = sender.send("order", { id: "d1" });
+    assert.deepEqual(committed(), { decisions: 0, outbox: 0 }, "nothing durable yet");
+    await acked;
+    assert.deepEqual(got, ["d1"]);
+    assert.equal(
+      group.stats.commits - commitsBefore,
+      1,
+      "the decision and its message: one commit",
+    );
+    assert.equal(committed().decisions, 1);
   } finally {
     await sender.close();
-    await bound.close();
+    await receiver.close();
+    db.close();
     await removeDir(dir);
   }
 });

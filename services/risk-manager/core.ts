@@ -37,6 +37,12 @@ import {
 /** Receives the outcome and latency (µs) of every check run (the metrics implement it). */
 export interface CheckRecorder {
   check(type: CheckType, passed: boolean, latencyUs: number): void;
+  /**
+   * An approval became durable: µs from the decision (the checks' end) to the end of
+   * the commit that holds it (its order and outbox rows, with the decisions committed
+   * with it).
+   */
+  recorded?(latencyUs: number): void;
 }
 
 /** What the core needs from config, and its store. */
@@ -221,7 +227,7 @@ export class RiskManagerCore {
     if (denial !== null) {
       return { approved: false, denial, signalId: signal.id, symbol: signal.symbol };
     }
-    return { approved: true, order: this.#approve(context) };
+    return { approved: true, order: this.#approve(context, recorder ? lapStart : undefined) };
   }
 
   /** Everything the checks read about `signal`, from the books as they are now. */
@@ -285,8 +291,11 @@ export class RiskManagerCore {
     };
   }
 
-  /** Records an approved order (store, open orders, rate) and returns it. */
-  #approve(context: CheckContext): Order {
+  /**
+   * Records an approved order (store, open orders, rate) and returns it; `decidedAt`
+   * (the clock at the checks' end) times its durable record.
+   */
+  #approve(context: CheckContext, decidedAt?: number): Order {
     const { signal, clientOrderId, side, qty, now } = context;
     const order: Order = {
       clientOrderId,
@@ -316,7 +325,13 @@ export class RiskManagerCore {
       expiresAt: order.expiresAt,
       closedAt: 0,
     };
-    this.#store.putOrder(record);
+    const recorder = this.#options.recorder;
+    this.#store.putOrder(
+      record,
+      decidedAt === undefined || recorder?.recorded === undefined
+        ? undefined
+        : (committedAt) => recorder.recorded!((committedAt - decidedAt) * 1000),
+    );
     this.#orders.set(clientOrderId, record);
     this.#openOrders.set(clientOrderId, record);
     this.#rate.take(now);
@@ -588,7 +603,8 @@ export class RiskManagerCore {
   /** Persists the marks that changed since the last flush (call every few seconds). */
   flushMarks(): void {
     if (this.#dirtyMarks.size === 0) return;
-    this.#store.transaction(() => {
+    // No sync of their own: a mark lost to a power cut is replaced by the next quote.
+    this.#store.lazy(() => {
       for (const symbol of this.#dirtyMarks) this.#store.putPosition(this.#book.get(symbol));
     });
     this.#dirtyMarks.clear();

@@ -49,6 +49,7 @@ export class RiskManagerMetrics implements CheckRecorder {
   readonly #symbols: ReadonlySet<string>;
   /** Label children per check type, so the hot path does not hash label objects. */
   readonly #perCheck = new Map<CheckType, CheckChildren>();
+  readonly #recorded: { observe(latencyUs: number): void };
 
   /**
    * Sets `risk_manager_daily_loss_limit_usd` to `dailyLossLimit` (USD) and creates every
@@ -63,6 +64,7 @@ export class RiskManagerMetrics implements CheckRecorder {
     this.#families = families;
     this.#symbols = new Set(symbols);
     families.risk_manager_daily_loss_limit_usd.set(dailyLossLimit);
+    this.#recorded = families.risk_manager_decision_record_latency_us;
     const checks = families.risk_manager_checks_performed_total;
     for (const type of CHECK_TYPES) {
       for (const result of ["pass", "fail"]) checks.inc({ check_type: type, result }, 0);
@@ -79,6 +81,11 @@ export class RiskManagerMetrics implements CheckRecorder {
     const children = this.#perCheck.get(type)!;
     children.latency.observe(latencyUs);
     (passed ? children.pass : children.fail).inc();
+  }
+
+  /** {@link CheckRecorder}: an approval's durable record (µs from the decision to its commit). */
+  recorded(latencyUs: number): void {
+    this.#recorded.observe(latencyUs);
   }
 
   /** A denial: `risk_manager_risk_failures_total{failure_type, symbol}`. */

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { senderPub } from "../../lib/channels.ts";
 import { getLogger } from "../../lib/log.ts";
 import {
   Publisher,
@@ -16,7 +17,8 @@ import {
   ReliableSender,
   Subscriber,
 } from "../../lib/messaging/mod.ts";
-import type { RunningCore, ServiceContext } from "../../lib/service.ts";
+import { OutboxJournal } from "../../lib/messaging/outbox_journal.ts";
+import { EXIT, type RunningCore, type ServiceContext } from "../../lib/service.ts";
 import { createRiskManagerAdminApi, isBearerToken } from "./admin_api.ts";
 import { RiskManagerCore } from "./core.ts";
 import { RiskManagerHandlers } from "./handlers.ts";
@@ -32,9 +34,42 @@ export interface RiskManagerService extends RunningCore {
   close(): Promise<void>;
 }
 
-/** The journal of unacknowledged orders: `<statePath without .sqlite>-outbox.sqlite`. */
+/**
+ * Where the release before this one journaled unacknowledged orders:
+ * `<statePath without .sqlite>-outbox.sqlite`. The outbox now lives in the state database
+ * (one commit for an approval's order and its outbox row); a file found there is imported
+ * at start-up and moved to `<that>.migrated`.
+ */
 export function outboxPath(statePath: string): string {
   return statePath.replace(/\.sqlite$/, "") + "-outbox.sqlite";
+}
+
+/** Options of {@link startRiskManager}, for tests. */
+export interface RiskManagerDeps {
+  /** Ends the process when a commit fails; default `Deno.exit`. */
+  readonly exit?: (code: number) => never;
+}
+
+/**
+ * Imports the outbox file of the previous release into the state database (same stream,
+ * same seqs), then moves the file (and its WAL) away; returns how many unacknowledged
+ * orders it held. Nothing happens without such a file.
+ */
+async function importOldOutbox(store: StateStore, statePath: string, pub: string): Promise<number> {
+  const old = outboxPath(statePath);
+  if (statePath === ":memory:") return 0;
+  try {
+    Deno.statSync(old);
+  } catch {
+    return 0;
+  }
+  const copied = await OutboxJournal.importFile(store.journalDb.db, old, pub);
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      Deno.renameSync(old + suffix, `${old}${suffix}.migrated`);
+    } catch { /* no such side file */ }
+  }
+  return copied;
 }
 
 const GAUGE_EVERY_MS = 500;
@@ -48,6 +83,7 @@ const HOUSEKEEPING_EVERY_MS = 1000;
  */
 export async function startRiskManager(
   ctx: ServiceContext<"risk-manager">,
+  deps: RiskManagerDeps = {},
 ): Promise<RiskManagerService> {
   const settings = ctx.config.riskManager;
   const log = getLogger(["trading", "risk"]);
@@ -58,7 +94,27 @@ export async function startRiskManager(
     settings.strategy,
     settings.limits.dailyLossLimit,
   );
-  const store = StateStore.open(settings.statePath, { durability: settings.durability });
+  const exit = deps.exit ?? ((code: number) => Deno.exit(code));
+  const store = StateStore.open(settings.statePath, {
+    durability: settings.durability,
+    // Memory holds what the failed commit held: only a restart from the disk is safe.
+    onFailure: (error) => {
+      log.fatal(
+        "Cannot commit the risk state; exiting, the peers resend what was not acknowledged",
+        {
+          error,
+        },
+      );
+      exit(EXIT.crash);
+    },
+  });
+  const imported = await importOldOutbox(store, settings.statePath, senderPub("orders"));
+  if (imported > 0) {
+    log.warning("Imported the orders outbox of the previous release into the state database", {
+      path: outboxPath(settings.statePath),
+      pending: imported,
+    });
+  }
   // The orders channel opens after the core; nothing asks the core before it exists.
   let orders: ReliableSender | undefined;
   const core: RiskManagerCore = new RiskManagerCore({
@@ -109,12 +165,14 @@ export async function startRiskManager(
     opened.push(events);
     const sender = orders = await ReliableSender.open(settings.orders, {
       ...ctx.messaging.sender("orders"),
-      journalPath: settings.statePath === ":memory:" ? undefined : outboxPath(settings.statePath),
-      durability: settings.durability,
+      // In the state database: an approval's order row and its outbox row, one commit.
+      journalDb: store.journalDb,
     });
     opened.push(sender);
     reports = await ReliableReceiver.open(settings.executionReports, {
       ...ctx.messaging.receiver("execution_reports"),
+      // A report is acknowledged once the commit holding its fill is durable.
+      beforeAck: () => store.flush(),
     });
     opened.push(reports);
     signals = await Subscriber.open([...settings.signals], {

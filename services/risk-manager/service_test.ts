@@ -12,6 +12,7 @@ import { createServiceMetrics } from "../../lib/metrics.ts";
 import { removeDir, waitFor } from "../../lib/testing/tools.ts";
 import { peerMessaging, testConfig, testContext } from "../../lib/testing/context.ts";
 import type { ExecutionReport, Order, Signal } from "../../lib/types.ts";
+import { OutboxJournal } from "../../lib/messaging/outbox_journal.ts";
 import { startRiskManager } from "./service.ts";
 
 const TOKEN = "test-token";
@@ -255,6 +256,70 @@ Deno.test({
       await sigPub.close();
       await mdPub.close();
       for (const p of [signalBridge, marketData, engine, operator]) await p.close();
+      await removeDir(dir);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "risk-manager started over the previous release's outbox file sends its unacknowledged orders on the same stream, and moves the file away",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const keys = testConfig(RAW);
+    const registry = new Registry();
+    const signalBridge = await peerMessaging("signal-bridge", keys, registry);
+    const marketData = await peerMessaging("market-data", keys, registry);
+    const engine = await peerMessaging("execution-engine", keys, registry);
+    const sigPub = await Publisher.open("bind:tcp://127.0.0.1:0", signalBridge.sender("signals"));
+    const mdPub = await Publisher.open("bind:tcp://127.0.0.1:0", marketData.sender("market_data"));
+    const config = configFor(dir, sigPub.endpoint, mdPub.endpoint);
+    // What the previous release left: its own outbox file, JSON frames (format 1).
+    const oldPath = `${dir}/risk-outbox.sqlite`;
+    const old = await OutboxJournal.open(oldPath, "risk-manager/orders");
+    const epoch = old.restored.epoch;
+    const bodies = [1, 2].map((i) => ({ ...signalOf(`old-${i}`), clientOrderId: `rm-old-${i}` }));
+    const orderBody = (i: number) => bodies[i - 1];
+    old.journal.append(
+      [1, 2].map((seq) => ({
+        seq,
+        frame: JSON.stringify({
+          v: 1,
+          type: "order",
+          seq,
+          pub: "risk-manager/orders",
+          epoch,
+          ts: Date.now(),
+          trace: "ab".repeat(16),
+          body: orderBody(seq),
+        }),
+      })),
+      2,
+    );
+    old.journal.close();
+    const { rm, ctx } = await start(config);
+    let ee: ReliableReceiver | undefined;
+    try {
+      const got: Envelope[] = [];
+      ee = await ReliableReceiver.open(`connect:${rm.endpoints.orders}`, {
+        ...engine.receiver("orders"),
+        schemas: {},
+      });
+      ee.onMessage((env) => void got.push(env));
+      await waitFor("the two old orders", () => got.length === 2);
+      assert.deepEqual(got.map((e) => [e.epoch, e.seq]), [[epoch, 1], [epoch, 2]]);
+      assert.deepEqual(got.map((e) => e.body), [orderBody(1), orderBody(2)]);
+      assert.throws(() => Deno.statSync(oldPath), Deno.errors.NotFound);
+      Deno.statSync(`${oldPath}.migrated`);
+    } finally {
+      await ee?.close();
+      await rm.close();
+      await ctx[Symbol.asyncDispose]();
+      await sigPub.close();
+      await mdPub.close();
+      for (const p of [signalBridge, marketData, engine]) await p.close();
       await removeDir(dir);
     }
   },

@@ -4,12 +4,18 @@
  * (their client order ids, so a replayed signal is refused after a restart too, and
  * their filled quantity, so a redelivered fill is applied once).
  *
- * Every write is synchronous and committed before the caller goes on: an order is
- * recorded before it is handed to the sender, a fill before its report is acknowledged.
+ * The same database holds the orders channel's outbox (lib/messaging/outbox_journal.ts,
+ * attached through {@link StateStore.journalDb}), and every write joins its group commit
+ * (lib/group_commit.ts): the writes of one synchronous run, an approval's order row and
+ * its outbox row, every approval of a batch of signals, the reports of a batch, commit
+ * together, once. An order leaves only after the commit that holds it, and a report is
+ * acknowledged only after it (the receiver calls {@link StateStore.flush} first). A
+ * commit that fails ends the process (`onFailure`): memory is never ahead of the disk.
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { offloadCheckpoints } from "../../lib/wal_checkpoint.ts";
+import { GroupCommit } from "../../lib/group_commit.ts";
 import type { Position } from "./position_book.ts";
 import type { TradingStatus } from "./trading_state.ts";
 
@@ -125,6 +131,13 @@ function orderFromRow(row: Record<string, unknown>): OrderRecord {
 export interface StateStoreOptions {
   /** `power` (default): every commit survives a power loss (synchronous FULL). */
   readonly durability?: Durability;
+  /**
+   * Called when a commit fails (default: throws). The service ends the process: what
+   * the commit held is in memory but not on disk.
+   */
+  readonly onFailure?: (error: unknown) => void;
+  /** Told each durable commit's duration (ms), its units, and when it ended. */
+  readonly onCommitted?: (commitMs: number, units: number, endedAt: number) => void;
 }
 
 /**
@@ -140,15 +153,16 @@ export interface StateStoreOptions {
  */
 export class StateStore {
   #db: DatabaseSync;
+  #group: GroupCommit;
   #putPosition: StatementSync;
   #putOrder: StatementSync;
   #getOrder: StatementSync;
   #putMeta: StatementSync;
-  #depth = 0;
   #releaseCheckpoints: () => void = () => {};
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, group: GroupCommit) {
     this.#db = db;
+    this.#group = group;
     this.#putPosition = db.prepare(
       `INSERT INTO positions (symbol, qty, avg_price, realized, mark) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (symbol) DO UPDATE SET qty = excluded.qty, avg_price = excluded.avg_price,
@@ -188,7 +202,14 @@ export class StateStore {
       db.close();
       throw new Error(`Cannot open risk state "${path}": ${(error as Error).message}`);
     }
-    const store = new StateStore(db);
+    const store = new StateStore(
+      db,
+      new GroupCommit(db, {
+        synchronous,
+        onFailure: options.onFailure,
+        onCommitted: options.onCommitted,
+      }),
+    );
     // Checkpoints (the fsyncs) on a worker thread, not inside an approval's commit.
     store.#releaseCheckpoints = offloadCheckpoints(db, path);
     return store;
@@ -222,19 +243,33 @@ export class StateStore {
     };
   }
 
-  /** Writes one position. */
+  /** The database and its group commit, where the orders channel's outbox is attached. */
+  get journalDb(): { readonly db: DatabaseSync; readonly group: GroupCommit } {
+    return { db: this.#db, group: this.#group };
+  }
+
+  /** Writes one position (in the open group; committed when the run ends). */
   putPosition(position: Position): void {
-    this.#putPosition.run(
-      position.symbol,
-      position.qty,
-      position.avgPrice,
-      position.realized,
-      position.mark,
+    this.#group.run(() =>
+      this.#putPosition.run(
+        position.symbol,
+        position.qty,
+        position.avgPrice,
+        position.realized,
+        position.mark,
+      )
     );
   }
 
-  /** Inserts an order or updates its filled quantity and open flag. */
-  putOrder(order: OrderRecord): void {
+  /**
+   * Inserts an order or updates its filled quantity and open flag (in the open group);
+   * `onCommit` runs once it is durable, with the `performance.now()` of the commit.
+   */
+  putOrder(order: OrderRecord, onCommit?: (committedAt: number) => void): void {
+    this.#group.run(() => this.#writeOrder(order), onCommit);
+  }
+
+  #writeOrder(order: OrderRecord): void {
     this.#putOrder.run(
       order.clientOrderId,
       order.signalId,
@@ -259,43 +294,54 @@ export class StateStore {
     return row ? orderFromRow(row) : undefined;
   }
 
-  /** Writes the trading state. */
+  /** Writes the trading state (in the open group). */
   putStatus(status: TradingStatus): void {
-    this.#putMeta.run("status", JSON.stringify(status));
+    this.#group.run(() => this.#putMeta.run("status", JSON.stringify(status)));
   }
 
-  /** Writes the daily P&L bookkeeping. */
+  /** Writes the daily P&L bookkeeping (in the open group). */
   putDaily(daily: DailyPnl): void {
-    this.#putMeta.run("daily", JSON.stringify(daily));
+    this.#group.run(() => this.#putMeta.run("daily", JSON.stringify(daily)));
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    if (this.#depth > 0) return fn();
-    this.#db.exec("BEGIN IMMEDIATE");
-    this.#depth++;
-    try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    } finally {
-      this.#depth--;
-    }
+  /**
+   * Runs `fn` as one unit: its writes are committed together (with the rest of the
+   * group, when the run ends) or, if it throws, undone together. Nested calls join.
+   */
+  transaction<T>(fn: () => T, onCommit?: (committedAt: number) => void): T {
+    return this.#group.run(fn, onCommit);
+  }
+
+  /**
+   * Runs `fn`, writes no one waits on (marks, pruning): in the open group, or committed
+   * at once without a sync of their own.
+   */
+  lazy<T>(fn: () => T): T {
+    return this.#group.runLazy(fn);
+  }
+
+  /**
+   * Commits the open group now; returns false when the commit failed (`onFailure` was
+   * told). Call it before acknowledging what the handlers stored.
+   */
+  flush(): boolean {
+    this.#group.flush();
+    return this.#group.failed === undefined;
   }
 
   /**
    * Deletes up to `limit` closed orders closed before `beforeMs` (epoch ms) whose signal
-   * expired before it too; returns how many. Batched, so one call stays short.
+   * expired before it too; returns how many. Batched, so one call stays short; needs no
+   * sync of its own.
    */
   purgeClosedOrders(beforeMs: number, limit = 1000): number {
-    const result = this.#db.prepare(
-      `DELETE FROM orders WHERE rowid IN (SELECT rowid FROM orders
-       WHERE open = 0 AND closed_at < ? AND signal_expires_at < ? LIMIT ?)`,
-    ).run(beforeMs, beforeMs, limit);
-    return Number(result.changes);
+    return this.lazy(() => {
+      const result = this.#db.prepare(
+        `DELETE FROM orders WHERE rowid IN (SELECT rowid FROM orders
+         WHERE open = 0 AND closed_at < ? AND signal_expires_at < ? LIMIT ?)`,
+      ).run(beforeMs, beforeMs, limit);
+      return Number(result.changes);
+    });
   }
 
   /** Number of rows in the orders table (tests, diagnostics). */
@@ -303,8 +349,9 @@ export class StateStore {
     return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM orders").get()!.n);
   }
 
-  /** Closes the database. */
+  /** Commits what is pending, then closes the database. */
   close(): void {
+    if (this.#db.isOpen && this.#group.failed === undefined) this.#group.flush();
     this.#releaseCheckpoints();
     if (this.#db.isOpen) this.#db.close();
   }

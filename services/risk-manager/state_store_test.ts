@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { OutboxJournal } from "../../lib/messaging/outbox_journal.ts";
 import { StateStore } from "./state_store.ts";
 import { coreWith, fill, setMark, signal, T0 } from "./testing/fixtures.ts";
 
@@ -201,4 +202,65 @@ Deno.test("StateStore adds the new order columns to a file of the first release"
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("StateStore commits an approval's order with its outbox row, and a batch of approvals once", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/risk.sqlite`;
+  try {
+    const store = StateStore.open(path);
+    const { journal } = OutboxJournal.attach(
+      store.journalDb.db,
+      store.journalDb.group,
+      "risk-manager/orders",
+    );
+    const core = coreWith({ store });
+    setMark(core, "AAPL", 100, T0);
+    await Promise.resolve(); // the mark's own commit, if any, is done
+    const committed = () => {
+      const other = new DatabaseSync(path, { readOnly: true });
+      try {
+        const n = (sql: string) => Number(other.prepare(sql).get()!.n);
+        return {
+          orders: n("SELECT COUNT(*) AS n FROM orders"),
+          outbox: n("SELECT COUNT(*) AS n FROM outbox"),
+        };
+      } finally {
+        other.close();
+      }
+    };
+    const before = store.journalDb.group.stats.commits;
+    const durable: number[] = [];
+    // One synchronous run, as a batch of signals drained from the socket.
+    for (let seq = 1; seq <= 5; seq++) {
+      const decision = core.onSignal(signal(), T0);
+      assert.ok(decision.approved);
+      journal.append([{ seq, frame: `order-${seq}` }], seq, () => durable.push(seq));
+    }
+    assert.deepEqual(committed(), { orders: 0, outbox: 0 }, "nothing durable during the run");
+    await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(committed(), { orders: 5, outbox: 5 });
+    assert.equal(store.journalDb.group.stats.commits - before, 1, "five approvals, one commit");
+    assert.deepEqual(durable, [1, 2, 3, 4, 5]);
+    store.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("RiskManagerCore tells its recorder how long an approval took to become durable", async () => {
+  const recorded: number[] = [];
+  const store = StateStore.open(":memory:");
+  const core = coreWith({
+    store,
+    recorder: { check: () => {}, recorded: (us) => recorded.push(us) },
+  });
+  setMark(core, "AAPL", 100, T0);
+  assert.ok(core.onSignal(signal(), T0).approved);
+  assert.deepEqual(recorded, [], "not before its commit");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(recorded.length, 1);
+  assert.ok(recorded[0] >= 0 && recorded[0] < 1_000_000, `${recorded[0]} us`);
+  store.close();
 });
