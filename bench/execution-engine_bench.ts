@@ -134,6 +134,31 @@ for (const durability of ["process", "power"] as const) {
   );
 }
 
+// ---- group commit: eight orders drained together share their journal commits ----
+{
+  const dir = Deno.makeTempDirSync();
+  const perOrderUs: number[] = [];
+  const { core, journal, fill, serviceMetrics } = setup(`${dir}/bench.sqlite`, undefined, "power");
+  const commitsBefore = journal.commitStats.commits;
+  for (let i = 0; i < 250; i++) {
+    const startedAt = performance.now();
+    await Promise.all(Array.from({ length: 8 }, () => handleOrder(core, order(), "bench")));
+    const us = (performance.now() - startedAt) * 1000 / 8;
+    for (let k = 0; k < 8; k++) perOrderUs.push(us);
+    fill();
+    await core.settle();
+  }
+  const commits = journal.commitStats.commits - commitsBefore;
+  journal.close();
+  serviceMetrics.stop();
+  Deno.removeSync(dir, { recursive: true });
+  console.log(
+    `execution-engine handleOrder, 8 orders per run, durability power, 2000 orders: per order ` +
+      `p50=${pct(perOrderUs, 0.5)}µs p99=${pct(perOrderUs, 0.99)}µs; ${commits} commits ` +
+      `(${(commits / 2000).toFixed(2)} per order, fills included)`,
+  );
+}
+
 const dir = Deno.makeTempDirSync();
 const file = setup(`${dir}/bench.sqlite`);
 const mem = setup(":memory:");

@@ -119,6 +119,8 @@ export class ExecutionEngineCore {
   readonly #busy = new Set<string>();
   /** Per-order queue so updates to one order apply one at a time. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** Orders accepted whose journal commit has not yet come (they go to the venue after it). */
+  readonly #committing = new Set<Promise<void>>();
   #closed = false;
   readonly #marketReady: ((symbol: string) => boolean) | undefined;
   readonly #holdMs: number;
@@ -151,8 +153,9 @@ export class ExecutionEngineCore {
   }
 
   /**
-   * Takes one approved order: journals it (synchronously, before this returns), then
-   * sends it and applies the venue's answer (`sent`, resolved when the venue answered).
+   * Takes one approved order: journals it (written before this returns, durable with
+   * the group commit of this run; the receiver flushes it before acknowledging), then
+   * sends it once durable and applies the venue's answer (`sent`, resolved when the venue answered).
    * A repeated `clientOrderId` is not sent again.
    *
    * @throws {Error} Only when the journal cannot be written: the order must then not be
@@ -160,7 +163,9 @@ export class ExecutionEngineCore {
    */
   accept(order: Order, trace: string): Acceptance {
     const clientOrderId = order.clientOrderId;
-    const journaled = this.#journal.insert(order, trace, this.#venue.name, this.#now());
+    let durable!: () => void;
+    const committed = new Promise<void>((resolve) => durable = resolve);
+    const journaled = this.#journal.insert(order, trace, this.#venue.name, this.#now(), durable);
     if (!journaled) {
       const existing = this.#journal.get(clientOrderId);
       this.#log.info("Duplicate order ignored", { clientOrderId, state: existing?.state, trace });
@@ -169,9 +174,12 @@ export class ExecutionEngineCore {
     this.#open.add(clientOrderId);
     this.#recordOpenOrders();
     this.#busy.add(clientOrderId);
-    const sent = this.#submit(journaled).finally(() => this.#busy.delete(clientOrderId)).then(
-      () => this.#journal.get(clientOrderId)?.state ?? "new",
-    );
+    this.#committing.add(committed);
+    void committed.then(() => this.#committing.delete(committed));
+    // To the venue only once the journal holds it (the group commit of this run).
+    const sent = committed.then(() => this.#submit(journaled)).finally(() =>
+      this.#busy.delete(clientOrderId)
+    ).then(() => this.#journal.get(clientOrderId)?.state ?? "new");
     return { kind: "accepted", sent };
   }
 
@@ -482,12 +490,14 @@ export class ExecutionEngineCore {
       strategy: order.strategy,
       ts: now,
     };
-    const outboxId = this.#journal.save(next, report);
+    // The report leaves once the commit holding it (and its state change) is durable.
+    const outboxId: number | undefined = this.#journal.save(next, report, () => {
+      if (outboxId !== undefined) this.#deliver({ id: outboxId, report, trace: next.trace });
+    });
     if (isFinal(to)) {
       this.#open.delete(order.clientOrderId);
       this.#recordOpenOrders();
     }
-    if (outboxId !== undefined) this.#deliver({ id: outboxId, report, trace: next.trace });
     return next;
   }
 
@@ -652,8 +662,8 @@ export class ExecutionEngineCore {
 
   /** Waits until pending per-order updates are applied (tests, shut-down). */
   async settle(): Promise<void> {
-    for (let i = 0; i < 100 && this.#chains.size > 0; i++) {
-      await Promise.all([...this.#chains.values()]);
+    for (let i = 0; i < 100 && (this.#chains.size > 0 || this.#committing.size > 0); i++) {
+      await Promise.all([...this.#chains.values(), ...this.#committing]);
     }
   }
 

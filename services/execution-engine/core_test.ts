@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { ExecutionReport, Order } from "../../lib/types.ts";
 import { ExecutionEngineCore } from "./core.ts";
 import { Journal } from "./journal.ts";
 import { CrashingVenue, type CrashPoint } from "./testing/crashing_venue.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
-import { makeOrder, makeQuote } from "./testing/fixtures.ts";
+import { makeOrder, makeQuote, tempDir } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
 import { makePaperVenue, TEST_SYMBOLS } from "./testing/paper_venue.ts";
 import type { Venue } from "./venue.ts";
@@ -497,4 +498,54 @@ Deno.test("ExecutionEngineCore holds an order until its symbol has a fresh price
   if (held.kind === "accepted") assert.equal(await held.sent, "expired");
   assert.equal(reports.at(-1)?.reason, "order_expired");
   journal.close();
+});
+
+Deno.test("ExecutionEngineCore sends an order to the venue only once its journal commit is durable, and its report only once the state change is", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/exec.sqlite`;
+  const journal = new Journal(path);
+  /** What a second connection (a restart after a crash) would find at that moment. */
+  const onDisk = (sql: string) => {
+    const other = new DatabaseSync(path, { readOnly: true });
+    try {
+      return Number(other.prepare(sql).get()!.n);
+    } finally {
+      other.close();
+    }
+  };
+  const seen: string[] = [];
+  class CheckingVenue extends FakeVenue {
+    override submit(order: Order) {
+      seen.push(`submit: ${onDisk("SELECT COUNT(*) AS n FROM orders")} orders on disk`);
+      return super.submit(order);
+    }
+  }
+  const { core } = setup(new CheckingVenue(), {
+    journal,
+    sink: (report) => {
+      seen.push(
+        `${report.kind}: ${onDisk("SELECT COUNT(*) AS n FROM outbox")} reports on disk`,
+      );
+      return Promise.resolve();
+    },
+  });
+  try {
+    const before = journal.commitStats.commits;
+    // Three orders in one synchronous run, as a batch drained from the socket.
+    for (let i = 0; i < 3; i++) core.accept(makeOrder(), "t");
+    assert.equal(onDisk("SELECT COUNT(*) AS n FROM orders"), 0, "nothing durable during the run");
+    await core.settle();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await core.settle();
+    assert.equal(journal.commitStats.commits - before >= 2, true);
+    assert.deepEqual(seen.slice(0, 3), Array(3).fill("submit: 3 orders on disk"));
+    assert.equal(seen.filter((s) => s.startsWith("ack: ")).length, 3);
+    for (const line of seen.filter((s) => s.startsWith("ack: "))) {
+      assert.notEqual(line, "ack: 0 reports on disk", "a report left before its commit");
+    }
+  } finally {
+    core.close();
+    journal.close();
+    await dir.remove();
+  }
 });

@@ -8,13 +8,22 @@
  *
  * An order is written (phase `journaled`) before it leaves the process; its phase
  * becomes `sent` once the venue answered. A state change and the report it causes are
- * written in one transaction, so after a crash either both exist or neither does.
+ * written in one unit, so after a crash either both exist or neither does.
  * `clientOrderId` is the primary key: a repeated order is refused by {@link Journal.insert}.
+ *
+ * Every write joins a group commit (lib/group_commit.ts): the writes of one synchronous
+ * run (a batch of orders drained from the socket, the venue's answers handled together)
+ * are committed once, when the run ends, so a burst costs one fsync, not one per write.
+ * What may only happen once a write is durable waits for its `onCommit`: an order goes
+ * to the venue, a report to risk-manager, and the orders receiver acknowledges only
+ * after {@link Journal.flush}. A commit that fails is handed to `onFailure` (the service
+ * ends the process): memory is then ahead of the disk, and only a restart is safe.
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { offloadCheckpoints } from "../../lib/wal_checkpoint.ts";
+import { GroupCommit } from "../../lib/group_commit.ts";
 import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
 import { FINAL_STATES } from "./order_state.ts";
 import type { VenueName } from "./venue.ts";
@@ -70,6 +79,17 @@ interface Row {
 
 const FINAL_LIST = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
 
+/** Options of {@link Journal}. */
+export interface JournalOptions {
+  /** `power` (default): commits survive a power loss (FULL); `process`: a crash (NORMAL). */
+  readonly durability?: "process" | "power";
+  /**
+   * Called when a commit fails (default: throws from the commit). The service ends the
+   * process: the journal's memory holds what the failed commit held.
+   */
+  readonly onFailure?: (error: unknown) => void;
+}
+
 /** The SQLite order journal. Throws on open when the file cannot be created. */
 export class Journal {
   readonly #db: DatabaseSync;
@@ -81,13 +101,14 @@ export class Journal {
   /** Open orders by client order id: reads of hot orders skip SQLite. */
   readonly #cache = new Map<string, JournalOrder>();
   readonly #releaseCheckpoints: () => void;
+  readonly #group: GroupCommit;
 
   /**
    * Opens (creating the file and its directory) the journal at `path` (`:memory:` for
    * tests). `durability` `power` (default): commits survive a power loss (synchronous
    * FULL); `process`: they survive a crash of the process (NORMAL).
    */
-  constructor(readonly path: string, options: { durability?: "process" | "power" } = {}) {
+  constructor(readonly path: string, options: JournalOptions = {}) {
     const synchronous = (options.durability ?? "power") === "power" ? "FULL" : "NORMAL";
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
@@ -137,24 +158,43 @@ export class Journal {
       `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
     );
     this.#delivered = this.#db.prepare(`DELETE FROM outbox WHERE id = ?`);
+    this.#group = new GroupCommit(this.#db, { synchronous, onFailure: options.onFailure });
     // Checkpoints (the fsyncs) on a worker thread, not inside an order's commit.
     this.#releaseCheckpoints = offloadCheckpoints(this.#db, path);
   }
 
+  /** Counters of the group commit (durable commits, units), for tests and benchmarks. */
+  get commitStats(): { readonly commits: number; readonly units: number } {
+    return this.#group.stats;
+  }
+
   /**
-   * Writes a new order in state `new`, phase `journaled`. Returns the record, or
-   * `undefined` when an order with that `clientOrderId` is already journaled (a duplicate).
+   * Commits what is pending now; false when the commit failed (`onFailure` was told).
+   * The orders receiver calls it before an acknowledgement leaves.
    */
-  insert(order: Order, trace: string, venue: VenueName, now: number): JournalOrder | undefined {
-    const inserted = this.#insert.run(
-      order.clientOrderId,
-      JSON.stringify(order),
-      trace,
-      venue,
-      now,
-      now,
-    );
-    if (Number(inserted.changes) === 0) return undefined;
+  flush(): boolean {
+    this.#group.flush();
+    return this.#group.failed === undefined;
+  }
+
+  /**
+   * Writes a new order in state `new`, phase `journaled` (in the open group). Returns the
+   * record, or `undefined` when an order with that `clientOrderId` is already journaled
+   * (a duplicate); `onCommit` runs once the record is durable (not for a duplicate).
+   */
+  insert(
+    order: Order,
+    trace: string,
+    venue: VenueName,
+    now: number,
+    onCommit?: () => void,
+  ): JournalOrder | undefined {
+    const inserted = this.#group.run(() =>
+      Number(
+        this.#insert.run(order.clientOrderId, JSON.stringify(order), trace, venue, now, now)
+          .changes,
+      ), onCommit);
+    if (inserted === 0) return undefined;
     const journaled: JournalOrder = {
       order,
       trace,
@@ -194,12 +234,14 @@ export class Journal {
   }
 
   /**
-   * Saves `next` and, in the same transaction, queues `report` (if any) in the outbox.
-   * Returns the outbox id of the report.
+   * Saves `next` and, in the same unit, queues `report` (if any) in the outbox (in the
+   * open group). Returns the outbox id of the report; `onCommit` runs once both are
+   * durable (deliver the report then, not before).
+   *
+   * @throws {Error} If SQLite refuses (nothing of it is written, the cache is unchanged).
    */
-  save(next: JournalOrder, report?: ExecutionReport): number | undefined {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+  save(next: JournalOrder, report?: ExecutionReport, onCommit?: () => void): number | undefined {
+    const id = this.#group.run(() => {
       this.#update.run(
         next.state,
         next.phase,
@@ -220,14 +262,11 @@ export class Journal {
         );
         id = Number(added.lastInsertRowid);
       }
-      this.#db.exec("COMMIT");
-      if (FINAL_STATES.has(next.state)) this.#cache.delete(next.order.clientOrderId);
-      else this.#cache.set(next.order.clientOrderId, next);
       return id;
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    }, onCommit);
+    if (FINAL_STATES.has(next.state)) this.#cache.delete(next.order.clientOrderId);
+    else this.#cache.set(next.order.clientOrderId, next);
+    return id;
   }
 
   /** Reports not yet acknowledged, in the order they were written. */
@@ -244,13 +283,17 @@ export class Journal {
     }));
   }
 
-  /** Removes an acknowledged report from the outbox. */
+  /**
+   * Removes an acknowledged report from the outbox. Needs no sync of its own: a delete
+   * lost to a power cut only resends a report risk-manager drops as a duplicate.
+   */
   delivered(id: number): void {
-    this.#delivered.run(id);
+    this.#group.runLazy(() => this.#delivered.run(id));
   }
 
-  /** Closes the database. */
+  /** Commits what is pending, then closes the database. */
   close(): void {
+    if (this.#db.isOpen && this.#group.failed === undefined) this.#group.flush();
     this.#releaseCheckpoints();
     if (this.#db.isOpen) this.#db.close();
   }

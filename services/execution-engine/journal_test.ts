@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { ExecutionReport } from "../../lib/types.ts";
 import { Journal } from "./journal.ts";
 import { makeOrder, tempDir } from "./testing/fixtures.ts";
@@ -78,6 +79,42 @@ Deno.test("Journal keeps orders and unsent reports across a reopen of the file",
     assert.equal(j.get(o.clientOrderId)?.state, "accepted");
     assert.equal(j.get(o.clientOrderId)?.venue, "alpaca");
     assert.equal(j.outbox().length, 1);
+    j.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("Journal commits the writes of one synchronous run once, and tells each writer when it is durable", async () => {
+  const dir = await tempDir();
+  try {
+    const path = `${dir.path}/journal.sqlite`;
+    const j = new Journal(path);
+    const committed = () => {
+      const other = new DatabaseSync(path, { readOnly: true });
+      try {
+        return Number(other.prepare("SELECT COUNT(*) AS n FROM orders").get()!.n);
+      } finally {
+        other.close();
+      }
+    };
+    const durable: number[] = [];
+    const before = j.commitStats.commits;
+    for (let i = 0; i < 4; i++) j.insert(makeOrder(), "t", "sim", i, () => durable.push(i));
+    assert.equal(committed(), 0);
+    assert.deepEqual(durable, []);
+    assert.equal(j.flush(), true);
+    assert.equal(committed(), 4);
+    assert.deepEqual(durable, [0, 1, 2, 3]);
+    assert.equal(j.commitStats.commits - before, 1, "four orders, one commit");
+    const rec = j.insert(makeOrder(), "t", "sim", 9)!;
+    let reported = false;
+    j.save({ ...rec, state: "accepted", phase: "sent" }, report(rec.order.clientOrderId), () => {
+      reported = true;
+    });
+    assert.equal(reported, false);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(reported, true, "committed when the run ended");
     j.close();
   } finally {
     await dir.remove();

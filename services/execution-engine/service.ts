@@ -18,7 +18,7 @@ import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
 import { getLogger } from "../../lib/log.ts";
 import { ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging/mod.ts";
-import type { RunningCore, ServiceContext } from "../../lib/service.ts";
+import { EXIT, type RunningCore, type ServiceContext } from "../../lib/service.ts";
 import { createExecutionEngineAdminApi } from "./admin_api.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { AlpacaVenue } from "./alpaca_venue.ts";
@@ -116,7 +116,19 @@ export async function startExecutionEngine(
   });
   const prices = new PriceBook();
   const venue = createVenue(ctx, prices, metrics);
-  const journal = new Journal(config.journalPath, { durability: config.durability });
+  const journal = new Journal(config.journalPath, {
+    durability: config.durability,
+    // Memory holds what the failed commit held: only a restart from the disk is safe.
+    onFailure: (error) => {
+      log.fatal(
+        "Cannot commit the order journal; exiting, risk-manager resends what was not acknowledged",
+        {
+          error,
+        },
+      );
+      Deno.exit(EXIT.crash);
+    },
+  });
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
   let marketData: Subscriber | undefined;
@@ -181,6 +193,8 @@ export async function startExecutionEngine(
     await running.recover();
     orders = await ReliableReceiver.open(config.orders, {
       ...ctx.messaging.receiver("orders"),
+      // An order is acknowledged once the commit holding it is durable.
+      beforeAck: () => journal.flush(),
     });
     orders.onMessage((envelope) => handlers.onOrder(envelope));
     timer = setInterval(() => {
