@@ -18,6 +18,7 @@ import type {
   Signal,
   TradingStateEvent,
 } from "../../lib/types.ts";
+import { ActivityLog } from "../../lib/activity_log.ts";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { EXIT } from "../../lib/service.ts";
 import type { RiskManagerCore } from "./core.ts";
@@ -76,6 +77,11 @@ export class RiskManagerHandlers {
   readonly #sendOrder: RiskManagerHandlersOptions["sendOrder"];
   readonly #publishEvent: RiskManagerHandlersOptions["publishEvent"];
   readonly #log = getLogger(["trading", "risk"]);
+  /**
+   * No line per signal on the latency path: approvals and denials (by code) are counted,
+   * one summary line per period; each one's own line is at debug.
+   */
+  readonly #activity = new ActivityLog(this.#log, "Signals decided");
   readonly #retryMs: number;
   readonly #exit: (code: number) => never;
   readonly #storeLog: BurstLog;
@@ -116,6 +122,7 @@ export class RiskManagerHandlers {
    */
   close(): void {
     this.#closing = true;
+    this.#activity.close();
     this.#storeLog.close();
   }
 
@@ -134,14 +141,20 @@ export class RiskManagerHandlers {
     }
     const { denial } = decision;
     this.#metrics.denied(denial, decision.symbol);
-    this.#log.info("Signal denied", {
+    this.#activity.count(denial.code, {
+      code: denial.code,
+      detail: denial.message,
+      signalId: signal.id,
+      symbol: signal.symbol,
+    });
+    this.#activity.detail("Signal denied", () => ({
       code: denial.code,
       check: denial.check,
       detail: denial.message,
       signalId: signal.id,
       symbol: signal.symbol,
       trace: env.trace,
-    });
+    }));
     this.#publishEvent("risk_denial", {
       signalId: signal.id,
       symbol: signal.symbol,
@@ -153,14 +166,15 @@ export class RiskManagerHandlers {
   }
 
   #send(order: Order, trace: string): void {
-    this.#log.info("Order approved", {
+    this.#activity.count("approved");
+    this.#activity.detail("Order approved", () => ({
       clientOrderId: order.clientOrderId,
       signalId: order.signalId,
       symbol: order.symbol,
       side: order.side,
       qty: order.qty,
       trace,
-    });
+    }));
     this.#sendOrder(order, trace).then(
       () => this.#log.debug("Order acknowledged", { clientOrderId: order.clientOrderId, trace }),
       (error) =>

@@ -9,6 +9,7 @@ import { BurstLog } from "../../lib/burst_log.ts";
 import { CHANNELS } from "../../lib/channels.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { Envelope } from "../../lib/envelope.ts";
+import { ActivityLog } from "../../lib/activity_log.ts";
 import { getLogger } from "../../lib/log.ts";
 import type { Signal } from "../../lib/types.ts";
 import type { MarketMessage, SignalBridgeCore, SuppressReason } from "./core.ts";
@@ -61,6 +62,8 @@ export class SignalBridgeHandlers {
   readonly #publish: (signal: Signal, trace: string) => void;
   readonly #now: () => number;
   readonly #log = getLogger(["trading", "signal-bridge"]);
+  /** No line per signal on the latency path: a count, and one summary line per period. */
+  readonly #activity = new ActivityLog(this.#log, "Signals published");
   readonly #warnings: Record<WarnedReason, BurstLog>;
 
   constructor(options: SignalBridgeHandlersOptions) {
@@ -102,7 +105,8 @@ export class SignalBridgeHandlers {
           this.#publish(signal, envelope.trace);
           this.stats.signals++;
           this.#metrics.signalGenerated(signal);
-          this.#log.info("Signal published", {
+          this.#activity.count(signal.action);
+          this.#activity.detail("Signal published", () => ({
             signalId: signal.id,
             symbol: signal.symbol,
             action: signal.action,
@@ -110,7 +114,7 @@ export class SignalBridgeHandlers {
             price: signal.price,
             model: signal.model,
             trace: envelope.trace,
-          });
+          }));
           return;
         }
         case "suppressed":
@@ -134,6 +138,7 @@ export class SignalBridgeHandlers {
 
   /** Writes the pending warning summaries and stops their timers. Idempotent. */
   close(): void {
+    this.#activity.close();
     for (const reason of WARNED_REASONS) this.#warnings[reason].close();
   }
 
