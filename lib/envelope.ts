@@ -92,7 +92,8 @@ export interface TraceContext {
 }
 
 /**
- * The envelope of the message number `seq` of stream `(pub, epoch)`, stamped now, with
+ * The envelope of the message number `seq` of stream `(pub, epoch)`, stamped `ts`
+ * (default now; a publisher passes one clock read for all the records of a frame), with
  * a new random trace id unless one is given (the cause's, carried down the pipeline),
  * and the sending span and its flags when the context names them.
  */
@@ -102,6 +103,7 @@ export function stamp<T>(
   type: string,
   body: T,
   trace?: string | TraceContext,
+  ts: number = nowMs(),
 ): Envelope<T> {
   const env: Envelope<T> = {
     v: 2,
@@ -109,7 +111,7 @@ export function stamp<T>(
     seq,
     pub: stream.pub,
     epoch: stream.epoch,
-    ts: nowMs(),
+    ts,
     trace: (typeof trace === "string" ? trace : trace?.trace) ?? newTraceId(),
     body,
   };

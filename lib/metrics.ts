@@ -379,12 +379,14 @@ export const CATALOGUE = [
   spec({
     // The durable record of a decision, apart from the checks (all_checks times those
     // alone); the seed's microsecond buckets of order submission, which span an fsync.
-    name: "risk_manager_decision_record_latency_us",
+    // Not a seed name, so in base units (promtool), with the same bounds in seconds.
+    name: "risk_manager_decision_record_latency_seconds",
     help: "Time from a risk decision to the end of the commit that makes it durable (its " +
-      "order and outbox rows, with the decisions committed with it), in microseconds",
+      "order and outbox rows, with the decisions committed with it), in seconds",
     type: "histogram",
     labelNames: [],
-    buckets: [25, 50, 100, 250, 500, 1000, 2500, 5000],
+    // 25 us .. 5 ms, as seconds.
+    buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005],
     owner: "risk-manager",
     seed: false,
   }),

@@ -17,6 +17,7 @@
 import type { Counter, Gauge, Registry } from "prom-client";
 import { familyOn } from "../metrics.ts";
 import { DECODE_ERROR_CODES } from "../envelope.ts";
+import { type BoundCounter, boundCounter, type BoundGauge, boundGauge } from "../bound_metrics.ts";
 import type { MessagingOptions } from "./options.ts";
 
 /** Names of the metric families the messaging layer records into. */
@@ -169,10 +170,10 @@ export class ChannelMetrics {
   /** The channel's last-message clock (set `lastAt` on every valid message). */
   readonly ageSource: AgeSource;
   readonly #types: TypeLabels;
-  readonly #sent = new Map<string, Counter.Internal>();
-  readonly #received = new Map<string, Counter.Internal>();
-  readonly #inDepth?: Gauge.Internal<"service" | "queue">;
-  readonly #outDepth?: Gauge.Internal<"service" | "queue">;
+  readonly #sent = new Map<string, BoundCounter>();
+  readonly #received = new Map<string, BoundCounter>();
+  readonly #inDepth?: BoundGauge;
+  readonly #outDepth?: BoundGauge;
 
   /**
    * @param opts The channel's options (service, name, registry, queueDepth).
@@ -189,8 +190,16 @@ export class ChannelMetrics {
     this.#types = new TypeLabels(types);
     this.ageSource = { service: opts.service, channel: opts.name, lastAt: performance.now() };
     if (age) this.m.ageSources.add(this.ageSource);
-    this.#inDepth = opts.queueDepth?.labels({ service: opts.service, queue: `${opts.name}_in` });
-    this.#outDepth = opts.queueDepth?.labels({ service: opts.service, queue: `${opts.name}_out` });
+    if (opts.queueDepth !== undefined) {
+      this.#inDepth = boundGauge(opts.queueDepth, {
+        service: opts.service,
+        queue: `${opts.name}_in`,
+      });
+      this.#outDepth = boundGauge(opts.queueDepth, {
+        service: opts.service,
+        queue: `${opts.name}_out`,
+      });
+    }
     this.#inDepth?.set(0);
     this.#outDepth?.set(0);
     this.m.secure.set(this.labels, opts.curve ? 1 : 0);
@@ -256,15 +265,18 @@ export class ChannelMetrics {
     this.#outDepth?.set(0);
   }
 
+  /** The bound counter of `type`: a look-up by the raw type first, its label only once. */
   #child(
-    cache: Map<string, Counter.Internal>,
+    cache: Map<string, BoundCounter>,
     family: Counter<ChannelLabels | "type">,
     type: string,
-  ): Counter.Internal {
-    const label = this.#types.label(type);
-    let c = cache.get(label);
+  ): BoundCounter {
+    let c = cache.get(type);
     if (c === undefined) {
-      c = family.labels({ ...this.labels, type: label });
+      const label = this.#types.label(type);
+      c = cache.get(label) ?? boundCounter(family, { ...this.labels, type: label });
+      // Raw types are bounded: past the learnt set they are not kept, only their label.
+      if (cache.size < 4 * TypeLabels.MAX_LEARNED) cache.set(type, c);
       cache.set(label, c);
     }
     return c;

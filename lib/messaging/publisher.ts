@@ -11,6 +11,7 @@ import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, parseEndpoint } from "./endpoint.ts";
 import { logger } from "./logger.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
+import { nowMs } from "../clock.ts";
 
 /** Options of {@linkcode Publisher.open}. */
 export interface PublisherOptions extends MessagingOptions {
@@ -63,6 +64,9 @@ export class Publisher {
   /** The records of the frame being built, and how many there are. */
   readonly #batch = new ByteWriter(4096);
   #batched = 0;
+  /** The clock read of the frame being built: its records share it (one synchronous run). */
+  #batchTs = 0;
+  readonly #stream: { readonly pub: string; readonly epoch: number };
   readonly #maxBatchBytes: number;
   #flushScheduled = false;
   readonly #flush = () => this.#send();
@@ -81,6 +85,7 @@ export class Publisher {
     this.#name = opts.name;
     this.pub = `${opts.service}/${opts.name}`;
     this.epoch = Date.now();
+    this.#stream = { pub: this.pub, epoch: this.epoch };
     this.#metrics = metrics;
     this.#maxBatchBytes = opts.maxBatchBytes ?? 0;
     this.#sendFailures = new BurstLog(
@@ -145,7 +150,8 @@ export class Publisher {
         `Cannot publish ${JSON.stringify(type)}: publisher "${this.#name}" is closed`,
       );
     }
-    const env = stamp({ pub: this.pub, epoch: this.epoch }, this.#seq + 1, type, body, trace);
+    if (this.#batched === 0) this.#batchTs = nowMs();
+    const env = stamp(this.#stream, this.#seq + 1, type, body, trace, this.#batchTs);
     writeRecord(this.#batch, env);
     this.#seq = env.seq;
     this.#batched++;

@@ -57,6 +57,14 @@ Deno.test("Publisher with maxBatchBytes sends what one synchronous run publishes
       Array.from({ length: 50 }, (_, i) => first + i),
     );
     assert.deepEqual(records.map((r) => (r.env.body as { i: number }).i), [...Array(50).keys()]);
+    // One clock read for the frame: its records were published in the same run.
+    assert.equal(new Set(records.map((r) => r.env.ts)).size, 1, "one timestamp per frame");
+    pub.publish("tick", { i: 50 });
+    await until(() => raw.frames.length >= 2, "the next frame");
+    assert.ok(
+      decodeFrame(raw.frames[1][0])[0].env.ts > records[0].env.ts,
+      "the next frame reads the clock again",
+    );
   } finally {
     await raw.close();
     await pub.close();

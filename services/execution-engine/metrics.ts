@@ -18,7 +18,13 @@
  * ```
  * @module
  */
-import type { Counter, Gauge, Histogram } from "prom-client";
+import {
+  type BoundCounter,
+  boundCounter,
+  type BoundHistogram,
+  boundHistogram,
+} from "../../lib/bound_metrics.ts";
+import type { Gauge } from "prom-client";
 import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
 import { ORDER_TYPES, type OrderState } from "../../lib/types.ts";
 import type { RejectionReason, VenueName } from "./venue.ts";
@@ -99,12 +105,9 @@ type OrderTypeLabel = typeof ORDER_TYPE_LABELS[number];
 export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAccountMetrics {
   readonly #families: Families<"execution-engine">;
   readonly #symbols: ReadonlySet<string>;
-  readonly #tickToTrade: Histogram.Internal<"exchange">;
-  readonly #submissionLatency: Record<
-    OrderTypeLabel,
-    Histogram.Internal<"exchange" | "order_type">
-  >;
-  readonly #submitted: Record<OrderTypeLabel, Record<SubmitStatus, Counter.Internal>>;
+  readonly #tickToTrade: BoundHistogram;
+  readonly #submissionLatency: Record<OrderTypeLabel, BoundHistogram>;
+  readonly #submitted: Record<OrderTypeLabel, Record<SubmitStatus, BoundCounter>>;
   readonly #openOrders: Gauge.Internal<"exchange">;
 
   /** Binds the per-order label children for `options.exchange`. */
@@ -112,18 +115,20 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
     this.#families = families;
     this.#symbols = new Set(options.symbols);
     const exchange = options.exchange;
-    this.#tickToTrade = families.execution_engine_tick_to_trade_latency_us.labels({ exchange });
+    this.#tickToTrade = boundHistogram(families.execution_engine_tick_to_trade_latency_us, {
+      exchange,
+    });
     this.#openOrders = families.execution_engine_open_orders.labels({ exchange });
     const latency = families.execution_engine_order_submission_latency_us;
     const submitted = families.execution_engine_orders_submitted_total;
     const bySubmitStatus = (orderType: OrderTypeLabel) => ({
-      success: submitted.labels({ order_type: orderType, status: "success", exchange }),
-      failure: submitted.labels({ order_type: orderType, status: "failure", exchange }),
+      success: boundCounter(submitted, { order_type: orderType, status: "success", exchange }),
+      failure: boundCounter(submitted, { order_type: orderType, status: "failure", exchange }),
     });
     this.#submissionLatency = {
-      market: latency.labels({ exchange, order_type: "market" }),
-      limit: latency.labels({ exchange, order_type: "limit" }),
-      other: latency.labels({ exchange, order_type: "other" }),
+      market: boundHistogram(latency, { exchange, order_type: "market" }),
+      limit: boundHistogram(latency, { exchange, order_type: "limit" }),
+      other: boundHistogram(latency, { exchange, order_type: "other" }),
     };
     this.#submitted = {
       market: bySubmitStatus("market"),

@@ -387,7 +387,13 @@ export class MarketDataCore {
           return;
         }
         const top = book.top(this.#topLevels);
-        this.#metrics?.bookUpdated(message.symbol, message.reset ? "snapshot" : "delta", startedAt);
+        // One clock read ends the update and times the message (its publish not included).
+        const endedAt = performance.now();
+        this.#metrics?.bookUpdated(
+          message.symbol,
+          message.reset ? "snapshot" : "delta",
+          (endedAt - startedAt) * 1000,
+        );
         if (top.state !== "ok") {
           this.stats.crossed++;
           this.#metrics?.bookCrossed(message.symbol, top.state);
@@ -408,7 +414,7 @@ export class MarketDataCore {
             receivedTs,
           },
         });
-        this.#processed("orderbook", message.symbol, receivedTs);
+        this.#processed("orderbook", message.symbol, receivedTs, performance.timeOrigin + endedAt);
         return;
       }
       case "bar":
@@ -478,9 +484,9 @@ export class MarketDataCore {
     });
   }
 
-  #processed(kind: DataKind, symbol: string, receivedTs: number): void {
+  #processed(kind: DataKind, symbol: string, receivedTs: number, nowEpochMs?: number): void {
     this.stats.messages++;
-    this.#metrics?.messageProcessed(kind, symbol, receivedTs);
+    this.#metrics?.messageProcessed(kind, symbol, receivedTs, nowEpochMs);
   }
 
   #parseError(reason: ParseReason, detail: string): void {

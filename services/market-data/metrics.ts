@@ -6,8 +6,14 @@
  * the feed's state and connection failures.
  * @module
  */
-import type { Counter, Histogram } from "prom-client";
-import { closedSet, elapsedUs, type Families, symbolLabel } from "../../lib/metrics.ts";
+import type { Counter } from "prom-client";
+import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
+import {
+  type BoundCounter,
+  boundCounter,
+  type BoundHistogram,
+  boundHistogram,
+} from "../../lib/bound_metrics.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { MarketState } from "../../lib/types.ts";
 import type { DataKind, ParseReason } from "./alpaca_protocol.ts";
@@ -73,11 +79,12 @@ export type UpdateType = "snapshot" | "delta";
 export interface CoreRecorder {
   /**
    * One data message handled and published: counts it and observes its latency from
-   * `receivedTs` (epoch ms, when the frame arrived) to now, in µs.
+   * `receivedTs` (epoch ms, when the frame arrived) to `nowEpochMs` (the clock the caller
+   * already read; default: read now), in µs.
    */
-  messageProcessed(kind: DataKind, symbol: string, receivedTs: number): void;
-  /** One order book update applied; `startedAt` is the `performance.now()` it began at. */
-  bookUpdated(symbol: string, updateType: UpdateType, startedAt: number): void;
+  messageProcessed(kind: DataKind, symbol: string, receivedTs: number, nowEpochMs?: number): void;
+  /** One order book update applied, in `elapsedUs` µs. */
+  bookUpdated(symbol: string, updateType: UpdateType, elapsedUs: number): void;
   /** A book update left the book crossed or locked. */
   bookCrossed(symbol: string, state: Exclude<BookState, "ok">): void;
   /** A frame or message could not be parsed or applied. */
@@ -99,13 +106,15 @@ export interface MarketDataMetricsOptions {
 }
 
 interface MessageChildren {
-  readonly latency: Histogram.Internal<string>;
-  readonly processed: Counter.Internal;
+  readonly latency: BoundHistogram;
+  readonly processed: BoundCounter;
 }
 
 /**
- * Records market-data's metrics. Label children are created on first use and kept,
- * so a message costs two map look-ups, an increment and an observation.
+ * Records market-data's metrics. Label children are bound on first use and kept
+ * (lib/bound_metrics.ts: no label hashing per message), so a message costs a set and
+ * two map look-ups, an add and an observation, and no clock read of its own when the
+ * core passes the one it made.
  *
  * @example
  * ```ts
@@ -118,10 +127,10 @@ export class MarketDataMetrics implements CoreRecorder {
   readonly #families: MarketDataFamilies;
   readonly #exchange: Exchange;
   readonly #symbols: ReadonlySet<string>;
-  /** `message_type|symbol` -> the latency and processed children. */
-  readonly #messageChildren = new Map<string, MessageChildren>();
-  /** `update_type|symbol` -> the order book update latency child. */
-  readonly #bookLatency = new Map<string, Histogram.Internal<string>>();
+  /** symbol label -> message type -> the latency and processed children. */
+  readonly #messageChildren = new Map<string, Map<DataKind, MessageChildren>>();
+  /** symbol label -> update type -> the order book update latency child. */
+  readonly #bookLatency = new Map<string, Partial<Record<UpdateType, BoundHistogram>>>();
   readonly #parseErrors = new Map<ParseReason, Counter.Internal>();
 
   /** Records into `families` (the service's own, from `ctx.metrics.families`). */
@@ -131,43 +140,42 @@ export class MarketDataMetrics implements CoreRecorder {
     this.#symbols = new Set(options.symbols);
   }
 
-  /** Counts one data message and observes its latency since `receivedTs` (epoch ms), in µs. */
-  messageProcessed(kind: DataKind, symbol: string, receivedTs: number): void {
+  /**
+   * Counts one data message and observes its latency from `receivedTs` to `nowEpochMs`
+   * (epoch ms; default: the clock now), in µs.
+   */
+  messageProcessed(
+    kind: DataKind,
+    symbol: string,
+    receivedTs: number,
+    nowEpochMs: number = nowMs(),
+  ): void {
     const label = symbolLabel(this.#symbols, symbol);
-    const key = kind + "|" + label;
-    let children = this.#messageChildren.get(key);
-    if (!children) {
+    let byKind = this.#messageChildren.get(label);
+    if (byKind === undefined) this.#messageChildren.set(label, byKind = new Map());
+    let children = byKind.get(kind);
+    if (children === undefined) {
+      const labels = { exchange: this.#exchange, message_type: kind, symbol: label };
       children = {
-        latency: this.#families.market_data_websocket_latency_us.labels({
-          exchange: this.#exchange,
-          message_type: kind,
-          symbol: label,
-        }),
-        processed: this.#families.market_data_messages_processed_total.labels({
-          message_type: kind,
-          symbol: label,
-          exchange: this.#exchange,
-        }),
+        latency: boundHistogram(this.#families.market_data_websocket_latency_us, labels),
+        processed: boundCounter(this.#families.market_data_messages_processed_total, labels),
       };
-      this.#messageChildren.set(key, children);
+      byKind.set(kind, children);
     }
     children.processed.inc();
-    children.latency.observe(Math.max(0, (nowMs() - receivedTs) * 1000));
+    children.latency.observe(Math.max(0, (nowEpochMs - receivedTs) * 1000));
   }
 
-  /** Observes an order book update's latency since `startedAt` (`performance.now()`), in µs. */
-  bookUpdated(symbol: string, updateType: UpdateType, startedAt: number): void {
+  /** Observes an order book update's latency, `elapsedUs` µs. */
+  bookUpdated(symbol: string, updateType: UpdateType, elapsedUs: number): void {
     const label = symbolLabel(this.#symbols, symbol);
-    const key = updateType + "|" + label;
-    let latency = this.#bookLatency.get(key);
-    if (!latency) {
-      latency = this.#families.market_data_orderbook_update_latency_us.labels({
-        symbol: label,
-        update_type: updateType,
-      });
-      this.#bookLatency.set(key, latency);
-    }
-    latency.observe(elapsedUs(startedAt));
+    let byType = this.#bookLatency.get(label);
+    if (byType === undefined) this.#bookLatency.set(label, byType = {});
+    const latency = byType[updateType] ??= boundHistogram(
+      this.#families.market_data_orderbook_update_latency_us,
+      { symbol: label, update_type: updateType },
+    );
+    latency.observe(Math.max(0, elapsedUs));
   }
 
   /** Counts a book update that left the book crossed or locked. */

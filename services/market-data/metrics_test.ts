@@ -41,7 +41,7 @@ Deno.test("MarketDataMetrics.messageProcessed() counts by message type and symbo
 Deno.test("MarketDataMetrics labels an unconfigured symbol as other", async () => {
   using s = setup();
   s.metrics.messageProcessed("trade", "ZZZZ", nowMs());
-  s.metrics.bookUpdated("ETH/USD", "snapshot", performance.now());
+  s.metrics.bookUpdated("ETH/USD", "snapshot", 3);
   s.metrics.bookCrossed("ETH/USD", "locked");
   assert.equal(
     await metric(s.registry, "market_data_messages_processed_total", { symbol: "other" }),

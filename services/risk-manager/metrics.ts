@@ -4,6 +4,7 @@
  * @module
  */
 import type { Families } from "../../lib/metrics.ts";
+import { boundCounter, boundHistogram } from "../../lib/bound_metrics.ts";
 import type { CheckRecorder, PositionView } from "./core.ts";
 import { CHECK_TYPES, type CheckType, type Denial, failureType } from "./denial.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
@@ -64,14 +65,16 @@ export class RiskManagerMetrics implements CheckRecorder {
     this.#families = families;
     this.#symbols = new Set(symbols);
     families.risk_manager_daily_loss_limit_usd.set(dailyLossLimit);
-    this.#recorded = families.risk_manager_decision_record_latency_us;
+    this.#recorded = boundHistogram(families.risk_manager_decision_record_latency_seconds);
     const checks = families.risk_manager_checks_performed_total;
     for (const type of CHECK_TYPES) {
       for (const result of ["pass", "fail"]) checks.inc({ check_type: type, result }, 0);
       this.#perCheck.set(type, {
-        latency: families.risk_manager_pretrade_check_latency_us.labels({ check_type: type }),
-        pass: checks.labels({ check_type: type, result: "pass" }),
-        fail: checks.labels({ check_type: type, result: "fail" }),
+        latency: boundHistogram(families.risk_manager_pretrade_check_latency_us, {
+          check_type: type,
+        }),
+        pass: boundCounter(checks, { check_type: type, result: "pass" }),
+        fail: boundCounter(checks, { check_type: type, result: "fail" }),
       });
     }
   }
@@ -83,9 +86,12 @@ export class RiskManagerMetrics implements CheckRecorder {
     (passed ? children.pass : children.fail).inc();
   }
 
-  /** {@link CheckRecorder}: an approval's durable record (µs from the decision to its commit). */
+  /**
+   * {@link CheckRecorder}: an approval's durable record (µs from the decision to its commit),
+   * as `risk_manager_decision_record_latency_seconds`.
+   */
   recorded(latencyUs: number): void {
-    this.#recorded.observe(latencyUs);
+    this.#recorded.observe(latencyUs / 1e6);
   }
 
   /** A denial: `risk_manager_risk_failures_total{failure_type, symbol}`. */

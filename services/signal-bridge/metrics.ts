@@ -12,6 +12,7 @@
  * Symbols outside the configured set are labelled `other`.
  * @module
  */
+import { boundCounter, boundHistogram } from "../../lib/bound_metrics.ts";
 import type { Families } from "../../lib/metrics.ts";
 import type { Signal } from "../../lib/types.ts";
 import {
@@ -69,13 +70,13 @@ export class SignalBridgeMetrics {
   constructor(families: SignalBridgeFamilies, options: SignalBridgeMetricsOptions) {
     const latency = families.signal_bridge_inference_latency_us;
     latency.zero({ model_name: options.modelName });
-    this.#inference = latency.labels({ model_name: options.modelName });
+    this.#inference = boundHistogram(latency, { model_name: options.modelName });
     const bind = (symbol: string): SymbolChildren => {
       const generated = {} as Record<Action, Record<ConfidenceBucket, Counting>>;
       for (const action of ACTIONS) {
         const byBucket = {} as Record<ConfidenceBucket, Counting>;
         for (const bucket of CONFIDENCE_BUCKETS) {
-          byBucket[bucket] = families.signal_bridge_signals_generated_total.labels({
+          byBucket[bucket] = boundCounter(families.signal_bridge_signals_generated_total, {
             signal_type: action,
             symbol,
             confidence_bucket: bucket,
@@ -85,7 +86,7 @@ export class SignalBridgeMetrics {
       }
       const suppressed = {} as Record<SuppressReason, Counting>;
       for (const reason of SUPPRESS_REASONS) {
-        suppressed[reason] = families.signal_bridge_signals_suppressed_total.labels({
+        suppressed[reason] = boundCounter(families.signal_bridge_signals_suppressed_total, {
           reason,
           symbol,
         });

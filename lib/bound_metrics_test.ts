@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { boundCounter, boundGauge, boundHistogram } from "./bound_metrics.ts";
+
+/** The same families twice: one written by prom-client's own children, one by bound ones. */
+function pair() {
+  const make = () => {
+    const registry = new Registry();
+    return {
+      registry,
+      counter: new Counter({
+        name: "c_total",
+        help: "c",
+        labelNames: ["a", "b"],
+        registers: [registry],
+      }),
+      gauge: new Gauge({ name: "g", help: "g", labelNames: ["a"], registers: [registry] }),
+      histogram: new Histogram({
+        name: "h_us",
+        help: "h",
+        labelNames: ["a"],
+        buckets: [2.5, 5, 10, 100],
+        registers: [registry],
+      }),
+      plain: new Counter({ name: "p_total", help: "p", registers: [registry] }),
+    };
+  };
+  return { own: make(), bound: make() };
+}
+
+Deno.test("Bound series render exactly what prom-client's own children render for the same values", async () => {
+  const { own, bound } = pair();
+  const values = [0, 1, 2.5, 2.6, 5, 7, 10, 99.9, 100, 100.1, 1e6, 3];
+  const h = own.histogram.labels({ a: "x" });
+  const bh = boundHistogram(bound.histogram, { a: "x" });
+  const c = own.counter.labels({ a: "x", b: "y" });
+  const bc = boundCounter(bound.counter, { b: "y", a: "x" }); // label order does not matter
+  for (const v of values) {
+    h.observe(v);
+    bh.observe(v);
+    c.inc(v);
+    bc.inc(v);
+  }
+  own.gauge.labels({ a: "q" }).set(4.5);
+  boundGauge(bound.gauge, { a: "q" }).set(4.5);
+  own.plain.inc();
+  boundCounter(bound.plain).inc();
+  // Another series of the same family, written the object way, stays apart.
+  own.histogram.observe({ a: "other" }, 7);
+  bound.histogram.observe({ a: "other" }, 7);
+  assert.equal(await bound.registry.metrics(), await own.registry.metrics());
+});
+
+Deno.test("A bound series appears on its first write, binds again after a reset, and ignores non-finite values", async () => {
+  const { bound } = pair();
+  const h = boundHistogram(bound.histogram, { a: "x" });
+  const c = boundCounter(bound.counter, { a: "x", b: "y" });
+  let text = await bound.registry.metrics();
+  assert.doesNotMatch(text, /h_us_count\{/, "no series before the first write");
+  assert.doesNotMatch(text, /c_total\{/);
+  h.observe(1);
+  c.inc(0);
+  text = await bound.registry.metrics();
+  assert.match(text, /h_us_count\{a="x"\} 1/);
+  assert.match(text, /c_total\{a="x",b="y"\} 0/);
+  h.observe(Number.NaN);
+  c.inc(Number.POSITIVE_INFINITY);
+  c.inc(-1);
+  bound.histogram.reset();
+  bound.counter.reset();
+  h.observe(3);
+  c.inc();
+  text = await bound.registry.metrics();
+  assert.match(text, /h_us_bucket\{le="5",a="x"\} 1/);
+  assert.match(text, /h_us_count\{a="x"\} 1/);
+  assert.match(text, /c_total\{a="x",b="y"\} 1/);
+});
+
+Deno.test("A bound series of a no-op family (instrumentation off) does nothing", () => {
+  const noop = { labels: () => noop, observe() {}, inc() {} };
+  boundHistogram(noop as unknown as Histogram<string>, { a: "x" }).observe(1);
+  boundCounter(noop as unknown as Counter<string>, {}).inc();
+  boundGauge(noop as unknown as Gauge<string>, {}).set(1);
+});
