@@ -31,6 +31,8 @@ export interface Books {
   readonly positionMismatches: readonly string[];
   /** Orders still open in either store. */
   readonly open: number;
+  /** Risk-manager's realized P&L by symbol. */
+  readonly realized: ReadonlyMap<string, number>;
   /**
    * Orders sent to the venue after their `expiresAt`, or filled without ever being sent
    * before it: an order must be refused once expired, never executed.
@@ -98,9 +100,11 @@ export function readBooks(statePath: string, journalPath: string): Books {
     }
     const positionMismatches: string[] = [];
     const seen = new Set<string>();
-    for (const row of state.prepare("SELECT symbol, qty FROM positions").all()) {
+    const realized = new Map<string, number>();
+    for (const row of state.prepare("SELECT symbol, qty, realized FROM positions").all()) {
       const symbol = String(row.symbol);
       seen.add(symbol);
+      realized.set(symbol, Number(row.realized));
       const expected = net.get(symbol) ?? 0;
       if (Math.abs(Number(row.qty) - expected) > EPS) {
         positionMismatches.push(
@@ -124,6 +128,7 @@ export function readBooks(statePath: string, journalPath: string): Books {
       fillMismatches,
       positionMismatches,
       open,
+      realized,
       lateSubmissions,
       withExpiry,
     };
