@@ -20,7 +20,17 @@
  * ```
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  type HistogramConfiguration,
+  type LabelValues,
+  type OpenMetricsContentType,
+  Registry,
+} from "prom-client";
+import type { TraceIds } from "./tracing.ts";
 
 /** The four services of the pipeline. */
 export const SERVICES = [
@@ -45,6 +55,11 @@ export interface MetricSpec {
   readonly owner: Owner;
   /** True for the families the seed specifies; false for the ones this project adds. */
   readonly seed: boolean;
+  /**
+   * A histogram whose buckets carry an exemplar (the trace id of an observation, shown in the
+   * OpenMetrics exposition only): see {@link observeWithExemplar}.
+   */
+  readonly exemplars?: boolean;
 }
 
 function spec<
@@ -99,6 +114,7 @@ export const CATALOGUE = [
     buckets: [5, 10, 25, 50, 100, 250, 500],
     owner: "risk-manager",
     seed: true,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_order_submission_latency_us",
@@ -108,6 +124,7 @@ export const CATALOGUE = [
     buckets: [25, 50, 100, 250, 500, 1000, 2500, 5000],
     owner: "execution-engine",
     seed: true,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_api_call_latency_ms",
@@ -401,6 +418,7 @@ export const CATALOGUE = [
     buckets: [100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000],
     owner: "execution-engine",
     seed: false,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_api_rate_limit_remaining",
@@ -648,13 +666,85 @@ function build(s: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
       return new Counter(common);
     case "gauge":
       return new Gauge(common);
-    case "histogram":
-      return new Histogram({ ...common, buckets: [...(s.buckets ?? [])] });
+    case "histogram": {
+      const config = { ...common, buckets: [...(s.buckets ?? [])] };
+      // prom-client refuses exemplars on a Prometheus-text registry (a bare test registry).
+      return s.exemplars && (registry.contentType as string) === Registry.OPENMETRICS_CONTENT_TYPE
+        ? new ExemplarHistogram(config)
+        : new Histogram(config);
+    }
   }
 }
 
 /**
- * Builds a service's registry: its own families from {@link CATALOGUE}, the
+ * A histogram with exemplars that still takes every call form of `observe`. prom-client's
+ * exemplar histogram replaces `observe(labels, value)` by `observe({ labels, value,
+ * exemplarLabels })` (the two-argument form then throws); this one dispatches on the form, so
+ * the code that records without a trace (and the bound children, which never carry one) keeps
+ * working.
+ */
+class ExemplarHistogram<T extends string> extends Histogram<T> {
+  constructor(config: HistogramConfiguration<T>) {
+    super({ ...config, enableExemplars: true });
+    // prom-client 15.1.3 (pinned) sets `observe` per instance to one of these two.
+    const self = this as unknown as {
+      observe: (...args: unknown[]) => void;
+      observeWithExemplar: (data: unknown) => void;
+      observeWithoutExemplar: (labels: unknown, value?: unknown) => void;
+    };
+    const withExemplar = self.observeWithExemplar.bind(this);
+    const without = self.observeWithoutExemplar.bind(this);
+    self.observe = (a: unknown, b?: unknown) =>
+      b === undefined && typeof a === "object" && a !== null ? withExemplar(a) : without(a, b);
+  }
+}
+
+/**
+ * Observes `value` (in the histogram's unit) under `labels`, with `exemplar` on its bucket when
+ * there is one: pass `exemplarOf()`'s answer (lib/tracing.ts), which is `undefined` for an
+ * unsampled trace. A histogram without exemplars (or a no-op one) just observes.
+ *
+ * @example
+ * ```ts
+ * observeWithExemplar(h, { exchange: "sim" }, 3700, exemplarOf(span.spanContext()));
+ * ```
+ */
+export function observeWithExemplar<T extends string>(
+  histogram: Histogram<T>,
+  labels: LabelValues<T>,
+  value: number,
+  exemplar: TraceIds | undefined,
+): void {
+  if (exemplar === undefined || !(histogram instanceof ExemplarHistogram)) {
+    histogram.observe(labels, value);
+    return;
+  }
+  histogram.observe({
+    labels,
+    value,
+    // prom-client types exemplar labels as the metric's own label names.
+    exemplarLabels: {
+      trace_id: exemplar.trace_id,
+      span_id: exemplar.span_id,
+    } as unknown as LabelValues<T>,
+  });
+}
+
+/**
+ * A registry that renders OpenMetrics (the only exposition with exemplars). Serve it through
+ * lib/exposition.ts, which converts it to the Prometheus text for clients that do not ask for
+ * OpenMetrics. Never switch its content type back: an OpenMetrics render renames counters.
+ */
+export function openMetricsRegistry(): Registry {
+  const registry = new Registry<OpenMetricsContentType>();
+  // Before any metric is built on it: a histogram reads it to allow exemplars.
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry as unknown as Registry;
+}
+
+/**
+ * Builds a service's registry (OpenMetrics: {@link openMetricsRegistry}; serve it with
+ * lib/exposition.ts): its own families from {@link CATALOGUE}, the
  * `system_*` gauges (sampled every `sampleMs`, default 5 s, and at each scrape) and
  * the default process metrics (which need `-A` to read memory and fds).
  *
@@ -664,7 +754,7 @@ export function createServiceMetrics<O extends ServiceName>(
   service: O,
   options: { sampleMs?: number; defaultMetrics?: boolean; instrumented?: boolean } = {},
 ): ServiceMetrics<O> {
-  const registry = new Registry();
+  const registry = openMetricsRegistry();
   const families: Record<string, Counter | Gauge | Histogram> = {};
   const instrumented = options.instrumented ?? instrumentationFromEnv();
   for (const s of CATALOGUE) {

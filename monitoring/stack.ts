@@ -7,11 +7,17 @@
  * them; `--config` as for the services, whose ports Prometheus then scrapes). Grafana is
  * not run (compose has it). Ctrl-C stops all.
  *
+ * Prometheus stores exemplars (the trace ids on the latency histograms). Tracing is on when a
+ * collector is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. a local Tempo, Jaeger or
+ * OpenTelemetry Collector on :4318): `services/start.ts` then runs each service with
+ * `OTEL_DENO=true` (lib/tracing_config.ts).
+ *
  * The helpers below are shared with the end-to-end test, which runs the same stack on
  * free ports.
  * @module
  */
 import { loadConfig } from "../lib/config.ts";
+import { serviceTracingEnv, tracingSettings } from "../lib/tracing_config.ts";
 import { SERVICES } from "../lib/metrics.ts";
 
 const HERE = new URL(".", import.meta.url);
@@ -103,7 +109,14 @@ function startDaemon(bin: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(bin, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
 }
 
-/** Starts Prometheus on 127.0.0.1:`port`. */
+/**
+ * The flags Prometheus runs with beyond its files and address: the lifecycle API, and exemplar
+ * storage (the trace ids the services attach to their latency histograms, kept and served at
+ * `/api/v1/query_exemplars`). compose.yaml passes the same feature flag.
+ */
+export const PROMETHEUS_FLAGS = ["--web.enable-lifecycle", "--enable-feature=exemplar-storage"];
+
+/** Starts Prometheus on 127.0.0.1:`port`, with {@link PROMETHEUS_FLAGS}. */
 export function startPrometheus(
   bin: string,
   configPath: string,
@@ -114,7 +127,7 @@ export function startPrometheus(
     `--config.file=${configPath}`,
     `--storage.tsdb.path=${dataDir}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    "--web.enable-lifecycle",
+    ...PROMETHEUS_FLAGS,
   ]);
 }
 
@@ -167,6 +180,16 @@ async function main(): Promise<void> {
     console.error(`stack: ${(e as Error).message}`);
     Deno.exit(2);
   }
+  // The services' tracing, as services/start.ts will set it: checked here, so a wrong OTEL_*
+  // value stops the stack before anything starts.
+  const env = Deno.env.toObject();
+  let tracing;
+  try {
+    tracing = tracingSettings({ ...env, ...serviceTracingEnv("stack", env) });
+  } catch (e) {
+    console.error(`stack: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
   const servicePorts = [
     config.marketData,
     config.signalBridge,
@@ -186,6 +209,13 @@ async function main(): Promise<void> {
       msg,
       ...fields,
     }));
+
+  say(
+    tracing.enabled
+      ? "Tracing on: the services export spans over OTLP"
+      : "Tracing off (set OTEL_EXPORTER_OTLP_ENDPOINT to a collector to turn it on)",
+    tracing.enabled ? { endpoint: tracing.endpoint, ratio: tracing.ratio } : {},
+  );
 
   const daemons = [
     {

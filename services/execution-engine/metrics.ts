@@ -19,7 +19,8 @@
  * @module
  */
 import type { Counter, Gauge, Histogram } from "prom-client";
-import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
+import { closedSet, type Families, observeWithExemplar, symbolLabel } from "../../lib/metrics.ts";
+import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
 import { ORDER_TYPES, type OrderState } from "../../lib/types.ts";
 import type { RejectionReason, VenueName } from "./venue.ts";
 
@@ -30,11 +31,15 @@ export type SubmitStatus = "success" | "failure";
 export interface OrderMetrics {
   /**
    * `execution_engine_tick_to_trade_latency_us`: from market-data receiving the tick to
-   * the order leaving for the venue, in µs.
+   * the order leaving for the venue, in µs. With the order's trace context, a sampled trace
+   * becomes the bucket's exemplar (an unsampled one is never shown: its link would be dead).
    */
-  tickToTrade(latencyUs: number): void;
-  /** `execution_engine_order_submission_latency_us`: one venue call for a new order, in µs. */
-  submissionLatency(orderType: string, latencyUs: number): void;
+  tickToTrade(latencyUs: number, trace?: TraceContextLike): void;
+  /**
+   * `execution_engine_order_submission_latency_us`: one venue call for a new order, in µs; the
+   * order's trace becomes the exemplar when it is sampled.
+   */
+  submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void;
   /** `execution_engine_orders_submitted_total`: the venue's answer to a new order. */
   submitted(orderType: string, status: SubmitStatus): void;
   /** `execution_engine_order_rejections_total`: an order rejected, by reason and symbol. */
@@ -106,12 +111,14 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
   >;
   readonly #submitted: Record<OrderTypeLabel, Record<SubmitStatus, Counter.Internal>>;
   readonly #openOrders: Gauge.Internal<"exchange">;
+  readonly #exchange: VenueName;
 
   /** Binds the per-order label children for `options.exchange`. */
   constructor(families: Families<"execution-engine">, options: ExecutionEngineMetricsOptions) {
     this.#families = families;
     this.#symbols = new Set(options.symbols);
     const exchange = options.exchange;
+    this.#exchange = exchange;
     this.#tickToTrade = families.execution_engine_tick_to_trade_latency_us.labels({ exchange });
     this.#openOrders = families.execution_engine_open_orders.labels({ exchange });
     const latency = families.execution_engine_order_submission_latency_us;
@@ -132,12 +139,32 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
     };
   }
 
-  tickToTrade(latencyUs: number): void {
-    this.#tickToTrade.observe(latencyUs);
+  tickToTrade(latencyUs: number, trace?: TraceContextLike): void {
+    const exemplar = exemplarOf(trace);
+    // The bound child cannot carry an exemplar: only a sampled order pays for the labelled call.
+    if (exemplar === undefined) this.#tickToTrade.observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.execution_engine_tick_to_trade_latency_us,
+        { exchange: this.#exchange },
+        latencyUs,
+        exemplar,
+      );
+    }
   }
 
-  submissionLatency(orderType: string, latencyUs: number): void {
-    this.#submissionLatency[closedSet(ORDER_TYPES, orderType)].observe(latencyUs);
+  submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void {
+    const label = closedSet(ORDER_TYPES, orderType);
+    const exemplar = exemplarOf(trace);
+    if (exemplar === undefined) this.#submissionLatency[label].observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.execution_engine_order_submission_latency_us,
+        { exchange: this.#exchange, order_type: label },
+        latencyUs,
+        exemplar,
+      );
+    }
   }
 
   submitted(orderType: string, status: SubmitStatus): void {

@@ -88,3 +88,39 @@ Deno.test("ExecutionEngineMetrics records API calls, failures and illegal transi
     1,
   );
 });
+
+// The W3C Trace Context spec's example ids (section 3.2).
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN = "00f067aa0ba902b7";
+
+/** The exemplar on the bucket line of `name` with `le`, or undefined. */
+function exemplarOn(text: string, name: string, le: string): string | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}_bucket{le="${le}"`));
+  return line?.match(/ # (\{[^}]*\})/)?.[1];
+}
+
+Deno.test("tickToTrade() and submissionLatency() put a sampled order's trace on the bucket as its exemplar", async () => {
+  const { recorder, registry, value } = testMetrics("sim");
+  recorder.tickToTrade(1500, { traceId: TRACE, spanId: SPAN, traceFlags: 1 });
+  recorder.submissionLatency("limit", 40, { traceId: TRACE, spanId: SPAN, traceFlags: 1 });
+  const text = await registry.metrics();
+  const want = `{trace_id="${TRACE}",span_id="${SPAN}"}`;
+  assert.equal(exemplarOn(text, "execution_engine_tick_to_trade_latency_us", "2000"), want);
+  assert.equal(exemplarOn(text, "execution_engine_order_submission_latency_us", "50"), want);
+  assert.equal(
+    await value("execution_engine_order_submission_latency_us_count", { order_type: "limit" }),
+    1,
+  );
+  assert.equal(await value("execution_engine_tick_to_trade_latency_us_count"), 1);
+});
+
+Deno.test("tickToTrade() and submissionLatency() count an unsampled order but give it no exemplar", async () => {
+  const { recorder, registry, value } = testMetrics("sim");
+  recorder.tickToTrade(1500, { traceId: TRACE, spanId: SPAN, traceFlags: 0 });
+  recorder.submissionLatency("market", 40, { traceId: TRACE, spanId: SPAN, traceFlags: 0 });
+  recorder.tickToTrade(1600);
+  const text = await registry.metrics();
+  assert.doesNotMatch(text, /trace_id/);
+  assert.equal(await value("execution_engine_tick_to_trade_latency_us_count"), 2);
+  assert.equal(await value("execution_engine_order_submission_latency_us_count"), 1);
+});

@@ -3,7 +3,8 @@
  * gauges (positions, P&L, portfolio) and the trading state and breaker gauges.
  * @module
  */
-import type { Families } from "../../lib/metrics.ts";
+import { type Families, observeWithExemplar } from "../../lib/metrics.ts";
+import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
 import type { CheckRecorder, PositionView } from "./core.ts";
 import { CHECK_TYPES, type CheckType, type Denial, failureType } from "./denial.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
@@ -74,10 +75,24 @@ export class RiskManagerMetrics implements CheckRecorder {
     }
   }
 
-  /** {@link CheckRecorder}: one check's outcome and latency (µs). */
-  check(type: CheckType, passed: boolean, latencyUs: number): void {
+  /**
+   * {@link CheckRecorder}: one check's outcome and latency (µs). With the trace context of the
+   * signal (forced sampled once the approval made it an order's: lib/tracing.ts), a sampled
+   * trace becomes the latency bucket's exemplar.
+   */
+  check(type: CheckType, passed: boolean, latencyUs: number, trace?: TraceContextLike): void {
     const children = this.#perCheck.get(type)!;
-    children.latency.observe(latencyUs);
+    const exemplar = exemplarOf(trace);
+    // The bound child cannot carry an exemplar: only a sampled trace pays for the labelled call.
+    if (exemplar === undefined) children.latency.observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.risk_manager_pretrade_check_latency_us,
+        { check_type: type },
+        latencyUs,
+        exemplar,
+      );
+    }
     (passed ? children.pass : children.fail).inc();
   }
 

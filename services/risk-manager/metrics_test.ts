@@ -107,3 +107,32 @@ Deno.test("RiskManagerMetrics counts checks, denials and the state with closed l
     m.stop();
   }
 });
+
+Deno.test("check() puts a sampled trace on the latency bucket as its exemplar, and none for an unsampled one", async () => {
+  const families = createServiceMetrics("risk-manager", { defaultMetrics: false });
+  families.stop();
+  const m = new RiskManagerMetrics(families.families, ["AAPL"], "default", 5000);
+  const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  m.check("all_checks", true, 30, { traceId: trace, spanId: "00f067aa0ba902b7", traceFlags: 1 });
+  m.check("position_limit", true, 3, { traceId: trace, spanId: "00f067aa0ba902b7", traceFlags: 0 });
+  const text = await families.registry.metrics();
+  const bucket = (check: string, le: string) =>
+    text.split("\n").find((l) =>
+      l.startsWith(
+        `risk_manager_pretrade_check_latency_us_bucket{le="${le}",check_type="${check}"}`,
+      )
+    );
+  assert.match(
+    bucket("all_checks", "50")!,
+    new RegExp(`# \\{trace_id="${trace}",span_id="00f067aa0ba902b7"\\}`),
+  );
+  assert.doesNotMatch(bucket("position_limit", "5")!, /#/);
+  assert.match(
+    text,
+    /^risk_manager_checks_performed_total\{check_type="all_checks",result="pass"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^risk_manager_pretrade_check_latency_us_count\{check_type="position_limit"\} 1$/m,
+  );
+});
