@@ -23,7 +23,7 @@ import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createMarketDataAdminApi } from "./admin_api.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
 import { MarketDataCore } from "./core.ts";
-import type { Feed } from "./feed.ts";
+import { type Feed, feedSockets } from "./feed.ts";
 import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
 import { MarketDataMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
@@ -116,7 +116,12 @@ export async function startMarketData(
   checkFeedConfig(ctx);
 
   const publisher = await (deps.openPublisher ?? defaultPublisher)(config.publish, ctx);
-  const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange, symbols });
+  const metrics = new MarketDataMetrics(ctx.metrics.families, {
+    exchange,
+    symbols,
+    sockets: feedSockets(exchange, symbols),
+    staleAfterMs: config.staleAfterMs,
+  });
   const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
   const problemLog = new FeedProblemLog(log, exchange);
   const core = new MarketDataCore({
@@ -160,13 +165,13 @@ export async function startMarketData(
         keyId: ctx.secrets.alpacaKeyId!,
         secretKey: ctx.secrets.alpacaSecretKey!,
         staleAfterMs: config.staleAfterMs,
-        onFailure: (errorType) => metrics.connectionFailure(errorType),
+        onFailure: (errorType, socket) => metrics.connectionFailure(errorType, socket),
         log,
       });
       break;
   }
 
-  const recordStatus = () => handlers.recordFeedStatus(feed.connected());
+  const recordStatus = () => handlers.recordFeedStatus(feed.connected(), feed.sockets?.());
   recordStatus();
   const statusTimer = setInterval(recordStatus, deps.statusTimerMs ?? 500);
   const barTimer = setInterval(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import { deny } from "./denial.ts";
+import { DENIAL_CODES, type DenialCode, deny, failureType } from "./denial.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
 import { coreWith, fill, setMark, T0 } from "./testing/fixtures.ts";
 
@@ -103,6 +103,27 @@ Deno.test("RiskManagerMetrics counts checks, denials and the state with closed l
       text,
       /risk_manager_pretrade_check_latency_us_bucket\{le="5",check_type="position_limit"\} 1/,
     );
+  } finally {
+    m.stop();
+  }
+});
+
+Deno.test("RiskManagerMetrics creates every denial's failure series at 0 per configured symbol and other", async () => {
+  const m = createServiceMetrics("risk-manager", { defaultMetrics: false, instrumented: true });
+  try {
+    new RiskManagerMetrics(m.families, ["AAPL", "BTC/USD"], "default", 5000);
+    for (const code of Object.keys(DENIAL_CODES) as DenialCode[]) {
+      for (const symbol of ["AAPL", "BTC/USD", "other"]) {
+        assert.equal(
+          await value(m, "risk_manager_risk_failures_total", {
+            failure_type: failureType(code),
+            symbol,
+          }),
+          0,
+          `${code} ${symbol}`,
+        );
+      }
+    }
   } finally {
     m.stop();
   }
