@@ -337,6 +337,9 @@ const GAUGE_VALUES: Record<string, number> = {
   messaging_last_message_age_seconds: 0.1,
 };
 
+/** Label values that panels and rules select on (the rest are made up). */
+const LABEL_VALUES: Record<string, string> = { fill: "full", status: "success" };
+
 function fakeExporter(service: ServiceName): FakeExporter {
   const registry = new Registry();
   const specs = CATALOGUE.filter((s) => s.owner === service || s.owner === "all");
@@ -344,7 +347,7 @@ function fakeExporter(service: ServiceName): FakeExporter {
   for (const s of specs) {
     const labelNames = [...s.labelNames];
     const labels = Object.fromEntries(
-      labelNames.map((l) => [l, l === "service" ? service : `${l}_1`]),
+      labelNames.map((l) => [l, l === "service" ? service : LABEL_VALUES[l] ?? `${l}_1`]),
     );
     const common = { name: s.name, help: s.name, labelNames, registers: [registry] };
     if (s.type === "counter") {
@@ -577,6 +580,18 @@ Deno.test("the dashboard and the alerts work in a real Prometheus scraping catal
         })),
         ...rules.map((r) => ({ where: `alert ${r.name}`, expr: r.query })),
       ];
+      // Every alert's signal is on a panel: a metric its expression reads is plotted.
+      const plotted = new Set(
+        dashboardQueries().flatMap((q) => [...metricNamesIn(q.expr)]),
+      );
+      const unplotted = rules.filter((r) => r.type === "alerting" && r.name !== WATCHDOG)
+        .filter((r) => ![...metricNamesIn(r.query)].some((n) => plotted.has(n)))
+        .map((r) => `${r.name}: ${[...metricNamesIn(r.query)].join(", ")}`);
+      assert.deepEqual(
+        unplotted,
+        [],
+        `alerts whose signal no panel shows:\n${unplotted.join("\n")}`,
+      );
       const unknown = sources.flatMap(({ where, expr }) =>
         [...metricNamesIn(expr)].filter((n) => !exported.has(n)).map((n) => `${where}: ${n}`)
       );
