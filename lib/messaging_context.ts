@@ -18,6 +18,7 @@
  * @module
  */
 import type { Gauge, Registry } from "prom-client";
+import { channelStaleAfterMs } from "./channel_staleness.ts";
 import { type ChannelName, CHANNELS, receiverOptions, type TypesOf } from "./channels.ts";
 import type { Config } from "./config.ts";
 import { type KeyPair, KeyStore } from "./keys.ts";
@@ -45,11 +46,14 @@ export interface ChannelSocketOptions {
   name: string;
   types: readonly string[];
   curve?: CurveSecurity;
+  /** The age after which what the channel brings is stale (lib/channel_staleness.ts). */
+  staleAfterMs?: number;
 }
 
 /** The channel options of one service. */
 export class MessagingContext {
   readonly #service: string;
+  readonly #config: Config;
   readonly #registry: Registry;
   readonly #queueDepth?: Gauge<"service" | "queue">;
   readonly #keys?: KeyStore;
@@ -63,6 +67,7 @@ export class MessagingContext {
     zap?: ZapAuthenticator,
   ) {
     this.#service = opts.service;
+    this.#config = opts.config;
     this.#registry = opts.registry;
     this.#queueDepth = opts.queueDepth;
     this.#keys = keys;
@@ -112,6 +117,7 @@ export class MessagingContext {
       ...this.#base(),
       name: c.name,
       types: c.types,
+      ...this.#staleness(channel),
       ...this.#curve(channel, readers, server),
     };
   }
@@ -130,6 +136,7 @@ export class MessagingContext {
     return {
       ...this.#base(),
       ...receiverOptions(channel, types),
+      ...this.#staleness(channel),
       ...this.#curve(channel, [from], from),
     };
   }
@@ -141,6 +148,11 @@ export class MessagingContext {
 
   #base() {
     return { service: this.#service, registry: this.#registry, queueDepth: this.#queueDepth };
+  }
+
+  #staleness(channel: ChannelName): { staleAfterMs?: number } {
+    const ms = channelStaleAfterMs(this.#config, this.#service, channel);
+    return ms === undefined ? {} : { staleAfterMs: ms };
   }
 
   #curve(channel: string, admit: readonly string[], server?: string): { curve?: CurveSecurity } {

@@ -74,6 +74,29 @@ function spec<
 }
 
 /**
+ * Buckets of the latency histograms in seconds that this project adds beside the seed's
+ * (100 µs to 10 s), reaching far past every latency threshold of the alerts and SLOs.
+ */
+export const LATENCY_SECONDS_BUCKETS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+] as const;
+
+/**
  * Every metric family of the system. Seed families keep the seed's names, help,
  * labels and buckets to the letter (the documented fixes aside).
  */
@@ -444,6 +467,87 @@ export const CATALOGUE = [
     type: "gauge",
     labelNames: [],
     owner: "execution-engine",
+    seed: false,
+  }),
+  // ===== Added for alerting (monitoring/alerts/trading_system.yml) =====
+  spec({
+    name: "market_data_feed_socket_connected",
+    help: "1 while one connection of the feed (socket: stocks, crypto or main) is connected " +
+      "and authenticated, else 0",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_socket_last_message_age_seconds",
+    help: "Seconds since one connection of the feed last delivered a frame (since start-up " +
+      "before the first)",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_stale_after_seconds",
+    help: "Configured silence after which a feed connection is stale " +
+      "(marketData.staleAfterMs), in seconds",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_connection_failures_total",
+    help: "Connection failures of one connection of the feed, by kind",
+    type: "counter",
+    labelNames: ["exchange", "socket", "error_type"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_fills_total",
+    help: "Fills applied to orders (fill: partial, or full when it completes the order)",
+    type: "counter",
+    labelNames: ["exchange", "symbol", "fill"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_oldest_open_order_age_seconds",
+    help: "Age of the oldest order not yet in a final state, in seconds (0 when none is open)",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    // Beside the seed's execution_engine_order_submission_latency_us, whose highest bucket
+    // is its own 5 ms threshold: these buckets reach 10 s, so quantiles and SLOs see the tail.
+    name: "execution_engine_order_submission_latency_seconds",
+    help: "Order submission latency (one venue call for a new order) in seconds",
+    type: "histogram",
+    labelNames: ["exchange", "order_type"],
+    buckets: LATENCY_SECONDS_BUCKETS,
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_tick_to_trade_latency_seconds",
+    help: "Time from market-data receiving the tick to the order leaving for the venue, in seconds",
+    type: "histogram",
+    labelNames: ["exchange"],
+    buckets: LATENCY_SECONDS_BUCKETS,
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_stale_after_seconds",
+    help: "Configured age after which the service treats what a channel brings as stale, " +
+      "in seconds (the threshold of messaging_last_message_age_seconds)",
+    type: "gauge",
+    labelNames: ["service", "channel"],
+    owner: "all",
     seed: false,
   }),
   // ===== Messaging (lib/messaging/): every channel of every service =====
@@ -852,6 +956,36 @@ export function closedSet<const T extends readonly string[], F extends string = 
   return value !== undefined && (set as readonly string[]).includes(value)
     ? value as T[number]
     : fallback;
+}
+
+/**
+ * Creates every series of `counter` at 0, one per combination of `values` (label name to
+ * its closed set of values). prom-client creates a labelled series at its first
+ * increment, so Prometheus would see it appear already at 1 and `increase()` and `rate()`
+ * would miss that first event; a series that exists at 0 from start-up makes the first
+ * event a step every alert sees. Call it once, at start-up, with closed sets only.
+ *
+ * @example
+ * ```ts
+ * zeroSeries(families.market_data_parse_errors_total, {
+ *   exchange: ["sim"],
+ *   reason: PARSE_REASONS,
+ * });
+ * ```
+ */
+export function zeroSeries<L extends string>(
+  counter: Counter<L>,
+  values: Readonly<Record<L, readonly string[]>>,
+): void {
+  const names = Object.keys(values) as L[];
+  const combine = (i: number, labels: Partial<Record<L, string>>): void => {
+    if (i === names.length) {
+      counter.inc(labels as Record<L, string>, 0);
+      return;
+    }
+    for (const v of values[names[i]]) combine(i + 1, { ...labels, [names[i]]: v });
+  };
+  combine(0, {});
 }
 
 /**

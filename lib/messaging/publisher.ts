@@ -92,6 +92,7 @@ export class Publisher {
     checkPositive(what, "highWaterMark", opts.highWaterMark);
     const ep = parseEndpoint(endpoint, "bind");
     const metrics = new ChannelMetrics(opts, opts.types, false);
+    metrics.zero("publisher");
     const sock = new zmq.Publisher({
       sendTimeout: 0,
       linger: opts.lingerMs ?? 200,

@@ -486,6 +486,7 @@ export class ExecutionEngineCore {
       ts: now,
     };
     const outboxId = this.#journal.save(next, report);
+    if (kind === "fill") this.#metrics.filled(order.symbol, to === "filled");
     if (isFinal(to)) {
       this.#open.delete(order.clientOrderId);
       this.#recordOpenOrders();

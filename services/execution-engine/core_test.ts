@@ -498,3 +498,18 @@ Deno.test("ExecutionEngineCore holds an order until its symbol has a fresh price
   assert.equal(reports.at(-1)?.reason, "order_expired");
   journal.close();
 });
+
+Deno.test("ExecutionEngineCore counts each fill, the last one as full", async () => {
+  const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
+  const { core, reports, journal, metrics } = setup(venue);
+  await handleOrder(core, makeOrder({ qty: 100 }), "t");
+  scheduler.run();
+  await core.settle();
+  const fills = reports.filter((r) => r.kind === "fill");
+  assert.equal(await metrics.value("execution_engine_fills_total", { fill: "full" }), 1);
+  assert.equal(
+    await metrics.value("execution_engine_fills_total", { fill: "partial" }),
+    fills.length - 1,
+  );
+  journal.close();
+});

@@ -16,6 +16,7 @@
  */
 import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { getLogger } from "../../lib/log.ts";
 import { ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging/mod.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
@@ -117,6 +118,13 @@ export async function startExecutionEngine(
   const prices = new PriceBook();
   const venue = createVenue(ctx, prices, metrics);
   const journal = new Journal(config.journalPath, { durability: config.durability });
+  metrics.oldestOpenOrderFrom(() => {
+    let oldest: number | undefined;
+    for (const open of journal.open()) {
+      if (oldest === undefined || open.createdAt < oldest) oldest = open.createdAt;
+    }
+    return oldest;
+  }, nowMs);
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
   let marketData: Subscriber | undefined;

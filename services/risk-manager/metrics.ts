@@ -3,10 +3,17 @@
  * gauges (positions, P&L, portfolio) and the trading state and breaker gauges.
  * @module
  */
-import { type Families, observeWithExemplar } from "../../lib/metrics.ts";
+import { type Families, observeWithExemplar, zeroSeries } from "../../lib/metrics.ts";
 import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
 import type { CheckRecorder, PositionView } from "./core.ts";
-import { CHECK_TYPES, type CheckType, type Denial, failureType } from "./denial.ts";
+import {
+  CHECK_TYPES,
+  type CheckType,
+  type Denial,
+  DENIAL_CODES,
+  type DenialCode,
+  failureType,
+} from "./denial.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
 
 /** What the business gauges are read from (the core). */
@@ -53,7 +60,8 @@ export class RiskManagerMetrics implements CheckRecorder {
 
   /**
    * Sets `risk_manager_daily_loss_limit_usd` to `dailyLossLimit` (USD) and creates every
-   * check's pass/fail series at 0.
+   * check's pass/fail series and every denial's failure series (per configured symbol
+   * and `other`) at 0, so the first denial of each kind is a step alerts see.
    */
   constructor(
     families: Families<"risk-manager">,
@@ -64,6 +72,10 @@ export class RiskManagerMetrics implements CheckRecorder {
     this.#families = families;
     this.#symbols = new Set(symbols);
     families.risk_manager_daily_loss_limit_usd.set(dailyLossLimit);
+    zeroSeries(families.risk_manager_risk_failures_total, {
+      failure_type: (Object.keys(DENIAL_CODES) as DenialCode[]).map(failureType),
+      symbol: [...this.#symbols, "other"],
+    });
     const checks = families.risk_manager_checks_performed_total;
     for (const type of CHECK_TYPES) {
       for (const result of ["pass", "fail"]) checks.inc({ check_type: type, result }, 0);

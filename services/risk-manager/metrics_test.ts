@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import { deny } from "./denial.ts";
+import { DENIAL_CODES, type DenialCode, deny, failureType } from "./denial.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
 import { coreWith, fill, setMark, T0 } from "./testing/fixtures.ts";
 
@@ -135,4 +135,25 @@ Deno.test("check() puts a sampled trace on the latency bucket as its exemplar, a
     text,
     /^risk_manager_pretrade_check_latency_us_count\{check_type="position_limit"\} 1$/m,
   );
+});
+
+Deno.test("RiskManagerMetrics creates every denial's failure series at 0 per configured symbol and other", async () => {
+  const m = createServiceMetrics("risk-manager", { defaultMetrics: false, instrumented: true });
+  try {
+    new RiskManagerMetrics(m.families, ["AAPL", "BTC/USD"], "default", 5000);
+    for (const code of Object.keys(DENIAL_CODES) as DenialCode[]) {
+      for (const symbol of ["AAPL", "BTC/USD", "other"]) {
+        assert.equal(
+          await value(m, "risk_manager_risk_failures_total", {
+            failure_type: failureType(code),
+            symbol,
+          }),
+          0,
+          `${code} ${symbol}`,
+        );
+      }
+    }
+  } finally {
+    m.stop();
+  }
 });
