@@ -1,6 +1,7 @@
 /**
  * The layering rules of ARCHITECTURE.md, checked on every import of the tree:
- * - no service imports another service; lib/ imports no service, bench or monitoring;
+ * - no service imports another service; lib/ imports no service, bench, monitoring or deploy;
+ *   deploy/ (manifests and their tools) imports no service;
  * - production code never imports a test double (a `testing/` folder or a `_test.ts`);
  * - a service's core (`core.ts`) does no I/O: no sockets, HTTP, SQLite or service harness;
  * - no import cycles.
@@ -9,7 +10,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
-const TOP = ["lib", "services", "bench", "monitoring"];
+const TOP = ["lib", "services", "bench", "monitoring", "deploy"];
 
 function* files(dir: string): Generator<string> {
   for (const e of Deno.readDirSync(dir)) {
@@ -51,12 +52,13 @@ Deno.test("the import graph is read from the whole tree", () => {
   assert.ok(edges.length > 500, `${edges.length} imports`);
 });
 
-Deno.test("no service imports another service, and lib/ imports no service, bench or monitoring", () => {
+Deno.test("no service imports another service, lib/ imports no service, bench, monitoring or deploy, and deploy/ no service", () => {
   const wrong = edges.filter(({ from, to }) => {
     const a = serviceOf(from);
     const b = serviceOf(to);
     if (a !== undefined && b !== undefined && a !== b) return true;
-    return from.startsWith("lib/") && /^(services|bench|monitoring)\//.test(to);
+    if (from.startsWith("deploy/") && !isTestCode(from) && to.startsWith("services/")) return true;
+    return from.startsWith("lib/") && /^(services|bench|monitoring|deploy)\//.test(to);
   });
   assert.deepEqual(wrong, []);
 });

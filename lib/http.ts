@@ -1,6 +1,6 @@
 /**
- * The HTTP face of every service: a hono app with `GET /metrics` (Prometheus text
- * from the service's own registry), `GET /health` (liveness) and `GET /ready`
+ * The HTTP face of every service: a hono app with `GET /metrics` (the service's own registry,
+ * as OpenMetrics to a client that asks for it and as Prometheus text to the others), `GET /health` (liveness) and `GET /ready`
  * (readiness from the service's own checks), plus any routes the service mounts
  * (risk-manager's admin API). {@link serve} binds it and turns "address in use"
  * into a clear start-up error.
@@ -16,6 +16,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Counter, Registry } from "prom-client";
+import { exposition } from "./exposition.ts";
 import { getLogger } from "./log.ts";
 
 /** Readiness checks: each named check is true when that part of the service is ready. */
@@ -70,8 +71,10 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     }),
   );
   app.get("/metrics", async (c) => {
-    const body = await options.registry.metrics();
-    return c.body(body, 200, { "Content-Type": options.registry.contentType });
+    // OpenMetrics (with exemplars) to Prometheus, which asks for it; the Prometheus text to
+    // everyone else (lib/exposition.ts).
+    const { body, contentType } = await exposition(options.registry, c.req.header("accept"));
+    return c.body(body, 200, { "Content-Type": contentType, Vary: "Accept" });
   });
   app.get("/health", (c) =>
     c.json({

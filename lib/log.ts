@@ -2,8 +2,9 @@
  * JSON-lines logging on LogTape with a custom formatter.
  *
  * One object per line: `ts` (ISO 8601), `level`, `service`, `logger` (the category
- * joined by dots), `msg`, the structured fields of the call, and for an `error`
- * field its `name`, `message` and `stack`. Values under keys that look like secrets
+ * joined by dots), `msg`, then `trace_id` and `span_id` when the line is written inside an
+ * active OpenTelemetry span (lib/tracing.ts: while a message is handled), the structured fields
+ * of the call, and for an `error` field its `name`, `message` and `stack`. Values under keys that look like secrets
  * (key, secret, token, password, authorization) are replaced by `"[REDACTED]"`.
  *
  * Lines are written synchronously to stdout, so nothing is lost when the process
@@ -27,6 +28,7 @@ import {
   resetSync,
   type Sink,
 } from "@logtape/logtape";
+import { activeTraceIds } from "./tracing.ts";
 
 export { getLogger };
 
@@ -80,6 +82,12 @@ export function formatJson(service: string, record: LogRecord): string {
     logger: record.category.join("."),
     msg: renderMessage(record),
   };
+  // The sink runs synchronously inside the logging call, so the active span is the caller's.
+  const ids = activeTraceIds();
+  if (ids !== undefined) {
+    line.trace_id = ids.trace_id;
+    line.span_id = ids.span_id;
+  }
   for (const [k, v] of Object.entries(fields)) {
     if (!(k in line)) line[k] = v;
     else line[`field_${k}`] = v;

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { getLogger, redact, setupLogging } from "./log.ts";
 import { resetSync } from "@logtape/logtape";
+import { withContextManager } from "./testing/context_manager.ts";
+import { RecordingTracer } from "./testing/recording_tracer.ts";
+import { ServiceTracer } from "./tracing.ts";
 
 function capture(level = "debug"): string[] {
   const lines: string[] = [];
@@ -106,5 +109,63 @@ Deno.test("a running service writes JSON log lines to stdout", async () => {
     const o = JSON.parse(l);
     assert.equal(o.service, "signal-bridge");
     assert.ok(o.level && o.ts && o.logger);
+  }
+});
+
+Deno.test("a line written inside an active span carries its trace_id and span_id right after msg, after an await too", async () => {
+  const lines = capture();
+  try {
+    await withContextManager(async () => {
+      const tracer = new ServiceTracer("risk-manager", new RecordingTracer());
+      const scope = tracer.receive("risk-manager receive", {
+        trace: "4bf92f3577b34da6a3ce929d0e0e4736",
+        span: "00f067aa0ba902b7",
+        flags: 1,
+      });
+      const log = getLogger(["trading", "test"]);
+      log.info("Before the message");
+      await scope.run(async () => {
+        log.warn("Order denied", { code: "MAX_ORDER_QTY", trace_id: "from-the-caller" });
+        await new Promise((r) => setTimeout(r, 1));
+        log.info("After an await");
+      });
+      log.info("After the message");
+      scope.end();
+      const [before, denied, later, after] = lines.map((l) => JSON.parse(l));
+      const spanId = scope.span!.spanContext().spanId;
+      for (const o of [denied, later]) {
+        assert.equal(o.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert.equal(o.span_id, spanId);
+        assert.deepEqual(Object.keys(o).slice(4, 7), ["msg", "trace_id", "span_id"]);
+      }
+      assert.equal(denied.field_trace_id, "from-the-caller", "a caller's own field is kept aside");
+      assert.equal(denied.code, "MAX_ORDER_QTY");
+      for (const o of [before, after]) {
+        assert.equal(o.trace_id, undefined);
+        assert.equal(o.span_id, undefined);
+      }
+    });
+  } finally {
+    resetSync();
+  }
+});
+
+Deno.test("a line written while an unsampled message is handled carries the message's trace_id and the sender's span_id", async () => {
+  const lines = capture();
+  try {
+    await withContextManager(() => {
+      const tracer = new ServiceTracer("signal-bridge", new RecordingTracer());
+      const scope = tracer.receive("signal-bridge receive", {
+        trace: "4bf92f3577b34da6a3ce929d0e0e4736",
+        span: "00f067aa0ba902b7",
+        flags: 0,
+      });
+      scope.run(() => getLogger(["trading", "test"]).info("Signal suppressed"));
+      const o = JSON.parse(lines[0]);
+      assert.equal(o.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+      assert.equal(o.span_id, "00f067aa0ba902b7");
+    });
+  } finally {
+    resetSync();
   }
 });

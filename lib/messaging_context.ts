@@ -18,6 +18,7 @@
  * @module
  */
 import type { Gauge, Registry } from "prom-client";
+import { channelStaleAfterMs } from "./channel_staleness.ts";
 import {
   type ChannelName,
   CHANNELS,
@@ -55,11 +56,14 @@ export interface ChannelSocketOptions {
   maxBatchBytes?: number;
   /** Queue limit in frames (lib/channels.ts). */
   highWaterMark?: number;
+  /** The age after which what the channel brings is stale (lib/channel_staleness.ts). */
+  staleAfterMs?: number;
 }
 
 /** The channel options of one service. */
 export class MessagingContext {
   readonly #service: string;
+  readonly #config: Config;
   readonly #registry: Registry;
   readonly #queueDepth?: Gauge<"service" | "queue">;
   readonly #keys?: KeyStore;
@@ -73,6 +77,7 @@ export class MessagingContext {
     zap?: ZapAuthenticator,
   ) {
     this.#service = opts.service;
+    this.#config = opts.config;
     this.#registry = opts.registry;
     this.#queueDepth = opts.queueDepth;
     this.#keys = keys;
@@ -121,6 +126,7 @@ export class MessagingContext {
     return {
       ...this.#base(),
       ...senderOptions(channel),
+      ...this.#staleness(channel),
       ...this.#curve(channel, readers, server),
     };
   }
@@ -139,6 +145,7 @@ export class MessagingContext {
     return {
       ...this.#base(),
       ...receiverOptions(channel, types),
+      ...this.#staleness(channel),
       ...this.#curve(channel, [from], from),
     };
   }
@@ -150,6 +157,11 @@ export class MessagingContext {
 
   #base() {
     return { service: this.#service, registry: this.#registry, queueDepth: this.#queueDepth };
+  }
+
+  #staleness(channel: ChannelName): { staleAfterMs?: number } {
+    const ms = channelStaleAfterMs(this.#config, this.#service, channel);
+    return ms === undefined ? {} : { staleAfterMs: ms };
   }
 
   #curve(channel: string, admit: readonly string[], server?: string): { curve?: CurveSecurity } {

@@ -20,7 +20,17 @@
  * ```
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  type HistogramConfiguration,
+  type LabelValues,
+  type OpenMetricsContentType,
+  Registry,
+} from "prom-client";
+import type { TraceIds } from "./tracing.ts";
 
 /** The four services of the pipeline. */
 export const SERVICES = [
@@ -45,6 +55,11 @@ export interface MetricSpec {
   readonly owner: Owner;
   /** True for the families the seed specifies; false for the ones this project adds. */
   readonly seed: boolean;
+  /**
+   * A histogram whose buckets carry an exemplar (the trace id of an observation, shown in the
+   * OpenMetrics exposition only): see {@link observeWithExemplar}.
+   */
+  readonly exemplars?: boolean;
 }
 
 function spec<
@@ -57,6 +72,29 @@ function spec<
 ): MetricSpec & { name: N; type: T; labelNames: L; owner: O } {
   return Object.freeze(s);
 }
+
+/**
+ * Buckets of the latency histograms in seconds that this project adds beside the seed's
+ * (100 µs to 10 s), reaching far past every latency threshold of the alerts and SLOs.
+ */
+export const LATENCY_SECONDS_BUCKETS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+] as const;
 
 /**
  * Every metric family of the system. Seed families keep the seed's names, help,
@@ -99,6 +137,7 @@ export const CATALOGUE = [
     buckets: [5, 10, 25, 50, 100, 250, 500],
     owner: "risk-manager",
     seed: true,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_order_submission_latency_us",
@@ -108,6 +147,7 @@ export const CATALOGUE = [
     buckets: [25, 50, 100, 250, 500, 1000, 2500, 5000],
     owner: "execution-engine",
     seed: true,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_api_call_latency_ms",
@@ -415,6 +455,7 @@ export const CATALOGUE = [
     buckets: [100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000],
     owner: "execution-engine",
     seed: false,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_api_rate_limit_remaining",
@@ -440,6 +481,87 @@ export const CATALOGUE = [
     type: "gauge",
     labelNames: [],
     owner: "execution-engine",
+    seed: false,
+  }),
+  // ===== Added for alerting (monitoring/alerts/trading_system.yml) =====
+  spec({
+    name: "market_data_feed_socket_connected",
+    help: "1 while one connection of the feed (socket: stocks, crypto or main) is connected " +
+      "and authenticated, else 0",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_socket_last_message_age_seconds",
+    help: "Seconds since one connection of the feed last delivered a frame (since start-up " +
+      "before the first)",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_stale_after_seconds",
+    help: "Configured silence after which a feed connection is stale " +
+      "(marketData.staleAfterMs), in seconds",
+    type: "gauge",
+    labelNames: ["exchange", "socket"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "market_data_feed_connection_failures_total",
+    help: "Connection failures of one connection of the feed, by kind",
+    type: "counter",
+    labelNames: ["exchange", "socket", "error_type"],
+    owner: "market-data",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_fills_total",
+    help: "Fills applied to orders (fill: partial, or full when it completes the order)",
+    type: "counter",
+    labelNames: ["exchange", "symbol", "fill"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_oldest_open_order_age_seconds",
+    help: "Age of the oldest order not yet in a final state, in seconds (0 when none is open)",
+    type: "gauge",
+    labelNames: ["exchange"],
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    // Beside the seed's execution_engine_order_submission_latency_us, whose highest bucket
+    // is its own 5 ms threshold: these buckets reach 10 s, so quantiles and SLOs see the tail.
+    name: "execution_engine_order_submission_latency_seconds",
+    help: "Order submission latency (one venue call for a new order) in seconds",
+    type: "histogram",
+    labelNames: ["exchange", "order_type"],
+    buckets: LATENCY_SECONDS_BUCKETS,
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "execution_engine_tick_to_trade_latency_seconds",
+    help: "Time from market-data receiving the tick to the order leaving for the venue, in seconds",
+    type: "histogram",
+    labelNames: ["exchange"],
+    buckets: LATENCY_SECONDS_BUCKETS,
+    owner: "execution-engine",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_stale_after_seconds",
+    help: "Configured age after which the service treats what a channel brings as stale, " +
+      "in seconds (the threshold of messaging_last_message_age_seconds)",
+    type: "gauge",
+    labelNames: ["service", "channel"],
+    owner: "all",
     seed: false,
   }),
   // ===== Messaging (lib/messaging/): every channel of every service =====
@@ -662,13 +784,85 @@ function build(s: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
       return new Counter(common);
     case "gauge":
       return new Gauge(common);
-    case "histogram":
-      return new Histogram({ ...common, buckets: [...(s.buckets ?? [])] });
+    case "histogram": {
+      const config = { ...common, buckets: [...(s.buckets ?? [])] };
+      // prom-client refuses exemplars on a Prometheus-text registry (a bare test registry).
+      return s.exemplars && (registry.contentType as string) === Registry.OPENMETRICS_CONTENT_TYPE
+        ? new ExemplarHistogram(config)
+        : new Histogram(config);
+    }
   }
 }
 
 /**
- * Builds a service's registry: its own families from {@link CATALOGUE}, the
+ * A histogram with exemplars that still takes every call form of `observe`. prom-client's
+ * exemplar histogram replaces `observe(labels, value)` by `observe({ labels, value,
+ * exemplarLabels })` (the two-argument form then throws); this one dispatches on the form, so
+ * the code that records without a trace (and the bound children, which never carry one) keeps
+ * working.
+ */
+class ExemplarHistogram<T extends string> extends Histogram<T> {
+  constructor(config: HistogramConfiguration<T>) {
+    super({ ...config, enableExemplars: true });
+    // prom-client 15.1.3 (pinned) sets `observe` per instance to one of these two.
+    const self = this as unknown as {
+      observe: (...args: unknown[]) => void;
+      observeWithExemplar: (data: unknown) => void;
+      observeWithoutExemplar: (labels: unknown, value?: unknown) => void;
+    };
+    const withExemplar = self.observeWithExemplar.bind(this);
+    const without = self.observeWithoutExemplar.bind(this);
+    self.observe = (a: unknown, b?: unknown) =>
+      b === undefined && typeof a === "object" && a !== null ? withExemplar(a) : without(a, b);
+  }
+}
+
+/**
+ * Observes `value` (in the histogram's unit) under `labels`, with `exemplar` on its bucket when
+ * there is one: pass `exemplarOf()`'s answer (lib/tracing.ts), which is `undefined` for an
+ * unsampled trace. A histogram without exemplars (or a no-op one) just observes.
+ *
+ * @example
+ * ```ts
+ * observeWithExemplar(h, { exchange: "sim" }, 3700, exemplarOf(span.spanContext()));
+ * ```
+ */
+export function observeWithExemplar<T extends string>(
+  histogram: Histogram<T>,
+  labels: LabelValues<T>,
+  value: number,
+  exemplar: TraceIds | undefined,
+): void {
+  if (exemplar === undefined || !(histogram instanceof ExemplarHistogram)) {
+    histogram.observe(labels, value);
+    return;
+  }
+  histogram.observe({
+    labels,
+    value,
+    // prom-client types exemplar labels as the metric's own label names.
+    exemplarLabels: {
+      trace_id: exemplar.trace_id,
+      span_id: exemplar.span_id,
+    } as unknown as LabelValues<T>,
+  });
+}
+
+/**
+ * A registry that renders OpenMetrics (the only exposition with exemplars). Serve it through
+ * lib/exposition.ts, which converts it to the Prometheus text for clients that do not ask for
+ * OpenMetrics. Never switch its content type back: an OpenMetrics render renames counters.
+ */
+export function openMetricsRegistry(): Registry {
+  const registry = new Registry<OpenMetricsContentType>();
+  // Before any metric is built on it: a histogram reads it to allow exemplars.
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry as unknown as Registry;
+}
+
+/**
+ * Builds a service's registry (OpenMetrics: {@link openMetricsRegistry}; serve it with
+ * lib/exposition.ts): its own families from {@link CATALOGUE}, the
  * `system_*` gauges (sampled every `sampleMs`, default 5 s, and at each scrape) and
  * the default process metrics (which need `-A` to read memory and fds).
  *
@@ -678,7 +872,7 @@ export function createServiceMetrics<O extends ServiceName>(
   service: O,
   options: { sampleMs?: number; defaultMetrics?: boolean; instrumented?: boolean } = {},
 ): ServiceMetrics<O> {
-  const registry = new Registry();
+  const registry = openMetricsRegistry();
   const families: Record<string, Counter | Gauge | Histogram> = {};
   const instrumented = options.instrumented ?? instrumentationFromEnv();
   for (const s of CATALOGUE) {
@@ -776,6 +970,36 @@ export function closedSet<const T extends readonly string[], F extends string = 
   return value !== undefined && (set as readonly string[]).includes(value)
     ? value as T[number]
     : fallback;
+}
+
+/**
+ * Creates every series of `counter` at 0, one per combination of `values` (label name to
+ * its closed set of values). prom-client creates a labelled series at its first
+ * increment, so Prometheus would see it appear already at 1 and `increase()` and `rate()`
+ * would miss that first event; a series that exists at 0 from start-up makes the first
+ * event a step every alert sees. Call it once, at start-up, with closed sets only.
+ *
+ * @example
+ * ```ts
+ * zeroSeries(families.market_data_parse_errors_total, {
+ *   exchange: ["sim"],
+ *   reason: PARSE_REASONS,
+ * });
+ * ```
+ */
+export function zeroSeries<L extends string>(
+  counter: Counter<L>,
+  values: Readonly<Record<L, readonly string[]>>,
+): void {
+  const names = Object.keys(values) as L[];
+  const combine = (i: number, labels: Partial<Record<L, string>>): void => {
+    if (i === names.length) {
+      counter.inc(labels as Record<L, string>, 0);
+      return;
+    }
+    for (const v of values[names[i]]) combine(i + 1, { ...labels, [names[i]]: v });
+  };
+  combine(0, {});
 }
 
 /**

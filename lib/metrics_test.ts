@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CATALOGUE, closedSet, createServiceMetrics, SERVICES, symbolLabel } from "./metrics.ts";
+import { prometheusText } from "./exposition.ts";
 import { promtool } from "./testing/tools.ts";
 
 /** The seed's catalogue, written out again from the seed by hand, so a drift in CATALOGUE fails. */
@@ -145,7 +146,8 @@ for (const service of SERVICES) {
     const m = createServiceMetrics(service);
     try {
       touchAll(m.families as Record<string, unknown>);
-      const text = await m.registry.metrics();
+      // What /metrics serves every client but Prometheus (lib/exposition.ts).
+      const text = await prometheusText(m.registry);
       for (const [name, want] of Object.entries(SEED)) {
         const owned = want.owner === service || want.owner === "all";
         const typeLine = `# TYPE ${name} ${want.type}`;
@@ -179,7 +181,8 @@ for (const service of SERVICES) {
     const m = createServiceMetrics(service);
     try {
       touchAll(m.families as Record<string, unknown>);
-      const text = await m.registry.metrics();
+      // What /metrics serves every client but Prometheus (lib/exposition.ts).
+      const text = await prometheusText(m.registry);
       const { code, output } = await promtool(["check", "metrics"], text);
       // Exit 1 is a parse error; 3 means lint findings only.
       assert.ok(code === 0 || code === 3, `promtool exit ${code}:\n${output}`);
@@ -240,4 +243,19 @@ Deno.test("with instrumentation off a service's own families are no-ops but syst
   } finally {
     m.stop();
   }
+});
+
+Deno.test("exemplars are on exactly the tick-to-trade, order submission and risk-check histograms", () => {
+  const withExemplars = CATALOGUE.filter((s) => s.exemplars).map((s) => s.name).sort();
+  assert.deepEqual(withExemplars, [
+    "execution_engine_order_submission_latency_us",
+    "execution_engine_tick_to_trade_latency_us",
+    "risk_manager_pretrade_check_latency_us",
+  ]);
+  for (const s of CATALOGUE.filter((s) => s.exemplars)) assert.equal(s.type, "histogram");
+});
+
+Deno.test("every counter of the catalogue ends in _total, which the OpenMetrics to Prometheus text conversion relies on", () => {
+  const bad = CATALOGUE.filter((s) => s.type === "counter" && !s.name.endsWith("_total"));
+  assert.deepEqual(bad.map((s) => s.name), []);
 });

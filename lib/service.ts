@@ -24,6 +24,7 @@ import { getLogger, setupLogging } from "./log.ts";
 import { KeyError } from "./keys.ts";
 import { MessagingContext } from "./messaging_context.ts";
 import { createServiceMetrics, type ServiceMetrics, type ServiceName } from "./metrics.ts";
+import { TRACING_ENV, type TracingSettings, tracingSettings } from "./tracing_config.ts";
 
 /** What a service's core receives. */
 export interface ServiceContext<S extends ServiceName> {
@@ -84,6 +85,7 @@ export function serviceCommand(service: ServiceName, help: ServiceHelp): Command
     }],
     env: [
       ...CONFIG_ENV,
+      ...TRACING_ENV,
       ...(help.env ?? []),
       {
         name: "TRADING_SUPERVISOR_RESTARTS",
@@ -110,8 +112,11 @@ export async function runService<S extends ServiceName>(
 ): Promise<never> {
   parseCommandLine(Deno.args, serviceCommand(service, help));
   let config: Config;
+  let tracing: TracingSettings;
   try {
     config = loadConfig({ args: Deno.args, env: Deno.env.toObject() });
+    // Deno read the OTEL_* variables when the process started: a wrong one stops it here.
+    tracing = tracingSettings(Deno.env.toObject());
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`${service}: ${e.message}`);
@@ -198,6 +203,13 @@ export async function runService<S extends ServiceName>(
     throw e;
   }
   log.info("Service starting", { http: `${server.host}:${server.port}`, pid: Deno.pid });
+  if (tracing.enabled) {
+    log.info("Tracing on", {
+      endpoint: tracing.endpoint,
+      sampler: tracing.sampler,
+      ratio: tracing.ratio,
+    });
+  }
 
   try {
     messaging = await startMessaging(service, config, metrics);

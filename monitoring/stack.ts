@@ -7,12 +7,26 @@
  * them; `--config` as for the services, whose ports Prometheus then scrapes). Grafana is
  * not run (compose has it). Ctrl-C stops all.
  *
+ * Prometheus stores exemplars (the trace ids on the latency histograms). Tracing is on when a
+ * collector is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. a local Tempo, Jaeger or
+ * OpenTelemetry Collector on :4318): `services/start.ts` then runs each service with
+ * `OTEL_DENO=true` (lib/tracing_config.ts).
+ *
+ * Where alerts go: `--webhook URL` (or `$ALERT_WEBHOOK_URL`) receives every alert, and
+ * `--deadmans-switch URL` (or `$DEADMANS_SWITCH_URL`) the always-firing Watchdog. For
+ * either one not given, the stack runs monitoring/alert_receiver.ts on
+ * 127.0.0.1:5001 (`--receiver-port`), which prints every alert it receives, firing and
+ * resolved, on this console, and says when the Watchdog stops arriving.
+ *
  * The helpers below are shared with the end-to-end test, which runs the same stack on
  * free ports.
  * @module
  */
 import { loadConfig } from "../lib/config.ts";
+import { serviceTracingEnv, tracingSettings } from "../lib/tracing_config.ts";
+import { setupLogging } from "../lib/log.ts";
 import { SERVICES } from "../lib/metrics.ts";
+import { AlertReceiver } from "./alert_receiver.ts";
 
 const HERE = new URL(".", import.meta.url);
 /** monitoring/prometheus.yml */
@@ -21,6 +35,12 @@ export const PROMETHEUS_YML = new URL("prometheus.yml", HERE).pathname;
 export const ALERTMANAGER_YML = new URL("alertmanager.yml", HERE).pathname;
 /** monitoring/alerts/trading_system.yml */
 export const RULES_YML = new URL("alerts/trading_system.yml", HERE).pathname;
+
+/** The placeholder URLs of monitoring/alertmanager.yml that {@link alertmanagerConfig} replaces. */
+export const RECEIVER_PLACEHOLDERS = {
+  alerts: "http://alert-receiver:5001/alerts",
+  watchdog: "http://alert-receiver:5001/watchdog",
+} as const;
 
 /** The first of `names` found on PATH, or undefined. */
 export function findBinary(...names: string[]): string | undefined {
@@ -50,11 +70,14 @@ export interface StackPorts {
   /** Metrics ports of the four services, in SERVICES order. */
   services: number[];
   alertmanager: number;
+  /** Prometheus's own port (it scrapes itself). */
+  prometheus: number;
 }
 
 /**
- * monitoring/prometheus.yml with the targets moved to `ports`, the rule file made
- * absolute (a copy at `rulesPath`), and optionally faster intervals for tests.
+ * monitoring/prometheus.yml with the targets moved to `ports` (the services, Alertmanager
+ * and Prometheus itself), the rule file made absolute (a copy at `rulesPath`), and
+ * optionally faster intervals for tests.
  */
 export function prometheusConfig(
   ports: StackPorts,
@@ -64,7 +87,9 @@ export function prometheusConfig(
   let c = Deno.readTextFileSync(PROMETHEUS_YML);
   const what = "monitoring/prometheus.yml";
   c = swapOnce(c, "- alerts/trading_system.yml", `- ${JSON.stringify(rulesPath)}`, what);
+  // Alertmanager is both where alerts go and a scrape target.
   c = swapOnce(c, '"localhost:9094"', `"127.0.0.1:${ports.alertmanager}"`, what);
+  c = swapOnce(c, '"localhost:9999"', `"127.0.0.1:${ports.prometheus}"`, what);
   SERVICES.forEach((_, i) => {
     c = swapOnce(c, `"localhost:${9090 + i}"`, `"127.0.0.1:${ports.services[i]}"`, what);
   });
@@ -83,19 +108,58 @@ export function rulesWithInterval(intervalS: number): string {
   );
 }
 
+/** Where {@link alertmanagerConfig} sends alerts. */
+export interface ReceiverUrls {
+  /** Every alert but the Watchdog. */
+  alerts: string;
+  /** The Watchdog (a dead-man's switch). */
+  watchdog: string;
+}
+
 /**
- * monitoring/alertmanager.yml with every webhook pointed at `webhookUrl` and,
- * for tests, notification timers shortened to `fastS` seconds.
+ * monitoring/alertmanager.yml with its webhooks pointed at `urls` and, for tests,
+ * notification timers shortened to `fastS` seconds (group wait 0, group and repeat
+ * intervals `fastS`).
  */
-export function alertmanagerConfig(webhookUrl?: string, fastS?: number): string {
+export function alertmanagerConfig(urls: ReceiverUrls, fastS?: number): string {
   let c = Deno.readTextFileSync(ALERTMANAGER_YML);
   const what = "monitoring/alertmanager.yml";
-  if (webhookUrl) c = swapOnce(c, "http://127.0.0.1:5001/alerts", webhookUrl, what);
+  c = swapOnce(
+    c,
+    `url: ${RECEIVER_PLACEHOLDERS.alerts}`,
+    `url: ${JSON.stringify(urls.alerts)}`,
+    what,
+  );
+  c = swapOnce(
+    c,
+    `url: ${RECEIVER_PLACEHOLDERS.watchdog}`,
+    `url: ${JSON.stringify(urls.watchdog)}`,
+    what,
+  );
   if (fastS !== undefined) {
     c = swapOnce(c, /group_wait: \d+[sm]/, `group_wait: 0s`, what);
     c = swapOnce(c, /group_interval: \d+[sm]/, `group_interval: ${fastS}s`, what);
+    c = swapOnce(c, /repeat_interval: \d+[smh]/, `repeat_interval: ${fastS}s`, what);
   }
   return c;
+}
+
+/**
+ * Checks a receiver URL given on the command line or in the environment.
+ *
+ * @throws {Error} If it is not an http or https URL.
+ */
+export function checkWebhookUrl(what: string, url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`${what} must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new Error(`${what} must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  return url;
 }
 
 /** Starts a daemon with its output piped (drain it with {@link drainTo}). */
@@ -103,18 +167,30 @@ function startDaemon(bin: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(bin, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
 }
 
-/** Starts Prometheus on 127.0.0.1:`port`. */
+/**
+ * The flags Prometheus runs with beyond its files and address: the lifecycle API, and exemplar
+ * storage (the trace ids the services attach to their latency histograms, kept and served at
+ * `/api/v1/query_exemplars`). compose.yaml passes the same feature flag.
+ */
+export const PROMETHEUS_FLAGS = ["--web.enable-lifecycle", "--enable-feature=exemplar-storage"];
+
+/**
+ * Starts Prometheus on 127.0.0.1:`port`, with {@link PROMETHEUS_FLAGS}. `extraArgs` are added
+ * (tests shorten `--rules.alert.resend-delay`).
+ */
 export function startPrometheus(
   bin: string,
   configPath: string,
   dataDir: string,
   port: number,
+  extraArgs: string[] = [],
 ): Deno.ChildProcess {
   return startDaemon(bin, [
     `--config.file=${configPath}`,
     `--storage.tsdb.path=${dataDir}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    "--web.enable-lifecycle",
+    ...PROMETHEUS_FLAGS,
+    ...extraArgs,
   ]);
 }
 
@@ -156,13 +232,48 @@ function takeFlag(args: string[], name: string, fallback: number): number {
   return v;
 }
 
+/** Takes `--name URL` out of `args`, else reads `$env`; exits 2 on a URL that is not http(s). */
+function takeUrl(args: string[], name: string, env: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  let url: string | undefined;
+  let what = `$${env}`;
+  if (i >= 0) {
+    url = args[i + 1] ?? "";
+    what = `--${name}`;
+    args.splice(i, 2);
+  } else {
+    url = Deno.env.get(env) || undefined;
+  }
+  if (url === undefined) return undefined;
+  try {
+    return checkWebhookUrl(what, url);
+  } catch (e) {
+    console.error(`stack: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
   const args = [...Deno.args];
   const promPort = takeFlag(args, "prometheus-port", 9999);
   const amPort = takeFlag(args, "alertmanager-port", 9094);
+  const receiverPort = takeFlag(args, "receiver-port", 5001);
+  const webhook = takeUrl(args, "webhook", "ALERT_WEBHOOK_URL");
+  const deadmansSwitch = takeUrl(args, "deadmans-switch", "DEADMANS_SWITCH_URL");
   let config;
   try {
     config = loadConfig({ args, env: Deno.env.toObject() });
+  } catch (e) {
+    console.error(`stack: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+  setupLogging("stack");
+  // The services' tracing, as services/start.ts will set it: checked here, so a wrong OTEL_*
+  // value stops the stack before anything starts.
+  const env = Deno.env.toObject();
+  let tracing;
+  try {
+    tracing = tracingSettings({ ...env, ...serviceTracingEnv("stack", env) });
   } catch (e) {
     console.error(`stack: ${(e as Error).message}`);
     Deno.exit(2);
@@ -187,13 +298,45 @@ async function main(): Promise<void> {
       ...fields,
     }));
 
+  say(
+    tracing.enabled
+      ? "Tracing on: the services export spans over OTLP"
+      : "Tracing off (set OTEL_EXPORTER_OTLP_ENDPOINT to a collector to turn it on)",
+    tracing.enabled ? { endpoint: tracing.endpoint, ratio: tracing.ratio } : {},
+  );
+  const amBin = findBinary("prometheus-alertmanager", "alertmanager");
+  // Without a receiver of the user's own, alerts are printed here.
+  let receiver: AlertReceiver | undefined;
+  if (amBin && (!webhook || !deadmansSwitch)) {
+    try {
+      receiver = AlertReceiver.start({ port: receiverPort });
+    } catch (e) {
+      console.error(
+        `stack: cannot start the alert receiver on 127.0.0.1:${receiverPort}: ${
+          (e as Error).message
+        } (--receiver-port moves it; --webhook and --deadmans-switch replace it)`,
+      );
+      Deno.exit(3);
+    }
+    say("Alerts are printed on this console", {
+      receiver: `http://127.0.0.1:${receiver.port}`,
+      alerts: webhook ?? "console",
+      watchdog: deadmansSwitch ?? "console",
+    });
+  }
+  const local = (path: string) => `http://127.0.0.1:${receiverPort}/${path}`;
+  const urls = {
+    alerts: webhook ?? local("alerts"),
+    watchdog: deadmansSwitch ?? local("watchdog"),
+  };
+
   const daemons = [
     {
       name: "Alertmanager",
       pkg: "prometheus-alertmanager",
-      bin: findBinary("prometheus-alertmanager", "alertmanager"),
+      bin: amBin,
       port: amPort,
-      config: () => alertmanagerConfig(),
+      config: () => alertmanagerConfig(urls),
       start: startAlertmanager,
     },
     {
@@ -201,7 +344,11 @@ async function main(): Promise<void> {
       pkg: "prometheus",
       bin: findBinary("prometheus"),
       port: promPort,
-      config: () => prometheusConfig({ services: servicePorts, alertmanager: amPort }, RULES_YML),
+      config: () =>
+        prometheusConfig(
+          { services: servicePorts, alertmanager: amPort, prometheus: promPort },
+          RULES_YML,
+        ),
       start: startPrometheus,
     },
   ];
@@ -235,6 +382,7 @@ async function main(): Promise<void> {
       } catch { /* gone */ }
     }
     await Promise.all(children.map(([, c]) => c.status));
+    await receiver?.close();
     Deno.exit(code);
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => void stop(0));

@@ -11,9 +11,9 @@
  * kill schedule is printed, and `CHAOS_SEED` repeats one.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { mulberry32 } from "../lib/random.ts";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
+import { readBooks } from "../lib/testing/books.ts";
 import { sampleValue, startStack } from "../lib/testing/stack.ts";
 import { removeDir, waitFor } from "../lib/testing/tools.ts";
 
@@ -102,84 +102,30 @@ Deno.test({
       await stack.stop();
     }
 
-    const journal = new DatabaseSync(stack.config.executionEngine.journalPath, { readOnly: true });
-    const state = new DatabaseSync(stack.config.riskManager.statePath, { readOnly: true });
     try {
-      const net = new Map<string, number>();
-      const journaled = new Set<string>();
-      let filled = 0;
-      for (
-        const row of journal.prepare(
-          "SELECT client_order_id, body, state, cum_qty, submitted_at FROM orders",
-        ).all()
-      ) {
-        const id = String(row.client_order_id);
-        const order = JSON.parse(String(row.body)) as {
-          symbol: string;
-          side: string;
-          qty: number;
-          expiresAt?: number;
-        };
-        const cumQty = Number(row.cum_qty);
-        assert.ok(
-          ["filled", "canceled", "rejected", "expired"].includes(String(row.state)),
-          `${id} left ${row.state} in the journal`,
-        );
-        assert.ok(cumQty <= order.qty + 1e-9, `${id} filled ${cumQty} of ${order.qty}`);
-        if (cumQty > 0) {
-          filled++;
-          assert.ok(order.expiresAt !== undefined, `${id} carries an expiry`);
-          assert.ok(
-            row.submitted_at !== null && Number(row.submitted_at) <= order.expiresAt!,
-            `${id} sent at ${row.submitted_at}, after its expiry ${order.expiresAt}`,
-          );
-        }
-        const signed = (order.side === "buy" ? 1 : -1) * cumQty;
-        net.set(order.symbol, (net.get(order.symbol) ?? 0) + signed);
-        journaled.add(id);
-      }
-      const approved = new Map<string, { open: boolean; reason: string | null }>();
-      for (
-        const row of state.prepare("SELECT client_order_id, open, close_reason FROM orders").all()
-      ) {
-        approved.set(String(row.client_order_id), {
-          open: Number(row.open) === 1,
-          reason: row.close_reason === null ? null : String(row.close_reason),
-        });
-      }
-      assert.ok(journaled.size >= 20, `${journaled.size} orders journaled`);
-      assert.ok(filled >= 10, `${filled} orders filled`);
-      assert.deepEqual(
-        [...approved].filter(([, o]) => o.open).map(([id]) => id),
-        [],
-        "no order left open at risk-manager",
+      const books = readBooks(
+        stack.config.riskManager.statePath,
+        stack.config.executionEngine.journalPath,
       );
-      assert.deepEqual(
-        [...journaled].filter((id) => !approved.has(id)),
-        [],
-        "every journaled order was approved by risk-manager",
-      );
+      assert.ok(books.journaled.size >= 20, `${books.journaled.size} orders journaled`);
+      assert.ok(books.filled >= 10, `${books.filled} orders filled`);
+      assert.equal(books.open, 0, "no order left open at risk-manager or in the journal");
+      assert.deepEqual(books.foreign, [], "every journaled order was approved by risk-manager");
       // An approved order the engine never journaled must have been closed as an orphan
       // (a crash between storing it and the outbox): anything else is a lost order.
-      const orphans = [...approved].filter(([id]) => !journaled.has(id));
       assert.deepEqual(
-        orphans.filter(([, o]) => o.reason !== "orphan_expired").map(([id]) => id),
+        books.lost.filter((id) => !books.orphansClosed.includes(id)),
         [],
         "every approved order reached the engine, or expired unsent and was closed",
       );
-      for (const row of state.prepare("SELECT symbol, qty FROM positions").all()) {
-        const symbol = String(row.symbol);
-        assert.ok(
-          Math.abs(Number(row.qty) - (net.get(symbol) ?? 0)) < 1e-6,
-          `${symbol}: risk-manager holds ${row.qty}, the journal's fills net ${net.get(symbol)}`,
-        );
-      }
+      assert.deepEqual(books.fillMismatches, [], "no fill was lost or counted twice");
+      assert.equal(books.withExpiry, books.journaled.size, "every order carries its expiry");
+      assert.deepEqual(books.lateSubmissions, [], "no order was executed after its expiry");
+      assert.deepEqual(books.positionMismatches, [], "positions equal the journal's net fills");
       console.log(
-        `chaos: ${journaled.size} orders journaled, ${filled} filled, ${orphans.length} orphans closed`,
+        `chaos: ${books.journaled.size} orders journaled, ${books.filled} filled, ${books.orphansClosed.length} orphans closed`,
       );
     } finally {
-      journal.close();
-      state.close();
       await removeDir(stack.dir);
     }
   },

@@ -8,8 +8,8 @@
  * risk-manager approved, and nothing forged was applied.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { KeyStore } from "../lib/keys.ts";
+import { readBooks } from "../lib/testing/books.ts";
 import { sampleValue, startStack } from "../lib/testing/stack.ts";
 import { removeDir, testKeysDir, waitFor } from "../lib/testing/tools.ts";
 
@@ -177,40 +177,17 @@ Deno.test({
     } finally {
       await stack.stop();
     }
-    const journal = new DatabaseSync(stack.config.executionEngine.journalPath, { readOnly: true });
-    const state = new DatabaseSync(rm.statePath, { readOnly: true });
     try {
-      const net = new Map<string, number>();
-      const journaled = new Set<string>();
-      for (
-        const row of journal.prepare("SELECT client_order_id, body, cum_qty FROM orders").all()
-      ) {
-        const order = JSON.parse(String(row.body)) as { symbol: string; side: string };
-        const signed = (order.side === "buy" ? 1 : -1) * Number(row.cum_qty);
-        net.set(order.symbol, (net.get(order.symbol) ?? 0) + signed);
-        journaled.add(String(row.client_order_id));
-      }
-      const approved = new Set(
-        state.prepare("SELECT client_order_id FROM orders").all().map((r) =>
-          String(r.client_order_id)
-        ),
-      );
-      assert.ok(journaled.size >= 2, `${journaled.size} orders journaled`);
-      const foreignOrders = [...journaled].filter((id) => !approved.has(id));
-      assert.deepEqual(foreignOrders, [], "every journaled order was approved by risk-manager");
-      const lost = [...approved].filter((id) => !journaled.has(id));
-      assert.deepEqual(lost, [], "every approved order reached the engine");
-      for (const row of state.prepare("SELECT symbol, qty, realized FROM positions").all()) {
-        const symbol = String(row.symbol);
-        assert.ok(
-          Math.abs(Number(row.qty) - (net.get(symbol) ?? 0)) < 1e-6,
-          `${symbol}: risk-manager holds ${row.qty}, the journal's fills net ${net.get(symbol)}`,
-        );
-        assert.ok(Math.abs(Number(row.realized)) < 100_000, `${symbol} realized ${row.realized}`);
+      const books = readBooks(rm.statePath, stack.config.executionEngine.journalPath);
+      assert.ok(books.journaled.size >= 2, `${books.journaled.size} orders journaled`);
+      assert.deepEqual(books.foreign, [], "every journaled order was approved by risk-manager");
+      assert.deepEqual(books.lost, [], "every approved order reached the engine");
+      assert.deepEqual(books.fillMismatches, [], "no forged fill was booked");
+      assert.deepEqual(books.positionMismatches, [], "positions equal the journal's net fills");
+      for (const [symbol, realized] of books.realized) {
+        assert.ok(Math.abs(realized) < 100_000, `${symbol} realized ${realized}`);
       }
     } finally {
-      journal.close();
-      state.close();
       await removeDir(stack.dir);
       await removeDir(strangerDir);
     }

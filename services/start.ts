@@ -6,6 +6,10 @@
  * for a reason a restart cannot fix (invalid config or key, exit 2; metrics port taken,
  * exit 3), with that reason printed last and as the exit code.
  *
+ * Tracing is off unless a collector is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`): then each
+ * service runs with `OTEL_DENO=true` and the defaults of lib/tracing_config.ts; `OTEL_DENO=false`
+ * keeps it off. Each service is named for OpenTelemetry (`OTEL_SERVICE_NAME`) in any case.
+ *
  * On a terminal it shows a live view (services/operator/live_view.ts) refreshed every
  * second, and the services' log lines go to a file (default `<dataDir>/logs/trading.log`)
  * whose path the view shows. Piped, or with `--no-view`, the services' JSON log lines
@@ -17,6 +21,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import { KeyStore } from "../lib/keys.ts";
 import { IDENTITIES } from "../lib/messaging_context.ts";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
+import { serviceTracingEnv } from "../lib/tracing_config.ts";
 import { renderView } from "./operator/live_view.ts";
 import { type Snapshot, takeSnapshot } from "./operator/snapshot.ts";
 import {
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(`./${service}/main.ts`, HERE).pathname, ...serviceArgs],
       env: {
+        // OTEL_SERVICE_NAME, and tracing on when a collector is configured (lib/tracing_config.ts).
+        ...serviceTracingEnv(service, Deno.env.toObject()),
         TRADING_SUPERVISOR_RESTARTS: String(restarts),
         ...(viewing ? { LOG_FORMAT: "json" } : {}),
       },

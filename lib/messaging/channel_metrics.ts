@@ -9,7 +9,10 @@
  * `messaging_publisher_restarts_total`, `messaging_duplicates_total`,
  * `messaging_handler_errors_total`, `messaging_resends_total` `{service,channel}`;
  * `messaging_dropped_total{service,channel,reason}`;
- * `messaging_last_message_age_seconds{service,channel}` (computed at scrape time).
+ * `messaging_last_message_age_seconds{service,channel}` (computed at scrape time) and
+ * `messaging_stale_after_seconds{service,channel}` (its configured limit, when the socket
+ * has one). Every counter series a socket can move is created at 0 when it opens
+ * ({@link ChannelMetrics.zero}).
  * The `system_zmq_queue_depth` gauge passed as `queueDepth` gets `{queue: "<name>_in"}`
  * (received, not yet handled) and `"<name>_out"` (outgoing backlog).
  * @module
@@ -38,7 +41,16 @@ export const MESSAGING_METRICS = {
   secure: "messaging_channel_secure",
   peersAuthenticated: "messaging_peers_authenticated_total",
   peersRefused: "messaging_peers_refused_total",
+  staleAfter: "messaging_stale_after_seconds",
 } as const;
+
+/**
+ * What a socket does on its channel, which decides the series it creates at 0 when it
+ * opens ({@link ChannelMetrics.zero}): a publisher only sends, a subscriber only
+ * receives, and the two ends of the reliable channel each do both (data one way, acks
+ * the other).
+ */
+export type SocketRole = "publisher" | "subscriber" | "reliable_sender" | "reliable_receiver";
 
 /** Values of the `reason` label of `messaging_decode_errors_total`. */
 export const DECODE_ERROR_REASONS = [...DECODE_ERROR_CODES, "schema", "bad_frames"] as const;
@@ -81,6 +93,7 @@ export interface MessagingFamilies {
   controlRefused: Counter<ChannelLabels | "reason">;
   reconnects: Counter<ChannelLabels>;
   secure: Gauge<ChannelLabels>;
+  staleAfter: Gauge<ChannelLabels>;
   age: Gauge<ChannelLabels>;
   ageSources: Set<AgeSource>;
 }
@@ -123,6 +136,7 @@ export function messagingFamilies(registry: Registry): MessagingFamilies {
     controlRefused: c(MESSAGING_METRICS.controlRefused),
     reconnects: c(MESSAGING_METRICS.reconnects),
     secure: familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.secure),
+    staleAfter: familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.staleAfter),
     age,
     ageSources,
   };
@@ -145,6 +159,11 @@ export class TypeLabels {
       any = true;
     }
     this.#learn = !any;
+  }
+
+  /** The types known so far (heartbeat included). */
+  known(): readonly string[] {
+    return [...this.#known];
   }
 
   /** The label value of `type`: itself when known (or learnt), else `unknown`. */
@@ -203,6 +222,46 @@ export class ChannelMetrics {
     this.#inDepth?.set(0);
     this.#outDepth?.set(0);
     this.m.secure.set(this.labels, opts.curve ? 1 : 0);
+    if (opts.staleAfterMs !== undefined) {
+      this.m.staleAfter.set(this.labels, opts.staleAfterMs / 1000);
+    }
+  }
+
+  /**
+   * Creates at 0 every counter series the socket can move in its `role`, for each value
+   * of the closed label sets (message types, decode error and drop reasons), so the first
+   * event of each is a step that `increase()` sees. Called once when the socket opens.
+   */
+  zero(role: SocketRole): void {
+    const m = this.m;
+    const labels = this.labels;
+    const each = (c: Counter<ChannelLabels | "reason">, reasons: readonly string[]) => {
+      for (const reason of reasons) c.inc({ ...labels, reason }, 0);
+    };
+    const sends = role !== "subscriber" && role !== "reliable_receiver";
+    for (const type of this.#types.known()) {
+      (sends ? m.sent : m.received).inc({ ...labels, type }, 0);
+    }
+    switch (role) {
+      case "publisher":
+        each(m.dropped, ["send_failed"]);
+        break;
+      case "subscriber":
+        each(m.decodeErrors, DECODE_ERROR_REASONS);
+        each(m.dropped, ["out_of_order", "closed"]);
+        for (const c of [m.gaps, m.missed, m.restarts, m.handlerErrors]) c.inc(labels, 0);
+        break;
+      case "reliable_sender":
+        each(m.decodeErrors, DECODE_ERROR_REASONS);
+        each(m.dropped, ["closed"]);
+        m.resends.inc(labels, 0);
+        break;
+      case "reliable_receiver":
+        each(m.decodeErrors, DECODE_ERROR_REASONS);
+        each(m.dropped, ["out_of_order", "unknown_type"]);
+        for (const c of [m.duplicates, m.restarts, m.handlerErrors]) c.inc(labels, 0);
+        break;
+    }
   }
 
   /** Creates the channel's `messaging_control_refused_total` series at 0 (reliable channels). */
@@ -261,6 +320,7 @@ export class ChannelMetrics {
   close(): void {
     if (this.m.ageSources.delete(this.ageSource)) this.m.age.remove(this.labels);
     this.m.secure.remove(this.labels);
+    this.m.staleAfter.remove(this.labels);
     this.#inDepth?.set(0);
     this.#outDepth?.set(0);
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Gauge, Registry } from "prom-client";
 import { CATALOGUE } from "../metrics.ts";
+import { ChannelMetrics, DECODE_ERROR_REASONS } from "./channel_metrics.ts";
 import { MESSAGING_METRICS, Publisher, Subscriber } from "./mod.ts";
 import { metric, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
@@ -87,4 +88,56 @@ Deno.test("the messaging layer records only into families of the metric catalogu
   }
   const declared = CATALOGUE.filter((s) => s.name.startsWith("messaging_")).map((s) => s.name);
   assert.deepEqual(declared.sort(), Object.values(MESSAGING_METRICS).sort());
+});
+
+Deno.test("ChannelMetrics.zero() creates at 0 the counters each socket role can move, and the staleness limit when given", async () => {
+  const registry = new Registry();
+  const base = { service: "svc", registry };
+  const pub = new ChannelMetrics({ ...base, name: "out" }, ["trade"], false);
+  pub.zero("publisher");
+  const sub = new ChannelMetrics({ ...base, name: "in", staleAfterMs: 2500 }, ["quote"], true);
+  sub.zero("subscriber");
+  const rs = new ChannelMetrics({ ...base, name: "rel_out", staleAfterMs: 5000 }, ["order"], true);
+  rs.zero("reliable_sender");
+  const rr = new ChannelMetrics({ ...base, name: "rel_in" }, ["order"], true);
+  rr.zero("reliable_receiver");
+  const text = await registry.metrics();
+  const series = (name: string, channel: string) =>
+    text.split("\n").filter((l) => l.startsWith(`${name}{`) && l.includes(`channel="${channel}"`));
+  const zeros = (name: string, channel: string) => {
+    const lines = series(name, channel);
+    assert.ok(lines.every((l) => l.endsWith(" 0")), `${name}{${channel}}: ${lines}`);
+    return lines.length;
+  };
+  // A publisher only sends.
+  assert.equal(zeros("messaging_messages_sent_total", "out"), 2); // trade, heartbeat
+  assert.equal(zeros("messaging_dropped_total", "out"), 1);
+  assert.equal(zeros("messaging_decode_errors_total", "out"), 0);
+  assert.equal(zeros("messaging_sequence_gaps_total", "out"), 0);
+  // A subscriber receives: every decode error reason, gaps, drops, handler errors.
+  assert.equal(zeros("messaging_messages_received_total", "in"), 2);
+  assert.equal(zeros("messaging_decode_errors_total", "in"), DECODE_ERROR_REASONS.length);
+  for (const name of ["gaps", "missed", "restarts", "handlerErrors"] as const) {
+    assert.equal(zeros(MESSAGING_METRICS[name], "in"), 1, name);
+  }
+  assert.equal(zeros("messaging_dropped_total", "in"), 2);
+  assert.equal(zeros("messaging_messages_sent_total", "in"), 0);
+  // The reliable ends each hear the other: decode errors on both.
+  assert.equal(zeros("messaging_resends_total", "rel_out"), 1);
+  assert.equal(zeros("messaging_decode_errors_total", "rel_out"), DECODE_ERROR_REASONS.length);
+  assert.equal(zeros("messaging_duplicates_total", "rel_in"), 1);
+  assert.equal(zeros("messaging_handler_errors_total", "rel_in"), 1);
+  assert.equal(zeros("messaging_decode_errors_total", "rel_in"), DECODE_ERROR_REASONS.length);
+  // The limits, in seconds, only where one was given.
+  assert.equal(await metric(registry, "messaging_stale_after_seconds", { channel: "in" }), 2.5);
+  assert.equal(await metric(registry, "messaging_stale_after_seconds", { channel: "rel_out" }), 5);
+  assert.equal(series("messaging_stale_after_seconds", "rel_in").length, 0);
+  sub.close();
+  assert.equal(
+    (await registry.metrics()).includes(
+      'messaging_stale_after_seconds{service="svc",channel="in"}',
+    ),
+    false,
+    "a closed channel drops its limit",
+  );
 });

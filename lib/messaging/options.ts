@@ -27,6 +27,12 @@ export interface MessagingOptions {
    * an explicit, loudly logged `insecure` setting).
    */
   curve?: CurveSecurity;
+  /**
+   * The age (ms) after which the service treats what this channel brings as stale; shown
+   * as `messaging_stale_after_seconds`, the threshold of the channel's freshness alert.
+   * Receiving sockets only; none: no threshold is exported.
+   */
+  staleAfterMs?: number;
 }
 
 /** A body validator per message type: returns the (possibly parsed) body, throws if invalid. */

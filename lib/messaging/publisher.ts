@@ -117,6 +117,7 @@ export class Publisher {
     }
     const ep = parseEndpoint(endpoint, "bind");
     const metrics = new ChannelMetrics(opts, opts.types, false);
+    metrics.zero("publisher");
     const sock = new zmq.Publisher({
       sendTimeout: 0,
       linger: opts.lingerMs ?? 200,

@@ -21,6 +21,12 @@ import type { ChannelMetrics } from "./channel_metrics.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { logger } from "./logger.ts";
 
+/**
+ * How long (ms) a connecting socket waits without a frame from its peer before it dials
+ * again, unless its `silenceMs` option says otherwise: five missed heartbeats.
+ */
+export const DEFAULT_SILENCE_MS = 5000;
+
 /** Options of {@linkcode Redialer}. */
 export interface RedialOptions {
   /** The socket, already connected to `endpoints` (connect mode only are watched). */

@@ -9,7 +9,7 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { FdWaiter, socketFd } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, type Endpoint, parseEndpoint } from "./endpoint.ts";
-import { Redialer } from "./redial.ts";
+import { DEFAULT_SILENCE_MS, Redialer } from "./redial.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import {
   ackFrame,
@@ -143,6 +143,7 @@ export class ReliableReceiver extends ReceiveLoop {
       "Refused {suppressed} more frames on {channel}",
     );
     metrics.zeroControlRefusals();
+    metrics.zero("reliable_receiver");
   }
 
   /**
@@ -182,7 +183,7 @@ export class ReliableReceiver extends ReceiveLoop {
       endpoints: [ep],
       what,
       metrics,
-      silenceMs: opts.silenceMs ?? 5000,
+      silenceMs: opts.silenceMs ?? DEFAULT_SILENCE_MS,
       curve: opts.curve,
       routingIdBase: ep.mode === "connect" ? opts.sender : undefined,
     });

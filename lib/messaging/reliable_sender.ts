@@ -9,7 +9,7 @@ import { BurstLog, errorText } from "../burst_log.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, parseEndpoint } from "./endpoint.ts";
-import { Redialer } from "./redial.ts";
+import { DEFAULT_SILENCE_MS, Redialer } from "./redial.ts";
 import { checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { type JournaledMessage, OutboxJournal } from "./outbox_journal.ts";
 import type { DatabaseSync } from "node:sqlite";
@@ -251,6 +251,7 @@ export class ReliableSender {
       "Refused {suppressed} more frames on {channel}",
     );
     this.#metrics.zeroControlRefusals();
+    this.#metrics.zero("reliable_sender");
     this.#metrics.outDepth(this.pending());
     this.#poller = SocketPoller.start(sock, () => this.#loop(), {
       maxWaitMs: this.#pollMs,
@@ -326,7 +327,7 @@ export class ReliableSender {
       endpoints: [ep],
       what,
       metrics,
-      silenceMs: opts.silenceMs ?? 5000,
+      silenceMs: opts.silenceMs ?? DEFAULT_SILENCE_MS,
       curve: opts.curve,
       routingIdBase: ep.mode === "connect" ? RECEIVER_CONNECTION : undefined,
     });

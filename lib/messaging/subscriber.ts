@@ -8,7 +8,7 @@ import { type DecodedRecord, DecodeError, decodeFrame, type Envelope } from "../
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, type Endpoint, parseEndpoint } from "./endpoint.ts";
-import { Redialer } from "./redial.ts";
+import { DEFAULT_SILENCE_MS, Redialer } from "./redial.ts";
 import { type BodySchemas, checkName, checkPositive, type MessagingOptions } from "./options.ts";
 import { MAX_STREAMS, ReceiveLoop, type ReceiverStats, type StreamStats } from "./receive_loop.ts";
 import { logger } from "./logger.ts";
@@ -97,10 +97,11 @@ export class Subscriber extends ReceiveLoop {
       endpoints: parsed,
       what: `subscriber "${opts.name}"`,
       metrics,
-      silenceMs: opts.silenceMs ?? 5000,
+      silenceMs: opts.silenceMs ?? DEFAULT_SILENCE_MS,
       curve: opts.curve,
     });
     metrics.reconnected(0);
+    metrics.zero("subscriber");
   }
 
   /**

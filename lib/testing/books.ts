@@ -23,6 +23,13 @@ export interface Books {
   readonly journaled: ReadonlySet<string>;
   /** Approved and never journaled. */
   readonly lost: readonly string[];
+  /**
+   * Of {@link lost}, those risk-manager closed as `orphan_expired` (issue 14: an order stored
+   * but never sent, found by reconciliation once expired). Only a crash leaves one.
+   */
+  readonly orphansClosed: readonly string[];
+  /** Journaled orders that filled (some quantity). */
+  readonly filled: number;
   /** Journaled and never approved. */
   readonly foreign: readonly string[];
   /** Orders whose filled quantity differs between the stores, or exceeds the order. */
@@ -31,6 +38,8 @@ export interface Books {
   readonly positionMismatches: readonly string[];
   /** Orders still open in either store. */
   readonly open: number;
+  /** Risk-manager's realized P&L by symbol. */
+  readonly realized: ReadonlyMap<string, number>;
   /**
    * Orders sent to the venue after their `expiresAt`, or filled without ever being sent
    * before it: an order must be refused once expired, never executed.
@@ -84,12 +93,15 @@ export function readBooks(statePath: string, journalPath: string): Books {
       if (["new", "accepted", "partially_filled"].includes(String(row.state))) open++;
     }
     const approvedAt = new Map<string, number>();
+    const orphanExpired = new Set<string>();
     for (
-      const row of state.prepare("SELECT client_order_id, cum_qty, open, created_at FROM orders")
-        .all()
+      const row of state.prepare(
+        "SELECT client_order_id, cum_qty, open, created_at, close_reason FROM orders",
+      ).all()
     ) {
       const id = String(row.client_order_id);
       approvedAt.set(id, Number(row.created_at));
+      if (row.close_reason === "orphan_expired") orphanExpired.add(id);
       if (Number(row.open) !== 0) open++;
       const there = journalFilled.get(id);
       if (there !== undefined && Math.abs(there - Number(row.cum_qty)) > EPS) {
@@ -98,9 +110,11 @@ export function readBooks(statePath: string, journalPath: string): Books {
     }
     const positionMismatches: string[] = [];
     const seen = new Set<string>();
-    for (const row of state.prepare("SELECT symbol, qty FROM positions").all()) {
+    const realized = new Map<string, number>();
+    for (const row of state.prepare("SELECT symbol, qty, realized FROM positions").all()) {
       const symbol = String(row.symbol);
       seen.add(symbol);
+      realized.set(symbol, Number(row.realized));
       const expected = net.get(symbol) ?? 0;
       if (Math.abs(Number(row.qty) - expected) > EPS) {
         positionMismatches.push(
@@ -115,15 +129,19 @@ export function readBooks(statePath: string, journalPath: string): Books {
     }
     const journaled = new Set(journalFilled.keys());
     const approved = new Set(approvedAt.keys());
+    const lost = [...approved].filter((id) => !journaled.has(id));
     return {
       approved,
       approvedAt,
       journaled,
-      lost: [...approved].filter((id) => !journaled.has(id)),
+      lost,
+      orphansClosed: lost.filter((id) => orphanExpired.has(id)),
+      filled: [...journalFilled.values()].filter((q) => q > EPS).length,
       foreign: [...journaled].filter((id) => !approved.has(id)),
       fillMismatches,
       positionMismatches,
       open,
+      realized,
       lateSubmissions,
       withExpiry,
     };

@@ -202,11 +202,14 @@ export class ExecutionEngineCore {
       if (this.#closed) return;
       if (!send || this.#expired(order)) return await this.#refuseExpired(journaled);
     }
+    // One clock read decides the expiry, stamps the submission and ends tick-to-trade, so a
+    // journal can never show an order sent after its expiresAt (lib/testing/books.ts checks).
+    const submittedAt = this.#now();
+    if (this.#expired(order, submittedAt)) return await this.#refuseExpired(journaled);
     if (order.tickTs > 0) {
-      this.#metrics.tickToTrade(Math.max(0, (this.#now() - order.tickTs) * 1000));
+      this.#metrics.tickToTrade(Math.max(0, (submittedAt - order.tickTs) * 1000));
     }
     const startedAt = performance.now();
-    const submittedAt = this.#now();
     let answer: SubmitResult;
     try {
       answer = await this.#venue.submit(order);
@@ -267,9 +270,9 @@ export class ExecutionEngineCore {
     }
   }
 
-  /** True when `order` may no longer be sent: its expiry is before now. */
-  #expired(order: Order): boolean {
-    return order.expiresAt !== undefined && this.#now() > order.expiresAt;
+  /** True when `order` may no longer be sent: its expiry is before `now`. */
+  #expired(order: Order, now = this.#now()): boolean {
+    return order.expiresAt !== undefined && now > order.expiresAt;
   }
 
   /** Reports an order that expired before it could be sent: `expired`, reason `order_expired`. */
@@ -499,6 +502,7 @@ export class ExecutionEngineCore {
     const outboxId: number | undefined = this.#journal.save(next, report, () => {
       if (outboxId !== undefined) this.#deliver({ id: outboxId, report, trace: next.trace });
     });
+    if (kind === "fill") this.#metrics.filled(order.symbol, to === "filled");
     if (isFinal(to)) {
       this.#open.delete(order.clientOrderId);
       this.#recordOpenOrders();

@@ -549,3 +549,18 @@ Deno.test("ExecutionEngineCore sends an order to the venue only once its journal
     await dir.remove();
   }
 });
+
+Deno.test("ExecutionEngineCore counts each fill, the last one as full", async () => {
+  const { venue, scheduler } = makePaperVenue({ partialFillProbability: 1, seed: 3 });
+  const { core, reports, journal, metrics } = setup(venue);
+  await handleOrder(core, makeOrder({ qty: 100 }), "t");
+  scheduler.run();
+  await core.settle();
+  const fills = reports.filter((r) => r.kind === "fill");
+  assert.equal(await metrics.value("execution_engine_fills_total", { fill: "full" }), 1);
+  assert.equal(
+    await metrics.value("execution_engine_fills_total", { fill: "partial" }),
+    fills.length - 1,
+  );
+  journal.close();
+});

@@ -6,7 +6,13 @@
  * The core records through the small {@link OrderMetrics} interface, the venues' API
  * clients through {@link ApiMetrics}. The per-order records (tick-to-trade, submission
  * latency, orders submitted by status, open orders) use label children bound once at
- * construction.
+ * construction. Every counter series of a closed label set (order types and statuses,
+ * rejection reasons and fills per configured symbol and `other`, illegal transitions)
+ * exists at 0 from construction, so the first event of each is a step alerts see.
+ *
+ * Latency is recorded twice: in the seed's µs histograms, whose buckets stop at 5 ms
+ * (order submission) and 100 ms (tick-to-trade), and in seconds histograms whose buckets
+ * reach 10 s (`LATENCY_SECONDS_BUCKETS` of lib/metrics.ts), which the SLOs and quantile panels read.
  *
  * @example
  * ```ts
@@ -18,16 +24,24 @@
  * ```
  * @module
  */
+import type { Gauge } from "prom-client";
 import {
   type BoundCounter,
   boundCounter,
   type BoundHistogram,
   boundHistogram,
 } from "../../lib/bound_metrics.ts";
-import type { Gauge } from "prom-client";
-import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
-import { ORDER_TYPES, type OrderState } from "../../lib/types.ts";
-import type { RejectionReason, VenueName } from "./venue.ts";
+import {
+  closedSet,
+  type Families,
+  observeWithExemplar,
+  symbolLabel,
+  zeroSeries,
+} from "../../lib/metrics.ts";
+import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
+import { ORDER_STATES, ORDER_TYPES, type OrderState } from "../../lib/types.ts";
+import { checkTransition } from "./order_state.ts";
+import { REJECTION_REASONS, type RejectionReason, type VenueName } from "./venue.ts";
 
 /** The `status` label of `execution_engine_orders_submitted_total`. */
 export type SubmitStatus = "success" | "failure";
@@ -36,11 +50,15 @@ export type SubmitStatus = "success" | "failure";
 export interface OrderMetrics {
   /**
    * `execution_engine_tick_to_trade_latency_us`: from market-data receiving the tick to
-   * the order leaving for the venue, in µs.
+   * the order leaving for the venue, in µs. With the order's trace context, a sampled trace
+   * becomes the bucket's exemplar (an unsampled one is never shown: its link would be dead).
    */
-  tickToTrade(latencyUs: number): void;
-  /** `execution_engine_order_submission_latency_us`: one venue call for a new order, in µs. */
-  submissionLatency(orderType: string, latencyUs: number): void;
+  tickToTrade(latencyUs: number, trace?: TraceContextLike): void;
+  /**
+   * `execution_engine_order_submission_latency_us`: one venue call for a new order, in µs; the
+   * order's trace becomes the exemplar when it is sampled.
+   */
+  submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void;
   /** `execution_engine_orders_submitted_total`: the venue's answer to a new order. */
   submitted(orderType: string, status: SubmitStatus): void;
   /** `execution_engine_order_rejections_total`: an order rejected, by reason and symbol. */
@@ -49,6 +67,8 @@ export interface OrderMetrics {
   illegalTransition(from: OrderState, to: OrderState): void;
   /** `execution_engine_open_orders`: orders not in a final state. */
   openOrders(count: number): void;
+  /** `execution_engine_fills_total`: a fill applied; `full` when it completed the order. */
+  filled(symbol: string, full: boolean): void;
 }
 
 /** One call to a venue's API (real for Alpaca, simulated by the paper venue). */
@@ -109,12 +129,56 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
   readonly #submissionLatency: Record<OrderTypeLabel, BoundHistogram>;
   readonly #submitted: Record<OrderTypeLabel, Record<SubmitStatus, BoundCounter>>;
   readonly #openOrders: Gauge.Internal<"exchange">;
+  readonly #tickToTradeSeconds: BoundHistogram;
+  readonly #submissionSeconds: Record<OrderTypeLabel, BoundHistogram>;
+  readonly #exchange: VenueName;
 
-  /** Binds the per-order label children for `options.exchange`. */
+  /**
+   * Binds the per-order label children for `options.exchange` and creates every counter
+   * series (and the seconds histograms) at 0.
+   */
   constructor(families: Families<"execution-engine">, options: ExecutionEngineMetricsOptions) {
     this.#families = families;
     this.#symbols = new Set(options.symbols);
     const exchange = options.exchange;
+    this.#exchange = exchange;
+    const symbols = [...this.#symbols, "other"];
+    zeroSeries(families.execution_engine_orders_submitted_total, {
+      order_type: ORDER_TYPE_LABELS,
+      status: ["success", "failure"],
+      exchange: [exchange],
+    });
+    zeroSeries(families.execution_engine_order_rejections_total, {
+      rejection_reason: REJECTION_REASONS,
+      symbol: symbols,
+    });
+    zeroSeries(families.execution_engine_fills_total, {
+      exchange: [exchange],
+      symbol: symbols,
+      fill: ["partial", "full"],
+    });
+    for (const from of ORDER_STATES) {
+      for (const to of ORDER_STATES) {
+        // A change to the same state is a no-op, never refused; the rest that are not
+        // legal are the series of illegal transitions.
+        if (from !== to && !checkTransition(from, to).ok) {
+          families.execution_engine_illegal_transitions_total.inc({ from, to }, 0);
+        }
+      }
+    }
+    const seconds = families.execution_engine_tick_to_trade_latency_seconds;
+    seconds.zero({ exchange });
+    this.#tickToTradeSeconds = boundHistogram(seconds, { exchange });
+    const submission = families.execution_engine_order_submission_latency_seconds;
+    for (const orderType of ORDER_TYPE_LABELS) {
+      submission.zero({ exchange, order_type: orderType });
+    }
+    this.#submissionSeconds = {
+      market: boundHistogram(submission, { exchange, order_type: "market" }),
+      limit: boundHistogram(submission, { exchange, order_type: "limit" }),
+      other: boundHistogram(submission, { exchange, order_type: "other" }),
+    };
+    families.execution_engine_oldest_open_order_age_seconds.set({ exchange }, 0);
     this.#tickToTrade = boundHistogram(families.execution_engine_tick_to_trade_latency_us, {
       exchange,
     });
@@ -137,12 +201,61 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
     };
   }
 
-  tickToTrade(latencyUs: number): void {
-    this.#tickToTrade.observe(latencyUs);
+  tickToTrade(latencyUs: number, trace?: TraceContextLike): void {
+    this.#tickToTradeSeconds.observe(latencyUs / 1e6);
+    const exemplar = exemplarOf(trace);
+    // The bound child cannot carry an exemplar: only a sampled order pays for the labelled call.
+    if (exemplar === undefined) this.#tickToTrade.observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.execution_engine_tick_to_trade_latency_us,
+        { exchange: this.#exchange },
+        latencyUs,
+        exemplar,
+      );
+    }
   }
 
-  submissionLatency(orderType: string, latencyUs: number): void {
-    this.#submissionLatency[closedSet(ORDER_TYPES, orderType)].observe(latencyUs);
+  submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void {
+    const label = closedSet(ORDER_TYPES, orderType);
+    this.#submissionSeconds[label].observe(latencyUs / 1e6);
+    const exemplar = exemplarOf(trace);
+    if (exemplar === undefined) this.#submissionLatency[label].observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.execution_engine_order_submission_latency_us,
+        { exchange: this.#exchange, order_type: label },
+        latencyUs,
+        exemplar,
+      );
+    }
+  }
+
+  filled(symbol: string, full: boolean): void {
+    this.#families.execution_engine_fills_total.inc({
+      exchange: this.#exchange,
+      symbol: symbolLabel(this.#symbols, symbol),
+      fill: full ? "full" : "partial",
+    });
+  }
+
+  /**
+   * Reads `execution_engine_oldest_open_order_age_seconds` at every scrape from
+   * `oldestOpenedAt`: the epoch ms the oldest order not in a final state was journaled,
+   * or undefined when none is open (the gauge is then 0).
+   */
+  oldestOpenOrderFrom(oldestOpenedAt: () => number | undefined, now: () => number): void {
+    const gauge = this.#families.execution_engine_oldest_open_order_age_seconds;
+    const exchange = this.#exchange;
+    (gauge as unknown as { collect: () => void }).collect = () => {
+      let at: number | undefined;
+      try {
+        at = oldestOpenedAt();
+      } catch {
+        return; // the journal is closing: keep the last value
+      }
+      gauge.set({ exchange }, at === undefined ? 0 : Math.max(0, (now() - at) / 1000));
+    };
   }
 
   submitted(orderType: string, status: SubmitStatus): void {

@@ -16,6 +16,7 @@
  */
 import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
+import { nowMs } from "../../lib/clock.ts";
 import { getLogger } from "../../lib/log.ts";
 import { ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging/mod.ts";
 import { EXIT, type RunningCore, type ServiceContext } from "../../lib/service.ts";
@@ -129,6 +130,13 @@ export async function startExecutionEngine(
       Deno.exit(EXIT.crash);
     },
   });
+  metrics.oldestOpenOrderFrom(() => {
+    let oldest: number | undefined;
+    for (const open of journal.open()) {
+      if (oldest === undefined || open.createdAt < oldest) oldest = open.createdAt;
+    }
+    return oldest;
+  }, nowMs);
   let reports: ReliableSender | undefined;
   let orders: ReliableReceiver | undefined;
   let marketData: Subscriber | undefined;

@@ -27,7 +27,14 @@
 import type { Logger } from "@logtape/logtape";
 import { nowMs } from "../../lib/clock.ts";
 import { authAction, type ErrorMsg, parseFrame, subscribeAction } from "./alpaca_protocol.ts";
-import type { ConnectionErrorType, FailureHandler, Feed, FeedHandler } from "./feed.ts";
+import type {
+  ConnectionErrorType,
+  FailureHandler,
+  Feed,
+  FeedHandler,
+  FeedSocket,
+  FeedSocketStatus,
+} from "./feed.ts";
 
 /** Options of {@link AlpacaFeed}. */
 export interface AlpacaFeedOptions {
@@ -126,6 +133,8 @@ export class AlpacaConnection {
   attempt = 0;
   /** `nowMs()` of the last frame received. */
   lastFrameAt = 0;
+  /** `nowMs()` of the last frame that carried data (or unparseable content); 0 before. */
+  lastDataAt = 0;
   #ws: WebSocket | undefined;
   #failed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -147,6 +156,11 @@ export class AlpacaConnection {
     options: AlpacaFeedOptions,
   ) {
     this.#options = options;
+  }
+
+  /** The `socket` label of this connection: `crypto` or `stocks`. */
+  get socket(): FeedSocket {
+    return this.crypto ? "crypto" : "stocks";
   }
 
   /** Connects, and keeps reconnecting until closed; data frames go to `onEvent`. */
@@ -248,6 +262,7 @@ export class AlpacaConnection {
     }
     if (hasData && this.state === "streaming") this.attempt = 0;
     if (hasData || parsed.errors.length > 0) {
+      this.lastDataAt = receivedTs;
       this.#onEvent({ receivedTs, frame: text, parsed });
     }
   }
@@ -288,7 +303,7 @@ export class AlpacaConnection {
     } catch {
       // closing a socket that never opened
     }
-    this.#options.onFailure?.(type);
+    this.#options.onFailure?.(type, this.socket);
     this.#setState("stopped");
     this.#options.log?.error(
       "Alpaca stream stopped: reconnecting cannot mend this error; fix the config and restart",
@@ -334,7 +349,7 @@ export class AlpacaConnection {
     } catch {
       // closing a socket that never opened
     }
-    this.#options.onFailure?.(type);
+    this.#options.onFailure?.(type, this.socket);
     const slow = type === "auth_failed" || type === "connection_limit";
     const delay = slow ? this.#options.reconnectMaxMs : backoffMs(
       this.attempt,
@@ -418,6 +433,15 @@ export class AlpacaFeed implements Feed {
   connected(): boolean {
     return this.connections.length > 0 &&
       this.connections.every((connection) => connection.state === "streaming");
+  }
+
+  /** Each connection's state: `stocks` and `crypto`, as configured. */
+  sockets(): readonly FeedSocketStatus[] {
+    return this.connections.map((c) => ({
+      socket: c.socket,
+      connected: c.state === "streaming",
+      lastDataAt: c.lastDataAt,
+    }));
   }
 
   /** Closes every connection. */

@@ -354,3 +354,30 @@ Deno.test("AlpacaFeed streams every documented message kind through to the core"
   const trade = core.out.find((o) => o.type === "trade" && o.body.symbol === "AVAX/USD");
   assert.equal((trade!.body as { tradeId: string }).tradeId, CRYPTO_TRADE_ID);
 });
+
+Deno.test("AlpacaFeed reports each connection's state and a silent one's failure under its own socket", async () => {
+  const sockets: string[] = [];
+  await using h = await harness({
+    staleAfterMs: 300,
+    onFailure: (_type, socket) => void sockets.push(socket),
+  });
+  await waitFor("both streams subscribed", () => h.feed.connected());
+  assert.deepEqual(h.feed.sockets().map((s) => s.socket), ["stocks", "crypto"]);
+  assert.ok(h.feed.sockets().every((s) => s.connected && s.lastDataAt === 0));
+  // Crypto keeps trading; stocks fall silent (a closed market).
+  const start = Date.now();
+  const timer = setInterval(() => {
+    h.server.send(
+      JSON.stringify([{ T: "t", S: "BTC/USD", i: 1, x: "C", p: 97250, s: 1, t: TS, tks: "B" }]),
+      CRYPTO_PATH,
+    );
+  }, 50);
+  try {
+    await waitFor("stocks silent_feed", () => sockets.includes("stocks"), { timeoutMs: 5000 });
+    const crypto = h.feed.sockets().find((s) => s.socket === "crypto")!;
+    assert.ok(crypto.lastDataAt >= start, "crypto data arrived");
+    assert.ok(!sockets.includes("crypto"), "the crypto connection did not fail");
+  } finally {
+    clearInterval(timer);
+  }
+});

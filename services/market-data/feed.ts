@@ -47,8 +47,38 @@ export interface FeedEvent {
 /** Called by a feed for every frame it receives. */
 export type FeedHandler = (event: FeedEvent) => void;
 
-/** Called by a feed for every connection failure (to count it). */
-export type FailureHandler = (type: ConnectionErrorType) => void;
+/**
+ * The connections of a feed: the `socket` label values. Alpaca's feed has one
+ * connection per endpoint (`stocks`, `crypto`); a feed of one stream (sim, replay) has
+ * `main`. Stock and crypto markets keep different hours, so each is watched on its own.
+ */
+export const FEED_SOCKETS = ["stocks", "crypto", "main"] as const;
+/** One of {@link FEED_SOCKETS}. */
+export type FeedSocket = typeof FEED_SOCKETS[number];
+
+/** The state of one connection of a feed. */
+export interface FeedSocketStatus {
+  readonly socket: FeedSocket;
+  /** True while connected (and authenticated and subscribed, for Alpaca). */
+  readonly connected: boolean;
+  /** `nowMs()` of the last data frame; 0 before the first. */
+  readonly lastDataAt: number;
+}
+
+/**
+ * The connections the feed `exchange` opens for `symbols`: Alpaca's stock endpoint for
+ * symbols without a `/`, its crypto endpoint for those with one; `main` for the others.
+ */
+export function feedSockets(exchange: Exchange, symbols: readonly string[]): FeedSocket[] {
+  if (exchange !== "alpaca") return ["main"];
+  const sockets: FeedSocket[] = [];
+  if (symbols.some((s) => !s.includes("/"))) sockets.push("stocks");
+  if (symbols.some((s) => s.includes("/"))) sockets.push("crypto");
+  return sockets;
+}
+
+/** Called by a feed for every connection failure (to count it), with its connection. */
+export type FailureHandler = (type: ConnectionErrorType, socket: FeedSocket) => void;
 
 /** An exchange feed. */
 export interface Feed {
@@ -57,6 +87,8 @@ export interface Feed {
   start(onEvent: FeedHandler): Promise<void>;
   /** True while the feed is connected (and authenticated, for Alpaca). */
   connected(): boolean;
+  /** Each connection's state, for a feed of several; absent: one connection, `main`. */
+  sockets?(): readonly FeedSocketStatus[];
   /** Stops the feed and releases its timers and sockets. */
   close(): Promise<void>;
 }

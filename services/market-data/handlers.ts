@@ -12,14 +12,16 @@ import { BurstLog } from "../../lib/burst_log.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { ParseReason } from "./alpaca_protocol.ts";
 import type { CoreLog, MarketDataCore, Outgoing, Sink } from "./core.ts";
-import type { Exchange, FeedEvent } from "./feed.ts";
+import type { Exchange, FeedEvent, FeedSocketStatus } from "./feed.ts";
 import type { MarketDataMetrics } from "./metrics.ts";
 import type { Recorder } from "./recorder.ts";
 
 /** Options of {@link MarketDataHandlers}. */
 export interface MarketDataHandlersOptions {
   readonly core: Pick<MarketDataCore, "handle" | "flushBars" | "resetBars">;
-  readonly metrics: Pick<MarketDataMetrics, "feedStatus">;
+  readonly metrics:
+    & Pick<MarketDataMetrics, "feedStatus">
+    & Partial<Pick<MarketDataMetrics, "socketStatus">>;
   readonly log: Logger;
   /** Where every received frame is recorded (`marketData.recordPath`); none: not recorded. */
   readonly recording?: Pick<Recorder, "write">;
@@ -77,11 +79,18 @@ export class MarketDataHandlers {
 
   /**
    * Sets the feed gauges: `connected`, and the seconds since the last frame (since
-   * start-up before the first).
+   * start-up before the first); and the same per connection, from `sockets` (a feed of
+   * several connections) or else for the one connection `main`.
    */
-  recordFeedStatus(connected: boolean): void {
+  recordFeedStatus(connected: boolean, sockets?: readonly FeedSocketStatus[]): void {
+    const now = this.#now();
     const since = this.#lastFrameAt || this.#startedAt;
-    this.#options.metrics.feedStatus(connected, (this.#now() - since) / 1000);
+    const metrics = this.#options.metrics;
+    metrics.feedStatus(connected, (now - since) / 1000);
+    if (!metrics.socketStatus) return;
+    for (const s of sockets ?? [{ socket: "main", connected, lastDataAt: this.#lastFrameAt }]) {
+      metrics.socketStatus(s.socket, s.connected, (now - (s.lastDataAt || this.#startedAt)) / 1000);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ function setup(staleAfterMs = 1000) {
   let clock = 10_000;
   const calls: string[] = [];
   const status: { connected: boolean; ageSeconds: number }[] = [];
+  const sockets: { socket: string; connected: boolean; ageSeconds: number }[] = [];
   const { logger } = fieldsLogger();
   const handlers = new MarketDataHandlers({
     core: {
@@ -16,13 +17,22 @@ function setup(staleAfterMs = 1000) {
     },
     metrics: {
       feedStatus: (connected, ageSeconds) => void status.push({ connected, ageSeconds }),
+      socketStatus: (socket, connected, ageSeconds) =>
+        void sockets.push({ socket, connected, ageSeconds }),
     },
     log: logger,
     recording: { write: (event) => void calls.push(`record ${event.receivedTs}`) },
     staleAfterMs,
     now: () => clock,
   });
-  return { handlers, calls, status, advance: (ms: number) => (clock += ms), now: () => clock };
+  return {
+    handlers,
+    calls,
+    status,
+    sockets,
+    advance: (ms: number) => (clock += ms),
+    now: () => clock,
+  };
 }
 
 Deno.test("MarketDataHandlers.onFeedEvent() records the frame, then hands it to the core", () => {
@@ -127,4 +137,31 @@ Deno.test("FeedProblemLog logs the first problem of each kind at once, with the 
   }
   assert.equal(lines.length, 4, "closing writes the summary of the suppressed one");
   assert.equal(lines[3].fields.suppressed, 1);
+});
+
+Deno.test("MarketDataHandlers.recordFeedStatus() reports a one-connection feed as socket main", () => {
+  const s = setup();
+  s.advance(1000);
+  s.handlers.recordFeedStatus(true);
+  s.handlers.onFeedEvent({ receivedTs: s.now(), frame: [] });
+  s.advance(250);
+  s.handlers.recordFeedStatus(true);
+  assert.deepEqual(s.sockets, [
+    { socket: "main", connected: true, ageSeconds: 1 },
+    { socket: "main", connected: true, ageSeconds: 0.25 },
+  ]);
+});
+
+Deno.test("MarketDataHandlers.recordFeedStatus() reports each connection of a feed on its own", () => {
+  const s = setup();
+  const start = s.now();
+  s.advance(3000);
+  s.handlers.recordFeedStatus(false, [
+    { socket: "stocks", connected: false, lastDataAt: 0 },
+    { socket: "crypto", connected: true, lastDataAt: start + 2500 },
+  ]);
+  assert.deepEqual(s.sockets, [
+    { socket: "stocks", connected: false, ageSeconds: 3 },
+    { socket: "crypto", connected: true, ageSeconds: 0.5 },
+  ]);
 });

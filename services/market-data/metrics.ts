@@ -4,10 +4,14 @@
  * message type and symbol, per update type and symbol) bound once and cached. The
  * core records through the small {@link CoreRecorder} interface; the service records
  * the feed's state and connection failures.
+ *
+ * Every counter series of a closed label set (message types, configured symbols and
+ * `other`, parse reasons, book states, connection error types, the feed's connections)
+ * exists at 0 from construction, so the first event of each is a step alerts see.
  * @module
  */
 import type { Counter } from "prom-client";
-import { closedSet, type Families, symbolLabel } from "../../lib/metrics.ts";
+import { closedSet, type Families, symbolLabel, zeroSeries } from "../../lib/metrics.ts";
 import {
   type BoundCounter,
   boundCounter,
@@ -16,8 +20,13 @@ import {
 } from "../../lib/bound_metrics.ts";
 import { nowMs } from "../../lib/clock.ts";
 import type { MarketState } from "../../lib/types.ts";
-import type { DataKind, ParseReason } from "./alpaca_protocol.ts";
-import type { ConnectionErrorType, Exchange } from "./feed.ts";
+import { DATA_KINDS, type DataKind, PARSE_REASONS, type ParseReason } from "./alpaca_protocol.ts";
+import {
+  CONNECTION_ERROR_TYPES,
+  type ConnectionErrorType,
+  type Exchange,
+  type FeedSocket,
+} from "./feed.ts";
 import type { BookState } from "./order_book.ts";
 
 /** The families {@link MarketDataMetrics} records into. */
@@ -36,6 +45,10 @@ export type MarketDataFamilies = Pick<
   | "market_data_market_state"
   | "market_data_server_errors_total"
   | "market_data_feed_stopped"
+  | "market_data_feed_socket_connected"
+  | "market_data_feed_socket_last_message_age_seconds"
+  | "market_data_feed_stale_after_seconds"
+  | "market_data_feed_connection_failures_total"
 >;
 
 /** The `market_data_market_state` value of each state. */
@@ -103,6 +116,10 @@ export interface MarketDataMetricsOptions {
   readonly exchange: Exchange;
   /** Configured symbols: the only `symbol` label values (others become "other"). */
   readonly symbols: readonly string[];
+  /** The feed's connections (`feedSockets()`); default `["main"]`. */
+  readonly sockets?: readonly FeedSocket[];
+  /** `marketData.staleAfterMs`: set as each connection's staleness limit when given. */
+  readonly staleAfterMs?: number;
 }
 
 interface MessageChildren {
@@ -133,11 +150,58 @@ export class MarketDataMetrics implements CoreRecorder {
   readonly #bookLatency = new Map<string, Partial<Record<UpdateType, BoundHistogram>>>();
   readonly #parseErrors = new Map<ParseReason, Counter.Internal>();
 
-  /** Records into `families` (the service's own, from `ctx.metrics.families`). */
+  /**
+   * Records into `families` (the service's own, from `ctx.metrics.families`); creates
+   * every counter series at 0 and sets each connection's staleness limit.
+   */
   constructor(families: MarketDataFamilies, options: MarketDataMetricsOptions) {
     this.#families = families;
     this.#exchange = options.exchange;
     this.#symbols = new Set(options.symbols);
+    const exchange = [options.exchange];
+    const symbols = [...this.#symbols, "other"];
+    const sockets = options.sockets ?? ["main"];
+    zeroSeries(families.market_data_messages_processed_total, {
+      message_type: DATA_KINDS,
+      symbol: symbols,
+      exchange,
+    });
+    zeroSeries(families.market_data_parse_errors_total, { exchange, reason: PARSE_REASONS });
+    zeroSeries(families.market_data_book_crossed_total, {
+      symbol: symbols,
+      kind: ["crossed", "locked"],
+    });
+    zeroSeries(families.market_data_websocket_connection_failures_total, {
+      exchange,
+      error_type: CONNECTION_ERROR_TYPES,
+    });
+    zeroSeries(families.market_data_feed_connection_failures_total, {
+      exchange,
+      socket: sockets,
+      error_type: CONNECTION_ERROR_TYPES,
+    });
+    zeroSeries(families.market_data_trade_corrections_total, {
+      exchange,
+      action: ["cancel", "correct"],
+      outcome: ["applied", "late", "unknown"],
+    });
+    zeroSeries(families.market_data_trades_excluded_total, {
+      exchange,
+      scope: ["price", "volume"],
+    });
+    zeroSeries(families.market_data_server_errors_total, {
+      exchange,
+      code: [...SERVER_ERROR_CODES, "other"],
+    });
+    families.market_data_feed_stopped.set({ exchange: options.exchange }, 0);
+    if (options.staleAfterMs !== undefined) {
+      for (const socket of sockets) {
+        families.market_data_feed_stale_after_seconds.set(
+          { exchange: options.exchange, socket },
+          options.staleAfterMs / 1000,
+        );
+      }
+    }
   }
 
   /**
@@ -234,12 +298,27 @@ export class MarketDataMetrics implements CoreRecorder {
     this.#families.market_data_feed_stopped.set({ exchange: this.#exchange }, stopped ? 1 : 0);
   }
 
-  /** Counts one connection failure of the feed. */
-  connectionFailure(errorType: ConnectionErrorType): void {
+  /** Counts one connection failure of the feed, on its connection `socket`. */
+  connectionFailure(errorType: ConnectionErrorType, socket: FeedSocket = "main"): void {
     this.#families.market_data_websocket_connection_failures_total.inc({
       exchange: this.#exchange,
       error_type: errorType,
     });
+    this.#families.market_data_feed_connection_failures_total.inc({
+      exchange: this.#exchange,
+      socket,
+      error_type: errorType,
+    });
+  }
+
+  /** Sets one connection's gauges: connected (1 or 0) and the seconds since its last data. */
+  socketStatus(socket: FeedSocket, connected: boolean, lastMessageAgeSeconds: number): void {
+    const labels = { exchange: this.#exchange, socket };
+    this.#families.market_data_feed_socket_connected.set(labels, connected ? 1 : 0);
+    this.#families.market_data_feed_socket_last_message_age_seconds.set(
+      labels,
+      lastMessageAgeSeconds,
+    );
   }
 
   /** Sets the feed gauges: connected (1 or 0) and the seconds since the last message. */

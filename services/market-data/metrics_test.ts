@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { metric } from "../../lib/testing/messaging.ts";
 import { nowMs } from "../../lib/clock.ts";
+import { PARSE_REASONS } from "./alpaca_protocol.ts";
+import { CONNECTION_ERROR_TYPES } from "./feed.ts";
 import { MarketDataMetrics } from "./metrics.ts";
 
 function setup() {
@@ -9,6 +11,8 @@ function setup() {
   const metrics = new MarketDataMetrics(registry.families, {
     exchange: "alpaca",
     symbols: ["AAPL"],
+    sockets: ["stocks", "crypto"],
+    staleAfterMs: 5000,
   });
   return { metrics, registry: registry.registry, [Symbol.dispose]: () => registry.stop() };
 }
@@ -61,7 +65,7 @@ Deno.test("MarketDataMetrics counts parse errors and connection failures by thei
   using s = setup();
   s.metrics.parseError("invalid_json");
   s.metrics.parseError("invalid_json");
-  s.metrics.connectionFailure("silent_feed");
+  s.metrics.connectionFailure("silent_feed", "stocks");
   assert.equal(
     await metric(s.registry, "market_data_parse_errors_total", {
       exchange: "alpaca",
@@ -76,6 +80,10 @@ Deno.test("MarketDataMetrics counts parse errors and connection failures by thei
     }),
     1,
   );
+  const perSocket = "market_data_feed_connection_failures_total";
+  const labels = { exchange: "alpaca", error_type: "silent_feed" };
+  assert.equal(await metric(s.registry, perSocket, { ...labels, socket: "stocks" }), 1);
+  assert.equal(await metric(s.registry, perSocket, { ...labels, socket: "crypto" }), 0);
 });
 
 Deno.test("MarketDataMetrics.feedStatus() sets the connected and last message age gauges", async () => {
@@ -88,4 +96,50 @@ Deno.test("MarketDataMetrics.feedStatus() sets the connected and last message ag
   );
   s.metrics.feedStatus(false, 3);
   assert.equal(await metric(s.registry, "market_data_feed_connected", { exchange: "alpaca" }), 0);
+});
+
+Deno.test("MarketDataMetrics creates every counter series at 0 and each connection's staleness limit", async () => {
+  using s = setup();
+  const text = await s.registry.metrics();
+  const has = (name: string, labels: Record<string, string>) =>
+    assert.ok(
+      text.split("\n").some((l) =>
+        l.startsWith(name + "{") && l.endsWith(" 0") &&
+        Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
+      ),
+      `${name} ${JSON.stringify(labels)} at 0`,
+    );
+  for (const symbol of ["AAPL", "other"]) {
+    for (const message_type of ["trade", "quote", "orderbook", "bar"]) {
+      has("market_data_messages_processed_total", { message_type, symbol, exchange: "alpaca" });
+    }
+    for (const kind of ["crossed", "locked"]) {
+      has("market_data_book_crossed_total", { symbol, kind });
+    }
+  }
+  for (const reason of PARSE_REASONS) {
+    has("market_data_parse_errors_total", { exchange: "alpaca", reason });
+  }
+  for (const error_type of CONNECTION_ERROR_TYPES) {
+    has("market_data_websocket_connection_failures_total", { exchange: "alpaca", error_type });
+    for (const socket of ["stocks", "crypto"]) {
+      has("market_data_feed_connection_failures_total", { exchange: "alpaca", socket, error_type });
+    }
+  }
+  assert.equal(
+    await metric(s.registry, "market_data_feed_stale_after_seconds", { socket: "crypto" }),
+    5,
+  );
+});
+
+Deno.test("MarketDataMetrics.socketStatus() sets each connection's connected and age gauges", async () => {
+  using s = setup();
+  s.metrics.socketStatus("stocks", false, 42);
+  s.metrics.socketStatus("crypto", true, 0.25);
+  const at = (name: string, socket: string) =>
+    metric(s.registry, name, { exchange: "alpaca", socket });
+  assert.equal(await at("market_data_feed_socket_connected", "stocks"), 0);
+  assert.equal(await at("market_data_feed_socket_connected", "crypto"), 1);
+  assert.equal(await at("market_data_feed_socket_last_message_age_seconds", "stocks"), 42);
+  assert.equal(await at("market_data_feed_socket_last_message_age_seconds", "crypto"), 0.25);
 });

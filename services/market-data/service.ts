@@ -28,7 +28,7 @@ import { AlpacaFeed } from "./alpaca_feed.ts";
 import { AlpacaSessionSource } from "./alpaca_session.ts";
 import { AlpacaSchedule, ALWAYS_OPEN, type Schedule, UtcHours } from "../../lib/market_session.ts";
 import { MarketDataCore } from "./core.ts";
-import type { Feed } from "./feed.ts";
+import { type Feed, feedSockets } from "./feed.ts";
 import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
 import { MarketDataMetrics } from "./metrics.ts";
 import { Recorder } from "./recorder.ts";
@@ -123,7 +123,12 @@ export async function startMarketData(
   checkFeedConfig(ctx);
 
   const publisher = await (deps.openPublisher ?? defaultPublisher)(config.publish, ctx);
-  const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange, symbols });
+  const metrics = new MarketDataMetrics(ctx.metrics.families, {
+    exchange,
+    symbols,
+    sockets: feedSockets(exchange, symbols),
+    staleAfterMs: config.staleAfterMs,
+  });
   const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
   const problemLog = new FeedProblemLog(log, exchange);
   const hours = ctx.config.session.hoursUtc;
@@ -177,7 +182,7 @@ export async function startMarketData(
         keyId: ctx.secrets.alpacaKeyId!,
         secretKey: ctx.secrets.alpacaSecretKey!,
         staleAfterMs: config.staleAfterMs,
-        onFailure: (errorType) => metrics.connectionFailure(errorType),
+        onFailure: (errorType, socket) => metrics.connectionFailure(errorType, socket),
         onServerError: (code) => metrics.serverError(code),
         onStopped: () => metrics.feedStopped(true),
         log,
@@ -195,7 +200,7 @@ export async function startMarketData(
   }
   const statusClock = () => replay ? replay.clock() : Date.now();
 
-  const recordStatus = () => handlers.recordFeedStatus(feed.connected());
+  const recordStatus = () => handlers.recordFeedStatus(feed.connected(), feed.sockets?.());
   recordStatus();
   const statusTimer = setInterval(recordStatus, deps.statusTimerMs ?? 500);
   const barTimer = setInterval(

@@ -3,10 +3,18 @@
  * gauges (positions, P&L, portfolio) and the trading state and breaker gauges.
  * @module
  */
-import type { Families } from "../../lib/metrics.ts";
+import { type Families, observeWithExemplar, zeroSeries } from "../../lib/metrics.ts";
 import { boundCounter, boundHistogram } from "../../lib/bound_metrics.ts";
+import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
 import type { CheckRecorder, PositionView } from "./core.ts";
-import { CHECK_TYPES, type CheckType, type Denial, failureType } from "./denial.ts";
+import {
+  CHECK_TYPES,
+  type CheckType,
+  type Denial,
+  DENIAL_CODES,
+  type DenialCode,
+  failureType,
+} from "./denial.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
 
 /** What the business gauges are read from (the core). */
@@ -54,7 +62,8 @@ export class RiskManagerMetrics implements CheckRecorder {
 
   /**
    * Sets `risk_manager_daily_loss_limit_usd` to `dailyLossLimit` (USD) and creates every
-   * check's pass/fail series at 0.
+   * check's pass/fail series and every denial's failure series (per configured symbol
+   * and `other`) at 0, so the first denial of each kind is a step alerts see.
    */
   constructor(
     families: Families<"risk-manager">,
@@ -66,6 +75,10 @@ export class RiskManagerMetrics implements CheckRecorder {
     this.#symbols = new Set(symbols);
     families.risk_manager_daily_loss_limit_usd.set(dailyLossLimit);
     this.#recorded = boundHistogram(families.risk_manager_decision_record_latency_seconds);
+    zeroSeries(families.risk_manager_risk_failures_total, {
+      failure_type: (Object.keys(DENIAL_CODES) as DenialCode[]).map(failureType),
+      symbol: [...this.#symbols, "other"],
+    });
     const checks = families.risk_manager_checks_performed_total;
     for (const type of CHECK_TYPES) {
       for (const result of ["pass", "fail"]) checks.inc({ check_type: type, result }, 0);
@@ -79,10 +92,24 @@ export class RiskManagerMetrics implements CheckRecorder {
     }
   }
 
-  /** {@link CheckRecorder}: one check's outcome and latency (µs). */
-  check(type: CheckType, passed: boolean, latencyUs: number): void {
+  /**
+   * {@link CheckRecorder}: one check's outcome and latency (µs). With the trace context of the
+   * signal (forced sampled once the approval made it an order's: lib/tracing.ts), a sampled
+   * trace becomes the latency bucket's exemplar.
+   */
+  check(type: CheckType, passed: boolean, latencyUs: number, trace?: TraceContextLike): void {
     const children = this.#perCheck.get(type)!;
-    children.latency.observe(latencyUs);
+    const exemplar = exemplarOf(trace);
+    // The bound child cannot carry an exemplar: only a sampled trace pays for the labelled call.
+    if (exemplar === undefined) children.latency.observe(latencyUs);
+    else {
+      observeWithExemplar(
+        this.#families.risk_manager_pretrade_check_latency_us,
+        { check_type: type },
+        latencyUs,
+        exemplar,
+      );
+    }
     (passed ? children.pass : children.fail).inc();
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import { deny } from "./denial.ts";
+import { DENIAL_CODES, type DenialCode, deny, failureType } from "./denial.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
 import { coreWith, fill, setMark, T0 } from "./testing/fixtures.ts";
 
@@ -103,6 +103,56 @@ Deno.test("RiskManagerMetrics counts checks, denials and the state with closed l
       text,
       /risk_manager_pretrade_check_latency_us_bucket\{le="5",check_type="position_limit"\} 1/,
     );
+  } finally {
+    m.stop();
+  }
+});
+
+Deno.test("check() puts a sampled trace on the latency bucket as its exemplar, and none for an unsampled one", async () => {
+  const families = createServiceMetrics("risk-manager", { defaultMetrics: false });
+  families.stop();
+  const m = new RiskManagerMetrics(families.families, ["AAPL"], "default", 5000);
+  const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  m.check("all_checks", true, 30, { traceId: trace, spanId: "00f067aa0ba902b7", traceFlags: 1 });
+  m.check("position_limit", true, 3, { traceId: trace, spanId: "00f067aa0ba902b7", traceFlags: 0 });
+  const text = await families.registry.metrics();
+  const bucket = (check: string, le: string) =>
+    text.split("\n").find((l) =>
+      l.startsWith(
+        `risk_manager_pretrade_check_latency_us_bucket{le="${le}",check_type="${check}"}`,
+      )
+    );
+  assert.match(
+    bucket("all_checks", "50")!,
+    new RegExp(`# \\{trace_id="${trace}",span_id="00f067aa0ba902b7"\\}`),
+  );
+  assert.doesNotMatch(bucket("position_limit", "5")!, /#/);
+  assert.match(
+    text,
+    /^risk_manager_checks_performed_total\{check_type="all_checks",result="pass"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^risk_manager_pretrade_check_latency_us_count\{check_type="position_limit"\} 1$/m,
+  );
+});
+
+Deno.test("RiskManagerMetrics creates every denial's failure series at 0 per configured symbol and other", async () => {
+  const m = createServiceMetrics("risk-manager", { defaultMetrics: false, instrumented: true });
+  try {
+    new RiskManagerMetrics(m.families, ["AAPL", "BTC/USD"], "default", 5000);
+    for (const code of Object.keys(DENIAL_CODES) as DenialCode[]) {
+      for (const symbol of ["AAPL", "BTC/USD", "other"]) {
+        assert.equal(
+          await value(m, "risk_manager_risk_failures_total", {
+            failure_type: failureType(code),
+            symbol,
+          }),
+          0,
+          `${code} ${symbol}`,
+        );
+      }
+    }
   } finally {
     m.stop();
   }

@@ -9,11 +9,13 @@
  * | `signal_bridge_signals_generated_total` | `signal_type`, `symbol`, `confidence_bucket` | {@link SignalBridgeMetrics.signalGenerated} |
  * | `signal_bridge_signals_suppressed_total` | `reason`, `symbol` | {@link SignalBridgeMetrics.signalSuppressed} |
  *
- * Symbols outside the configured set are labelled `other`.
+ * Symbols outside the configured set are labelled `other`. Every counter series (each
+ * action, confidence bucket and suppression reason, for every configured symbol and
+ * `other`) exists at 0 from construction, so the first of each is a step alerts see.
  * @module
  */
 import { boundCounter, boundHistogram } from "../../lib/bound_metrics.ts";
-import type { Families } from "../../lib/metrics.ts";
+import { type Families, zeroSeries } from "../../lib/metrics.ts";
 import type { Signal } from "../../lib/types.ts";
 import {
   CONFIDENCE_BUCKETS,
@@ -50,9 +52,9 @@ interface SymbolChildren {
 }
 
 /**
- * Records signal-bridge's outcomes. Binding label children creates no series, except
- * the inference histogram of the model, which is set to zero at once so dashboards
- * show it before the first signal.
+ * Records signal-bridge's outcomes. Every series exists from construction: the counters
+ * at 0 for each closed label value, and the inference histogram of the model at zero, so
+ * dashboards and alerts see them before the first signal.
  *
  * @example
  * ```ts
@@ -95,6 +97,16 @@ export class SignalBridgeMetrics {
     };
     for (const symbol of options.symbols) this.#bySymbol.set(symbol, bind(symbol));
     this.#other = bind("other");
+    const symbols = [...options.symbols, "other"];
+    zeroSeries(families.signal_bridge_signals_generated_total, {
+      signal_type: ACTIONS,
+      symbol: symbols,
+      confidence_bucket: CONFIDENCE_BUCKETS,
+    });
+    zeroSeries(families.signal_bridge_signals_suppressed_total, {
+      reason: SUPPRESS_REASONS,
+      symbol: symbols,
+    });
   }
 
   /** Records one model `predict()` time, in µs. */

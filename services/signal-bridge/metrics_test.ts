@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import { sampleValue } from "../../lib/testing/stack.ts";
+import { CONFIDENCE_BUCKETS } from "./confidence_bucket.ts";
+import { SUPPRESS_REASONS } from "./core.ts";
 import { SignalBridgeMetrics } from "./metrics.ts";
+import { ACTIONS } from "./model.ts";
 
 function setup() {
   const serviceMetrics = createServiceMetrics("signal-bridge", { defaultMetrics: false });
@@ -13,15 +16,32 @@ function setup() {
   return { metrics, text: () => serviceMetrics.registry.metrics() };
 }
 
-Deno.test("SignalBridgeMetrics shows the model's inference histogram at zero before any signal", async () => {
+Deno.test("SignalBridgeMetrics shows the inference histogram and every counter series at zero before any signal", async () => {
   const { text } = setup();
   const metrics = await text();
   assert.equal(
     sampleValue(metrics, "signal_bridge_inference_latency_us_count", { model_name: "rules" }),
     0,
   );
-  assert.doesNotMatch(metrics, /signal_bridge_signals_generated_total\{/);
-  assert.doesNotMatch(metrics, /signal_bridge_signals_suppressed_total\{/);
+  for (const symbol of ["AAPL", "MSFT", "other"]) {
+    for (const signal_type of ACTIONS) {
+      for (const confidence_bucket of CONFIDENCE_BUCKETS) {
+        const labels = { signal_type, symbol, confidence_bucket };
+        assert.equal(
+          sampleValue(metrics, "signal_bridge_signals_generated_total", labels),
+          0,
+          JSON.stringify(labels),
+        );
+      }
+    }
+    for (const reason of SUPPRESS_REASONS) {
+      assert.equal(
+        sampleValue(metrics, "signal_bridge_signals_suppressed_total", { reason, symbol }),
+        0,
+        `${reason} ${symbol}`,
+      );
+    }
+  }
 });
 
 Deno.test("SignalBridgeMetrics.inference() observes microseconds under the model's name", async () => {

@@ -1,0 +1,289 @@
+/**
+ * Tracing on OpenTelemetry: the spans of one order across the four services, carried between
+ * them in the envelope (`trace`, `span`, `flags`: W3C trace-id, parent-id and trace-flags).
+ *
+ * The spans go to Deno's built-in OpenTelemetry (`OTEL_DENO=true`, which exports OTLP from a
+ * thread of its own; lib/tracing_config.ts reads and checks the `OTEL_*` settings) through
+ * `@opentelemetry/api`. With `OTEL_DENO` unset the api is a no-op: every call here costs tens of
+ * nanoseconds and nothing is recorded.
+ *
+ * **Sampling, and when a trace becomes an order's.** A tick's trace is sampled at the head by the
+ * parent-based ratio sampler (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, ratio
+ * `OTEL_TRACES_SAMPLER_ARG`): market-data's root span is sampled or not, and every later span
+ * follows its parent's `sampled` flag. The rule for orders: **a trace becomes an order's at the
+ * moment risk-manager approves a signal and makes an order of it**. From there on the context is
+ * forced sampled ({@link ServiceTracer.asOrder}), so every span after the approval is kept whatever
+ * the head decision: risk-manager's order span and durable record, execution-engine's journal and
+ * venue call, the fill report back to risk-manager. The checks that led to the approval ran
+ * before anyone knew, so risk-manager records their span after the fact with the times it took
+ * ({@link ServiceTracer.record}). The spans before the approval (market-data, signal-bridge)
+ * exist only when the tick was head-sampled; an order whose tick was not starts mid-trace, its
+ * first span's parent never exported. A denied signal never becomes an order's.
+ *
+ * **Messages nothing will keep cost next to nothing.** For an incoming context whose `sampled`
+ * flag is off, {@link ServiceTracer.receive} and {@link ServiceTracer.stage} never call the
+ * tracer: the envelope's context is made current as it is (a few hundred ns, against ~1 µs for an
+ * unsampled span), so log lines still carry its `trace_id` (and the upstream `span_id`).
+ *
+ * @example
+ * ```ts
+ * const tracer = new ServiceTracer("risk-manager");
+ * const scope = tracer.receive("risk-manager receive", envelope);
+ * await scope.run(async () => {
+ *   const order = decide();                 // log lines here carry trace_id and span_id
+ *   if (order) {
+ *     const orderCtx = tracer.asOrder(scope.context);
+ *     const fields = tracer.inject(orderCtx); // { trace, span, flags } for the order's envelope
+ *   }
+ * });
+ * scope.end();
+ * ```
+ * @module
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import { newTraceId } from "./envelope.ts";
+import { isValidFlags, isValidSpanId, isValidTraceId, SAMPLED_FLAG } from "./traceparent.ts";
+
+/** The trace context fields of an envelope (issue 17 puts `span` and `flags` on the wire). */
+export interface TraceFields {
+  /** W3C trace-id: 32 lowercase hex digits. */
+  readonly trace: string;
+  /** W3C parent-id: the sender's span, 16 lowercase hex digits. */
+  readonly span?: string;
+  /** W3C trace-flags; bit 0 is `sampled`. */
+  readonly flags?: number;
+}
+
+/** What an exemplar or a log line names of a trace. */
+export interface TraceIds {
+  readonly trace_id: string;
+  readonly span_id: string;
+}
+
+/** Anything with a span context's ids and flags (an OpenTelemetry `SpanContext` is one). */
+export interface TraceContextLike {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+}
+
+const INVALID_TRACE = "00000000000000000000000000000000";
+
+/** True when `sc` is a valid context whose `sampled` flag is set. */
+export function isSampled(sc: TraceContextLike | undefined): boolean {
+  return sc !== undefined && (sc.traceFlags & SAMPLED_FLAG) !== 0 && sc.traceId !== INVALID_TRACE &&
+    sc.traceId.length === 32;
+}
+
+/**
+ * The remote span context an envelope carries, or `undefined` when it carries none a receiver
+ * may use: no `span` (a sender without tracing), or a malformed id or flags (a hostile or broken
+ * peer: the message is handled with no trace context, never refused for it).
+ */
+export function spanContextOf(fields: TraceFields): SpanContext | undefined {
+  const { trace: traceId, span: spanId } = fields;
+  if (!isValidTraceId(traceId) || !isValidSpanId(spanId)) return undefined;
+  const flags = fields.flags ?? 0;
+  if (!isValidFlags(flags)) return undefined;
+  return { traceId, spanId, traceFlags: flags, isRemote: true };
+}
+
+/**
+ * The envelope fields of the span current in `ctx`. With no valid span there (tracing off: the
+ * api's spans have all-zero ids) the message still gets a trace id of its own, and no span.
+ */
+export function traceFieldsOf(ctx: Context): TraceFields {
+  const sc = trace.getSpanContext(ctx);
+  if (sc === undefined || sc.traceId === INVALID_TRACE || !isValidSpanId(sc.spanId)) {
+    return { trace: newTraceId() };
+  }
+  return { trace: sc.traceId, span: sc.spanId, flags: sc.traceFlags };
+}
+
+/**
+ * The exemplar labels of a sampled trace, `undefined` for an unsampled one: an exemplar whose
+ * trace was not exported would be a dead link. `trace_id` is the OpenTelemetry name (and the
+ * log field's, and Grafana's `exemplarTraceIdDestinations` name).
+ */
+export function exemplarOf(sc: TraceContextLike | undefined): TraceIds | undefined {
+  if (!isSampled(sc) || !isValidSpanId(sc!.spanId)) return undefined;
+  return { trace_id: sc!.traceId, span_id: sc!.spanId };
+}
+
+/**
+ * The ids of the span active now, for a log line: `undefined` outside any span (or with tracing
+ * off, where no span is ever active). Costs ~30 ns.
+ */
+export function activeTraceIds(): TraceIds | undefined {
+  const sc = trace.getActiveSpan()?.spanContext();
+  if (sc === undefined || sc.traceId === INVALID_TRACE || sc.traceId.length !== 32) {
+    return undefined;
+  }
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+/** A message being handled: its context, its span (when sampled), and how to end it. */
+export interface MessageScope {
+  /** The context to handle the message in (and to derive the next hop's fields from). */
+  readonly context: Context;
+  /** The span recording the handling, or `undefined` when nothing will keep it. */
+  readonly span: Span | undefined;
+  /** Whether the incoming context was sampled. */
+  readonly sampled: boolean;
+  /** Runs `fn` with {@link MessageScope.context} current (log lines inside carry its ids). */
+  run<T>(fn: () => T): T;
+  /** Ends the span, if there is one; `endTime` in epoch ms (default now). Idempotent. */
+  end(endTime?: number): void;
+}
+
+/** Options of {@link ServiceTracer.record}. */
+export interface RecordOptions {
+  /** Span attributes. */
+  readonly attributes?: Attributes;
+  /** Span kind, default internal. */
+  readonly kind?: SpanKind;
+}
+
+/**
+ * One service's tracer, and the helpers its handlers call. Every method is safe with tracing off
+ * (it then records nothing and costs tens of ns).
+ */
+export class ServiceTracer {
+  /** The OpenTelemetry tracer, named for the service (the spans' instrumentation scope). */
+  readonly tracer: Tracer;
+
+  /**
+   * @param service The instrumentation scope's name: the service's name.
+   * @param tracer The tracer to use; default the api's global one (Deno's, with `OTEL_DENO=true`).
+   */
+  constructor(readonly service: string, tracer?: Tracer) {
+    this.tracer = tracer ?? trace.getTracer(service);
+  }
+
+  /**
+   * The root span of a tick (market-data): the head sampler decides whether it is kept. Pass the
+   * context it returns to {@link ServiceTracer.stage} and {@link ServiceTracer.inject}.
+   */
+  root(
+    name: string,
+    attributes?: Attributes,
+    startTime?: number,
+  ): { span: Span; context: Context } {
+    const span = this.tracer.startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, attributes, startTime },
+      ROOT_CONTEXT,
+    );
+    return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
+  }
+
+  /**
+   * The scope to handle an incoming message in. A sampled incoming context gets a consumer span,
+   * child of the sender's; an unsampled one is made current as it is, without calling the tracer
+   * (the fast path); a message with no usable context is handled in the empty context.
+   */
+  receive(name: string, fields: TraceFields, attributes?: Attributes): MessageScope {
+    const sc = spanContextOf(fields);
+    if (sc === undefined) return scopeOf(ROOT_CONTEXT, undefined, false);
+    const parent = trace.setSpanContext(ROOT_CONTEXT, sc);
+    if (!isSampled(sc)) return scopeOf(parent, undefined, false);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
+    return scopeOf(trace.setSpan(parent, span), span, true);
+  }
+
+  /**
+   * A stage's span, child of the span current in `parent` (default: the active context), or
+   * `undefined` when that one is not sampled (then nothing is recorded). End it yourself.
+   */
+  stage(
+    name: string,
+    parent: Context = context.active(),
+    attributes?: Attributes,
+  ): Span | undefined {
+    if (!isSampled(trace.getSpanContext(parent))) return undefined;
+    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+  }
+
+  /**
+   * Records a span that already happened, from `startTime` to `endTime` (epoch ms), child of
+   * `parent`: risk-manager's check batch, recorded once the approval made the trace an order's.
+   * Returns its context, or `undefined` when `parent` is not sampled.
+   */
+  record(
+    name: string,
+    parent: Context,
+    startTime: number,
+    endTime: number,
+    options: RecordOptions = {},
+  ): SpanContext | undefined {
+    if (!isSampled(trace.getSpanContext(parent))) return undefined;
+    const span = this.tracer.startSpan(
+      name,
+      { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, startTime },
+      parent,
+    );
+    span.end(endTime);
+    return span.spanContext();
+  }
+
+  /**
+   * The rule for orders: `ctx` with its span context forced sampled, so every span from here on
+   * is kept under the parent-based sampler. A context already sampled is returned as it is; one
+   * with no valid trace gets a new, sampled trace id (an order is never left untraced).
+   */
+  asOrder(ctx: Context): Context {
+    const sc = trace.getSpanContext(ctx);
+    if (sc !== undefined && sc.traceId !== INVALID_TRACE && isValidSpanId(sc.spanId)) {
+      if (isSampled(sc)) return ctx;
+      return trace.setSpanContext(ctx, { ...sc, traceFlags: sc.traceFlags | SAMPLED_FLAG });
+    }
+    return trace.setSpanContext(ctx, {
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+      traceFlags: SAMPLED_FLAG,
+      isRemote: true,
+    });
+  }
+
+  /** The envelope fields for the next hop from `ctx` (see {@link traceFieldsOf}). */
+  inject(ctx: Context): TraceFields {
+    return traceFieldsOf(ctx);
+  }
+}
+
+function scopeOf(ctx: Context, span: Span | undefined, sampled: boolean): MessageScope {
+  let ended = false;
+  return {
+    context: ctx,
+    span,
+    sampled,
+    run: (fn) => context.with(ctx, fn),
+    end(endTime?: number) {
+      if (ended || span === undefined) return;
+      ended = true;
+      span.end(endTime);
+    },
+  };
+}
+
+const spanBytes = new Uint8Array(8);
+
+/** A random span id: 16 lowercase hex digits, never all zeros. */
+export function newSpanId(): string {
+  for (;;) {
+    crypto.getRandomValues(spanBytes);
+    let s = "";
+    for (const b of spanBytes) s += b.toString(16).padStart(2, "0");
+    if (s !== "0000000000000000") return s;
+  }
+}

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { context, ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
+import { withContextManager } from "./testing/context_manager.ts";
+import { RecordingTracer } from "./testing/recording_tracer.ts";
+import {
+  activeTraceIds,
+  exemplarOf,
+  isSampled,
+  newSpanId,
+  ServiceTracer,
+  spanContextOf,
+  traceFieldsOf,
+} from "./tracing.ts";
+
+// The W3C Trace Context spec's example ids (section 3.2).
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN = "00f067aa0ba902b7";
+const SAMPLED = { trace: TRACE, span: SPAN, flags: 1 };
+const UNSAMPLED = { trace: TRACE, span: SPAN, flags: 0 };
+
+Deno.test("spanContextOf() reads an envelope's trace, span and flags as a remote context", () => {
+  assert.deepEqual(spanContextOf(SAMPLED), {
+    traceId: TRACE,
+    spanId: SPAN,
+    traceFlags: 1,
+    isRemote: true,
+  });
+  assert.equal(spanContextOf({ trace: TRACE, span: SPAN })?.traceFlags, 0, "no flags: unsampled");
+});
+
+Deno.test("spanContextOf() gives no context for a missing span or a malformed field, whatever a peer sends", () => {
+  const bad: Record<string, unknown>[] = [
+    { trace: TRACE },
+    { trace: TRACE.toUpperCase(), span: SPAN },
+    { trace: "0".repeat(32), span: SPAN },
+    { trace: TRACE.slice(1), span: SPAN },
+    { trace: TRACE, span: "0".repeat(16) },
+    { trace: TRACE, span: SPAN + "0" },
+    { trace: TRACE, span: 42 },
+    { trace: 42, span: SPAN },
+    { trace: TRACE, span: SPAN, flags: 256 },
+    { trace: TRACE, span: SPAN, flags: -1 },
+    { trace: TRACE, span: SPAN, flags: 0.5 },
+    { trace: TRACE, span: SPAN, flags: "01" },
+  ];
+  for (const fields of bad) {
+    assert.equal(
+      spanContextOf(fields as unknown as Parameters<typeof spanContextOf>[0]),
+      undefined,
+      JSON.stringify(fields),
+    );
+  }
+});
+
+Deno.test("receive() starts a consumer span, child of the sender's, for a sampled message", async () => {
+  await withContextManager(async () => {
+    const tracer = new RecordingTracer();
+    const t = new ServiceTracer("risk-manager", tracer);
+    const scope = t.receive("risk-manager receive", SAMPLED, { "messaging.system": "zeromq" });
+    assert.equal(scope.sampled, true);
+    assert.equal(tracer.spans.length, 1);
+    const [span] = tracer.spans;
+    assert.equal(span.options.kind, SpanKind.CONSUMER);
+    assert.equal(span.parent?.spanId, SPAN);
+    assert.equal(span.parent?.isRemote, true);
+    const ids = await scope.run(async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      return activeTraceIds();
+    });
+    assert.deepEqual(ids, { trace_id: TRACE, span_id: span.context.spanId });
+    assert.equal(span.endTime, undefined);
+    scope.end(1_700_000_000_123);
+    scope.end();
+    assert.equal(span.endTime, 1_700_000_000_123, "ended once, at the time given");
+  });
+});
+
+Deno.test("receive() never calls the tracer for an unsampled message, and log lines still carry its ids", async () => {
+  await withContextManager(async () => {
+    const tracer = new RecordingTracer();
+    const t = new ServiceTracer("signal-bridge", tracer);
+    const scope = t.receive("signal-bridge receive", UNSAMPLED);
+    assert.equal(scope.sampled, false);
+    assert.equal(scope.span, undefined);
+    const ids = await scope.run(async () => {
+      await Promise.resolve();
+      assert.equal(t.stage("features"), undefined, "no stage span under an unsampled context");
+      return activeTraceIds();
+    });
+    assert.deepEqual(ids, { trace_id: TRACE, span_id: SPAN }, "the upstream span's id");
+    scope.end();
+    assert.equal(tracer.spans.length, 0);
+  });
+});
+
+Deno.test("receive() handles a message with a malformed context in the empty context", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer();
+    const t = new ServiceTracer("execution-engine", tracer);
+    const scope = t.receive("x", { trace: "not-a-trace", span: SPAN, flags: 1 });
+    assert.equal(scope.span, undefined);
+    assert.equal(scope.run(() => activeTraceIds()), undefined);
+    assert.equal(tracer.spans.length, 0);
+  });
+});
+
+Deno.test("stage() makes a child of the active sampled span and nothing outside one", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer();
+    const t = new ServiceTracer("market-data", tracer);
+    assert.equal(t.stage("publish"), undefined, "no active span: no stage");
+    const root = t.root("market-data tick");
+    assert.equal(tracer.spans.length, 1);
+    assert.equal(tracer.spans[0].parent, undefined, "a root has no parent");
+    const stage = context.with(root.context, () => t.stage("publish"));
+    assert.ok(stage);
+    assert.equal(tracer.spans[1].parent?.spanId, root.span.spanContext().spanId);
+    assert.equal(stage.spanContext().traceId, root.span.spanContext().traceId);
+  });
+});
+
+Deno.test("a root the head sampler drops leaves every later stage untraced", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer(false);
+    const t = new ServiceTracer("market-data", tracer);
+    const root = t.root("market-data tick");
+    assert.equal(isSampled(root.span.spanContext()), false);
+    assert.equal(t.stage("publish", root.context), undefined);
+    const fields = t.inject(root.context);
+    assert.equal(fields.flags, 0, "the next hop learns it is not sampled");
+    assert.equal(fields.trace, root.span.spanContext().traceId);
+    assert.equal(tracer.spans.length, 1);
+  });
+});
+
+Deno.test("asOrder() forces an unsampled trace sampled, keeping its trace and span ids", () => {
+  const t = new ServiceTracer("risk-manager", new RecordingTracer());
+  const unsampled = t.receive("x", UNSAMPLED).context;
+  const order = t.asOrder(unsampled);
+  const sc = trace.getSpanContext(order)!;
+  assert.deepEqual(
+    { traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags, remote: sc.isRemote },
+    { traceId: TRACE, spanId: SPAN, flags: 1, remote: true },
+  );
+  assert.equal(t.inject(order).flags, 1);
+  // Every span from there on is kept: a stage under the order's context is recorded.
+  assert.ok(t.stage("order", order));
+});
+
+Deno.test("asOrder() leaves a sampled context as it is and gives an order with no context a sampled trace of its own", () => {
+  const tracer = new RecordingTracer();
+  const t = new ServiceTracer("risk-manager", tracer);
+  const sampled = t.receive("x", SAMPLED).context;
+  assert.equal(t.asOrder(sampled), sampled);
+  const fresh = trace.getSpanContext(t.asOrder(ROOT_CONTEXT))!;
+  assert.equal(isSampled(fresh), true);
+  assert.match(fresh.traceId, /^[0-9a-f]{32}$/);
+  assert.match(fresh.spanId, /^[0-9a-f]{16}$/);
+  assert.notEqual(fresh.traceId, TRACE);
+});
+
+Deno.test("record() writes a span that already happened with its own times, only under a sampled parent", () => {
+  const tracer = new RecordingTracer();
+  const t = new ServiceTracer("risk-manager", tracer);
+  const unsampled = t.receive("x", UNSAMPLED).context;
+  assert.equal(t.record("risk checks", unsampled, 1000, 1000.05), undefined);
+  assert.equal(tracer.spans.length, 0);
+  const order = t.asOrder(unsampled);
+  const sc = t.record("risk checks", order, 1000, 1000.05, { attributes: { "risk.checks": 9 } });
+  assert.ok(sc);
+  const [span] = tracer.spans;
+  assert.equal(span.options.startTime, 1000);
+  assert.equal(span.endTime, 1000.05);
+  assert.equal(span.parent?.spanId, SPAN);
+  assert.equal(span.options.attributes?.["risk.checks"], 9);
+});
+
+Deno.test("traceFieldsOf() gives the next hop's trace, span and flags, or a new trace id with tracing off", () => {
+  const t = new ServiceTracer("signal-bridge", new RecordingTracer());
+  const scope = t.receive("x", SAMPLED);
+  const fields = traceFieldsOf(scope.context);
+  assert.equal(fields.trace, TRACE);
+  assert.equal(fields.span, scope.span!.spanContext().spanId);
+  assert.equal(fields.flags, 1);
+  // The api's own tracer in this process is the no-op one (no OTEL_DENO): all-zero ids.
+  const off = new ServiceTracer("market-data").root("tick");
+  assert.equal(off.span.spanContext().traceId, "0".repeat(32));
+  const offFields = traceFieldsOf(off.context);
+  assert.match(offFields.trace, /^[0-9a-f]{32}$/);
+  assert.notEqual(offFields.trace, "0".repeat(32));
+  assert.equal(offFields.span, undefined);
+  assert.equal(offFields.flags, undefined);
+});
+
+Deno.test("exemplarOf() names a sampled trace and nothing for an unsampled or invalid one", () => {
+  assert.deepEqual(exemplarOf({ traceId: TRACE, spanId: SPAN, traceFlags: 1 }), {
+    trace_id: TRACE,
+    span_id: SPAN,
+  });
+  assert.equal(exemplarOf({ traceId: TRACE, spanId: SPAN, traceFlags: 0 }), undefined);
+  assert.equal(exemplarOf({ traceId: "0".repeat(32), spanId: SPAN, traceFlags: 1 }), undefined);
+  assert.equal(exemplarOf({ traceId: TRACE, spanId: "0".repeat(16), traceFlags: 1 }), undefined);
+  assert.equal(exemplarOf(undefined), undefined);
+});
+
+Deno.test("activeTraceIds() is undefined outside any span", () => {
+  assert.equal(activeTraceIds(), undefined);
+});
+
+Deno.test("newSpanId() returns 16 lowercase hex digits, different each time", () => {
+  const ids = new Set(Array.from({ length: 1000 }, newSpanId));
+  assert.equal(ids.size, 1000);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/);
+});
