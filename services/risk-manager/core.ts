@@ -127,6 +127,11 @@ export interface PositionView extends Position {
 
 const FINAL_STATES = new Set(["filled", "canceled", "rejected", "expired"]);
 
+/** How often the service keeps the checks warm ({@link RiskManagerCore.warm}), ms. */
+export const WARM_EVERY_MS = 100;
+/** Rounds of {@link RiskManagerCore.warm} at start-up: enough for V8 to optimize the checks. */
+export const WARM_START_ROUNDS = 500;
+
 /**
  * The risk-manager core. All methods are synchronous; each state change is committed to
  * the store before the method returns.
@@ -228,6 +233,44 @@ export class RiskManagerCore {
       return { approved: false, denial, signalId: signal.id, symbol: signal.symbol };
     }
     return { approved: true, order: this.#approve(context, recorder ? lapStart : undefined) };
+  }
+
+  /**
+   * Keeps the code of a decision warm: builds the check context and runs every pre-trade
+   * check on a synthetic signal for each configured symbol and action, `rounds` times,
+   * recording nothing and changing nothing (the context and the checks only read). At the
+   * default system's rate (a signal every few hundred ms) V8 would run the checks in its
+   * interpreter for minutes and from cold caches; the service calls this many times at
+   * start-up and once every {@link WARM_EVERY_MS} after. Returns how many checks ran.
+   */
+  warm(now: number, rounds = 1): number {
+    let ran = 0;
+    const actions = ["buy", "sell", "flat"] as const;
+    for (let r = 0; r < rounds; r++) {
+      for (const symbol of this.symbols) {
+        const mark = this.#marks.get(symbol);
+        for (const action of actions) {
+          const context = this.#checkContext({
+            id: `warm-${r}`,
+            symbol,
+            action,
+            confidence: 1,
+            model: "warm",
+            modelVersion: "0",
+            features: {},
+            price: mark?.price ?? 100,
+            createdAt: now,
+            expiresAt: now + 1000,
+            tickTs: now,
+          }, now);
+          for (const check of PRE_TRADE_CHECKS) {
+            check.check(context);
+            ran++;
+          }
+        }
+      }
+    }
+    return ran;
   }
 
   /** Everything the checks read about `signal`, from the books as they are now. */

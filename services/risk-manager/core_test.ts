@@ -3,6 +3,7 @@ import type { Signal } from "../../lib/types.ts";
 import type { DenialCode } from "./denial.ts";
 import { type Decision, RiskManagerCore } from "./core.ts";
 import { StateStore } from "./state_store.ts";
+import { PRE_TRADE_CHECKS } from "./checks.ts";
 import { ArrayRecorder, coreWith, fill, LIMITS, setMark, signal, T0 } from "./testing/fixtures.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
@@ -671,4 +672,24 @@ Deno.test("RiskManagerCore applies what the engine's journal holds of an open or
   const p = e.positions().find((x) => x.symbol === "AAPL")!;
   assert.equal(p.qty, 10);
   assert.equal(p.avgPrice, 100.5);
+});
+
+Deno.test("RiskManagerCore.warm() runs every check for each symbol and action, and changes and records nothing", () => {
+  const recorded: string[] = [];
+  const store = StateStore.open(":memory:");
+  const core = coreWith({ store, recorder: { check: (type) => void recorded.push(type) } });
+  setMark(core, "AAPL", 100, T0);
+  const ran = core.warm(T0, 3);
+  assert.equal(ran, 3 * core.symbols.size * 3 * PRE_TRADE_CHECKS.length);
+  assert.deepEqual(recorded, [], "no check is recorded");
+  assert.equal(store.orderRows(), 0, "nothing is stored");
+  // A signal is decided as on a core that was never warmed.
+  const cold = coreWith({});
+  setMark(cold, "AAPL", 100, T0);
+  const a = core.onSignal(signal(), T0);
+  const b = cold.onSignal(signal(), T0);
+  assert.equal(a.approved, true);
+  assert.equal(b.approved, true);
+  if (a.approved && b.approved) assert.equal(a.order.qty, b.order.qty);
+  store.close();
 });

@@ -20,7 +20,7 @@ import {
 import { OutboxJournal } from "../../lib/messaging/outbox_journal.ts";
 import { EXIT, type RunningCore, type ServiceContext } from "../../lib/service.ts";
 import { createRiskManagerAdminApi, isBearerToken } from "./admin_api.ts";
-import { RiskManagerCore } from "./core.ts";
+import { RiskManagerCore, WARM_EVERY_MS, WARM_START_ROUNDS } from "./core.ts";
 import { RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
 import { StateStore } from "./state_store.ts";
@@ -201,6 +201,10 @@ export async function startRiskManager(
   marketData.onMessage((env) => handlers.onMarketData(env));
 
   const gaugeTimer = setInterval(() => handlers.refreshGauges(), GAUGE_EVERY_MS);
+  // The checks stay compiled and in cache at the default system's few signals a second.
+  core.warm(Date.now(), WARM_START_ROUNDS);
+  const warmTimer = setInterval(() => core.warm(Date.now()), WARM_EVERY_MS);
+  Deno.unrefTimer(warmTimer);
   // Reconciliation with the engine: as soon as it is there after start-up, then every
   // reconcileMs (the timer ticks faster so the first request does not wait a period).
   let lastReconcileAt = -Infinity;
@@ -263,6 +267,7 @@ export async function startRiskManager(
       if (closed) return;
       closed = true;
       clearInterval(gaugeTimer);
+      clearInterval(warmTimer);
       clearInterval(housekeeping);
       clearInterval(reconcileTimer);
       // A report still waiting for the store ends the process unacknowledged.
