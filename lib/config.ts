@@ -186,9 +186,10 @@ export const ConfigSchema = z.strictObject({
      */
     reconcileMs: positive.default(5000),
     /**
-     * What a position that differs from the venue's in two consecutive reconciliations
-     * with nothing in flight does: `halt` (default) sets the trading state HALTED until an
-     * operator sets it back; `adopt` takes the venue's quantity (services/risk-manager/README.md).
+     * What a position that differs from the venue's in two reconciliations (the venue's
+     * positions read again in between, nothing in flight) does: `halt` (default) sets the
+     * trading state HALTED until an operator sets it back; `adopt` takes the venue's
+     * quantity (services/risk-manager/README.md).
      */
     positionMismatch: z.enum(["halt", "adopt"]).default("halt"),
     /**

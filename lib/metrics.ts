@@ -378,8 +378,9 @@ export const CATALOGUE = [
   }),
   spec({
     name: "risk_manager_position_mismatches_total",
-    help: "Positions found to differ from the venue's in two consecutive reconciliations with " +
-      "nothing in flight, by symbol (counted once until they agree again)",
+    help: "Positions found to differ from the venue's in two reconciliations, the venue's " +
+      "positions read again in between and nothing in flight, by symbol (counted once until " +
+      "they agree again)",
     type: "counter",
     labelNames: ["symbol"],
     owner: "risk-manager",

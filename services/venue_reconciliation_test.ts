@@ -18,7 +18,10 @@ const json = async (stack: Stack, path: string) =>
 const metric = async (stack: Stack, name: string, labels: Record<string, string> = {}) =>
   sampleValue(await stack.metrics("risk-manager"), name, labels);
 
-/** risk-manager and execution-engine on `fake`, positions reconciled every 300 ms. */
+/**
+ * risk-manager and execution-engine on `fake`, positions reconciled every 300 ms and read
+ * from Alpaca every 300 ms (a mismatch is confirmed only by a read after the first).
+ */
 function alpacaStack(fake: FakeAlpaca, over: (c: RawConfig) => void): Stack {
   return startStack({
     services: ["risk-manager", "execution-engine"],
@@ -27,6 +30,7 @@ function alpacaStack(fake: FakeAlpaca, over: (c: RawConfig) => void): Stack {
       c.executionEngine.venue = "alpaca";
       c.executionEngine.alpaca.baseUrl = fake.baseUrl;
       c.executionEngine.alpaca.streamUrl = fake.streamUrl;
+      c.executionEngine.alpaca.accountPollMs = 300;
       c.riskManager.reconcileMs = 300;
       over(c);
     },

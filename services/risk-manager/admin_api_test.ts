@@ -261,7 +261,7 @@ Deno.test("admin API shows the last reconciliation of positions: when, what diff
     at: T0,
   };
   core.onVenuePositions(answer, T0);
-  core.onVenuePositions({ ...answer, requestId: "pos-2" }, T0 + 5000);
+  core.onVenuePositions({ ...answer, requestId: "pos-2", readAt: T0 + 5000 }, T0 + 5000);
   const { reconciliation } = await (await app.request("/admin/positions")).json();
   assert.equal(reconciliation.requestId, "pos-2");
   assert.equal(reconciliation.at, T0 + 5000);

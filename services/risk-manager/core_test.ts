@@ -885,7 +885,9 @@ Deno.test("RiskManagerCore treats a rejection once: a redelivered one, or a venu
 
 // ---------- positions reconciled with the venue (issue 16) ----------
 
-/** A `venue_positions` answer holding `positions` (symbol -> qty). */
+let venueReads = 0;
+
+/** A `venue_positions` answer holding `positions` (symbol -> qty), read after the one before. */
 function venueAnswer(
   positions: Record<string, number | [number, number]>,
   over: Partial<VenuePositionsAnswer> = {},
@@ -893,7 +895,7 @@ function venueAnswer(
   return {
     requestId: `pos-${Math.random()}`,
     venue: "alpaca",
-    readAt: T0,
+    readAt: T0 + ++venueReads,
     positions: Object.entries(positions).map(([symbol, v]) => ({
       symbol,
       qty: Array.isArray(v) ? v[0] : v,
@@ -906,7 +908,7 @@ function venueAnswer(
   };
 }
 
-Deno.test("RiskManagerCore halts trading on a position mismatch confirmed by two quiet answers, once", () => {
+Deno.test("RiskManagerCore halts trading on a position mismatch confirmed by two quiet answers with a read between, once", () => {
   const changes: TradingStateChange[] = [];
   const e = coreWith({ onStateChange: (c) => changes.push(c) });
   hold(e, "buy", 10);
@@ -1009,4 +1011,20 @@ Deno.test("RiskManagerCore keeps an adoption it could not store undone, and adop
   assert.equal(e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0).applied.length, 0);
   assert.equal(e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0).applied.length, 1);
   assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 12);
+});
+
+Deno.test("RiskManagerCore takes no mismatch from venue positions read before a fill the book already has", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  // The stream update of the fill was lost: the report came from the engine's look-up,
+  // and Alpaca's positions are read again only every accountPollMs.
+  e.onExecutionReport(fill(o.clientOrderId, "buy", 10, 100), T0);
+  const stale = venueAnswer({});
+  for (let i = 0; i < 5; i++) {
+    const r = e.onVenuePositions({ ...stale, requestId: `r-${i}` }, T0 + i * 5000);
+    assert.deepEqual(r.newMismatches, [], `answer ${i}`);
+    assert.equal(r.differences[0].status, "suspect");
+  }
+  assert.equal(e.status.state, "ACTIVE");
+  assert.deepEqual(e.onVenuePositions(venueAnswer({ AAPL: 10 }), T0 + 30_000).differences, []);
 });

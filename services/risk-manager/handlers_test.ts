@@ -248,12 +248,14 @@ Deno.test("RiskManagerHandlers reconciles open orders with the engine and counts
   }
 });
 
-/** A `venue_positions` answer to `requestId` holding AAPL `qty`. */
+let venueReads = 0;
+
+/** A `venue_positions` answer to `requestId` holding AAPL `qty`, read after the one before. */
 function positionsAnswer(requestId: string, qty: number): VenuePositionsAnswer {
   return {
     requestId,
     venue: "alpaca",
-    readAt: Date.now(),
+    readAt: Date.now() + ++venueReads,
     positions: [{ symbol: "AAPL", qty, avgEntryPrice: 0, updatedAt: Date.now() }],
     truncated: false,
     at: Date.now(),

@@ -5,14 +5,19 @@
  * symbols' activity and their open orders, and applies the policy to what it confirms.
  *
  * A fill on its way makes a one-off difference normal (with Alpaca, `GET /v2/positions`
- * and a fill's `position_qty` can be ahead of its report). So a difference is only a
- * **mismatch** when two consecutive answers show it and, at both and in between, the
- * symbol had no open order and nothing happened in it (no order approved, no execution
- * report): then no fill can be in flight. Quantities closer than 1e-9 are equal.
+ * and a fill's `position_qty` can be ahead of its report, and a fill whose stream update
+ * was missed reaches the book through the engine's order look-up before the venue's
+ * positions are read again). So a difference is only a **mismatch** when it shows in an
+ * answer and again in a later one whose venue positions were read after the first's
+ * (`readAt` grew: the paper venue's answer is always current, Alpaca's after its next
+ * `GET /v2/positions`), with, all along, no open order in the symbol and nothing happening
+ * in it (no order approved, no execution report applied): then no fill can be in flight
+ * and the venue has looked again. Quantities closer than 1e-9 are equal.
  *
  * - A difference while the symbol has an open order is `in_flight`; without one it is
- *   `suspect`, and the next answer confirms it as `mismatch` when it still differs and
- *   nothing happened in the symbol in between.
+ *   `suspect`, and it is confirmed as `mismatch` by the first later answer with a newer
+ *   `readAt` that still shows it. An answer where the two agree, an open order, or activity
+ *   in the symbol ends the suspicion (activity starts a new one).
  * - A symbol stays mismatched (counted once) until an answer shows the two agree.
  * - An answer whose venue never read its positions (`readAt` 0) compares nothing; a
  *   `truncated` answer compares only the symbols it carries.
@@ -82,8 +87,8 @@ export class PositionReconciler {
   #activitySeq = 0;
   /** symbol -> the activity number of its latest approval or report. */
   readonly #activity = new Map<string, number>();
-  /** symbol -> the answer that first showed a quiet difference, and the activity then. */
-  readonly #suspects = new Map<string, { answer: number; activity: number }>();
+  /** symbol -> the venue's `readAt` of the answer that first showed a quiet difference, and the activity then. */
+  readonly #suspects = new Map<string, { readAt: number; activity: number }>();
   /** symbol -> its difference when it was confirmed (still unresolved). */
   readonly #mismatched = new Map<string, PositionDifference>();
 
@@ -173,7 +178,7 @@ export class PositionReconciler {
         continue;
       }
       const suspect = this.#suspects.get(symbol);
-      if (suspect && suspect.answer === number - 1 && suspect.activity === activity) {
+      if (suspect && suspect.activity === activity && answer.readAt > suspect.readAt) {
         const confirmed = row("mismatch");
         this.#suspects.delete(symbol);
         this.#mismatched.set(symbol, confirmed);
@@ -181,9 +186,11 @@ export class PositionReconciler {
         newMismatches.push(confirmed);
         continue;
       }
-      // The first quiet answer with this difference, or activity since the last one:
-      // the next answer confirms it if nothing happens in between.
-      this.#suspects.set(symbol, { answer: number, activity });
+      // The first quiet answer with this difference (or activity since the last one): an
+      // answer read by the venue after this one confirms it, if nothing happens meanwhile.
+      if (!suspect || suspect.activity !== activity) {
+        this.#suspects.set(symbol, { readAt: answer.readAt, activity });
+      }
       differences.push(row("suspect"));
     }
     return { ...base, compared: true, differences, newMismatches, resolved };

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import type { VenuePositionsAnswer } from "../../lib/types.ts";
 import { type BookQuantities, PositionReconciler } from "./position_reconciliation.ts";
 
+/** The venue's reads: every answer is read after the one before unless it says otherwise. */
+let reads = 0;
+
 function answer(
   positions: Record<string, number>,
   over: Partial<VenuePositionsAnswer> = {},
@@ -9,7 +12,7 @@ function answer(
   return {
     requestId: "pos-1",
     venue: "alpaca",
-    readAt: 1,
+    readAt: ++reads,
     positions: Object.entries(positions).map(([symbol, qty]) => ({
       symbol,
       qty,
@@ -31,7 +34,7 @@ function book(qty: Record<string, number>): BookQuantities {
 
 const noOrders = () => false;
 
-Deno.test("PositionReconciler confirms a difference only on the second quiet answer in a row", () => {
+Deno.test("PositionReconciler confirms a difference on the next quiet answer the venue read again", () => {
   const rec = new PositionReconciler();
   const ours = book({ AAPL: 10 });
   const first = rec.compare(answer({ AAPL: 7 }), ours, noOrders, 1);
@@ -89,7 +92,7 @@ Deno.test("PositionReconciler leaves a difference in flight while the symbol has
   assert.equal(rec.compare(answer({ AAPL: 12 }), ours, () => open, 6).newMismatches.length, 1);
 });
 
-Deno.test("PositionReconciler needs two quiet answers after activity in the symbol", () => {
+Deno.test("PositionReconciler starts over after activity in the symbol", () => {
   const rec = new PositionReconciler();
   const ours = book({ AAPL: 10 });
   rec.compare(answer({ AAPL: 12 }), ours, noOrders, 1);
@@ -131,4 +134,18 @@ Deno.test("PositionReconciler compares only the symbols a truncated answer carri
     const r = rec.compare(answer({ AAPL: 10 }, { truncated: true }), ours, noOrders, i);
     assert.deepEqual(r.differences, [], "MSFT is not in the answer: nothing is known of it");
   }
+});
+
+Deno.test("PositionReconciler confirms a difference only once the venue read its positions again", () => {
+  const rec = new PositionReconciler();
+  const ours = book({ AAPL: 10 });
+  const first = answer({ AAPL: 7 });
+  rec.compare(first, ours, noOrders, 1);
+  // Alpaca's positions between two reads: the same read shown again confirms nothing.
+  for (let i = 0; i < 3; i++) {
+    const same = rec.compare({ ...first, requestId: `again-${i}` }, ours, noOrders, 2 + i);
+    assert.deepEqual(same.newMismatches, []);
+    assert.equal(same.differences[0].status, "suspect");
+  }
+  assert.equal(rec.compare(answer({ AAPL: 7 }), ours, noOrders, 9).newMismatches.length, 1);
 });
