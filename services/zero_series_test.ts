@@ -26,6 +26,7 @@ import { TRANSITIONS } from "./execution-engine/order_state.ts";
 import { REJECTION_REASONS } from "./execution-engine/venue.ts";
 import { PARSE_REASONS } from "./market-data/alpaca_protocol.ts";
 import { CONNECTION_ERROR_TYPES } from "./market-data/feed.ts";
+import { SERVER_ERROR_CODES } from "./market-data/metrics.ts";
 import { REJECTION_LABELS } from "./risk-manager/rejections.ts";
 import { CHECK_TYPES, DENIAL_CODES, type DenialCode, failureType } from "./risk-manager/denial.ts";
 import { CONFIDENCE_BUCKETS } from "./signal-bridge/confidence_bucket.ts";
@@ -167,6 +168,10 @@ function expected(service: ServiceName): Expected[] {
         exchange,
         action: ["cancel", "correct"],
         outcome: ["applied", "late", "unknown"],
+      }, true);
+      add("market_data_server_errors_total", {
+        exchange,
+        code: [...SERVER_ERROR_CODES, "other"],
       }, true);
       // Gauges: 0 while the feed runs; each configured symbol's session (SessionDisagreement).
       add("market_data_feed_stopped", { exchange }, true);
