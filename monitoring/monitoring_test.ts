@@ -336,10 +336,17 @@ const GAUGE_VALUES: Record<string, number> = {
   market_data_feed_connected: 1,
   market_data_feed_last_message_age_seconds: 0.2,
   messaging_last_message_age_seconds: 0.1,
+  market_data_feed_stopped: 0,
+  risk_manager_position_mismatched_symbols: 0,
+  execution_engine_api_rate_limit_remaining: 180,
 };
 
 /** Label values that panels and rules select on (the rest are made up). */
-const LABEL_VALUES: Record<string, string> = { fill: "full", status: "success" };
+const LABEL_VALUES: Record<string, string> = {
+  fill: "full",
+  status: "success",
+  failure_type: "market_closed",
+};
 
 function fakeExporter(service: ServiceName): FakeExporter {
   const registry = new Registry();
