@@ -10,8 +10,8 @@
  * | `market_data`       | may drop      | market-data      | signal-bridge, risk-manager, execution-engine | trade, quote, book, bar, one_sided_quote, trading_status, luld_band, trade_correction |
  * | `signals`           | may drop      | signal-bridge    | risk-manager                                | signal                            |
  * | `risk_events`       | may drop      | risk-manager     | (operators' tools)                          | trading_state, risk_denial        |
- * | `orders`            | must not lose | risk-manager     | execution-engine                            | order, order_status_request       |
- * | `execution_reports` | must not lose | execution-engine | risk-manager                                | execution_report, order_status    |
+ * | `orders`            | must not lose | risk-manager     | execution-engine                            | order, order_status_request, positions_request |
+ * | `execution_reports` | must not lose | execution-engine | risk-manager                                | execution_report, order_status, venue_positions |
  *
  * "May drop" channels are PUB/SUB (a slow subscriber misses messages and counts them as
  * sequence gaps); "must not lose" channels are the reliable DEALER/ROUTER channel of
@@ -100,14 +100,14 @@ export const CHANNELS = {
     policy: "must_not_lose",
     from: "risk-manager",
     to: ["execution-engine"],
-    types: ["order", "order_status_request"],
+    types: ["order", "order_status_request", "positions_request"],
   }),
   execution_reports: channel({
     name: "execution_reports",
     policy: "must_not_lose",
     from: "execution-engine",
     to: ["risk-manager"],
-    types: ["execution_report", "order_status"],
+    types: ["execution_report", "order_status", "venue_positions"],
   }),
 } as const;
 

@@ -31,6 +31,6 @@ Deno.test("receiverOptions() validates bodies by the channel's types and refuses
   );
   assert.deepEqual(senderOptions("orders"), {
     name: "orders",
-    types: ["order", "order_status_request"],
+    types: ["order", "order_status_request", "positions_request"],
   });
 });

@@ -180,8 +180,18 @@ export const ConfigSchema = z.strictObject({
     orderMemoryMs: positive.default(60_000),
     /** How long a closed order's row stays in the state file, ms (redelivered reports are recognised). */
     orderRetentionMs: positive.default(7 * 86_400_000),
-    /** How often open orders are reconciled with execution-engine, ms (and at start-up). */
+    /**
+     * How often open orders and positions are reconciled with execution-engine, ms (and at
+     * start-up).
+     */
     reconcileMs: positive.default(5000),
+    /**
+     * What a position that differs from the venue's in two reconciliations (the venue's
+     * positions read again in between, nothing in flight) does: `halt` (default) sets the
+     * trading state HALTED until an operator sets it back; `adopt` takes the venue's
+     * quantity (services/risk-manager/README.md).
+     */
+    positionMismatch: z.enum(["halt", "adopt"]).default("halt"),
     /**
      * `power` (default): the state file and the orders outbox commit with SQLite
      * synchronous FULL and survive a power loss; `process`: NORMAL, they survive a crash

@@ -171,6 +171,18 @@ Deno.test("the order lifecycle and durability settings default safely and name a
   );
 });
 
+Deno.test("riskManager.positionMismatch defaults to halt, takes adopt, and names the field when invalid", () => {
+  const c = base();
+  delete c.riskManager.positionMismatch;
+  assert.equal(parseConfig(c, "test.json").riskManager.positionMismatch, "halt");
+  c.riskManager.positionMismatch = "adopt";
+  assert.equal(parseConfig(c, "test.json").riskManager.positionMismatch, "adopt");
+  assert.match(
+    errorOf((c) => (c.riskManager.positionMismatch = "ignore")),
+    /"riskManager\.positionMismatch" must be one of "halt", "adopt", got "ignore"/,
+  );
+});
+
 Deno.test("the session section and the new Alpaca keys default when a file predates them", () => {
   const raw = base();
   delete raw.session;

@@ -431,6 +431,33 @@ export const CATALOGUE = [
     seed: false,
   }),
   spec({
+    name: "risk_manager_position_mismatches_total",
+    help: "Positions found to differ from the venue's in two reconciliations, the venue's " +
+      "positions read again in between and nothing in flight, by symbol (counted once until " +
+      "they agree again)",
+    type: "counter",
+    labelNames: ["symbol"],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_position_mismatched_symbols",
+    help: "Symbols whose position differs from the venue's now (confirmed, not yet agreeing)",
+    type: "gauge",
+    labelNames: [],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
+    name: "risk_manager_venue_rejections_total",
+    help: "Orders execution-engine rejected or expired unsent, as risk-manager received them, " +
+      "by reason",
+    type: "counter",
+    labelNames: ["reason"],
+    owner: "risk-manager",
+    seed: false,
+  }),
+  spec({
     name: "execution_engine_illegal_transitions_total",
     help: "Order state transitions refused as illegal",
     type: "counter",

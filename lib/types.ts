@@ -159,17 +159,46 @@ export type TradeCorrection = z.infer<typeof TradeCorrectionSchema>;
  */
 export const VenuePositionsSchema = z.object({
   venue: z.string(),
-  /** When the positions were last read in full from the venue (epoch ms). */
+  /** When the positions were last read in full from the venue (epoch ms; 0: never). */
   readAt: ts,
   positions: z.array(z.object({
     symbol,
     qty: z.number().finite(),
+    /** The venue's average entry price, USD (0 when the venue does not say). */
     avgEntryPrice: z.number().nonnegative().finite(),
     /** When this position last changed (a full read, or a fill's `position_qty`), epoch ms. */
     updatedAt: ts,
   })),
 });
 export type VenuePositions = z.infer<typeof VenuePositionsSchema>;
+
+/** The most positions one `venue_positions` answer carries. */
+export const MAX_VENUE_POSITIONS = 1000;
+
+/**
+ * Risk-manager asks execution-engine for the venue's positions (on the `orders` channel,
+ * in order behind every order sent before it): answered by a `venue_positions`.
+ */
+export const PositionsRequestSchema = z.object({
+  requestId: z.string().min(1).max(64),
+  at: ts,
+});
+export type PositionsRequest = z.infer<typeof PositionsRequestSchema>;
+
+/**
+ * Execution-engine's answer to a `positions_request` (on the `execution_reports` channel,
+ * behind every report sent before it): the venue's positions as {@link VenuePositionsSchema}
+ * (Alpaca's, or the paper venue's net fills from the journal), at most
+ * {@link MAX_VENUE_POSITIONS} of them by symbol; `truncated` when the venue held more.
+ */
+export const VenuePositionsAnswerSchema = VenuePositionsSchema.extend({
+  requestId: z.string().min(1).max(64),
+  positions: VenuePositionsSchema.shape.positions.max(MAX_VENUE_POSITIONS),
+  truncated: z.boolean(),
+  /** When execution-engine answered (epoch ms). */
+  at: ts,
+});
+export type VenuePositionsAnswer = z.infer<typeof VenuePositionsAnswerSchema>;
 
 /** The top levels of an order book after an update, with derived figures. */
 export const BookSchema = z.object({
@@ -355,8 +384,10 @@ export const SCHEMAS = {
   signal: SignalSchema,
   order: OrderSchema,
   order_status_request: OrderStatusRequestSchema,
+  positions_request: PositionsRequestSchema,
   execution_report: ExecutionReportSchema,
   order_status: OrderStatusSchema,
+  venue_positions: VenuePositionsAnswerSchema,
   trading_state: TradingStateEventSchema,
   risk_denial: RiskDenialEventSchema,
 } as const;

@@ -8,6 +8,10 @@
  *   to risk-manager once the handler returns, that is once it is journaled. When the
  *   journal cannot be written the order must not be acknowledged: the process exits,
  *   and risk-manager sends the order again to the restarted engine.
+ * - `orders` also carries risk-manager's reconciliation requests: an
+ *   `order_status_request` is answered with the journal's view of those orders, a
+ *   `positions_request` with the venue's positions (`venue_positions`), each on the
+ *   execution reports channel behind every report sent before it.
  * - `market_data` ({@link ExecutionEngineHandlers.onMarketData}): quotes, books and
  *   trades update the price book the paper exchange fills against.
  *
@@ -25,10 +29,14 @@ import type {
   Order,
   OrderStatus,
   OrderStatusRequest,
+  PositionsRequest,
   Quote,
   Trade,
   TradeCorrection,
+  VenuePositions,
+  VenuePositionsAnswer,
 } from "../../lib/types.ts";
+import { MAX_VENUE_POSITIONS } from "../../lib/types.ts";
 import type { Acceptance, ExecutionEngineCore } from "./core.ts";
 import type { PriceBook } from "./price_book.ts";
 
@@ -38,6 +46,15 @@ export interface ExecutionEngineHandlersOptions {
   core: Pick<ExecutionEngineCore, "accept" | "orderStatus">;
   /** Sends an `order_status` answer to risk-manager (not journaled: it asks again). */
   answerStatus?: (status: OrderStatus, trace: string) => void;
+  /**
+   * The venue's positions: Alpaca's (`GET /v2/positions` and the fills' `position_qty`),
+   * or the paper venue's net fills from the journal.
+   */
+  positions?: () => VenuePositions;
+  /** Sends a `venue_positions` answer to risk-manager (not journaled: it asks again). */
+  answerPositions?: (answer: VenuePositionsAnswer, trace: string) => void;
+  /** Epoch ms; default `Date.now`. */
+  now?: () => number;
   /** The prices market data updates. */
   prices: PriceBook;
   /** Ends the process; default `Deno.exit`. */
@@ -49,6 +66,11 @@ export interface ExecutionEngineHandlersOptions {
 export class ExecutionEngineHandlers {
   readonly #core: Pick<ExecutionEngineCore, "accept" | "orderStatus">;
   readonly #answerStatus: ((status: OrderStatus, trace: string) => void) | undefined;
+  readonly #positions: (() => VenuePositions) | undefined;
+  readonly #answerPositions:
+    | ((answer: VenuePositionsAnswer, trace: string) => void)
+    | undefined;
+  readonly #now: () => number;
   readonly #prices: PriceBook;
   readonly #exit: (code: number) => never;
   readonly #log: Logger;
@@ -56,6 +78,9 @@ export class ExecutionEngineHandlers {
   constructor(options: ExecutionEngineHandlersOptions) {
     this.#core = options.core;
     this.#answerStatus = options.answerStatus;
+    this.#positions = options.positions;
+    this.#answerPositions = options.answerPositions;
+    this.#now = options.now ?? Date.now;
     this.#prices = options.prices;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
@@ -69,6 +94,7 @@ export class ExecutionEngineHandlers {
    */
   onOrder(envelope: Envelope): void {
     if (envelope.type === "order_status_request") return this.onStatusRequest(envelope);
+    if (envelope.type === "positions_request") return this.onPositionsRequest(envelope);
     let acceptance: Acceptance;
     try {
       acceptance = this.#core.accept(envelope.body as Order, envelope.trace);
@@ -97,6 +123,38 @@ export class ExecutionEngineHandlers {
       this.#answerStatus?.(this.#core.orderStatus(request), envelope.trace);
     } catch (error) {
       this.#log.error("Cannot answer an order status request", {
+        requestId: request.requestId,
+        error,
+      });
+    }
+  }
+
+  /**
+   * A `positions_request` from risk-manager (on the orders channel, behind every order
+   * sent before it): answers with the venue's positions, at most
+   * {@link MAX_VENUE_POSITIONS} by symbol (`truncated` when there were more). Computed and
+   * handed to the reports channel at once, so the answer follows every report already
+   * sent. Without a positions source nothing is answered (risk-manager gives the request
+   * up); a failure to answer is logged, and risk-manager asks again.
+   */
+  onPositionsRequest(envelope: Envelope): void {
+    const request = envelope.body as PositionsRequest;
+    if (this.#positions === undefined || this.#answerPositions === undefined) return;
+    try {
+      const held = this.#positions();
+      const positions = [...held.positions].sort((a, b) =>
+        a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0
+      );
+      this.#answerPositions({
+        requestId: request.requestId,
+        venue: held.venue,
+        readAt: held.readAt,
+        positions: positions.slice(0, MAX_VENUE_POSITIONS),
+        truncated: positions.length > MAX_VENUE_POSITIONS,
+        at: this.#now(),
+      }, envelope.trace);
+    } catch (error) {
+      this.#log.error("Cannot answer a positions request", {
         requestId: request.requestId,
         error,
       });

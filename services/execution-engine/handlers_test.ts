@@ -6,7 +6,13 @@ import { PriceBook } from "./price_book.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
 import { makeBook, makeEnvelope, makeOrder, makeQuote, makeTrade } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
-import type { OrderStatus } from "../../lib/types.ts";
+import {
+  MAX_VENUE_POSITIONS,
+  type OrderStatus,
+  type VenuePositions,
+  type VenuePositionsAnswer,
+  VenuePositionsAnswerSchema,
+} from "../../lib/types.ts";
 
 class Exited extends Error {
   constructor(readonly code: number) {
@@ -119,4 +125,71 @@ Deno.test("ExecutionEngineHandlers answers an order status request with what the
   assert.equal(known.report.clientOrderId, order.clientOrderId);
   assert.equal(known.report.orderQty, order.qty);
   assert.deepEqual(unknown, { clientOrderId: "rm-never-sent", known: false });
+});
+
+Deno.test("ExecutionEngineHandlers answers a positions request with the venue's positions by symbol, at most MAX_VENUE_POSITIONS", () => {
+  const answers: { answer: VenuePositionsAnswer; trace: string }[] = [];
+  let held: VenuePositions = {
+    venue: "alpaca",
+    readAt: 1000,
+    positions: [
+      { symbol: "MSFT", qty: -2, avgEntryPrice: 400, updatedAt: 900 },
+      { symbol: "AAPL", qty: 10, avgEntryPrice: 100, updatedAt: 950 },
+    ],
+  };
+  const handlers = new ExecutionEngineHandlers({
+    core: setup().core,
+    prices: new PriceBook(),
+    positions: () => held,
+    answerPositions: (answer, trace) => answers.push({ answer, trace }),
+    now: () => 5000,
+  });
+  handlers.onOrder(makeEnvelope("positions_request", { requestId: "p-1", at: 4000 }, "trace-3"));
+  assert.equal(answers.length, 1);
+  assert.equal(answers[0].trace, "trace-3");
+  assert.deepEqual(answers[0].answer, {
+    requestId: "p-1",
+    venue: "alpaca",
+    readAt: 1000,
+    positions: [held.positions[1], held.positions[0]],
+    truncated: false,
+    at: 5000,
+  });
+  assert.equal(VenuePositionsAnswerSchema.safeParse(answers[0].answer).success, true);
+
+  held = {
+    venue: "alpaca",
+    readAt: 1000,
+    positions: Array.from({ length: MAX_VENUE_POSITIONS + 5 }, (_, i) => ({
+      symbol: `S${String(i).padStart(5, "0")}`,
+      qty: 1,
+      avgEntryPrice: 1,
+      updatedAt: 1,
+    })).reverse(),
+  };
+  handlers.onOrder(makeEnvelope("positions_request", { requestId: "p-2", at: 4000 }));
+  const big = answers[1].answer;
+  assert.equal(big.truncated, true);
+  assert.equal(big.positions.length, MAX_VENUE_POSITIONS);
+  assert.equal(big.positions[0].symbol, "S00000");
+  assert.equal(VenuePositionsAnswerSchema.safeParse(big).success, true);
+});
+
+Deno.test("ExecutionEngineHandlers logs and survives a positions source that throws, and takes no request for an order", async () => {
+  const answers: VenuePositionsAnswer[] = [];
+  const { core, venue, journal } = setup();
+  const handlers = new ExecutionEngineHandlers({
+    core,
+    prices: new PriceBook(),
+    positions: () => {
+      throw new Error("positions not readable");
+    },
+    answerPositions: (answer) => answers.push(answer),
+  });
+  handlers.onOrder(makeEnvelope("positions_request", { requestId: "p-1", at: 1 }));
+  assert.equal(answers.length, 0);
+  await core.settle();
+  assert.equal(venue.submits.length, 0, "a positions request is never taken for an order");
+  assert.equal(journal.countByState().new ?? 0, 0);
+  journal.close();
 });

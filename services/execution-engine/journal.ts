@@ -18,6 +18,10 @@
  * to the venue, a report to risk-manager, and the orders receiver acknowledges only
  * after {@link Journal.flush}. A commit that fails is handed to `onFailure` (the service
  * ends the process): memory is then ahead of the disk, and only a restart is safe.
+ *
+ * It also keeps the net filled quantity per symbol (`positions`, updated in the same
+ * transaction as the order whose fills changed it): the paper venue's positions, which
+ * execution-engine reports to risk-manager for reconciliation.
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -52,6 +56,15 @@ export interface JournalOrder {
   readonly updatedAt: number;
   /** When it was last handed to the venue, epoch ms (recorded with the venue's answer). */
   readonly submittedAt?: number;
+}
+
+/** The net filled quantity of one symbol over every journaled order. */
+export interface JournalPosition {
+  readonly symbol: string;
+  /** Signed: buys' filled quantity minus sells'. */
+  readonly qty: number;
+  /** When a fill last changed it, epoch ms. */
+  readonly updatedAt: number;
 }
 
 /** A report waiting for risk-manager's acknowledgement. */
@@ -98,8 +111,11 @@ export class Journal {
   readonly #update: StatementSync;
   readonly #addReport: StatementSync;
   readonly #delivered: StatementSync;
+  readonly #putPosition: StatementSync;
   /** Open orders by client order id: reads of hot orders skip SQLite. */
   readonly #cache = new Map<string, JournalOrder>();
+  /** The `positions` table, in memory. */
+  readonly #positions = new Map<string, JournalPosition>();
   readonly #releaseCheckpoints: () => void;
   readonly #group: GroupCommit;
 
@@ -144,6 +160,7 @@ export class Journal {
     if (!columns.includes("submitted_at")) {
       this.#db.exec("ALTER TABLE orders ADD COLUMN submitted_at REAL");
     }
+    this.#openPositions();
     this.#insert = this.#db.prepare(
       `INSERT OR IGNORE INTO orders (client_order_id, body, trace, venue, state, phase,
          cum_qty, avg_price, created_at, updated_at)
@@ -158,6 +175,10 @@ export class Journal {
       `INSERT INTO outbox (client_order_id, body, trace) VALUES (?, ?, ?)`,
     );
     this.#delivered = this.#db.prepare(`DELETE FROM outbox WHERE id = ?`);
+    this.#putPosition = this.#db.prepare(
+      `INSERT INTO positions (symbol, qty, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT(symbol) DO UPDATE SET qty = excluded.qty, updated_at = excluded.updated_at`,
+    );
     this.#group = new GroupCommit(this.#db, { synchronous, onFailure: options.onFailure });
     // Checkpoints (the fsyncs) on a worker thread, not inside an order's commit.
     this.#releaseCheckpoints = offloadCheckpoints(this.#db, path);
@@ -175,6 +196,54 @@ export class Journal {
   flush(): boolean {
     this.#group.flush();
     return this.#group.failed === undefined;
+  }
+
+  /**
+   * Creates the `positions` table when missing (a journal of an earlier release: filled
+   * once from its orders' fills) and reads it into memory.
+   */
+  #openPositions(): void {
+    const exists = this.#db.prepare(
+      `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'positions'`,
+    ).get();
+    if (!exists) {
+      this.#db.exec(`
+        BEGIN IMMEDIATE;
+        CREATE TABLE positions (
+          symbol TEXT PRIMARY KEY,
+          qty REAL NOT NULL,
+          updated_at REAL NOT NULL
+        );
+        INSERT INTO positions (symbol, qty, updated_at)
+          SELECT json_extract(body, '$.symbol'),
+                 SUM(CASE json_extract(body, '$.side') WHEN 'buy' THEN cum_qty ELSE -cum_qty END),
+                 MAX(updated_at)
+          FROM orders WHERE cum_qty > 0 GROUP BY 1;
+        COMMIT;
+      `);
+    }
+    const rows = this.#db.prepare(`SELECT symbol, qty, updated_at FROM positions`).all() as {
+      symbol: string;
+      qty: number;
+      updated_at: number;
+    }[];
+    for (const row of rows) {
+      this.#positions.set(row.symbol, {
+        symbol: row.symbol,
+        qty: row.qty,
+        updatedAt: row.updated_at,
+      });
+    }
+  }
+
+  /**
+   * The net filled quantity per symbol over every journaled order (the paper venue's
+   * positions), symbols in name order; flat ones are left out.
+   */
+  positions(): JournalPosition[] {
+    return [...this.#positions.values()]
+      .filter((p) => Math.abs(p.qty) >= 1e-9)
+      .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   }
 
   /**
@@ -234,14 +303,26 @@ export class Journal {
   }
 
   /**
-   * Saves `next` and, in the same unit, queues `report` (if any) in the outbox (in the
-   * open group). Returns the outbox id of the report; `onCommit` runs once both are
+   * Saves `next` and, in the same unit (in the open group), queues `report` (if any) in
+   * the outbox and moves its symbol's position by the quantity `next` filled since it was
+   * last saved. Returns the outbox id of the report; `onCommit` runs once all of it is
    * durable (deliver the report then, not before).
    *
-   * @throws {Error} If SQLite refuses (nothing of it is written, the cache is unchanged).
+   * @throws {Error} If SQLite refuses (nothing of it is written, memory is unchanged).
    */
   save(next: JournalOrder, report?: ExecutionReport, onCommit?: () => void): number | undefined {
-    const id = this.#group.run(() => {
+    const id = next.order.clientOrderId;
+    const filledBefore = this.#cache.get(id)?.cumQty ??
+      (this.#get.get(id) as Row | undefined)?.cum_qty ?? 0;
+    const added = next.cumQty - filledBefore;
+    let position: JournalPosition | undefined;
+    if (added !== 0) {
+      const symbol = next.order.symbol;
+      const qty = (this.#positions.get(symbol)?.qty ?? 0) +
+        (next.order.side === "buy" ? added : -added);
+      position = { symbol, qty: Math.round(qty * 1e9) / 1e9, updatedAt: next.updatedAt };
+    }
+    const outboxId = this.#group.run(() => {
       this.#update.run(
         next.state,
         next.phase,
@@ -253,20 +334,22 @@ export class Journal {
         next.submittedAt ?? null,
         next.order.clientOrderId,
       );
-      let id: number | undefined;
+      if (position) this.#putPosition.run(position.symbol, position.qty, position.updatedAt);
+      let outboxId: number | undefined;
       if (report) {
-        const added = this.#addReport.run(
+        const queued = this.#addReport.run(
           report.clientOrderId,
           JSON.stringify(report),
           next.trace,
         );
-        id = Number(added.lastInsertRowid);
+        outboxId = Number(queued.lastInsertRowid);
       }
-      return id;
+      return outboxId;
     }, onCommit);
-    if (FINAL_STATES.has(next.state)) this.#cache.delete(next.order.clientOrderId);
-    else this.#cache.set(next.order.clientOrderId, next);
-    return id;
+    if (position) this.#positions.set(position.symbol, position);
+    if (FINAL_STATES.has(next.state)) this.#cache.delete(id);
+    else this.#cache.set(id, next);
+    return outboxId;
   }
 
   /** Reports not yet acknowledged, in the order they were written. */

@@ -184,6 +184,17 @@ export async function startExecutionEngine(
           log.debug("Order status answer not acknowledged", { requestId: status.requestId, error })
         );
       },
+      // Alpaca's positions, or the paper venue's: the net fills the journal holds.
+      positions: venue instanceof AlpacaVenue ? () => venue.positions() : () => ({
+        venue: venue.name,
+        readAt: Date.now(),
+        positions: journal.positions().map((p) => ({ ...p, avgEntryPrice: 0 })),
+      }),
+      answerPositions: (answer, trace) => {
+        sender.send("venue_positions", answer, trace).catch((error) =>
+          log.debug("Positions answer not acknowledged", { requestId: answer.requestId, error })
+        );
+      },
     });
     await venue.start();
     if (venue.name === "sim") {

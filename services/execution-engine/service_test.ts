@@ -9,7 +9,7 @@ import {
 } from "../../lib/testing/context.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import type { ExecutionReport } from "../../lib/types.ts";
+import type { ExecutionReport, VenuePositionsAnswer } from "../../lib/types.ts";
 import { FakeAlpaca } from "./testing/fake_alpaca.ts";
 import { Journal } from "./journal.ts";
 import { startExecutionEngine } from "./service.ts";
@@ -81,6 +81,18 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
     assert.ok(got.every((e) => e.trace === "7ace".repeat(8)));
     assert.equal(bodies.at(-1)!.cumQty, 7);
     assert.equal(svc.journal.get(o.clientOrderId)?.state, "filled");
+    // The paper venue's positions are the journal's net fills, answered on the reports
+    // channel behind every report sent before the request arrived.
+    await orders.send("positions_request", { requestId: "p-1", at: Date.now() });
+    await waitFor("the positions answer", () => got.some((e) => e.type === "venue_positions"));
+    const answerAt = got.findIndex((e) => e.type === "venue_positions");
+    assert.ok(got.slice(0, answerAt).some((e) => (e.body as ExecutionReport).state === "filled"));
+    const answer = got[answerAt].body as VenuePositionsAnswer;
+    assert.equal(answer.requestId, "p-1");
+    assert.equal(answer.venue, "sim");
+    assert.equal(answer.truncated, false);
+    assert.ok(answer.readAt > 0);
+    assert.deepEqual(answer.positions.map((p) => [p.symbol, p.qty]), [["AAPL", 7]]);
     // The same order again (a replay) is not executed twice.
     await orders.send("order", o, "7ace".repeat(8));
     await svc.core.settle();
@@ -146,6 +158,14 @@ Deno.test("execution-engine sends orders to Alpaca with the keys from the enviro
     assert.equal(reports().at(-1)!.venue, "alpaca");
     assert.equal(reports().at(-1)!.avgPrice, 250);
     assert.equal(fake.count("POST /v2/orders", o.clientOrderId), 1);
+    // Alpaca's positions (read at start, moved by the fill's position_qty) answer a request.
+    await orders.send("positions_request", { requestId: "p-alp", at: Date.now() });
+    const answer = await waitFor(
+      "the positions answer",
+      () => riskManager.got.find((e) => e.type === "venue_positions")?.body as VenuePositionsAnswer,
+    );
+    assert.equal(answer.venue, "alpaca");
+    assert.deepEqual(answer.positions.map((p) => [p.symbol, p.qty]), [["AAPL", 2]]);
   } finally {
     await svc.close();
     await riskManager.close();

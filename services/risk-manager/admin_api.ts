@@ -1,9 +1,10 @@
 /**
  * The admin HTTP API, served by the harness under `/admin/*` on the metrics port.
  *
- * Reads (`GET /admin/state`, `/admin/positions`, `/admin/limits`, `/admin/orders`,
- * `/admin/orders/:id`) need no token: they show what `/metrics` and the logs already
- * show. Writes (`POST /admin/breaker/trip`, `POST /admin/breaker/reset`,
+ * Reads (`GET /admin/state`, `/admin/positions` with the last reconciliation of positions
+ * with the venue, `/admin/markets` (each symbol's session, halt and LULD band as the checks
+ * see them), `/admin/limits`, `/admin/orders`, `/admin/orders/:id`) need no token: they
+ * show what `/metrics` and the logs already show. Writes (`POST /admin/breaker/trip`, `POST /admin/breaker/reset`,
  * `PUT /admin/state`, `POST /admin/orders/:id/close`) need `Authorization: Bearer <token>`
  * where the token is `RISK_ADMIN_TOKEN` (hono's `bearerAuth`, compared in constant time);
  * without one configured they answer 403, with a missing or wrong one 401. Bodies are
@@ -170,7 +171,10 @@ export function createRiskManagerAdminApi(options: RiskManagerAdminApiOptions): 
       exposure: core.exposure(),
       openOrders: core.openOrders().length,
       dailyPnl: core.dailyPnl(),
+      // When it was compared, what differed, the policy and what it did (null before the first).
+      reconciliation: core.lastReconciliation,
     }));
+  app.get("/admin/markets", (c) => c.json({ markets: core.markets(now()) }));
   app.get("/admin/limits", (c) => c.json({ symbols: [...core.symbols], ...options.settings }));
 
   app.get("/admin/orders", (c) => c.json({ open: core.openOrders() }));

@@ -247,3 +247,48 @@ Deno.test("admin API shows open orders and one order, and closes one only with a
   });
   assert.equal(missing.status, 404);
 });
+
+Deno.test("admin API shows the last reconciliation of positions: when, what differed, the policy and what it did", async () => {
+  const { core, app } = setup(null);
+  assert.equal((await (await app.request("/admin/positions")).json()).reconciliation, null);
+  core.onExecutionReport(fill("x", "buy", 2, 100), T0);
+  const answer = {
+    requestId: "pos-1",
+    venue: "alpaca",
+    readAt: T0,
+    positions: [{ symbol: "AAPL", qty: 5, avgEntryPrice: 101, updatedAt: T0 }],
+    truncated: false,
+    at: T0,
+  };
+  core.onVenuePositions(answer, T0);
+  core.onVenuePositions({ ...answer, requestId: "pos-2", readAt: T0 + 5000 }, T0 + 5000);
+  const { reconciliation } = await (await app.request("/admin/positions")).json();
+  assert.equal(reconciliation.requestId, "pos-2");
+  assert.equal(reconciliation.at, T0 + 5000);
+  assert.equal(reconciliation.policy, "halt");
+  assert.deepEqual(
+    reconciliation.differences.map((d: { symbol: string; diff: number }) => [d.symbol, d.diff]),
+    [["AAPL", 3]],
+  );
+  assert.deepEqual(reconciliation.applied, [{ symbol: "AAPL", action: "halted", from: 2, to: 2 }]);
+  assert.equal(reconciliation.mismatched.length, 1);
+});
+
+Deno.test("admin API shows each symbol's market as the checks see it", async () => {
+  const { core, app } = setup(null);
+  core.onTradingStatus({
+    symbol: "AAPL",
+    state: "halted",
+    reason: "volatility_pause",
+    nextOpen: null,
+    nextClose: null,
+    exchange: "alpaca",
+    at: T0,
+  }, T0);
+  const { markets } = await (await app.request("/admin/markets")).json();
+  assert.deepEqual(markets, [{
+    symbol: "AAPL",
+    market: { state: "halted", reason: "volatility_pause", source: "status", ageMs: 0 },
+    band: null,
+  }]);
+});

@@ -12,7 +12,8 @@ import type { Config } from "../../lib/config.ts";
 import type { Signal } from "../../lib/types.ts";
 import { lossReached } from "./daily_loss.ts";
 import { type CheckType, type Denial, deny, round2 } from "./denial.ts";
-import type { Mark } from "./marks.ts";
+import type { Band, SymbolMarket } from "./market_state.ts";
+import { type Mark, markHasSide } from "./marks.ts";
 import { cleanQty, isCrypto, QTY_EPSILON } from "./sizing.ts";
 import type { TradingStatus } from "./trading_state.ts";
 
@@ -89,6 +90,16 @@ export interface CheckContext {
   readonly outboxPending: number;
   /** No order is approved while `outboxPending` is at or above this. */
   readonly maxOutboxPending: number;
+  /** The symbol's market now: session, halt (market_state.ts). */
+  readonly market: SymbolMarket;
+  /** `session.extendedHours`: a limit `day` order may trade in Alpaca's extended hours. */
+  readonly extendedHours: boolean;
+  /** The order the signal would become: its type, time in force and limit price (if any). */
+  readonly orderType: "market" | "limit";
+  readonly timeInForce: "day" | "gtc" | "ioc";
+  readonly limitPrice?: number;
+  /** The symbol's current LULD band, if one is known. */
+  readonly band: Band | undefined;
 }
 
 /**
@@ -148,6 +159,43 @@ export function checkOrdersChannel(ctx: CheckContext): Denial | null {
     : null;
 }
 
+/**
+ * Denies an order the market would not take now, reducing ones too (nothing fills there):
+ * `SYMBOL_HALTED` while the listing market halts the symbol, `SESSION_UNKNOWN` while its
+ * session cannot be told (no status yet, or a stale one), `MARKET_CLOSED` outside the
+ * regular session, except a limit `day` order in extended hours when `extendedHours` is
+ * set (Alpaca's rule for pre-market and after-hours orders). Crypto is always open.
+ */
+export function checkMarketSession(ctx: CheckContext): Denial | null {
+  const { market } = ctx;
+  const symbol = ctx.signal.symbol;
+  switch (market.state) {
+    case "open":
+      return null;
+    case "halted":
+      return deny("SYMBOL_HALTED", { symbol, reason: market.reason });
+    case "unknown":
+      return deny("SESSION_UNKNOWN", {
+        symbol,
+        reason: market.reason,
+        ...(market.ageMs === undefined ? {} : { ageMs: Math.round(market.ageMs) }),
+      });
+    case "extended":
+      if (ctx.extendedHours && ctx.orderType === "limit" && ctx.timeInForce === "day") {
+        return null;
+      }
+      return deny("MARKET_CLOSED", {
+        symbol,
+        state: "extended",
+        type: ctx.orderType,
+        timeInForce: ctx.timeInForce,
+        extendedHours: String(ctx.extendedHours),
+      });
+    case "closed":
+      return deny("MARKET_CLOSED", { symbol, state: "closed", reason: market.reason });
+  }
+}
+
 /** Denies a signal sized to nothing: a `flat` with nothing to close, or less than one unit. */
 export function checkSizing(ctx: CheckContext): Denial | null {
   if (ctx.qty > 0) return null;
@@ -179,8 +227,9 @@ export function checkMaxOrderNotional(ctx: CheckContext): Denial | null {
 }
 
 /**
- * Denies without a mark, with a mark older than `markMaxAgeMs`, or when the signal's price
- * is more than `priceCollarBps` away from the mark.
+ * Denies without a mark, with a mark older than `markMaxAgeMs`, when the book lacks the
+ * side the order would trade against (a buy needs an ask, a sell a bid: a one-sided
+ * market), or when the signal's price is more than `priceCollarBps` away from the mark.
  */
 export function checkPriceCollar(ctx: CheckContext): Denial | null {
   const { mark, signal } = ctx;
@@ -189,10 +238,37 @@ export function checkPriceCollar(ctx: CheckContext): Denial | null {
   if (age > ctx.markMaxAgeMs) {
     return deny("STALE_REFERENCE_PRICE", { ageMs: Math.round(age), max: ctx.markMaxAgeMs });
   }
+  if (!markHasSide(mark, ctx.side)) {
+    return deny("NO_REFERENCE_PRICE", {
+      symbol: signal.symbol,
+      side: ctx.side,
+      missing: ctx.side === "buy" ? "ask" : "bid",
+    });
+  }
   const bps = (Math.abs(signal.price - mark.price) / mark.price) * 10_000;
   const max = ctx.limits.priceCollarBps;
   return bps > max + 1e-6
     ? deny("PRICE_COLLAR_BREACHED", { price: signal.price, mid: mark.price, bps: round2(bps), max })
+    : null;
+}
+
+/**
+ * Denies an order whose limit price (a market order: its reference price) lies outside the
+ * symbol's current LULD band, when one is known: the market cannot trade there. Reducing
+ * orders too.
+ */
+export function checkLuldBand(ctx: CheckContext): Denial | null {
+  const { band } = ctx;
+  if (band === undefined) return null;
+  const price = ctx.orderType === "limit" && ctx.limitPrice !== undefined
+    ? ctx.limitPrice
+    : ctx.price;
+  return price < band.limitDown || price > band.limitUp
+    ? deny("PRICE_OUTSIDE_LULD_BAND", {
+      price,
+      limitDown: band.limitDown,
+      limitUp: band.limitUp,
+    })
     : null;
 }
 
@@ -270,10 +346,12 @@ export const PRE_TRADE_CHECKS: readonly PreTradeCheck[] = Object.freeze([
   { type: "circuit_breaker", check: checkCircuitBreaker },
   { type: "trading_state", check: checkTradingState },
   { type: "orders_channel", check: checkOrdersChannel },
+  { type: "market_session", check: checkMarketSession },
   { type: "sizing", check: checkSizing },
   { type: "max_order_qty", check: checkMaxOrderQty },
   { type: "max_order_notional", check: checkMaxOrderNotional },
   { type: "price_collar", check: checkPriceCollar },
+  { type: "luld_band", check: checkLuldBand },
   { type: "position_limit", check: checkPositionLimit },
   { type: "gross_exposure", check: checkGrossExposure },
   { type: "net_exposure", check: checkNetExposure },

@@ -4,6 +4,8 @@ import {
   checkDailyLoss,
   checkDuplicateSignal,
   checkGrossExposure,
+  checkLuldBand,
+  checkMarketSession,
   checkMaxOpenOrders,
   checkMaxOrderNotional,
   checkMaxOrderQty,
@@ -20,6 +22,7 @@ import {
   reducibleQty,
 } from "./checks.ts";
 import { CHECK_TYPES, type Denial, type DenialCode } from "./denial.ts";
+import type { SymbolMarket } from "./market_state.ts";
 import { checkContext, LIMITS, signal, T0 } from "./testing/fixtures.ts";
 
 const ACTIVE = { state: "ACTIVE", breakerTripped: false, reason: "", actor: "", since: 0 } as const;
@@ -241,4 +244,91 @@ Deno.test("checkMaxOrderQty(), checkMaxOrderNotional() and checkMaxOpenOrders() 
   deniedWith(checkMaxOrderQty(checkContext(adding)), "MAX_ORDER_QTY_EXCEEDED");
   deniedWith(checkMaxOrderNotional(checkContext(adding)), "MAX_ORDER_NOTIONAL_EXCEEDED");
   deniedWith(checkMaxOpenOrders(checkContext(adding)), "MAX_OPEN_ORDERS_EXCEEDED");
+});
+
+const market = (state: SymbolMarket["state"], reason = "regular_session"): SymbolMarket => ({
+  state,
+  reason,
+  source: "status",
+  ageMs: 1,
+});
+
+Deno.test("checkMarketSession() passes an open market and denies a halted one, reducing orders too", () => {
+  assert.equal(checkMarketSession(checkContext({ market: market("open") })), null);
+  const halted = checkContext({ market: market("halted", "trading_halt"), reduces: true });
+  assert.deepEqual(deniedWith(checkMarketSession(halted), "SYMBOL_HALTED").details, {
+    symbol: "AAPL",
+    reason: "trading_halt",
+  });
+});
+
+Deno.test("checkMarketSession() denies a closed market, reducing orders too, and an unknown one as SESSION_UNKNOWN", () => {
+  const closed = checkContext({ market: market("closed", "outside_session"), reduces: true });
+  assert.equal(deniedWith(checkMarketSession(closed), "MARKET_CLOSED").details.state, "closed");
+  const stale = { state: "unknown", reason: "stale_status", source: "none", ageMs: 20_000.4 };
+  const unknown = checkContext({ market: stale as SymbolMarket });
+  assert.deepEqual(deniedWith(checkMarketSession(unknown), "SESSION_UNKNOWN").details, {
+    symbol: "AAPL",
+    reason: "stale_status",
+    ageMs: 20_000,
+  });
+  const never = checkContext({ market: { state: "unknown", reason: "no_status", source: "none" } });
+  assert.deepEqual(deniedWith(checkMarketSession(never), "SESSION_UNKNOWN").details, {
+    symbol: "AAPL",
+    reason: "no_status",
+  });
+});
+
+Deno.test("checkMarketSession() lets only a limit day order through extended hours, and only when extendedHours is set", () => {
+  const extended = market("extended", "extended_session");
+  const limitDay = { market: extended, orderType: "limit", timeInForce: "day" } as const;
+  assert.equal(checkMarketSession(checkContext({ ...limitDay, extendedHours: true })), null);
+  deniedWith(
+    checkMarketSession(checkContext({ ...limitDay, extendedHours: false })),
+    "MARKET_CLOSED",
+  );
+  const marketOrder = checkContext({ market: extended, extendedHours: true });
+  assert.equal(deniedWith(checkMarketSession(marketOrder), "MARKET_CLOSED").details.type, "market");
+  const limitGtc = checkContext({ ...limitDay, timeInForce: "gtc", extendedHours: true });
+  deniedWith(checkMarketSession(limitGtc), "MARKET_CLOSED");
+});
+
+Deno.test("checkLuldBand() denies a reference price outside the band, at its edges passes, and passes without a band", () => {
+  const band = { limitDown: 95, limitUp: 105, receivedAt: T0 };
+  assert.equal(checkLuldBand(checkContext({ band: undefined, price: 1000 })), null);
+  assert.equal(checkLuldBand(checkContext({ band, price: 95 })), null);
+  assert.equal(checkLuldBand(checkContext({ band, price: 105 })), null);
+  assert.deepEqual(
+    deniedWith(checkLuldBand(checkContext({ band, price: 105.01 })), "PRICE_OUTSIDE_LULD_BAND")
+      .details,
+    { price: 105.01, limitDown: 95, limitUp: 105 },
+  );
+  deniedWith(
+    checkLuldBand(checkContext({ band, price: 94.99, reduces: true })),
+    "PRICE_OUTSIDE_LULD_BAND",
+  );
+  // A limit order is judged at its limit price.
+  const limit = checkContext({ band, price: 100, orderType: "limit", limitPrice: 106 });
+  assert.equal(deniedWith(checkLuldBand(limit), "PRICE_OUTSIDE_LULD_BAND").details.price, 106);
+});
+
+Deno.test("checkPriceCollar() denies a buy without an ask and a sell without a bid", () => {
+  const bidOnly = { price: 100, ts: T0, source: "one_sided_quote", missing: "ask" } as const;
+  const buy = checkContext({ mark: bidOnly, side: "buy" });
+  assert.deepEqual(deniedWith(checkPriceCollar(buy), "NO_REFERENCE_PRICE").details, {
+    symbol: "AAPL",
+    side: "buy",
+    missing: "ask",
+  });
+  assert.equal(checkPriceCollar(checkContext({ mark: bidOnly, side: "sell" })), null);
+  const askOnly = { ...bidOnly, missing: "bid" } as const;
+  deniedWith(
+    checkPriceCollar(checkContext({ mark: askOnly, side: "sell", reduces: true })),
+    "NO_REFERENCE_PRICE",
+  );
+  const empty = { ...bidOnly, missing: "both" } as const;
+  deniedWith(checkPriceCollar(checkContext({ mark: empty, side: "sell" })), "NO_REFERENCE_PRICE");
+  // Stale is told before the missing side.
+  const old = checkContext({ mark: { ...bidOnly, ts: T0 - 6000 }, side: "buy" });
+  deniedWith(checkPriceCollar(old), "STALE_REFERENCE_PRICE");
 });

@@ -8,7 +8,17 @@
  * timed), then the loss bookkeeping runs and the outcomes go to the recorder.
  * @module
  */
-import type { ExecutionReport, Order, OrderStatus, Signal, TradingState } from "../../lib/types.ts";
+import type { Schedule } from "../../lib/market_session.ts";
+import type {
+  ExecutionReport,
+  LuldBand,
+  Order,
+  OrderStatus,
+  Signal,
+  TradingState,
+  TradingStatus as MarketStatus,
+  VenuePositionsAnswer,
+} from "../../lib/types.ts";
 import {
   type CheckContext,
   type Leaves,
@@ -21,6 +31,19 @@ import { clientOrderIdFor } from "./client_order_id.ts";
 import { DailyLoss } from "./daily_loss.ts";
 import type { CheckType, Denial } from "./denial.ts";
 import { type Mark, MarkBook } from "./marks.ts";
+import {
+  type Band,
+  MarketStates,
+  STATUS_MAX_AGE_PERIODS,
+  type SymbolMarket,
+} from "./market_state.ts";
+import {
+  type MismatchPolicy,
+  type PositionComparison,
+  type PositionDifference,
+  PositionReconciler,
+} from "./position_reconciliation.ts";
+import { type Rejection, rejectionOf } from "./rejections.ts";
 import { OrderRateLimiter } from "./order_rate.ts";
 import { type WorstCase, worstCaseExposure } from "./exposure.ts";
 import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
@@ -81,7 +104,24 @@ export interface RiskManagerCoreOptions {
    * not applied again.
    */
   readonly orderRetentionMs?: number;
+  /**
+   * How the checks learn each symbol's market (market_state.ts). `schedule`: the configured
+   * hours, used while no fresh `trading_status` of a stock is known (the sim and replay
+   * feeds; none with Alpaca's: `SESSION_UNKNOWN` until market-data's first status);
+   * `statusMaxAgeMs`: how long a status counts (default {@link DEFAULT_STATUS_MAX_AGE_MS});
+   * `extendedHours`: `session.extendedHours`. Default: no schedule (fail closed).
+   */
+  readonly session?: {
+    readonly schedule?: Schedule;
+    readonly statusMaxAgeMs?: number;
+    readonly extendedHours?: boolean;
+  };
+  /** What a confirmed position mismatch with the venue does (default `halt`). */
+  readonly positionMismatch?: MismatchPolicy;
 }
+
+/** Default {@link RiskManagerCoreOptions.session} `statusMaxAgeMs`: three of market-data's default 5 s republish periods. */
+export const DEFAULT_STATUS_MAX_AGE_MS = STATUS_MAX_AGE_PERIODS * 5000;
 
 /** Default {@link RiskManagerCoreOptions.orderTtlMs}: 30 s. */
 export const DEFAULT_ORDER_TTL_MS = 30_000;
@@ -116,6 +156,28 @@ export interface ReportOutcome {
    * price because the report carried none (never 0).
    */
   readonly priced?: "venue" | "reference";
+  /**
+   * Set when the report closed an open order as rejected (or expired unsent,
+   * `order_expired`): how risk-manager treats it (rejections.ts), and whether it halted
+   * trading now.
+   */
+  readonly rejection?: Rejection & { readonly halted: boolean };
+}
+
+/** What the core did with a `venue_positions` answer: the comparison, the policy and what it changed. */
+export interface PositionReconciliation extends PositionComparison {
+  readonly policy: MismatchPolicy;
+  /** The policy applied to each new mismatch: trading halted, or the venue's quantity adopted. */
+  readonly applied: readonly {
+    readonly symbol: string;
+    readonly action: "halted" | "adopted";
+    readonly from: number;
+    readonly to: number;
+    /** The average cost after adopting, USD. */
+    readonly avgPrice?: number;
+  }[];
+  /** Every symbol still mismatched after it (a halted one until the venue and the book agree). */
+  readonly mismatched: readonly PositionDifference[];
 }
 
 /** Per-symbol view for the admin API and the gauges (USD figures). */
@@ -158,6 +220,9 @@ export class RiskManagerCore {
   readonly #rateReserve: number;
   readonly #state: TradingStateMachine;
   readonly #dailyLoss: DailyLoss;
+  readonly #markets: MarketStates;
+  readonly #reconciler = new PositionReconciler();
+  #lastReconciliation: PositionReconciliation | null = null;
   /** The open orders and the recently closed ones, by client order id. */
   readonly #orders = new Map<string, OrderRecord>();
   readonly #memoryMs: number;
@@ -182,6 +247,10 @@ export class RiskManagerCore {
     const saved = this.#store.load((options.startedAt ?? Date.now()) - this.#memoryMs);
     this.#book = new PositionBook(saved.positions);
     this.#marks = new MarkBook(options.markMaxAgeMs);
+    this.#markets = new MarketStates({
+      schedule: options.session?.schedule,
+      statusMaxAgeMs: options.session?.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS,
+    });
     this.#rate = new OrderRateLimiter(options.limits.maxOrdersPerSecond);
     this.#rateReserve = Math.floor((options.limits.exitRateReserve ?? 0) * this.#rate.capacity);
     this.#state = new TradingStateMachine(saved.status ?? undefined);
@@ -331,6 +400,11 @@ export class RiskManagerCore {
       ordersChannelLive: this.#options.ordersChannel?.live() ?? true,
       outboxPending: this.#options.ordersChannel?.pending() ?? 0,
       maxOutboxPending: this.#options.maxOutboxPending ?? 1000,
+      market: this.#markets.of(signal.symbol, now),
+      extendedHours: this.#options.session?.extendedHours ?? false,
+      orderType: "market",
+      timeInForce: isCrypto(signal.symbol) ? "gtc" : "day",
+      band: this.#markets.band(signal.symbol),
     };
   }
 
@@ -346,8 +420,9 @@ export class RiskManagerCore {
       symbol: signal.symbol,
       side,
       qty,
-      type: "market",
-      timeInForce: isCrypto(signal.symbol) ? "gtc" : "day",
+      type: context.orderType,
+      ...(context.limitPrice === undefined ? {} : { limitPrice: context.limitPrice }),
+      timeInForce: context.timeInForce,
       strategy: this.#options.strategy,
       createdAt: now,
       tickTs: signal.tickTs,
@@ -378,6 +453,7 @@ export class RiskManagerCore {
     this.#orders.set(clientOrderId, record);
     this.#openOrders.set(clientOrderId, record);
     this.#rate.take(now);
+    this.#reconciler.touch(signal.symbol);
     return order;
   }
 
@@ -488,12 +564,35 @@ export class RiskManagerCore {
     this.#orders.set(next.clientOrderId, next);
     if (next.open) this.#openOrders.set(next.clientOrderId, next);
     else this.#openOrders.delete(next.clientOrderId);
+    this.#reconciler.touch(report.symbol);
     if (applied.kind === "fill") this.#updateLossLatch(now);
+    const rejected = known.open && !next.open &&
+      (report.state === "rejected" ||
+        (report.state === "expired" && report.reason === "order_expired"));
     return {
       ...applied,
       unknownOrder,
       ...(fillPrice === undefined ? {} : { priced: fillPrice.source }),
+      ...(rejected ? { rejection: this.#onRejection(report, now) } : {}),
     };
+  }
+
+  /**
+   * A rejection that closed an open order: an `account_blocked` or `invalid_time_in_force`
+   * halts trading (rejections.ts); the others change nothing more.
+   */
+  #onRejection(report: ExecutionReport, now: number): Rejection & { halted: boolean } {
+    const rejection = rejectionOf(report.reason);
+    if (rejection.action !== "halt") return { ...rejection, halted: false };
+    const change = this.#state.set(
+      "HALTED",
+      `execution-engine rejected ${report.clientOrderId}: ${rejection.reason}`,
+      "execution-engine",
+      now,
+    );
+    const halted = change !== null && !isStateError(change);
+    if (halted) this.#apply(change);
+    return { ...rejection, halted };
   }
 
   /**
@@ -625,15 +724,159 @@ export class RiskManagerCore {
     return this.#orders.get(clientOrderId) ?? this.#store.getOrder(clientOrderId);
   }
 
+  // ---------- reconciliation of positions with the venue ----------
+
   /**
-   * Updates the reference price of a symbol from a market data message (`quote`, `book`
-   * or `trade`) at `now` (epoch ms); returns the new mark, or null when the message was
-   * ignored. Only symbols traded or held are marked, so a wide feed cannot grow the map.
+   * Compares a `venue_positions` answer with the book at `now` (epoch ms) and applies the
+   * `positionMismatch` policy to each mismatch it confirms (position_reconciliation.ts):
+   * `halt` sets the trading state HALTED (once per symbol entering mismatch; an operator
+   * sets it back), `adopt` takes the venue's quantity (see {@link #adopt}). Throws when the
+   * store fails (an adoption is then undone in memory; the next answer tries again).
+   */
+  onVenuePositions(answer: VenuePositionsAnswer, now: number): PositionReconciliation {
+    const policy = this.#options.positionMismatch ?? "halt";
+    const comparison = this.#reconciler.compare(
+      answer,
+      this.#book,
+      (symbol) => this.#hasOpenOrders(symbol),
+      now,
+    );
+    const applied: PositionReconciliation["applied"][number][] = [];
+    try {
+      this.#applyMismatchPolicy(policy, comparison.newMismatches, applied, now);
+    } catch (error) {
+      // Not applied: forget the confirmations, so later answers confirm and apply them again.
+      for (const d of comparison.newMismatches) this.#reconciler.resolve(d.symbol);
+      throw error;
+    }
+    this.#lastReconciliation = {
+      ...comparison,
+      policy,
+      applied,
+      mismatched: this.#reconciler.mismatched(),
+    };
+    return this.#lastReconciliation;
+  }
+
+  #applyMismatchPolicy(
+    policy: MismatchPolicy,
+    mismatches: readonly PositionDifference[],
+    applied: PositionReconciliation["applied"][number][],
+    now: number,
+  ): void {
+    if (policy === "adopt") {
+      for (const d of mismatches) {
+        const after = this.#adopt(d);
+        this.#reconciler.resolve(d.symbol);
+        applied.push({
+          symbol: d.symbol,
+          action: "adopted",
+          from: d.ours,
+          to: after.qty,
+          avgPrice: after.avgPrice,
+        });
+      }
+    } else if (mismatches.length > 0) {
+      const what = mismatches.map((d) => `${d.symbol} ours=${d.ours} venue=${d.venue}`).join(", ");
+      const change = this.#state.set(
+        "HALTED",
+        `position mismatch with the venue: ${what}`,
+        "reconciliation",
+        now,
+      );
+      if (change !== null && !isStateError(change)) this.#apply(change);
+      for (const d of mismatches) {
+        applied.push({ symbol: d.symbol, action: "halted", from: d.ours, to: d.ours });
+      }
+    }
+  }
+
+  /**
+   * Takes the venue's quantity for a mismatched symbol. Its average cost: the venue's
+   * average entry price when it gives one; else the book's own when the position keeps
+   * its side; else the mark (so the adopted part carries no unrealised P&L). Realised P&L
+   * is unchanged (adopting is not a trade), and the day's unrealised baseline moves by the
+   * change of unrealised P&L, so the daily P&L is unchanged too. Stored before it returns.
+   */
+  #adopt(d: PositionDifference): Position {
+    const before = this.#book.get(d.symbol);
+    const mark = this.#marks.get(d.symbol)?.price ?? before.mark ?? 0;
+    const avgPrice = d.venueAvgPrice > 0
+      ? d.venueAvgPrice
+      : before.qty !== 0 && Math.sign(before.qty) === Math.sign(d.venue) && before.avgPrice > 0
+      ? before.avgPrice
+      : mark;
+    const undoDaily = this.#dailyLoss.record;
+    const { after } = this.#book.adopt(d.symbol, d.venue, avgPrice);
+    this.#dailyLoss.shiftBaseline(PositionBook.unrealized(after) - PositionBook.unrealized(before));
+    try {
+      this.#store.transaction(() => {
+        this.#store.putPosition(after);
+        this.#store.putDaily(this.#dailyLoss.record);
+      });
+    } catch (error) {
+      this.#book.restore(before);
+      this.#dailyLoss.restore(undoDaily);
+      throw error;
+    }
+    return after;
+  }
+
+  /** True when `symbol` has an order not yet final. */
+  #hasOpenOrders(symbol: string): boolean {
+    for (const order of this.#openOrders.values()) if (order.symbol === symbol) return true;
+    return false;
+  }
+
+  /** The last reconciliation of positions with the venue (null before the first answer). */
+  get lastReconciliation(): PositionReconciliation | null {
+    return this.#lastReconciliation;
+  }
+
+  // ---------- market data ----------
+
+  /**
+   * A `trading_status` received at `now` (epoch ms), for a symbol traded or held: returns
+   * the symbol's market before and after when it changed, else null.
+   */
+  onTradingStatus(
+    status: MarketStatus,
+    now: number,
+  ): { readonly before: SymbolMarket; readonly after: SymbolMarket } | null {
+    if (!this.#tracks(status.symbol)) return null;
+    return this.#markets.onStatus(status, now);
+  }
+
+  /** A `luld_band` received at `now` (epoch ms), for a symbol traded or held: its current band. */
+  onLuldBand(band: LuldBand, now: number): Band | null {
+    if (!this.#tracks(band.symbol)) return null;
+    return this.#markets.onBand(band, now);
+  }
+
+  /** The market of `symbol` at `now` (epoch ms), as the checks see it. */
+  market(symbol: string, now: number): SymbolMarket {
+    return this.#markets.of(symbol, now);
+  }
+
+  /** Every symbol with a trading status or a LULD band, as the checks see them at `now`. */
+  markets(now: number): ReturnType<MarketStates["view"]> {
+    return this.#markets.view(now);
+  }
+
+  /** True for the symbols whose market data the core keeps: traded or held. */
+  #tracks(symbol: unknown): symbol is string {
+    return typeof symbol === "string" && (this.symbols.has(symbol) || this.#book.qty(symbol) !== 0);
+  }
+
+  /**
+   * Updates the reference price of a symbol from a market data message (`quote`, `book`,
+   * `one_sided_quote`, `trade` or `trade_correction`; marks.ts) at `now` (epoch ms);
+   * returns the new mark, or null when the message changed nothing. Only symbols traded
+   * or held are marked, so a wide feed cannot grow the map.
    */
   onMarketData(type: string, body: unknown, now: number): Mark | null {
     const symbol = (body as { symbol?: unknown }).symbol;
-    if (typeof symbol !== "string") return null;
-    if (!this.symbols.has(symbol) && this.#book.qty(symbol) === 0) return null;
+    if (!this.#tracks(symbol)) return null;
     const mark = this.#marks.update(type, body, now);
     if (mark === null) return null;
     this.#rollDay(now);

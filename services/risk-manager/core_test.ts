@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import type { Signal } from "../../lib/types.ts";
+import { ALWAYS_OPEN } from "../../lib/market_session.ts";
+import type {
+  Signal,
+  TradingStatus as MarketStatus,
+  VenuePositionsAnswer,
+} from "../../lib/types.ts";
 import type { DenialCode } from "./denial.ts";
 import { type Decision, RiskManagerCore } from "./core.ts";
 import { StateStore } from "./state_store.ts";
@@ -43,7 +48,7 @@ Deno.test("RiskManagerCore approves a signal into a sized market order with a de
   assert.equal(o.strategy, "default");
   assert.ok(rec.checks.every((c) => c.passed));
   assert.equal(rec.checks.at(-1)?.type, "all_checks");
-  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 17);
+  assert.equal(new Set(rec.checks.map((c) => c.type)).size, 19);
 });
 
 Deno.test("RiskManagerCore sizes crypto in minQty steps with a gtc order", () => {
@@ -387,6 +392,7 @@ Deno.test("RiskManagerCore latches a loss it finds on a signal, judging the sign
     markMaxAgeMs: 5000,
     store,
     onStateChange: (c) => changes.push(c),
+    session: { schedule: ALWAYS_OPEN },
   });
   assert.equal(e.status.breakerTripped, false);
   denied(e.onSignal(signal({ price: 40 }), T0), "NO_REFERENCE_PRICE");
@@ -692,4 +698,354 @@ Deno.test("RiskManagerCore.warm() runs every check for each symbol and action, a
   assert.equal(b.approved, true);
   if (a.approved && b.approved) assert.equal(a.order.qty, b.order.qty);
   store.close();
+});
+
+// ---------- sessions, halts and LULD bands (issue 16) ----------
+
+/** A trading status of `symbol` computed at T0. */
+function statusOf(symbol: string, state: MarketStatus["state"], reason: MarketStatus["reason"]) {
+  return {
+    symbol,
+    state,
+    reason,
+    nextOpen: null,
+    nextClose: null,
+    exchange: "alpaca",
+    at: T0,
+  } satisfies MarketStatus;
+}
+
+Deno.test("RiskManagerCore denies a stock SESSION_UNKNOWN until market-data's first status when no schedule is configured, and trades crypto meanwhile", () => {
+  const e = coreWith({ session: {} }); // the Alpaca feed: no fallback schedule
+  const d = denied(e.onSignal(signal(), T0), "SESSION_UNKNOWN");
+  assert.equal(d.check, "market_session");
+  approved(e.onSignal(signal({ symbol: "BTC/USD", price: 100000 }), T0));
+  e.onTradingStatus(statusOf("AAPL", "open", "regular_session"), T0);
+  approved(e.onSignal(signal(), T0));
+});
+
+Deno.test("RiskManagerCore denies SESSION_UNKNOWN once a stock's status is older than its bound", () => {
+  const e = coreWith({ session: { statusMaxAgeMs: 15_000 } });
+  e.onTradingStatus(statusOf("AAPL", "open", "regular_session"), T0);
+  setMark(e, "AAPL", 100, T0 + 15_001);
+  approved(e.onSignal(signal({ expiresAt: T0 + 60_000 }), T0 + 15_000));
+  const d = denied(e.onSignal(signal({ expiresAt: T0 + 60_000 }), T0 + 15_001), "SESSION_UNKNOWN");
+  assert.deepEqual(d.details, { symbol: "AAPL", reason: "stale_status", ageMs: 15_001 });
+});
+
+Deno.test("RiskManagerCore denies even a flat in a halted or closed market: nothing can fill there", () => {
+  const e = coreWith();
+  hold(e, "buy", 50);
+  e.onTradingStatus(statusOf("AAPL", "halted", "trading_halt"), T0);
+  denied(e.onSignal(signal({ action: "flat" }), T0), "SYMBOL_HALTED");
+  e.onTradingStatus(statusOf("AAPL", "closed", "outside_session"), T0);
+  denied(e.onSignal(signal({ action: "flat" }), T0), "MARKET_CLOSED");
+  e.onTradingStatus(statusOf("AAPL", "open", "regular_session"), T0);
+  assert.equal(approved(e.onSignal(signal({ action: "flat" }), T0)).qty, 50);
+});
+
+Deno.test("RiskManagerCore sends no market order in extended hours, even with extendedHours set", () => {
+  const e = coreWith({ session: { schedule: ALWAYS_OPEN, extendedHours: true } });
+  e.onTradingStatus(statusOf("AAPL", "extended", "extended_session"), T0);
+  const d = denied(e.onSignal(signal(), T0), "MARKET_CLOSED");
+  assert.equal(d.details.type, "market");
+});
+
+Deno.test("RiskManagerCore denies an order whose reference price is outside the symbol's LULD band", () => {
+  const e = coreWith();
+  const band = {
+    symbol: "AAPL",
+    limitUp: 99,
+    limitDown: 90,
+    indicator: "B",
+    exchange: "alpaca",
+    exchangeTs: T0,
+    receivedTs: T0,
+  };
+  e.onLuldBand(band, T0);
+  const d = denied(e.onSignal(signal(), T0), "PRICE_OUTSIDE_LULD_BAND");
+  assert.deepEqual(d.details, { price: 100, limitDown: 90, limitUp: 99 });
+  e.onLuldBand({ ...band, limitUp: 105, limitDown: 95 }, T0);
+  approved(e.onSignal(signal(), T0));
+});
+
+Deno.test("RiskManagerCore keeps no status or band of a symbol it neither trades nor holds", () => {
+  const e = coreWith();
+  assert.equal(e.onTradingStatus(statusOf("TSLA", "halted", "trading_halt"), T0), null);
+  const band = {
+    symbol: "TSLA",
+    limitUp: 1,
+    limitDown: 0.5,
+    indicator: "B",
+    exchange: "alpaca",
+    exchangeTs: T0,
+    receivedTs: T0,
+  };
+  assert.equal(e.onLuldBand(band, T0), null);
+  assert.deepEqual(e.markets(T0), []);
+});
+
+// ---------- one-sided books, excluded prints, corrections (issue 16) ----------
+
+Deno.test("RiskManagerCore buys nothing against a missing ask and sells against the bid that is there", () => {
+  const e = coreWith();
+  hold(e, "buy", 20);
+  const bidOnly = {
+    symbol: "AAPL",
+    bidPrice: 99.5,
+    bidSize: 100,
+    askPrice: null,
+    askSize: 0,
+    exchange: "alpaca",
+    exchangeTs: T0,
+    receivedTs: T0,
+  };
+  assert.equal(e.onMarketData("one_sided_quote", bidOnly, T0)?.missing, "ask");
+  const d = denied(e.onSignal(signal({ price: 99.5 }), T0), "NO_REFERENCE_PRICE");
+  assert.equal(d.details.missing, "ask");
+  const o = approved(e.onSignal(signal({ action: "flat", price: 99.5 }), T0));
+  assert.deepEqual([o.side, o.qty], ["sell", 20]);
+  assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.mark, 99.5, "marked at the bid");
+});
+
+Deno.test("RiskManagerCore marks at neither an excluded print nor a cancelled one", () => {
+  const e = coreWith({ markMaxAgeMs: 1000 });
+  hold(e, "buy", 10);
+  const later = T0 + 2000; // the quoted mid is stale: prints mark the position
+  const trade = { symbol: "AAPL", price: 104, size: 100, exchange: "V", exchangeTs: later };
+  assert.equal(e.onMarketData("trade", { ...trade, receivedTs: later }, later)?.price, 104);
+  assert.equal(
+    e.onMarketData("trade", { ...trade, price: 80, eligible: false, receivedTs: later }, later),
+    null,
+  );
+  assert.equal(e.mark("AAPL")?.price, 104);
+  e.onMarketData("trade_correction", {
+    symbol: "AAPL",
+    action: "cancel",
+    tradeId: "7",
+    originalPrice: 104,
+    originalSize: 100,
+    correctedPrice: null,
+    correctedSize: null,
+    outcome: "applied",
+    lastPrice: 101,
+    exchange: "V",
+    exchangeTs: later,
+    receivedTs: later,
+  }, later);
+  assert.equal(e.mark("AAPL")?.price, 101);
+  assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.unrealized, 10);
+});
+
+// ---------- rejections from execution-engine (issue 16) ----------
+
+/** The reject report of order `o` with `reason`. */
+function rejectOf(o: { clientOrderId: string; qty: number }, reason: string, state = "rejected") {
+  return fill(o.clientOrderId, "buy", 0, 0, {
+    kind: state === "rejected" ? "reject" : "expire",
+    state: state as "rejected" | "expired",
+    orderQty: o.qty,
+    cumQty: 0,
+    avgPrice: 0,
+    leavesQty: 0,
+    reason,
+  });
+}
+
+Deno.test("RiskManagerCore halts trading on an account_blocked or invalid_time_in_force rejection", () => {
+  for (const reason of ["account_blocked", "invalid_time_in_force"]) {
+    const changes: TradingStateChange[] = [];
+    const e = coreWith({ onStateChange: (c) => changes.push(c) });
+    const o = approved(e.onSignal(signal(), T0));
+    const outcome = e.onExecutionReport(rejectOf(o, reason), T0);
+    assert.deepEqual(outcome.rejection, { label: reason, reason, action: "halt", halted: true });
+    assert.equal(e.status.state, "HALTED", reason);
+    assert.equal(e.status.breakerTripped, false, "the breaker is not the brake for this");
+    assert.equal(e.status.actor, "execution-engine");
+    assert.equal(changes.length, 1);
+    denied(e.onSignal(signal(), T0), "TRADING_HALTED");
+  }
+});
+
+Deno.test("RiskManagerCore counts market_closed, session_unknown, rate_limited and order_expired without a state change", () => {
+  for (
+    const [reason, state] of [
+      ["market_closed", "rejected"],
+      ["session_unknown", "rejected"],
+      ["rate_limited", "rejected"],
+      ["order_expired", "expired"],
+      ["insufficient_buying_power", "rejected"],
+    ]
+  ) {
+    const e = coreWith();
+    const o = approved(e.onSignal(signal(), T0));
+    const outcome = e.onExecutionReport(rejectOf(o, reason, state), T0);
+    const label = reason === "insufficient_buying_power" ? "other" : reason;
+    assert.deepEqual(outcome.rejection, { label, reason, action: "count", halted: false });
+    assert.equal(e.status.state, "ACTIVE", reason);
+    assert.equal(e.openOrders().length, 0, "the order is closed");
+  }
+});
+
+Deno.test("RiskManagerCore treats a rejection once: a redelivered one, or a venue's own expiry, is none", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  assert.ok(e.onExecutionReport(rejectOf(o, "market_closed"), T0).rejection);
+  assert.equal(e.onExecutionReport(rejectOf(o, "market_closed"), T0).rejection, undefined);
+  const p = approved(e.onSignal(signal(), T0));
+  // A day order the venue expired at the close carries no reason: not a rejection.
+  const expired = fill(p.clientOrderId, "buy", 0, 0, {
+    kind: "expire",
+    state: "expired",
+    orderQty: p.qty,
+    cumQty: 0,
+    avgPrice: 0,
+  });
+  assert.equal(e.onExecutionReport(expired, T0).rejection, undefined);
+});
+
+// ---------- positions reconciled with the venue (issue 16) ----------
+
+let venueReads = 0;
+
+/** A `venue_positions` answer holding `positions` (symbol -> qty), read after the one before. */
+function venueAnswer(
+  positions: Record<string, number | [number, number]>,
+  over: Partial<VenuePositionsAnswer> = {},
+): VenuePositionsAnswer {
+  return {
+    requestId: `pos-${Math.random()}`,
+    venue: "alpaca",
+    readAt: T0 + ++venueReads,
+    positions: Object.entries(positions).map(([symbol, v]) => ({
+      symbol,
+      qty: Array.isArray(v) ? v[0] : v,
+      avgEntryPrice: Array.isArray(v) ? v[1] : 0,
+      updatedAt: T0,
+    })),
+    truncated: false,
+    at: T0,
+    ...over,
+  };
+}
+
+Deno.test("RiskManagerCore halts trading on a position mismatch confirmed by two quiet answers with a read between, once", () => {
+  const changes: TradingStateChange[] = [];
+  const e = coreWith({ onStateChange: (c) => changes.push(c) });
+  hold(e, "buy", 10);
+  const first = e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0);
+  assert.deepEqual(first.differences.map((d) => [d.symbol, d.ours, d.venue, d.status]), [
+    ["AAPL", 10, 12, "suspect"],
+  ]);
+  assert.equal(e.status.state, "ACTIVE", "one answer is not enough: a fill may be in flight");
+  const second = e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0 + 5000);
+  assert.deepEqual(second.newMismatches.map((d) => d.symbol), ["AAPL"]);
+  assert.deepEqual(second.applied, [{ symbol: "AAPL", action: "halted", from: 10, to: 10 }]);
+  assert.equal(second.policy, "halt");
+  assert.equal(e.status.state, "HALTED");
+  assert.equal(e.status.actor, "reconciliation");
+  assert.match(e.status.reason, /AAPL ours=10 venue=12/);
+  assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 10, "the book is left alone");
+  // An operator resumes: the same mismatch does not halt again, and it is still shown.
+  e.setState("ACTIVE", "checked by hand", "ops", T0 + 6000);
+  const third = e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0 + 10_000);
+  assert.deepEqual(third.newMismatches, []);
+  assert.deepEqual(third.mismatched.map((d) => d.symbol), ["AAPL"]);
+  assert.equal(e.status.state, "ACTIVE");
+  assert.equal(changes.length, 2);
+  // Agreement resolves it.
+  const fourth = e.onVenuePositions(venueAnswer({ AAPL: 10 }), T0 + 15_000);
+  assert.deepEqual(fourth.resolved, ["AAPL"]);
+  assert.deepEqual(fourth.mismatched, []);
+  assert.equal(e.lastReconciliation, fourth);
+});
+
+Deno.test("RiskManagerCore counts no mismatch while the symbol has an open order or traded between answers", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  // The venue filled it; its report is on the way.
+  for (let i = 0; i < 3; i++) {
+    const r = e.onVenuePositions(venueAnswer({ AAPL: 10 }), T0 + i);
+    assert.deepEqual(r.differences.map((d) => d.status), ["in_flight"]);
+  }
+  e.onExecutionReport(fill(o.clientOrderId, "buy", 10, 100), T0 + 3);
+  assert.deepEqual(e.onVenuePositions(venueAnswer({ AAPL: 10 }), T0 + 4).differences, []);
+  // A difference, then a report between the two answers: not confirmed yet.
+  assert.equal(
+    e.onVenuePositions(venueAnswer({ AAPL: 11 }), T0 + 5).differences[0].status,
+    "suspect",
+  );
+  // Two fills between the answers (a buy and a sell from outside): the position is back
+  // at 10, but something happened, so the difference is not confirmed yet.
+  hold(e, "buy", 1);
+  hold(e, "sell", 1);
+  const r = e.onVenuePositions(venueAnswer({ AAPL: 11 }), T0 + 6);
+  assert.deepEqual(r.newMismatches, [], "activity since the last answer");
+  assert.equal(e.onVenuePositions(venueAnswer({ AAPL: 11 }), T0 + 7).newMismatches.length, 1);
+});
+
+Deno.test("RiskManagerCore adopts the venue's quantity under adopt, its average cost as documented, the day's P&L unchanged", () => {
+  const e = coreWith({ positionMismatch: "adopt" });
+  hold(e, "buy", 10, 100);
+  setMark(e, "AAPL", 110, T0); // +100 unrealised
+  setMark(e, "MSFT", 400, T0);
+  const pnlBefore = e.dailyPnl();
+  const realizedBefore = e.positions().find((p) => p.symbol === "AAPL")!.realized;
+  const answer = { AAPL: 15, MSFT: [-3, 390] as [number, number], SPY: 2 };
+  e.onVenuePositions(venueAnswer(answer), T0);
+  const r = e.onVenuePositions(venueAnswer(answer), T0);
+  assert.equal(e.status.state, "ACTIVE", "adopt does not halt");
+  assert.deepEqual(r.applied.map((a) => [a.symbol, a.action, a.from, a.to, a.avgPrice]), [
+    ["AAPL", "adopted", 10, 15, 100], // same side, no venue price: our average
+    ["MSFT", "adopted", 0, -3, 390], // the venue's average entry price
+    ["SPY", "adopted", 0, 2, 0], // no price known at all: 0 (documented)
+  ]);
+  assert.deepEqual(r.mismatched, [], "adopted: the book agrees");
+  const aapl = e.positions().find((p) => p.symbol === "AAPL")!;
+  assert.deepEqual([aapl.qty, aapl.avgPrice, aapl.realized], [15, 100, realizedBefore]);
+  assert.ok(Math.abs(e.dailyPnl() - pnlBefore) < 1e-9, "adopting is no trading gain or loss");
+  assert.deepEqual(e.onVenuePositions(venueAnswer(answer), T0).differences, []);
+});
+
+Deno.test("RiskManagerCore adopting a flipped position prices it at the mark", () => {
+  const e = coreWith({ positionMismatch: "adopt" });
+  hold(e, "buy", 10, 100);
+  setMark(e, "AAPL", 105, T0);
+  e.onVenuePositions(venueAnswer({ AAPL: -4 }), T0);
+  const r = e.onVenuePositions(venueAnswer({ AAPL: -4 }), T0);
+  assert.deepEqual(r.applied.map((a) => [a.to, a.avgPrice]), [[-4, 105]]);
+  assert.ok(Math.abs(e.positions().find((p) => p.symbol === "AAPL")!.unrealized) < 1e-9);
+});
+
+Deno.test("RiskManagerCore keeps an adoption it could not store undone, and adopts on a later answer", () => {
+  const store = StateStore.open(":memory:");
+  const e = coreWith({ store, positionMismatch: "adopt" });
+  hold(e, "buy", 10, 100);
+  e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0);
+  const put = store.putPosition.bind(store);
+  store.putPosition = () => {
+    throw new Error("disk I/O error");
+  };
+  assert.throws(() => e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0), /disk I\/O error/);
+  assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 10);
+  store.putPosition = put;
+  assert.equal(e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0).applied.length, 0);
+  assert.equal(e.onVenuePositions(venueAnswer({ AAPL: 12 }), T0).applied.length, 1);
+  assert.equal(e.positions().find((p) => p.symbol === "AAPL")?.qty, 12);
+});
+
+Deno.test("RiskManagerCore takes no mismatch from venue positions read before a fill the book already has", () => {
+  const e = coreWith();
+  const o = approved(e.onSignal(signal(), T0));
+  // The stream update of the fill was lost: the report came from the engine's look-up,
+  // and Alpaca's positions are read again only every accountPollMs.
+  e.onExecutionReport(fill(o.clientOrderId, "buy", 10, 100), T0);
+  const stale = venueAnswer({});
+  for (let i = 0; i < 5; i++) {
+    const r = e.onVenuePositions({ ...stale, requestId: `r-${i}` }, T0 + i * 5000);
+    assert.deepEqual(r.newMismatches, [], `answer ${i}`);
+    assert.equal(r.differences[0].status, "suspect");
+  }
+  assert.equal(e.status.state, "ACTIVE");
+  assert.deepEqual(e.onVenuePositions(venueAnswer({ AAPL: 10 }), T0 + 30_000).differences, []);
 });

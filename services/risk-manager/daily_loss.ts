@@ -106,6 +106,14 @@ export class DailyLoss {
     this.#record = { ...this.#record, realized: this.#record.realized + usd };
   }
 
+  /**
+   * Moves the day's unrealised baseline by `usd`: a change of unrealised P&L that no trade
+   * or price made (a position adopted from the venue) then leaves the daily P&L as it was.
+   */
+  shiftBaseline(usd: number): void {
+    this.#record = { ...this.#record, unrealizedAtStart: this.#record.unrealizedAtStart + usd };
+  }
+
   /** Puts back a record taken from {@link record} (when a write failed). */
   restore(record: DailyLossRecord): void {
     this.#record = record;

@@ -84,3 +84,14 @@ Deno.test("lossReached() is true at the limit and beyond", () => {
   assert.equal(lossReached(-499.99, 500), false);
   assert.equal(lossReached(-501, 500), true);
 });
+
+Deno.test("DailyLoss.shiftBaseline() moves the unrealised baseline so the daily P&L stays", () => {
+  let unrealized = 0;
+  const daily = new DailyLoss(5000, null, { totalUnrealized: () => unrealized });
+  daily.rollDay(Date.UTC(2026, 10, 24, 12));
+  unrealized = 300; // a position adopted from the venue, already 300 in profit
+  daily.shiftBaseline(300);
+  assert.equal(daily.pnl(), 0);
+  unrealized = 350; // the market moves it
+  assert.equal(daily.pnl(), 50);
+});

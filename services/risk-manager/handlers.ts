@@ -11,12 +11,16 @@ import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import type {
   ExecutionReport,
+  LuldBand,
   Order,
   OrderStatus,
   OrderStatusRequest,
+  PositionsRequest,
   RiskDenialEvent,
   Signal,
   TradingStateEvent,
+  TradingStatus as MarketStatus,
+  VenuePositionsAnswer,
 } from "../../lib/types.ts";
 import { ActivityLog } from "../../lib/activity_log.ts";
 import { BurstLog } from "../../lib/burst_log.ts";
@@ -55,6 +59,11 @@ export interface RiskManagerHandlersOptions {
    * the orders); without it no reconciliation runs.
    */
   readonly sendStatusRequest?: (request: OrderStatusRequest) => Promise<unknown>;
+  /**
+   * Hands a `positions_request` to the orders channel (journaled, in order behind the
+   * orders); without it positions are not reconciled with the venue.
+   */
+  readonly sendPositionsRequest?: (request: PositionsRequest) => Promise<unknown>;
   /** How often a report that could not be stored is tried again, ms (default {@link REPORT_RETRY_MS}). */
   readonly retryMs?: number;
   /** Ends the process; default `Deno.exit`. */
@@ -92,6 +101,11 @@ export class RiskManagerHandlers {
   /** The reconciliation request waiting for its answer. */
   #outstanding: { requestId: string; at: number } | undefined;
   #requests = 0;
+  readonly #sendPositionsRequest: RiskManagerHandlersOptions["sendPositionsRequest"];
+  /** The positions request waiting for its answer. */
+  #positionsOutstanding: { requestId: string; at: number } | undefined;
+  readonly #mismatchLog: BurstLog;
+  readonly #rejectionLog: BurstLog;
   /** True when positions or marks changed since the gauges were last refreshed. */
   #gaugesStale = false;
 
@@ -102,12 +116,25 @@ export class RiskManagerHandlers {
     this.#publishEvent = options.publishEvent;
     this.#retryMs = options.retryMs ?? REPORT_RETRY_MS;
     this.#sendStatusRequest = options.sendStatusRequest;
+    this.#sendPositionsRequest = options.sendPositionsRequest;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#storeLog = new BurstLog(
       this.#log,
       "error",
       "Cannot store an execution report; will retry: {error}",
       "Cannot store execution reports: {suppressed} more failures",
+    );
+    this.#mismatchLog = new BurstLog(
+      this.#log,
+      "error",
+      "Position differs from the venue's with nothing in flight: {symbol} ours={ours} venue={venue}; policy {policy}",
+      "Positions differ from the venue's: {suppressed} more symbols",
+    );
+    this.#rejectionLog = new BurstLog(
+      this.#log,
+      "warn",
+      "Execution-engine rejected an order: {reason} ({action})",
+      "Execution-engine rejected {suppressed} more orders",
     );
   }
 
@@ -124,6 +151,8 @@ export class RiskManagerHandlers {
     this.#closing = true;
     this.#activity.close();
     this.#storeLog.close();
+    this.#mismatchLog.close();
+    this.#rejectionLog.close();
   }
 
   /**
@@ -238,8 +267,21 @@ export class RiskManagerHandlers {
 
   #applyReport(env: Envelope): void {
     if (env.type === "order_status") return this.#applyStatus(env);
+    if (env.type === "venue_positions") return this.#applyPositions(env);
     const report = env.body as ExecutionReport;
     const outcome = this.#core.onExecutionReport(report, Date.now());
+    if (outcome.rejection) {
+      const { rejection } = outcome;
+      this.#metrics.venueRejection(rejection);
+      this.#rejectionLog.report({
+        reason: rejection.reason,
+        label: rejection.label,
+        action: rejection.halted ? "trading halted" : rejection.action,
+        clientOrderId: report.clientOrderId,
+        symbol: report.symbol,
+        trace: env.trace,
+      });
+    }
     if (outcome.unknownOrder) {
       this.#log.warning("Execution report for an order this risk-manager did not approve", {
         clientOrderId: report.clientOrderId,
@@ -304,6 +346,77 @@ export class RiskManagerHandlers {
   }
 
   /**
+   * A `venue_positions` answer: compared with the book through the core, which applies
+   * the mismatch policy; each new mismatch is counted and logged (at a bounded rate), the
+   * mismatched-symbols gauge set.
+   */
+  #applyPositions(env: Envelope): void {
+    const answer = env.body as VenuePositionsAnswer;
+    const result = this.#core.onVenuePositions(answer, Date.now());
+    if (this.#positionsOutstanding?.requestId === answer.requestId) {
+      this.#positionsOutstanding = undefined;
+    }
+    for (const d of result.newMismatches) {
+      this.#metrics.positionMismatch(d.symbol);
+      this.#mismatchLog.report({
+        symbol: d.symbol,
+        ours: d.ours,
+        venue: d.venue,
+        diff: d.diff,
+        policy: result.policy,
+        venueName: result.venue,
+        requestId: result.requestId,
+      });
+    }
+    for (const a of result.applied) {
+      if (a.action !== "adopted") continue;
+      this.#log.warning("Position adopted from the venue", { ...a, requestId: result.requestId });
+      this.#gaugesStale = true;
+    }
+    for (const symbol of result.resolved) {
+      this.#log.info("Position agrees with the venue's again", { symbol });
+    }
+    this.#metrics.mismatchedSymbols(result.mismatched.length);
+    this.#log.debug("Positions reconciled", {
+      requestId: result.requestId,
+      compared: result.compared,
+      differences: result.differences.length,
+      mismatched: result.mismatched.length,
+    });
+  }
+
+  /**
+   * Asks execution-engine for the venue's positions at `now` (epoch ms), when the orders
+   * channel has a live consumer and no request waits for its answer (one waiting longer
+   * than `timeoutMs` is given up). Returns the request sent, if any. Call it at start-up
+   * and every `reconcileMs`.
+   */
+  reconcilePositions(
+    now: number,
+    live: boolean,
+    timeoutMs: number,
+  ): PositionsRequest | undefined {
+    if (this.#sendPositionsRequest === undefined || !live || this.#closing) return undefined;
+    if (
+      this.#positionsOutstanding !== undefined && now - this.#positionsOutstanding.at < timeoutMs
+    ) {
+      return undefined;
+    }
+    const request: PositionsRequest = {
+      requestId: `pos-${now.toString(36)}-${++this.#requests}`,
+      at: now,
+    };
+    this.#positionsOutstanding = { requestId: request.requestId, at: now };
+    this.#sendPositionsRequest(request).catch((error) =>
+      this.#log.debug("Positions request not acknowledged", {
+        requestId: request.requestId,
+        error,
+      })
+    );
+    return request;
+  }
+
+  /**
    * Asks execution-engine about the open orders at `now` (epoch ms), when the orders
    * channel has a live consumer and no request is waiting for its answer (one waiting
    * longer than `timeoutMs` is given up). Returns the request sent, if any. Call it at
@@ -329,9 +442,33 @@ export class RiskManagerHandlers {
     return request;
   }
 
-  /** A quote, book or trade: updates the symbol's mark. */
+  /**
+   * Market data: a `trading_status` or `luld_band` updates the symbol's market as the
+   * checks see it (a change of state is logged: a halt as a warning); a `quote`, `book`,
+   * `one_sided_quote`, `trade` or `trade_correction` its mark.
+   */
   onMarketData(env: Envelope): void {
-    if (this.#core.onMarketData(env.type, env.body, Date.now())) this.#gaugesStale = true;
+    const now = Date.now();
+    if (env.type === "trading_status") {
+      const status = env.body as MarketStatus;
+      const change = this.#core.onTradingStatus(status, now);
+      if (change === null) return;
+      const fields = {
+        symbol: status.symbol,
+        state: change.after.state,
+        reason: change.after.reason,
+        previous: change.before.state,
+        previousReason: change.before.reason,
+      };
+      if (change.after.state === "halted") this.#log.warning("Symbol halted", fields);
+      else this.#log.info("Symbol market state changed", fields);
+      return;
+    }
+    if (env.type === "luld_band") {
+      this.#core.onLuldBand(env.body as LuldBand, now);
+      return;
+    }
+    if (this.#core.onMarketData(env.type, env.body, now)) this.#gaugesStale = true;
   }
 
   /**

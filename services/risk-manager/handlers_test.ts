@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
+import { ALWAYS_OPEN } from "../../lib/market_session.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
-import type { Order, OrderStatusRequest } from "../../lib/types.ts";
+import type {
+  Order,
+  OrderStatusRequest,
+  PositionsRequest,
+  VenuePositionsAnswer,
+} from "../../lib/types.ts";
 import { RiskManagerCore } from "./core.ts";
 import { type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
+import { REJECTION_LABELS } from "./rejections.ts";
 import { StateStore } from "./state_store.ts";
 import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
 
@@ -16,6 +23,7 @@ function setup(
     retryMs?: number;
     exit?: (code: number) => void;
     orderTtlMs?: number;
+    positionMismatch?: "halt" | "adopt";
   } = {},
 ) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
@@ -26,6 +34,7 @@ function setup(
   const store = StateStore.open(":memory:");
   const sent: { order: Order; trace: string }[] = [];
   const requests: OrderStatusRequest[] = [];
+  const positionRequests: PositionsRequest[] = [];
   const published: Published[] = [];
   const core: RiskManagerCore = new RiskManagerCore({
     symbols: SYMBOLS,
@@ -37,6 +46,8 @@ function setup(
     recorder: metrics,
     onStateChange: (change) => handlers.onStateChange(change),
     orderTtlMs: options.orderTtlMs,
+    session: { schedule: ALWAYS_OPEN },
+    positionMismatch: options.positionMismatch,
   });
   const handlers = new RiskManagerHandlers({
     core,
@@ -53,6 +64,10 @@ function setup(
       requests.push(request);
       return Promise.resolve();
     },
+    sendPositionsRequest: (request) => {
+      positionRequests.push(request);
+      return Promise.resolve();
+    },
     retryMs: options.retryMs,
     exit: options.exit as ((code: number) => never) | undefined,
   });
@@ -67,7 +82,7 @@ function setup(
     serviceMetrics.stop();
     store.close();
   };
-  return { core, handlers, store, sent, requests, published, value, stop };
+  return { core, handlers, store, sent, requests, positionRequests, published, value, stop };
 }
 
 /** A buy of AAPL at 100 that expires a minute from now. */
@@ -228,6 +243,143 @@ Deno.test("RiskManagerHandlers reconciles open orders with the engine and counts
     assert.equal(core.openOrders().length, 0);
     assert.equal(await value("risk_manager_orphan_orders_closed_total"), 1);
     assert.ok(handlers.reconcile(Date.now(), true, 1000) === undefined, "nothing left to ask");
+  } finally {
+    stop();
+  }
+});
+
+let venueReads = 0;
+
+/** A `venue_positions` answer to `requestId` holding AAPL `qty`, read after the one before. */
+function positionsAnswer(requestId: string, qty: number): VenuePositionsAnswer {
+  return {
+    requestId,
+    venue: "alpaca",
+    readAt: Date.now() + ++venueReads,
+    positions: [{ symbol: "AAPL", qty, avgEntryPrice: 0, updatedAt: Date.now() }],
+    truncated: false,
+    at: Date.now(),
+  };
+}
+
+Deno.test("RiskManagerHandlers has every mismatch and rejection series at zero from the start", async () => {
+  const { value, stop } = setup();
+  try {
+    for (const symbol of [...SYMBOLS, "other"]) {
+      assert.equal(await value("risk_manager_position_mismatches_total", { symbol }), 0, symbol);
+    }
+    assert.equal(await value("risk_manager_position_mismatched_symbols"), 0);
+    for (const reason of REJECTION_LABELS) {
+      assert.equal(await value("risk_manager_venue_rejections_total", { reason }), 0, reason);
+    }
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers asks for the venue's positions one request at a time and counts a confirmed mismatch", async () => {
+  const { core, handlers, positionRequests, value, stop } = setup();
+  try {
+    handlers.onExecutionReport(envelope("execution_report", fill("ext-1", "buy", 5, 100)));
+    assert.equal(handlers.reconcilePositions(Date.now(), false, 1000), undefined, "no consumer");
+    const first = handlers.reconcilePositions(Date.now(), true, 1000)!;
+    assert.equal(positionRequests.length, 1);
+    assert.equal(handlers.reconcilePositions(Date.now(), true, 1000), undefined, "one at a time");
+    assert.ok(handlers.reconcilePositions(Date.now() + 1001, true, 1000), "a lost one is given up");
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer(first.requestId, 8)));
+    assert.equal(await value("risk_manager_position_mismatches_total", { symbol: "AAPL" }), 0);
+    const second = handlers.reconcilePositions(Date.now() + 2002, true, 1000)!;
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer(second.requestId, 8)));
+    assert.equal(await value("risk_manager_position_mismatches_total", { symbol: "AAPL" }), 1);
+    assert.equal(await value("risk_manager_position_mismatched_symbols"), 1);
+    assert.equal(core.status.state, "HALTED");
+    assert.equal(await value("risk_manager_trading_state"), 2);
+    // Counted once while it lasts; the gauge drops when they agree.
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer("late", 8)));
+    assert.equal(await value("risk_manager_position_mismatches_total", { symbol: "AAPL" }), 1);
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer("agree", 5)));
+    assert.equal(await value("risk_manager_position_mismatched_symbols"), 0);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers under adopt books the venue's quantity, counts it, and leaves nothing mismatched", async () => {
+  const { core, handlers, value, stop } = setup({ positionMismatch: "adopt" });
+  try {
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer("a", 3)));
+    handlers.onExecutionReport(envelope("venue_positions", positionsAnswer("b", 3)));
+    assert.equal(core.positions().find((p) => p.symbol === "AAPL")?.qty, 3);
+    assert.equal(core.status.state, "ACTIVE");
+    assert.equal(await value("risk_manager_position_mismatches_total", { symbol: "AAPL" }), 1);
+    assert.equal(await value("risk_manager_position_mismatched_symbols"), 0);
+    handlers.refreshGauges();
+    assert.equal(await value("trading_open_positions_count"), 1);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers counts each rejection by reason, and an account_blocked one halts trading", async () => {
+  const { core, handlers, sent, value, stop } = setup();
+  try {
+    for (const reason of ["market_closed", "rate_limited", "insufficient_buying_power"]) {
+      handlers.onSignal(envelope("signal", liveSignal()));
+      const order = sent.at(-1)!.order;
+      handlers.onExecutionReport(envelope("execution_report", {
+        ...fill(order.clientOrderId, "buy", 0, 0, { orderQty: order.qty, cumQty: 0 }),
+        kind: "reject",
+        state: "rejected",
+        reason,
+      }));
+    }
+    assert.equal(
+      await value("risk_manager_venue_rejections_total", { reason: "market_closed" }),
+      1,
+    );
+    assert.equal(await value("risk_manager_venue_rejections_total", { reason: "rate_limited" }), 1);
+    assert.equal(await value("risk_manager_venue_rejections_total", { reason: "other" }), 1);
+    assert.equal(core.status.state, "ACTIVE");
+    handlers.onSignal(envelope("signal", liveSignal()));
+    const order = sent.at(-1)!.order;
+    handlers.onExecutionReport(envelope("execution_report", {
+      ...fill(order.clientOrderId, "buy", 0, 0, { orderQty: order.qty, cumQty: 0 }),
+      kind: "reject",
+      state: "rejected",
+      reason: "account_blocked",
+    }));
+    assert.equal(
+      await value("risk_manager_venue_rejections_total", { reason: "account_blocked" }),
+      1,
+    );
+    assert.equal(core.status.state, "HALTED");
+    assert.equal(await value("risk_manager_trading_state"), 2);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers.onMarketData() halts a symbol on its trading status and resumes it", () => {
+  const { handlers, sent, stop } = setup();
+  try {
+    const status = {
+      symbol: "AAPL",
+      state: "halted",
+      reason: "trading_halt",
+      haltCode: "H",
+      nextOpen: null,
+      nextClose: null,
+      exchange: "alpaca",
+      at: Date.now(),
+    };
+    handlers.onMarketData(envelope("trading_status", status));
+    handlers.onSignal(envelope("signal", liveSignal()));
+    assert.equal(sent.length, 0);
+    handlers.onMarketData(
+      envelope("trading_status", { ...status, state: "open", reason: "regular_session" }),
+    );
+    handlers.onSignal(envelope("signal", liveSignal()));
+    assert.equal(sent.length, 1);
   } finally {
     stop();
   }

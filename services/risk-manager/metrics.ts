@@ -15,6 +15,7 @@ import {
   type DenialCode,
   failureType,
 } from "./denial.ts";
+import { type Rejection, REJECTION_LABELS } from "./rejections.ts";
 import { STATE_GAUGE, type TradingStatus } from "./trading_state.ts";
 
 /** What the business gauges are read from (the core). */
@@ -61,9 +62,11 @@ export class RiskManagerMetrics implements CheckRecorder {
   readonly #recorded: { observe(latencyUs: number): void };
 
   /**
-   * Sets `risk_manager_daily_loss_limit_usd` to `dailyLossLimit` (USD) and creates every
-   * check's pass/fail series and every denial's failure series (per configured symbol
-   * and `other`) at 0, so the first denial of each kind is a step alerts see.
+   * Sets `risk_manager_daily_loss_limit_usd` to `dailyLossLimit` (USD) and creates at 0
+   * every check's pass/fail series, every denial's failure series (per configured symbol
+   * and `other`), every symbol label's position mismatch series, the mismatched-symbols
+   * gauge and every rejection reason's series, so the first event of each kind is a step
+   * alerts see.
    */
   constructor(
     families: Families<"risk-manager">,
@@ -89,6 +92,13 @@ export class RiskManagerMetrics implements CheckRecorder {
         pass: boundCounter(checks, { check_type: type, result: "pass" }),
         fail: boundCounter(checks, { check_type: type, result: "fail" }),
       });
+    }
+    for (const symbol of [...symbols, "other"]) {
+      families.risk_manager_position_mismatches_total.inc({ symbol }, 0);
+    }
+    families.risk_manager_position_mismatched_symbols.set(0);
+    for (const reason of REJECTION_LABELS) {
+      families.risk_manager_venue_rejections_total.inc({ reason }, 0);
     }
   }
 
@@ -132,6 +142,21 @@ export class RiskManagerMetrics implements CheckRecorder {
   /** An open order execution-engine never received, closed once expired: `risk_manager_orphan_orders_closed_total`. */
   orphanClosed(): void {
     this.#families.risk_manager_orphan_orders_closed_total.inc();
+  }
+
+  /** A position that became mismatched with the venue's: `risk_manager_position_mismatches_total`. */
+  positionMismatch(symbol: string): void {
+    this.#families.risk_manager_position_mismatches_total.inc({ symbol: this.#label(symbol) });
+  }
+
+  /** How many symbols are mismatched now: `risk_manager_position_mismatched_symbols`. */
+  mismatchedSymbols(count: number): void {
+    this.#families.risk_manager_position_mismatched_symbols.set(count);
+  }
+
+  /** A rejection received from execution-engine: `risk_manager_venue_rejections_total`. */
+  venueRejection(rejection: Rejection): void {
+    this.#families.risk_manager_venue_rejections_total.inc({ reason: rejection.label });
   }
 
   /** The trading state and breaker gauges. */

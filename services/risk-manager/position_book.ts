@@ -93,6 +93,22 @@ export class PositionBook {
     return { before, after, realized: realizedNow };
   }
 
+  /**
+   * Takes a quantity from outside (the venue's, on reconciliation): `symbol` becomes `qty`
+   * at average cost `avgPrice`; realised P&L and the mark stay (it is not a trade).
+   */
+  adopt(symbol: string, qty: number, avgPrice: number): { before: Position; after: Position } {
+    const before = this.get(symbol);
+    const clean = cleanQty(qty);
+    const after: Position = Object.freeze({
+      ...before,
+      qty: clean,
+      avgPrice: clean === 0 ? 0 : avgPrice,
+    });
+    this.#positions.set(symbol, after);
+    return { before, after };
+  }
+
   /** Puts a position back as it was (undo after a failed commit). */
   restore(p: Position): void {
     this.#positions.set(p.symbol, Object.freeze({ ...p }));
@@ -131,6 +147,13 @@ export class PositionBook {
       net += v;
     }
     return { gross, net };
+  }
+
+  /** The symbols with a non-zero position. */
+  heldSymbols(): string[] {
+    const out: string[] = [];
+    for (const p of this.#positions.values()) if (p.qty !== 0) out.push(p.symbol);
+    return out;
   }
 
   /** Number of symbols with a non-zero position. */

@@ -66,3 +66,16 @@ Deno.test("PositionBook marks positions to market for unrealised P&L and exposur
   assert.deepEqual(b.exposure(), { gross: 1030 + 490, net: 1030 - 490 });
   assert.equal(b.openCount(), 2);
 });
+
+Deno.test("PositionBook.adopt() takes a quantity and average from outside, keeping realised P&L and the mark", () => {
+  const b = new PositionBook();
+  b.applyFill("AAPL", "buy", 10, 100);
+  b.applyFill("AAPL", "sell", 4, 110); // realised 40
+  b.mark("AAPL", 120);
+  const { before, after } = b.adopt("AAPL", -3, 115);
+  assert.equal(before.qty, 6);
+  assert.deepEqual(after, { symbol: "AAPL", qty: -3, avgPrice: 115, realized: 40, mark: 120 });
+  assert.deepEqual(b.heldSymbols(), ["AAPL"]);
+  assert.equal(b.adopt("AAPL", 1e-12, 115).after.avgPrice, 0, "flat: no average");
+  assert.deepEqual(b.heldSymbols(), []);
+});

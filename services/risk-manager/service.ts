@@ -1,9 +1,12 @@
 /**
  * Wires the risk-manager core to its sockets, metrics and admin API.
  *
- * In: signals (Subscriber on `riskManager.signals`), market data for marks (Subscriber on
- * `riskManager.marketData`: quote, book, trade), execution reports (ReliableReceiver bound
- * at `riskManager.executionReports`). Out: approved orders (ReliableSender bound at
+ * In: signals (Subscriber on `riskManager.signals`), market data for marks and each
+ * symbol's market (Subscriber on `riskManager.marketData`: quote, book, trade,
+ * one_sided_quote, trade_correction, trading_status, luld_band), execution reports and the
+ * answers to reconciliation requests (ReliableReceiver bound at
+ * `riskManager.executionReports`). Out: approved orders and the `order_status_request` and
+ * `positions_request` of reconciliation, every `reconcileMs` (ReliableSender bound at
  * `riskManager.orders`, journaled next to the state file), and `trading_state` and
  * `risk_denial` events (Publisher at `riskManager.publish`).
  * @module
@@ -11,6 +14,7 @@
 import type { Hono } from "hono";
 import { senderPub } from "../../lib/channels.ts";
 import { getLogger } from "../../lib/log.ts";
+import { ALWAYS_OPEN, type Schedule, UtcHours } from "../../lib/market_session.ts";
 import {
   Publisher,
   ReliableReceiver,
@@ -23,6 +27,7 @@ import { createRiskManagerAdminApi, isBearerToken } from "./admin_api.ts";
 import { RiskManagerCore, WARM_EVERY_MS, WARM_START_ROUNDS } from "./core.ts";
 import { RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
+import { STATUS_MAX_AGE_PERIODS } from "./market_state.ts";
 import { StateStore } from "./state_store.ts";
 
 /** A started risk-manager: the harness's core plus handles for tests. */
@@ -75,6 +80,19 @@ async function importOldOutbox(store: StateStore, statePath: string, pub: string
 const GAUGE_EVERY_MS = 500;
 /** Retries stored-failed reports and persists changed marks this often. */
 const HOUSEKEEPING_EVERY_MS = 1000;
+
+/**
+ * The schedule the checks fall back on while no fresh `trading_status` is known: the
+ * configured hours for the sim and replay feeds (market-data computes their statuses from
+ * the same config), none for Alpaca's (its session comes only from market-data).
+ */
+export function fallbackSchedule(
+  config: ServiceContext<"risk-manager">["config"],
+): Schedule | undefined {
+  if (config.marketData.feed === "alpaca") return undefined;
+  const hours = config.session.hoursUtc;
+  return hours === null ? ALWAYS_OPEN : new UtcHours(hours);
+}
 
 /**
  * Starts the risk-manager: restores its state, opens its sockets and wires them to the
@@ -133,6 +151,12 @@ export async function startRiskManager(
     orderTtlMs: settings.orderTtlMs,
     orderMemoryMs: settings.orderMemoryMs,
     orderRetentionMs: settings.orderRetentionMs,
+    session: {
+      schedule: fallbackSchedule(ctx.config),
+      statusMaxAgeMs: STATUS_MAX_AGE_PERIODS * ctx.config.session.publishMs,
+      extendedHours: ctx.config.session.extendedHours,
+    },
+    positionMismatch: settings.positionMismatch,
     // No change can happen before the sockets and the handlers exist: nothing drives the core.
     onStateChange: (change) => handlers.onStateChange(change),
   });
@@ -180,7 +204,15 @@ export async function startRiskManager(
     });
     opened.push(signals);
     marketData = await Subscriber.open([...settings.marketData], {
-      ...ctx.messaging.receiver("market_data", ["quote", "book", "trade"]),
+      ...ctx.messaging.receiver("market_data", [
+        "quote",
+        "book",
+        "trade",
+        "one_sided_quote",
+        "trade_correction",
+        "trading_status",
+        "luld_band",
+      ]),
     });
     opened.push(marketData);
   } catch (error) {
@@ -194,6 +226,7 @@ export async function startRiskManager(
     metrics,
     sendOrder: (order, trace) => orders!.send("order", order, trace),
     sendStatusRequest: (request) => orders!.send("order_status_request", request),
+    sendPositionsRequest: (request) => orders!.send("positions_request", request),
     publishEvent: (type, body, trace) => void events.publish(type, body, trace),
   });
   signals.onMessage((env) => handlers.onSignal(env));
@@ -205,8 +238,9 @@ export async function startRiskManager(
   core.warm(Date.now(), WARM_START_ROUNDS);
   const warmTimer = setInterval(() => core.warm(Date.now()), WARM_EVERY_MS);
   Deno.unrefTimer(warmTimer);
-  // Reconciliation with the engine: as soon as it is there after start-up, then every
-  // reconcileMs (the timer ticks faster so the first request does not wait a period).
+  // Reconciliation of open orders and positions with the engine: as soon as it is there
+  // after start-up, then every reconcileMs (the timer ticks faster so the first request
+  // does not wait a period).
   let lastReconcileAt = -Infinity;
   const reconcileTimer = setInterval(() => {
     const now = Date.now();
@@ -215,6 +249,7 @@ export async function startRiskManager(
     if (!live) return;
     lastReconcileAt = now;
     handlers.reconcile(now, live, 3 * settings.reconcileMs);
+    handlers.reconcilePositions(now, live, 3 * settings.reconcileMs);
   }, Math.min(250, settings.reconcileMs));
   const housekeeping = setInterval(() => {
     try {
@@ -246,6 +281,9 @@ export async function startRiskManager(
       sizing: settings.sizing,
       limits: settings.limits,
       markMaxAgeMs: settings.markMaxAgeMs,
+      reconcileMs: settings.reconcileMs,
+      positionMismatch: settings.positionMismatch,
+      extendedHours: ctx.config.session.extendedHours,
     },
   });
 

@@ -20,7 +20,12 @@ const RAW = JSON.parse(
   Deno.readTextFileSync(new URL("../../config/system.json", import.meta.url)),
 );
 
-function configFor(dir: string, signals: string, md: string): Config {
+function configFor(
+  dir: string,
+  signals: string,
+  md: string,
+  over: (raw: typeof RAW) => void = () => {},
+): Config {
   const raw = structuredClone(RAW);
   for (const s of ["marketData", "signalBridge", "riskManager", "executionEngine"]) {
     raw[s].http.port = 0;
@@ -33,6 +38,7 @@ function configFor(dir: string, signals: string, md: string): Config {
     publish: "bind:tcp://127.0.0.1:0",
     statePath: `${dir}/risk.sqlite`,
   });
+  over(raw);
   return testConfig(raw);
 }
 
@@ -256,6 +262,127 @@ Deno.test({
       await sigPub.close();
       await mdPub.close();
       for (const p of [signalBridge, marketData, engine, operator]) await p.close();
+      await removeDir(dir);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "risk-manager on Alpaca's feed denies SESSION_UNKNOWN until market-data's first status, and halts when the engine's positions answers show a mismatch",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const keys = testConfig(RAW);
+    const registry = new Registry();
+    const signalBridge = await peerMessaging("signal-bridge", keys, registry);
+    const marketData = await peerMessaging("market-data", keys, registry);
+    const engine = await peerMessaging("execution-engine", keys, registry);
+    const sigPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
+      ...signalBridge.sender("signals"),
+      heartbeatMs: 100,
+    });
+    const mdPub = await Publisher.open("bind:tcp://127.0.0.1:0", {
+      ...marketData.sender("market_data"),
+      heartbeatMs: 100,
+    });
+    const config = configFor(dir, sigPub.endpoint, mdPub.endpoint, (raw) => {
+      raw.marketData.feed = "alpaca"; // no fallback schedule: the session comes from market-data
+      raw.riskManager.reconcileMs = 200;
+    });
+    const { rm, metrics, ctx } = await start(config);
+    const cleanup: { close(): Promise<void> }[] = [];
+    try {
+      // The engine's end: it answers every positions request with what `venueHolds` says.
+      let venueHolds: { symbol: string; qty: number }[] = [];
+      const orders: Order[] = [];
+      const reports = await ReliableSender.open(
+        `connect:${rm.endpoints.executionReports}`,
+        engine.sender("execution_reports"),
+      );
+      const ee = await ReliableReceiver.open(
+        `connect:${rm.endpoints.orders}`,
+        engine.receiver("orders"),
+      );
+      let requests = 0;
+      ee.onMessage((env) => {
+        if (env.type === "order") orders.push(env.body as Order);
+        if (env.type !== "positions_request") return;
+        requests++;
+        const { requestId } = env.body as { requestId: string };
+        void reports.send("venue_positions", {
+          requestId,
+          venue: "alpaca",
+          readAt: Date.now(),
+          positions: venueHolds.map((p) => ({ ...p, avgEntryPrice: 0, updatedAt: Date.now() })),
+          truncated: false,
+          at: Date.now(),
+        });
+      });
+      cleanup.push(ee, reports);
+      await waitFor("a live consumer of orders", () => rm.ready!().orders_channel);
+      await waitFor("positions reconciled", () => requests >= 2 && rm.core.lastReconciliation);
+      assert.deepEqual(rm.core.lastReconciliation?.differences, []);
+
+      await waitFor("a mark for AAPL", () => {
+        mdPub.publish("quote", quoteOf("AAPL", 200));
+        return rm.core.mark("AAPL");
+      });
+      const failures = (type: string) =>
+        metricValue(metrics.registry, "risk_manager_risk_failures_total", {
+          failure_type: type,
+          symbol: "AAPL",
+        });
+      await waitFor("the signal subscriber to join", async () => {
+        sigPub.publish("signal", signalOf(`s-${crypto.randomUUID()}`));
+        return (await failures("session_unknown") ?? 0) > 0;
+      });
+      assert.equal(orders.length, 0, "no status yet: nothing leaves");
+      mdPub.publish("trading_status", {
+        symbol: "AAPL",
+        state: "open",
+        reason: "regular_session",
+        nextOpen: null,
+        nextClose: Date.now() + 3_600_000,
+        exchange: "alpaca",
+        at: Date.now(),
+      });
+      await waitFor("AAPL open", () => rm.core.market("AAPL", Date.now()).state === "open");
+      sigPub.publish("signal", signalOf("s-open"));
+      await waitFor("the approved order", () => orders.length === 1);
+
+      // The venue holds AAPL the book does not: after two quiet answers, HALTED.
+      reports.send("execution_report", reportOf(orders[0], orders[0].qty, 200));
+      await waitFor("the fill", () => rm.core.openOrders().length === 0);
+      venueHolds = [{ symbol: "AAPL", qty: orders[0].qty + 3 }];
+      await waitFor(
+        "the mismatch",
+        async () =>
+          await metricValue(metrics.registry, "risk_manager_position_mismatches_total", {
+            symbol: "AAPL",
+          }) === 1,
+      );
+      assert.equal(rm.core.status.state, "HALTED");
+      assert.equal(
+        await metricValue(metrics.registry, "risk_manager_position_mismatched_symbols"),
+        1,
+      );
+      const shown = await (await rm.admin.request("/admin/positions")).json();
+      assert.equal(shown.reconciliation.policy, "halt");
+      assert.deepEqual(
+        shown.reconciliation.mismatched.map((
+          d: { symbol: string; diff: number },
+        ) => [d.symbol, d.diff]),
+        [["AAPL", 3]],
+      );
+    } finally {
+      for (const c of cleanup) await c.close().catch(() => {});
+      await rm.close();
+      await ctx[Symbol.asyncDispose]();
+      await sigPub.close();
+      await mdPub.close();
+      for (const p of [signalBridge, marketData, engine]) await p.close();
       await removeDir(dir);
     }
   },

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Envelope } from "../../../lib/envelope.ts";
+import { ALWAYS_OPEN } from "../../../lib/market_session.ts";
 import type { ExecutionReport, Signal } from "../../../lib/types.ts";
 import type { CheckType } from "../denial.ts";
 import type { CheckContext, Limits } from "../checks.ts";
@@ -116,6 +117,11 @@ export function checkContext(over: Partial<CheckContext> = {}): CheckContext {
     ordersChannelLive: true,
     outboxPending: 0,
     maxOutboxPending: 1000,
+    market: { state: "open", reason: "regular_session", source: "status", ageMs: 0 },
+    extendedHours: false,
+    orderType: "market",
+    timeInForce: "day",
+    band: undefined,
     ...over,
   };
 }
@@ -154,7 +160,8 @@ export function setMark(
 
 /**
  * A core on `store` (default: in memory) with AAPL, MSFT and BTC/USD marked at 100, 400
- * and 100,000 at T0.
+ * and 100,000 at T0, their markets always open (the sim's default schedule) unless
+ * `session` says otherwise.
  */
 export function coreWith(
   over: Partial<Omit<RiskManagerCoreOptions, "limits">> & { limits?: Partial<Limits> } = {},
@@ -166,6 +173,7 @@ export function coreWith(
     markMaxAgeMs: 5000,
     store: StateStore.open(":memory:"),
     startedAt: T0,
+    session: { schedule: ALWAYS_OPEN },
     ...over,
     limits: { ...LIMITS, ...over.limits },
   });
