@@ -32,7 +32,7 @@ import * as zmq from "zeromq";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { Registry } from "prom-client";
-import { decode, encode, encodeText, type Envelope } from "../lib/envelope.ts";
+import { decode, encodeFrame, type Envelope } from "../lib/envelope.ts";
 import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../lib/messaging/mod.ts";
 import { SocketPoller } from "../lib/zmq_poll.ts";
 
@@ -99,8 +99,8 @@ function body(bytes: number): { symbol: string; px: number; pad: string } {
 }
 
 function sampleFrame(bytes: number): string {
-  return encodeText({
-    v: 1,
+  return encodeFrame([{
+    v: 2,
     type: "tick",
     seq: 1_000_000,
     pub: "bench/md",
@@ -108,7 +108,7 @@ function sampleFrame(bytes: number): string {
     ts: Date.now(),
     trace: "0".repeat(32),
     body: body(bytes),
-  });
+  }]);
 }
 
 async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
@@ -189,8 +189,8 @@ async function cost(mode: "bare" | "envelope", n: number, bytes: number): Promis
   await sleep(300); // subscription in place
   for (let i = 1; i <= n; i++) {
     pub.send(
-      mode === "bare" ? frame : encodeText({
-        v: 1,
+      mode === "bare" ? frame : encodeFrame([{
+        v: 2,
         type: "tick",
         seq: i,
         pub: "bench/cost",
@@ -198,7 +198,7 @@ async function cost(mode: "bare" | "envelope", n: number, bytes: number): Promis
         ts: 1,
         trace: "0".repeat(32),
         body: b,
-      }),
+      }]),
     ).catch(() => {});
   }
   await sleep(1500); // let ZeroMQ's I/O thread move everything into the queue
@@ -625,8 +625,8 @@ function printTable(r: BenchResults): void {
 // ---------------------------------------------------------------------------
 // `deno bench`: encode/decode micro benchmarks
 
-const frame = encode({
-  v: 1,
+const frame = encodeFrame([{
+  v: 2,
   type: "tick",
   seq: 1,
   pub: "bench/md",
@@ -634,14 +634,14 @@ const frame = encode({
   ts: 1,
   trace: "0".repeat(32),
   body: body(200),
-});
+}]);
 const sampleEnv = decode(frame);
 
-Deno.bench("envelope: encodeText() of a 200-byte body", () => {
-  encodeText(sampleEnv);
+Deno.bench("envelope: encodeFrame() of a 200-byte JSON body", () => {
+  encodeFrame([sampleEnv]);
 });
 
-Deno.bench("envelope: decode() of a 200-byte body", () => {
+Deno.bench("envelope: decode() of a 200-byte JSON body", () => {
   decode(frame);
 });
 

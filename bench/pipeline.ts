@@ -35,6 +35,7 @@ import { run as messagingBench } from "./messaging_bench.ts";
 import { type Order } from "../lib/types.ts";
 import { nowMs } from "../lib/clock.ts";
 import { Publisher } from "../lib/messaging/mod.ts";
+import { frameBytes, RECORD_HEADER_BYTES } from "../lib/envelope.ts";
 
 const ARGS = import.meta.main
   ? parseCommandLine(Deno.args, {
@@ -88,14 +89,36 @@ async function rssMb(stack: Stack): Promise<Record<string, number>> {
 
 // ---------------------------------------------------------------- throughput
 
-/** Counts frames (and bytes) a bare SUB receives from `endpoint` over `seconds`. */
-async function countFrames(endpoint: string, seconds: number, warmupMs: number) {
+/**
+ * The records of a frame of lib/envelope.ts's format, counted from their length fields
+ * (no body decoded); a frame of anything else (the bare yardstick's) counts as one.
+ */
+function recordsIn(frame: Uint8Array): number {
+  let bytes: Uint8Array;
+  try {
+    bytes = frameBytes(frame);
+  } catch {
+    return 1;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (let at = 0; at + RECORD_HEADER_BYTES <= bytes.length; n++) {
+    at += RECORD_HEADER_BYTES + bytes[at + 3] + bytes[at + 4] + view.getUint32(at + 5, true);
+  }
+  return Math.max(1, n);
+}
+
+/**
+ * Counts messages (and bytes on the wire) a bare SUB receives from `endpoint` over
+ * `seconds`: the records of each frame (market-data batches them), one per bare frame.
+ */
+async function countFrames(endpoint: string, seconds: number, warmupMs: number, records = false) {
   let frames = 0;
   let bytes = 0;
   let counting = false;
   const sub = bareSubscriber(endpoint, (f) => {
     if (!counting) return;
-    frames++;
+    frames += records ? recordsIn(f) : 1;
     bytes += f.length;
   });
   await sleep(warmupMs);
@@ -122,7 +145,7 @@ async function marketDataThroughput(instrumented: boolean) {
   try {
     await stack.waitReady();
     const endpoint = stack.config.marketData.publish.replace(/^bind:/, "");
-    const r = await countFrames(endpoint, THROUGHPUT_S, 1500);
+    const r = await countFrames(endpoint, THROUGHPUT_S, 1500, true);
     await alive(stack, "throughput");
     return r;
   } finally {

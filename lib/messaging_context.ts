@@ -19,7 +19,13 @@
  */
 import type { Gauge, Registry } from "prom-client";
 import { channelStaleAfterMs } from "./channel_staleness.ts";
-import { type ChannelName, CHANNELS, receiverOptions, type TypesOf } from "./channels.ts";
+import {
+  type ChannelName,
+  CHANNELS,
+  receiverOptions,
+  senderOptions,
+  type TypesOf,
+} from "./channels.ts";
 import type { Config } from "./config.ts";
 import { type KeyPair, KeyStore } from "./keys.ts";
 import { type CurveSecurity, ZapAuthenticator } from "./messaging/curve.ts";
@@ -48,6 +54,10 @@ export interface ChannelSocketOptions {
   curve?: CurveSecurity;
   /** The age after which what the channel brings is stale (lib/channel_staleness.ts). */
   staleAfterMs?: number;
+  /** Batching of a PUB/SUB sender (lib/channels.ts). */
+  maxBatchBytes?: number;
+  /** Queue limit in frames (lib/channels.ts). */
+  highWaterMark?: number;
 }
 
 /** The channel options of one service. */
@@ -115,8 +125,7 @@ export class MessagingContext {
     const server = peer ?? (c.to.length === 1 ? c.to[0] : undefined);
     return {
       ...this.#base(),
-      name: c.name,
-      types: c.types,
+      ...senderOptions(channel),
       ...this.#staleness(channel),
       ...this.#curve(channel, readers, server),
     };

@@ -4,7 +4,8 @@
  * continues its stream. Not execution-engine's order journal.
  *
  * Schema: `meta(key, value)` holding `pub`, `epoch`, `last_seq`; `outbox(seq, frame)`
- * holding each unacknowledged message's envelope text. WAL with `synchronous=FULL`
+ * holding each unacknowledged message's frame text (lib/envelope.ts; a frame of the JSON
+ * release is converted when the journal is opened). WAL with `synchronous=FULL`
  * (durability `power`, the default: a commit survives a power loss) or `NORMAL`
  * (`process`: it survives a crash of the process, a power loss may roll back the last
  * commits); checkpoints on a worker thread (lib/wal_checkpoint.ts).
@@ -19,13 +20,13 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { decode, type Envelope } from "../envelope.ts";
+import { decode, encodeFrame, type Envelope } from "../envelope.ts";
 import { offloadCheckpoints } from "../wal_checkpoint.ts";
 
 /** One journaled message. */
 export interface JournaledMessage {
   readonly seq: number;
-  /** The envelope's JSON text. */
+  /** The envelope's frame text (lib/envelope.ts). */
   readonly frame: string;
   /** The decoded envelope, when the frame still decodes. */
   readonly env?: Envelope;
@@ -39,7 +40,36 @@ export interface RestoredStream {
   readonly entries: JournaledMessage[];
 }
 
-const utf8Encoder = new TextEncoder();
+/**
+ * A frame journaled by the release that spoke JSON envelopes (format version 1), in
+ * the current format, with every field kept; undefined when it is not one.
+ */
+export function upgradeJsonFrame(frame: string): { frame: string; env: Envelope } | undefined {
+  if (!frame.startsWith("{")) return undefined;
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(frame);
+  } catch {
+    return undefined;
+  }
+  if (o === null || typeof o !== "object" || o.v !== 1 || !("body" in o)) return undefined;
+  const env: Envelope = {
+    v: 2,
+    type: o.type as string,
+    seq: o.seq as number,
+    pub: o.pub as string,
+    epoch: o.epoch as number,
+    ts: o.ts as number,
+    trace: o.trace as string,
+    body: o.body,
+  };
+  try {
+    const upgraded = encodeFrame([env]);
+    return { frame: upgraded, env: decode(upgraded) };
+  } catch {
+    return undefined;
+  }
+}
 
 /** How hard a commit is made durable: `process` (synchronous NORMAL) or `power` (FULL). */
 export type JournalDurability = "process" | "power";
@@ -124,6 +154,7 @@ export class OutboxJournal {
       setMeta.run("last_seq", "0");
     }
     const entries: JournaledMessage[] = [];
+    const upgrade = db.prepare("UPDATE outbox SET frame = ? WHERE seq = ?");
     for (const row of db.prepare("SELECT seq, frame FROM outbox ORDER BY seq").all()) {
       const seq = Number(row.seq);
       const expected = entries.length === 0 ? seq : entries[entries.length - 1].seq + 1;
@@ -135,12 +166,20 @@ export class OutboxJournal {
           }: outbox seq ${seq} breaks the sequence (expected ${expected}, last ${lastSeq})`,
         );
       }
-      const frame = String(row.frame);
+      let frame = String(row.frame);
       let env: Envelope | undefined;
-      try {
-        env = decode(utf8Encoder.encode(frame));
-      } catch {
-        env = undefined;
+      const upgraded = upgradeJsonFrame(frame);
+      if (upgraded !== undefined) {
+        // Written by the JSON release: resent in the current format, same stream and seq.
+        upgrade.run(upgraded.frame, seq);
+        frame = upgraded.frame;
+        env = upgraded.env;
+      } else {
+        try {
+          env = decode(frame);
+        } catch {
+          env = undefined;
+        }
       }
       entries.push({ seq, frame, env });
     }

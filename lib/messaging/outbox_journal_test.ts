@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { encodeText } from "../envelope.ts";
+import { decode, encodeFrame, type Envelope } from "../envelope.ts";
 import { OutboxJournal } from "./outbox_journal.ts";
 import { removeDir } from "../testing/tools.ts";
 
-const frame = (seq: number) =>
-  encodeText({
-    v: 1,
-    type: "order",
-    seq,
-    pub: "rm/orders",
-    epoch: 5,
-    ts: 1,
-    trace: "0".repeat(32),
-    body: { seq },
-  });
+const envelope = (seq: number): Envelope => ({
+  v: 2,
+  type: "order",
+  seq,
+  pub: "rm/orders",
+  epoch: 5,
+  ts: 1,
+  trace: "0".repeat(32),
+  body: { seq },
+});
+const frame = (seq: number) => encodeFrame([envelope(seq)]);
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "outbox_journal_test_" });
@@ -82,5 +82,26 @@ Deno.test("OutboxJournal keeps a frame that no longer decodes, without its envel
     const again = await OutboxJournal.open(path, "rm/orders");
     assert.deepEqual(again.restored.entries, [{ seq: 1, frame: "{broken", env: undefined }]);
     again.journal.close();
+  });
+});
+
+Deno.test("OutboxJournal converts the JSON frames of the first release, keeping stream and seq", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/o.sqlite`;
+    const { journal } = await OutboxJournal.open(path, "rm/orders");
+    // What the JSON release journaled (lib/envelope.ts of format version 1).
+    const v1 = (seq: number) => JSON.stringify({ ...envelope(seq), v: 1 });
+    journal.append([1, 2].map((seq) => ({ seq, frame: v1(seq) })), 2);
+    journal.close();
+    const again = await OutboxJournal.open(path, "rm/orders");
+    assert.deepEqual(again.restored.entries.map((e) => e.env), [envelope(1), envelope(2)]);
+    assert.deepEqual(again.restored.entries.map((e) => decode(e.frame)), [
+      envelope(1),
+      envelope(2),
+    ]);
+    again.journal.close();
+    const third = await OutboxJournal.open(path, "rm/orders");
+    assert.deepEqual(third.restored.entries.map((e) => e.frame), [frame(1), frame(2)], "stored");
+    third.journal.close();
   });
 });

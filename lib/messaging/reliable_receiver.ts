@@ -4,7 +4,7 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { decode, DecodeError, type Envelope } from "../envelope.ts";
+import { type DecodedRecord, DecodeError, decodeFrame, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { FdWaiter, socketFd } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
@@ -418,9 +418,16 @@ export class ReliableReceiver extends ReceiveLoop {
       st.ackDue = true;
       return undefined;
     }
-    let env: Envelope;
+    let record: DecodedRecord;
     try {
-      env = decode(frames[2]);
+      const records = decodeFrame(frames[2]);
+      if (records.length !== 1) {
+        throw new DecodeError(
+          "bad_envelope",
+          `${records.length} records in a data frame, expected 1`,
+        );
+      }
+      record = records[0];
     } catch (error) {
       this.decodeError(
         error instanceof DecodeError ? error.code : "bad_envelope",
@@ -428,6 +435,7 @@ export class ReliableReceiver extends ReceiveLoop {
       );
       return undefined;
     }
+    const env: Envelope = record.env;
     const st = this.#stream(env.pub, env.epoch, hdr.base, rid);
     if (st === undefined) return undefined;
     this.metrics.ageSource.lastAt = performance.now();
@@ -451,7 +459,7 @@ export class ReliableReceiver extends ReceiveLoop {
       this.metrics.dropped("unknown_type");
       return this.#done(st, env);
     }
-    const valid = this.validate(env);
+    const valid = record.checked ? env : this.validate(env);
     if (valid === undefined) return this.#done(st, env);
     return this.deliver(valid, () => this.#done(st, env));
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { encodeText, type Envelope, stamp } from "../envelope.ts";
+import { encodeFrame, type Envelope, stamp, type TraceContext } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
@@ -347,9 +347,9 @@ export class ReliableSender {
    * @throws {Error} (rejects) If the sender is closing or closed; or, at
    *   close, if the message was still unacknowledged (it stays in the journal
    *   when there is one).
-   * @throws {TypeError} (rejects) If the body cannot be serialised as JSON.
+   * @throws {TypeError} (rejects) If the envelope cannot be encoded (lib/envelope.ts).
    */
-  send<T>(type: string, body: T, trace?: string): Promise<Envelope<T>> {
+  send<T>(type: string, body: T, trace?: string | TraceContext): Promise<Envelope<T>> {
     if (this.#closing) {
       return Promise.reject(
         new Error(`Cannot send ${JSON.stringify(type)}: reliable sender "${this.#name}" is closed`),
@@ -358,7 +358,7 @@ export class ReliableSender {
     const env = stamp({ pub: this.pub, epoch: this.epoch }, this.#seq + 1, type, body, trace);
     let frame: string;
     try {
-      frame = encodeText(env);
+      frame = encodeFrame([env]);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -665,9 +665,9 @@ export class ReliableSender {
     const kept = this.#entries.slice(this.#head).filter((e) => e.env !== undefined);
     const renumbered: OutEntry[] = kept.map((e, i) => {
       const env = Object.freeze(
-        stamp({ pub: this.pub, epoch }, i + 1, e.env!.type, e.env!.body, e.env!.trace),
+        stamp({ pub: this.pub, epoch }, i + 1, e.env!.type, e.env!.body, e.env!),
       );
-      return { ...e, seq: i + 1, env, frame: encodeText(env), sends: 0 };
+      return { ...e, seq: i + 1, env, frame: encodeFrame([env]), sends: 0 };
     });
     try {
       this.#journal?.restart(epoch, renumbered);

@@ -4,7 +4,7 @@
  * @module
  */
 import * as zmq from "zeromq";
-import { decode, DecodeError, type Envelope } from "../envelope.ts";
+import { type DecodedRecord, DecodeError, decodeFrame, type Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
 import { ChannelMetrics } from "./channel_metrics.ts";
 import { attachAll, type Endpoint, parseEndpoint } from "./endpoint.ts";
@@ -63,6 +63,8 @@ export class Subscriber extends ReceiveLoop {
   readonly #streams = new Map<string, StreamStats>();
   readonly #gapLog: BurstLog;
   readonly #redialer: Redialer;
+  /** Which records' bodies are decoded: the delivered types (heartbeats never). */
+  readonly #wantsBody = (type: string) => type !== "heartbeat" && this.wanted(type);
 
   private constructor(
     sock: zmq.Subscriber,
@@ -175,9 +177,9 @@ export class Subscriber extends ReceiveLoop {
       this.decodeError("bad_frames", `${frames.length} frames, expected 1`);
       return undefined;
     }
-    let env: Envelope;
+    let records: DecodedRecord[];
     try {
-      env = decode(frames[0]);
+      records = decodeFrame(frames[0], this.#wantsBody);
     } catch (error) {
       this.decodeError(
         error instanceof DecodeError ? error.code : "bad_envelope",
@@ -185,13 +187,37 @@ export class Subscriber extends ReceiveLoop {
       );
       return undefined;
     }
-    if (!this.#track(env)) return undefined;
+    // One clock read per frame: its records arrived together.
     this.#redialer.heard();
     this.metrics.ageSource.lastAt = performance.now();
+    return this.#deliverFrom(records, 0);
+  }
+
+  /** Handles the records of one frame from `i` on, in order; waits for an async handler. */
+  #deliverFrom(records: DecodedRecord[], i: number): Promise<void> | undefined {
+    for (; i < records.length; i++) {
+      if (this.closed) {
+        this.metrics.dropped("closed", records.length - i);
+        return undefined;
+      }
+      const pending = this.#one(records[i]);
+      if (pending !== undefined) {
+        const next = i + 1;
+        return next < records.length
+          ? pending.then(() => this.#deliverFrom(records, next))
+          : pending;
+      }
+    }
+    return undefined;
+  }
+
+  #one(record: DecodedRecord): Promise<void> | undefined {
+    const env = record.env;
+    if (!this.#track(env)) return undefined;
     this.counts.received++;
     this.metrics.received(env.type);
-    if (env.type === "heartbeat" || !this.wanted(env.type)) return undefined;
-    const valid = this.validate(env);
+    if (!record.hasBody) return undefined;
+    const valid = record.checked ? env : this.validate(env);
     return valid === undefined ? undefined : this.deliver(valid);
   }
 

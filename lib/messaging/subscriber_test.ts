@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import type { Envelope } from "../envelope.ts";
+import { decode, encode, type Envelope } from "../envelope.ts";
 import { MESSAGING_METRICS, Publisher, Subscriber } from "./mod.ts";
 import { type PeerEvent, PeerProcess } from "../testing/peer_process.ts";
 import {
@@ -277,11 +277,16 @@ Deno.test("Subscriber counts malformed frames and invalid bodies by reason and k
   });
   try {
     const random = crypto.getRandomValues(new Uint8Array(64));
-    random[0] = 0xff; // never valid UTF-8 JSON
+    random[0] = 0xff; // never base64
     await pub.send(random);
-    await pub.send("not json at all");
-    await pub.send(JSON.stringify({ v: 2, type: "tick" }));
-    await pub.send(JSON.stringify({ v: 1, type: "tick" }));
+    await pub.send("not base64 at all!");
+    await pub.send(JSON.stringify({ v: 1, type: "tick" })); // the JSON release's envelope
+    const future = encode({ ...decode(raw("forge", "md", 1, 1)), type: "tick" });
+    future[0] = 3; // a format version this release does not know
+    await pub.send(future.toBase64());
+    const badBody = encode({ ...decode(raw("forge", "md", 1, 1)), body: "x" });
+    badBody[badBody.length - 1] = 0x7b; // the body's closing quote becomes "{"
+    await pub.send(badBody.toBase64());
     await pub.send(["two", "frames"]);
     await pub.send(raw("forge", "md", 1, 1, "tick", { px: "190.1" })); // schema
     await pub.send(raw("forge", "md", 1, 2, "other", { px: 1 })); // not in types: skipped
@@ -290,9 +295,9 @@ Deno.test("Subscriber counts malformed frames and invalid bodies by reason and k
     assert.deepEqual(got[0].body, { px: 190.1 });
     const reason = (r: string) =>
       metric(registry, MESSAGING_METRICS.decodeErrors, { channel: "forged", reason: r });
-    assert.equal(await reason("not_json"), 2);
-    assert.equal(await reason("unsupported_version"), 1);
-    assert.equal(await reason("bad_envelope"), 1);
+    assert.equal(await reason("not_json"), 1);
+    assert.equal(await reason("unsupported_version"), 2);
+    assert.equal(await reason("bad_envelope"), 2);
     assert.equal(await reason("bad_frames"), 1);
     assert.equal(await reason("schema"), 1);
     // "other" is outside the closed type set.
@@ -300,7 +305,7 @@ Deno.test("Subscriber counts malformed frames and invalid bodies by reason and k
       await metric(registry, MESSAGING_METRICS.received, { channel: "forged", type: "unknown" }),
       1,
     );
-    assert.equal(sub.stats().decodeErrors, 6);
+    assert.equal(sub.stats().decodeErrors, 7);
     assert.equal(sub.stats().gaps, 0);
   } finally {
     await sub.close();

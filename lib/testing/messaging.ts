@@ -5,7 +5,7 @@
  */
 import * as zmq from "zeromq";
 import type { Registry } from "prom-client";
-import { encodeText, type Envelope } from "../envelope.ts";
+import { encodeFrame, type Envelope } from "../envelope.ts";
 import { Subscriber, type SubscriberOptions } from "../messaging/mod.ts";
 import type { PeerProcess } from "./peer_process.ts";
 
@@ -67,7 +67,7 @@ export function raw(
   body: unknown = {},
 ): string {
   const env: Envelope = {
-    v: 1,
+    v: 2,
     type,
     seq,
     pub: `${service}/${pub}`,
@@ -76,7 +76,7 @@ export function raw(
     trace: "0".repeat(32),
     body,
   };
-  return encodeText(env);
+  return encodeFrame([env]);
 }
 
 /** A raw zeromq.js PUB for forging frames, with a subscriber already attached. */

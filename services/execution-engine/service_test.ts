@@ -71,14 +71,14 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
       return svc.prices.get("AAPL") !== undefined;
     });
     const o = makeOrder({ qty: 7 });
-    await orders.send("order", o, "trace-xyz");
+    await orders.send("order", o, "7ace".repeat(8));
     await waitFor(
       "the fill report",
       () => got.some((e) => (e.body as ExecutionReport).state === "filled"),
     );
     const bodies = got.map((e) => e.body as ExecutionReport);
     assert.equal(bodies[0].kind, "ack");
-    assert.ok(got.every((e) => e.trace === "trace-xyz"));
+    assert.ok(got.every((e) => e.trace === "7ace".repeat(8)));
     assert.equal(bodies.at(-1)!.cumQty, 7);
     assert.equal(svc.journal.get(o.clientOrderId)?.state, "filled");
     // The paper venue's positions are the journal's net fills, answered on the reports
@@ -94,7 +94,7 @@ Deno.test("execution-engine fills orders from risk-manager on the paper exchange
     assert.ok(answer.readAt > 0);
     assert.deepEqual(answer.positions.map((p) => [p.symbol, p.qty]), [["AAPL", 7]]);
     // The same order again (a replay) is not executed twice.
-    await orders.send("order", o, "trace-xyz");
+    await orders.send("order", o, "7ace".repeat(8));
     await svc.core.settle();
     assert.equal(got.filter((e) => (e.body as ExecutionReport).kind === "ack").length, 1);
     const res = await svc.admin.request("/admin/orders");
@@ -151,7 +151,7 @@ Deno.test("execution-engine sends orders to Alpaca with the keys from the enviro
   try {
     assert.equal(svc.ready!().venue_stream, true);
     const o = makeOrder({ qty: 2 });
-    await orders.send("order", o, "trace-alp");
+    await orders.send("order", o, "a1ba".repeat(8));
     await waitFor("the order at Alpaca", () => fake.byClient.has(o.clientOrderId));
     fake.fill(o.clientOrderId, 2, 250);
     await waitFor("the fill report", () => reports().some((r) => r.state === "filled"));

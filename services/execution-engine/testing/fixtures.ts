@@ -77,7 +77,7 @@ export function makeBook(over: Partial<Book> = {}): Book {
 /** An envelope of `type` carrying `body`, as a socket hands it to a handler. */
 export function makeEnvelope<T>(type: string, body: T, trace = "trace-test"): Envelope<T> {
   const now = Date.now();
-  return { v: 1, type, seq: 1, pub: "test/test", epoch: now, ts: now, trace, body };
+  return { v: 2, type, seq: 1, pub: "test/test", epoch: now, ts: now, trace, body };
 }
 
 /** A temporary directory removed by the returned function. */

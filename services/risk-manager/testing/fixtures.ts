@@ -133,7 +133,7 @@ export function envelope<T>(
   body: T,
   trace = "0123456789abcdef0123456789abcdef",
 ): Envelope<T> {
-  return { v: 1, type, seq: ++seq, pub: "test/peer", epoch: T0, ts: Date.now(), trace, body };
+  return { v: 2, type, seq: ++seq, pub: "test/peer", epoch: T0, ts: Date.now(), trace, body };
 }
 
 /** Records every check outcome. */

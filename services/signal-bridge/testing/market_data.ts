@@ -86,7 +86,7 @@ export function marketDataEnvelope(
   trace = "t".repeat(32),
 ): Envelope {
   return {
-    v: 1,
+    v: 2,
     type,
     seq: ++sequence,
     pub: "market-data/market_data",
