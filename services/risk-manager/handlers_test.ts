@@ -53,7 +53,7 @@ function setup(
     core,
     metrics,
     sendOrder: (order, trace) => {
-      sent.push({ order, trace });
+      sent.push({ order, trace: trace.trace });
       return Promise.resolve();
     },
     publishEvent: (type, body, trace) => {

@@ -26,7 +26,7 @@ function setup(model: FixedModel, now = 1_000) {
       symbols: ["AAPL"],
       modelName: model.name,
     }),
-    publish: (signal, trace) => published.push({ signal, trace }),
+    publish: (signal, trace) => published.push({ signal, trace: trace.trace }),
     now: () => now,
   });
   return { handlers, published, text: () => serviceMetrics.registry.metrics() };
