@@ -82,6 +82,21 @@ async function alive(stack: Stack, what: string): Promise<void> {
   }
 }
 
+/** CPU seconds (user + system) each service used so far, from `/proc/<pid>/stat` (Linux). */
+function cpuSeconds(stack: Stack): Record<string, number> {
+  const out: Record<string, number> = {};
+  const hz = 100; // USER_HZ on Linux
+  for (const [s, p] of stack.procs) {
+    try {
+      const fields = Deno.readTextFileSync(`/proc/${p.child.pid}/stat`).split(") ")[1].split(" ");
+      out[s] = (Number(fields[11]) + Number(fields[12])) / hz;
+    } catch {
+      out[s] = NaN; // exited
+    }
+  }
+  return out;
+}
+
 async function rssMb(stack: Stack): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const s of stack.procs.keys()) {
@@ -234,8 +249,14 @@ async function tickToTrade(
       return (sampleValue(t, "execution_engine_tick_to_trade_latency_us_count") ?? 0) > 0;
     }, { timeoutMs: 60_000, everyMs: 500 });
     const from = performance.timeOrigin + performance.now();
+    const cpuFrom = cpuSeconds(stack);
     await sleep(LATENCY_S * 1000);
     const to = performance.timeOrigin + performance.now();
+    const cpuTo = cpuSeconds(stack);
+    // The four services' CPU over the window, % of one core (a steadier cost than latency on a
+    // shared machine).
+    const windowCpuPercent = SERVICES.reduce((sum, s) => sum + (cpuTo[s] - cpuFrom[s]), 0) /
+      ((to - from) / 1000) * 100;
     await alive(stack, `tick-to-trade ${rate}/s`);
     const memAfter = await rssMb(stack);
     const cpu: Record<string, number> = {};
@@ -285,6 +306,7 @@ async function tickToTrade(
       journaled: rows.length,
       latencyUs: quantiles(lat),
       samples: lat,
+      windowCpuPercent,
       segmentsUs: { tickToApproval: toApproval, approvalToJournal },
       memStart,
       memAfter,
@@ -476,6 +498,7 @@ async function tracingCost(rounds: number) {
       p99: number;
       orders: number;
       cpuPercent: Record<string, number>;
+      windowCpuPercent: number;
     }[] = [];
     for (let r = 0; r < rounds; r++) {
       for (const tracing of [false, true]) {
@@ -490,12 +513,17 @@ async function tracingCost(rounds: number) {
           p99: round(t.latencyUs.p99),
           orders: t.samples.length,
           cpuPercent: t.cpu,
+          windowCpuPercent: round(t.windowCpuPercent),
         });
       }
     }
     if (collector.counts.bytes === 0) problems.push("tracing on: nothing reached the collector");
     const offQ = quantiles(off);
     const onQ = quantiles(on);
+    const meanCpu = (tracing: boolean) => {
+      const xs = runs.filter((r) => r.tracing === tracing).map((r) => r.windowCpuPercent);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
     return {
       ticksPerS: 1000,
       headRatio: 0.01,
@@ -503,6 +531,8 @@ async function tracingCost(rounds: number) {
       onUs: { p50: round(onQ.p50), p99: round(onQ.p99), n: onQ.n },
       p50CostPct: round((onQ.p50 / offQ.p50 - 1) * 100, 1),
       p99CostPct: round((onQ.p99 / offQ.p99 - 1) * 100, 1),
+      servicesCpuPercent: { off: round(meanCpu(false)), on: round(meanCpu(true)) },
+      cpuCostPct: round((meanCpu(true) / meanCpu(false) - 1) * 100, 1),
       exports: { ...collector.counts },
       runs,
       target: "p50 within 5% of tracing off",
@@ -518,7 +548,7 @@ function tracingRow(t: Awaited<ReturnType<typeof tracingCost>>): [string, string
     "tick-to-trade @1000/s, tracing on / off, p50/p99 us",
     `${t.onUs.p50}/${t.onUs.p99}`,
     `off ${t.offUs.p50}/${t.offUs.p99} (${Math.round(t.exports.bytes / 1024)} KiB exported)`,
-    `${t.p50CostPct}% at p50 (within 5%)`,
+    `${t.p50CostPct}% at p50 (within 5%); CPU ${t.cpuCostPct}%`,
   ];
 }
 
