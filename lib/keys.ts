@@ -236,6 +236,39 @@ export class KeyStore {
   }
 
   /**
+   * Writes what the host of `service` needs into `dir`: its own secret file (owner-only)
+   * and the public file of every one of `identities`, replacing what is there, and no
+   * other secret. The directory is created owner-only. Returns the files written.
+   *
+   * @throws {KeyError} If a key is missing here or a file cannot be written there.
+   */
+  exportHost(service: string, identities: readonly string[], dir: string): string[] {
+    const secret = this.#read(this.secretPath(service), `the secret key of ${service}`);
+    const publics = identities.map((name) =>
+      [name, this.#read(this.publicPath(name), `the public key of ${name}`)] as const
+    );
+    const host = new KeyStore(dir);
+    try {
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      Deno.chmodSync(dir, 0o700);
+      for (const e of Deno.readDirSync(dir)) {
+        // Whatever secret an older export left here that is not this service's goes.
+        if (e.name.endsWith(".key_secret") && e.name !== `${service}.key_secret`) {
+          Deno.removeSync(join(dir, e.name));
+        }
+      }
+      writeFile(host.secretPath(service), secret, 0o600, false);
+      Deno.chmodSync(host.secretPath(service), 0o600);
+      for (const [name, text] of publics) writeFile(host.publicPath(name), text, 0o644, false);
+    } catch (e) {
+      throw new KeyError(
+        `Cannot write the keys of ${service}'s host into "${dir}": ${(e as Error).message}`,
+      );
+    }
+    return [host.secretPath(service), ...publics.map(([name]) => host.publicPath(name))];
+  }
+
+  /**
    * The key pair of `name`, from its secret file.
    *
    * @throws {KeyError} If the file is missing or malformed.

@@ -116,3 +116,28 @@ Deno.test("services starting at once on a fresh key directory agree on one set o
     assert.deepEqual(leftovers, []);
   });
 });
+
+Deno.test("exportHost() gives a host its own secret and every public key, and no other secret", async () => {
+  await withDir((dir) => {
+    const store = KeyStore.open(dir);
+    store.create(["a", "b", "c"], { overwrite: false });
+    const host = `${dir}-host-b`;
+    // What an older export for another service left behind must go.
+    Deno.mkdirSync(host, { recursive: true });
+    Deno.copyFileSync(store.secretPath("a"), `${host}/a.key_secret`);
+    store.exportHost("b", ["a", "b", "c"], host);
+    const names = [...Deno.readDirSync(host)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["a.key", "b.key", "b.key_secret", "c.key"]);
+    assert.equal(Deno.statSync(`${host}/b.key_secret`).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(host).mode! & 0o777, 0o700);
+    const there = KeyStore.open(host);
+    assert.deepEqual(there.keyPair("b"), store.keyPair("b"));
+    assert.equal(there.publicKey("c"), store.publicKey("c"));
+    assert.throws(() => there.keyPair("a"), KeyError);
+    assert.throws(
+      () => store.exportHost("d", ["a"], `${dir}-host-d`),
+      (e: unknown) => e instanceof KeyError && /secret key of d/.test(e.message),
+    );
+    Deno.removeSync(host, { recursive: true });
+  });
+});

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../lib/config.ts";
 import { CATALOGUE, type ServiceName, SERVICES } from "../lib/metrics.ts";
 import type { Logger } from "@logtape/logtape";
@@ -335,10 +336,17 @@ const GAUGE_VALUES: Record<string, number> = {
   market_data_feed_connected: 1,
   market_data_feed_last_message_age_seconds: 0.2,
   messaging_last_message_age_seconds: 0.1,
+  market_data_feed_stopped: 0,
+  risk_manager_position_mismatched_symbols: 0,
+  execution_engine_api_rate_limit_remaining: 180,
 };
 
 /** Label values that panels and rules select on (the rest are made up). */
-const LABEL_VALUES: Record<string, string> = { fill: "full", status: "success" };
+const LABEL_VALUES: Record<string, string> = {
+  fill: "full",
+  status: "success",
+  failure_type: "market_closed",
+};
 
 function fakeExporter(service: ServiceName): FakeExporter {
   const registry = new Registry();
@@ -774,6 +782,69 @@ Deno.test("the real Alertmanager delivers a stock feed alert only in the NYSE se
     await am.status;
     await amLog;
     await receiver.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("compose gives each service a key volume with its own secret only, filled by the keys container", async () => {
+  const compose = requireBinary("docker-compose", "docker-compose");
+  const resolved = parseYaml(await assertRuns(compose, ["-f", COMPOSE_YAML, "config"])) as {
+    services: Record<
+      string,
+      { volumes?: (string | { source: string; target: string })[]; command?: string[] }
+    >;
+  };
+  const mounts = (name: string) =>
+    (resolved.services[name].volumes ?? []).map((v) => {
+      if (typeof v !== "string") return { source: v.source, target: v.target };
+      const [source, target] = v.split(":");
+      return { source, target };
+    });
+  for (const [name] of Object.entries(resolved.services)) {
+    if (name === "keys") continue;
+    assert.ok(
+      !mounts(name).some((m) => m.source === "trading-keys"),
+      `${name} must not mount the volume of every secret key`,
+    );
+  }
+  const hostDirs: Record<string, string> = {};
+  for (const m of mounts("keys")) {
+    const svc = /^keys-(.+)$/.exec(m.source)?.[1];
+    if (svc) hostDirs[svc] = m.target;
+  }
+  for (const service of SERVICES) {
+    const own = mounts(service);
+    const keyMounts = own.filter((m) => m.source.startsWith("keys-") || m.target === "/keys");
+    assert.deepEqual(keyMounts, [{ source: `keys-${service}`, target: "/keys" }], service);
+    assert.ok(hostDirs[service], `the keys container fills keys-${service}`);
+    assert.ok(
+      own.some((m) => m.source === `data-${service}` && m.target === "/app/data"),
+      `${service} has a data volume of its own over the checkout's data/`,
+    );
+  }
+  // The keys container's command, run here with its volumes as directories.
+  const command = resolved.services.keys.command!;
+  assert.deepEqual(command.slice(0, 3), ["deno", "task", "keys"]);
+  const tmp = await Deno.makeTempDir({ prefix: "compose_keys_" });
+  try {
+    const args = command.slice(3).map((a) => a === "/host-keys" ? `${tmp}/host-keys` : a);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO}services/keys.ts`, ...args],
+      env: { TRADING__SECURITY__KEYS_DIR: `${tmp}/keys` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    for (const service of SERVICES) {
+      const dir = hostDirs[service].replace("/host-keys", `${tmp}/host-keys`);
+      const secrets = [...Deno.readDirSync(dir)].map((e) => e.name)
+        .filter((n) => n.endsWith(".key_secret"));
+      assert.deepEqual(secrets, [`${service}.key_secret`], dir);
+      for (const other of SERVICES) {
+        assert.ok(Deno.statSync(`${dir}/${other}.key`).isFile, `${dir} has ${other}'s public key`);
+      }
+    }
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

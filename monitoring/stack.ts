@@ -22,6 +22,13 @@
  * free ports.
  * @module
  */
+import {
+  type CommandLine,
+  type CommandSpec,
+  CONFIG_DOCS,
+  CONFIG_ENV,
+  parseCommandLine,
+} from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 import { serviceTracingEnv, tracingSettings } from "../lib/tracing_config.ts";
 import { setupLogging } from "../lib/log.ts";
@@ -219,34 +226,62 @@ export function drainTo(child: Deno.ChildProcess, path: string): Promise<void> {
   return Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => file.close());
 }
 
-/** Takes `--name N` out of `args`, returning N (or `fallback`). */
-function takeFlag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
+/** The command line of `deno task stack`. */
+const STACK_COMMAND: CommandSpec = {
+  name: "stack",
+  summary: "The compose stack without Docker: the four services (deno task start), " +
+    "Prometheus and Alertmanager from the local install, and an alert receiver that " +
+    "prints every alert on this console unless a webhook is given. Ctrl-C stops all.",
+  flags: [
+    { name: "config", value: "PATH", help: "the config of every service (scraped ports)" },
+    { name: "prometheus-port", value: "N", help: "Prometheus UI and API port (9999)" },
+    { name: "alertmanager-port", value: "N", help: "Alertmanager port (9094)" },
+    { name: "receiver-port", value: "N", help: "the console alert receiver's port (5001)" },
+    { name: "webhook", value: "URL", help: "where every alert goes ($ALERT_WEBHOOK_URL)" },
+    {
+      name: "deadmans-switch",
+      value: "URL",
+      help: "where the always-firing Watchdog goes ($DEADMANS_SWITCH_URL)",
+    },
+    { name: "no-view", help: "passed to deno task start: no live view" },
+    { name: "log-file", value: "PATH", help: "passed to deno task start: the services' log" },
+  ],
+  env: [
+    ...CONFIG_ENV.slice(0, 2),
+    { name: "ALERT_WEBHOOK_URL", help: "as --webhook" },
+    { name: "DEADMANS_SWITCH_URL", help: "as --deadmans-switch" },
+    {
+      name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+      help: "an OTLP/HTTP collector: the services trace to it (README, Tracing)",
+    },
+  ],
+  notes: [
+    CONFIG_DOCS,
+    "Needs Debian's prometheus and prometheus-alertmanager (bash .ci/ensure-tools).",
+    "Exit codes: 0 stopped by Ctrl-C/SIGTERM, 2 bad flag, config or OTEL_* value, " +
+    "3 the receiver port taken; otherwise deno task start's own.",
+  ],
+};
+
+/** The port of flag `name` (or `fallback`); exits 2 on a value that is not a port. */
+function portFlag(values: CommandLine["values"], name: string, fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
   if (!Number.isInteger(v) || v <= 0 || v > 65535) {
-    console.error(`stack: --${name} must be a port number, got ${JSON.stringify(args[i + 1])}`);
+    console.error(`stack: --${name} must be a port number, got ${JSON.stringify(raw)}`);
     Deno.exit(2);
   }
-  args.splice(i, 2);
   return v;
 }
 
-/** Takes `--name URL` out of `args`, else reads `$env`; exits 2 on a URL that is not http(s). */
-function takeUrl(args: string[], name: string, env: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  let url: string | undefined;
-  let what = `$${env}`;
-  if (i >= 0) {
-    url = args[i + 1] ?? "";
-    what = `--${name}`;
-    args.splice(i, 2);
-  } else {
-    url = Deno.env.get(env) || undefined;
-  }
+/** The URL of flag `name`, else `$env`; exits 2 on a URL that is not http(s). */
+function urlFlag(values: CommandLine["values"], name: string, env: string): string | undefined {
+  const raw = values[name];
+  const url = typeof raw === "string" ? raw : Deno.env.get(env) || undefined;
   if (url === undefined) return undefined;
   try {
-    return checkWebhookUrl(what, url);
+    return checkWebhookUrl(typeof raw === "string" ? `--${name}` : `$${env}`, url);
   } catch (e) {
     console.error(`stack: ${(e as Error).message}`);
     Deno.exit(2);
@@ -254,12 +289,19 @@ function takeUrl(args: string[], name: string, env: string): string | undefined 
 }
 
 async function main(): Promise<void> {
-  const args = [...Deno.args];
-  const promPort = takeFlag(args, "prometheus-port", 9999);
-  const amPort = takeFlag(args, "alertmanager-port", 9094);
-  const receiverPort = takeFlag(args, "receiver-port", 5001);
-  const webhook = takeUrl(args, "webhook", "ALERT_WEBHOOK_URL");
-  const deadmansSwitch = takeUrl(args, "deadmans-switch", "DEADMANS_SWITCH_URL");
+  const { values } = parseCommandLine(Deno.args, STACK_COMMAND);
+  const promPort = portFlag(values, "prometheus-port", 9999);
+  const amPort = portFlag(values, "alertmanager-port", 9094);
+  const receiverPort = portFlag(values, "receiver-port", 5001);
+  const webhook = urlFlag(values, "webhook", "ALERT_WEBHOOK_URL");
+  const deadmansSwitch = urlFlag(values, "deadmans-switch", "DEADMANS_SWITCH_URL");
+  // What deno task start reads, passed on as given.
+  const args: string[] = [];
+  for (const name of ["config", "log-file"]) {
+    const v = values[name];
+    if (typeof v === "string") args.push(`--${name}`, v);
+  }
+  if (values["no-view"]) args.push("--no-view");
   let config;
   try {
     config = loadConfig({ args, env: Deno.env.toObject() });

@@ -41,12 +41,7 @@ function spreadKeys(root: string): Record<ServiceName, string> {
   const out = {} as Record<ServiceName, string>;
   for (const service of SERVICES) {
     const dir = `${root}/${service}/keys`;
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    Deno.copyFileSync(made.secretPath(service), `${dir}/${service}.key_secret`);
-    Deno.chmodSync(`${dir}/${service}.key_secret`, 0o600);
-    for (const identity of IDENTITIES) {
-      Deno.copyFileSync(made.publicPath(identity), `${dir}/${identity}.key`);
-    }
+    made.exportHost(service, IDENTITIES, dir);
     out[service] = dir;
   }
   return out;
@@ -114,10 +109,13 @@ class Peaks {
 Deno.test({
   name:
     "services on four hosts with CURVE survive 5% loss and a 20 s cut between risk-manager and execution-engine, and an intruder on a fifth host gets nothing",
-  ignore: why !== undefined,
+  // CI sets TRADING_REQUIRE_NETNS=1 (.ci/run): there a machine that cannot run it fails,
+  // naming why, instead of skipping it.
+  ignore: why !== undefined && Deno.env.get("TRADING_REQUIRE_NETNS") !== "1",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
+    if (why !== undefined) throw new Error(`Cannot run the cross-host test: ${why}`);
     const root = await Deno.makeTempDir({ prefix: "cross-host-" });
     let net: Network;
     try {

@@ -29,9 +29,24 @@ Deno.test("deno task start runs all four services, each answering /metrics, /hea
       assert.match(m.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
       assert.match(await m.text(), /^system_cpu_usage_percent\{service="/m);
     }
+    // deno task status, as a script or cron would run it: exit 0 and every service ready.
+    const up = new Proc("services/status.ts", ["--config", path, "--json"]);
+    assert.equal((await up.done).code, 0, up.stderr);
+    const report = JSON.parse(up.stdout);
+    assert.equal(report.allReady, true);
+    assert.deepEqual(report.services.map((s: { service: string }) => s.service), [...SERVICES]);
+    assert.equal(report.tradingState, "ACTIVE");
   } finally {
     const status = await p.stop(15_000);
     assert.equal(status.code, 0, p.stderr.slice(-2000));
+  }
+  try {
+    // Once they are stopped, status exits 1 and says why for each.
+    const down = new Proc("services/status.ts", ["--config", path]);
+    assert.equal((await down.done).code, 1, down.stderr);
+    assert.match(down.stdout, /unreachable/);
+    assert.match(down.stdout, /NOT READY$/m);
+  } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -26,6 +26,8 @@ import { TRANSITIONS } from "./execution-engine/order_state.ts";
 import { REJECTION_REASONS } from "./execution-engine/venue.ts";
 import { PARSE_REASONS } from "./market-data/alpaca_protocol.ts";
 import { CONNECTION_ERROR_TYPES } from "./market-data/feed.ts";
+import { SERVER_ERROR_CODES } from "./market-data/metrics.ts";
+import { REJECTION_LABELS } from "./risk-manager/rejections.ts";
 import { CHECK_TYPES, DENIAL_CODES, type DenialCode, failureType } from "./risk-manager/denial.ts";
 import { CONFIDENCE_BUCKETS } from "./signal-bridge/confidence_bucket.ts";
 import { SUPPRESS_REASONS } from "./signal-bridge/core.ts";
@@ -162,6 +164,18 @@ function expected(service: ServiceName): Expected[] {
         add(`market_data_feed_socket_${gauge}`, { exchange, socket: ["main"] });
       }
       add("market_data_feed_stale_after_seconds", { exchange, socket: ["main"] });
+      add("market_data_trade_corrections_total", {
+        exchange,
+        action: ["cancel", "correct"],
+        outcome: ["applied", "late", "unknown"],
+      }, true);
+      add("market_data_server_errors_total", {
+        exchange,
+        code: [...SERVER_ERROR_CODES, "other"],
+      }, true);
+      // Gauges: 0 while the feed runs; each configured symbol's session (SessionDisagreement).
+      add("market_data_feed_stopped", { exchange }, true);
+      add("market_data_market_state", { symbol: CONFIG.symbols });
       break;
     }
     case "signal-bridge":
@@ -181,6 +195,10 @@ function expected(service: ServiceName): Expected[] {
         failure_type: (Object.keys(DENIAL_CODES) as DenialCode[]).map(failureType),
         symbol: SYMBOLS,
       });
+      add("risk_manager_position_mismatches_total", { symbol: SYMBOLS }, true);
+      add("risk_manager_venue_rejections_total", { reason: REJECTION_LABELS }, true);
+      add("risk_manager_orphan_orders_closed_total", {}, true);
+      add("risk_manager_position_mismatched_symbols", {}, true);
       break;
     case "execution-engine": {
       const exchange = [CONFIG.executionEngine.venue];
@@ -286,6 +304,21 @@ Deno.test("every counter an alert or panel reads exists at 0 in each freshly sta
         assert.deepEqual(moved, [], `${service}: error counters not at 0 in a healthy start`);
       });
     }
+
+    await t.step("the gauges only a venue sets are absent with the paper venue, not 0", () => {
+      // VenueAccountNotTradable (== 0) and VenueRateLimitLow (< 20) would fire on a 0 that
+      // no venue reported; absent, they judge nothing (monitoring/alerts/trading_system_test.yml).
+      assert.equal(CONFIG.executionEngine.venue, "sim");
+      const samples = scrapes.get("execution-engine")!;
+      for (
+        const name of [
+          "execution_engine_venue_account_tradable",
+          "execution_engine_api_rate_limit_remaining",
+        ]
+      ) {
+        assert.deepEqual(samples.filter((s) => s.name === name), [], `${name} is exported`);
+      }
+    });
 
     await t.step("no counter named by an alert or a panel is left out", () => {
       // Any mention of a counter in the rule file counts (expressions, and descriptions

@@ -135,7 +135,8 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
 
   /**
    * Binds the per-order label children for `options.exchange` and creates every counter
-   * series (and the seconds histograms) at 0.
+   * series (and the seconds histograms) at 0. The venue account and rate-limit gauges stay
+   * absent until a venue sets them.
    */
   constructor(families: Families<"execution-engine">, options: ExecutionEngineMetricsOptions) {
     this.#families = families;
@@ -179,6 +180,12 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
       other: submission.labels({ exchange, order_type: "other" }),
     };
     families.execution_engine_oldest_open_order_age_seconds.set({ exchange }, 0);
+    // prom-client shows an unlabelled gauge at 0 from creation: "not tradable" and "no
+    // request left" before the venue said anything, and for ever with the paper venue,
+    // which has no account and no rate limit. Absent until the venue reports (the alerts
+    // on them judge nothing while absent).
+    families.execution_engine_venue_account_tradable.remove();
+    families.execution_engine_api_rate_limit_remaining.remove();
     this.#tickToTrade = families.execution_engine_tick_to_trade_latency_us.labels({ exchange });
     this.#openOrders = families.execution_engine_open_orders.labels({ exchange });
     const latency = families.execution_engine_order_submission_latency_us;

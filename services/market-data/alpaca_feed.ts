@@ -295,6 +295,17 @@ export class AlpacaConnection {
    */
   #stop(type: ConnectionErrorType, detail: string): void {
     if (this.state === "closed" || this.state === "stopped") return;
+    this.#drop(type);
+    this.#setState("stopped");
+    this.#options.log?.error(
+      "Alpaca stream stopped: reconnecting cannot mend this error; fix the config and restart",
+      { url: this.url, errorType: type, detail },
+    );
+    this.#options.onStopped?.(detail);
+  }
+
+  /** Marks this connection failed, closes its socket and counts the failure once. */
+  #drop(type: ConnectionErrorType): void {
     this.#failed = true;
     const ws = this.#ws;
     this.#ws = undefined;
@@ -304,12 +315,6 @@ export class AlpacaConnection {
       // closing a socket that never opened
     }
     this.#options.onFailure?.(type, this.socket);
-    this.#setState("stopped");
-    this.#options.log?.error(
-      "Alpaca stream stopped: reconnecting cannot mend this error; fix the config and restart",
-      { url: this.url, errorType: type, detail },
-    );
-    this.#options.onStopped?.(detail);
   }
 
   #send(text: string): void {
@@ -341,15 +346,7 @@ export class AlpacaConnection {
   /** Counts one failure per connection attempt, closes the socket and schedules a reconnect. */
   #fail(type: ConnectionErrorType, detail: string): void {
     if (this.state === "closed" || this.state === "stopped" || this.#failed) return;
-    this.#failed = true;
-    const ws = this.#ws;
-    this.#ws = undefined;
-    try {
-      ws?.close();
-    } catch {
-      // closing a socket that never opened
-    }
-    this.#options.onFailure?.(type, this.socket);
+    this.#drop(type);
     const slow = type === "auth_failed" || type === "connection_limit";
     const delay = slow ? this.#options.reconnectMaxMs : backoffMs(
       this.attempt,

@@ -16,6 +16,8 @@ const ENTRY_POINTS: Record<string, string> = {
   keys: "services/keys.ts",
   compile: "services/compile.ts",
   bench: "bench/pipeline.ts",
+  stack: "monitoring/stack.ts",
+  deploy: "deploy/render.ts",
 };
 
 Deno.test("every entry point prints its help and exits 0 without binding, even with its port taken", async () => {
