@@ -80,10 +80,16 @@ export class MarketDataHandlers {
     const publishing = this.#options.publishing;
     const root = tracer.root("market-data tick", undefined, event.receivedTs);
     if (!isSampled(root.span.spanContext())) {
-      // Not kept (or tracing off): no more spans, one trace id for every message of the tick.
+      // Not kept (or tracing off): no more spans, one trace id for every message of the tick,
+      // and the root's context current so that log lines written meanwhile name the tick.
       const fields = tracer.inject(root.context);
-      if (publishing === undefined) this.#options.core.handle(event);
-      else publishing.within({ fields }, () => this.#options.core.handle(event));
+      context.with(
+        root.context,
+        () =>
+          publishing === undefined
+            ? this.#options.core.handle(event)
+            : publishing.within({ fields }, () => this.#options.core.handle(event)),
+      );
       root.span.end();
       return;
     }

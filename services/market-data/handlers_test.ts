@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { trace } from "@opentelemetry/api";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
 import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
@@ -173,6 +174,8 @@ Deno.test("MarketDataHandlers.recordFeedStatus() reports each connection of a fe
 /** Handlers whose core publishes `types` through a PublishSink for every frame. */
 function tracedSetup(sampleRoots: boolean, types: string[]) {
   const tracer = new RecordingTracer(sampleRoots);
+  /** The trace id current while the core handled each frame (what its log lines name). */
+  const active: (string | undefined)[] = [];
   const serviceTracer = new ServiceTracer("market-data", tracer);
   const published: { type: string; trace?: TraceFields }[] = [];
   const { logger } = fieldsLogger();
@@ -184,6 +187,7 @@ function tracedSetup(sampleRoots: boolean, types: string[]) {
   const handlers = new MarketDataHandlers({
     core: {
       handle: () => {
+        active.push(trace.getActiveSpan()?.spanContext().traceId);
         for (const type of types) publishing.sink({ type, body: {} } as Outgoing);
         return types.length;
       },
@@ -196,7 +200,7 @@ function tracedSetup(sampleRoots: boolean, types: string[]) {
     tracer: serviceTracer,
     publishing,
   });
-  return { tracer, handlers, publishing, published };
+  return { tracer, handlers, publishing, published, active };
 }
 
 Deno.test("a sampled tick is a root span with an update stage and one publish span per message, each envelope carrying its publish span", async () => {
@@ -205,6 +209,7 @@ Deno.test("a sampled tick is a root span with an update stage and one publish sp
     s.handlers.onFeedEvent({ receivedTs: 1_700_000_000_000, frame: [] });
     const [tick, update, ...publishes] = s.tracer.spans;
     assert.equal(tick.name, "market-data tick");
+    assert.deepEqual(s.active, [tick.context.traceId]);
     assert.equal(tick.parent, undefined);
     assert.equal(
       tick.options.startTime,
@@ -233,6 +238,7 @@ Deno.test("an unsampled tick records no span after its root, and all its message
     s.handlers.onFeedEvent({ receivedTs: 1_700_000_000_000, frame: [] });
     assert.deepEqual(s.tracer.spans.map((x) => x.name), ["market-data tick"]);
     const root = s.tracer.spans[0].context;
+    assert.deepEqual(s.active, [root.traceId], "the tick's log lines name its trace");
     for (const p of s.published) {
       assert.deepEqual(p.trace, { trace: root.traceId, span: root.spanId, flags: 0 });
     }
