@@ -64,11 +64,14 @@ export interface RiskManagerHandlersOptions {
    * the channel closed.
    */
   readonly sendOrder: (order: Order, trace: TraceFields) => Promise<unknown>;
-  /** Publishes a risk event on the risk events channel; throws when it cannot. */
+  /**
+   * Publishes a risk event on the risk events channel, in the trace of the message that caused
+   * it (none: a trace of its own); throws when it cannot.
+   */
   readonly publishEvent: <T extends keyof RiskEvents>(
     type: T,
     body: RiskEvents[T],
-    trace?: string,
+    trace?: TraceFields,
   ) => void;
   /**
    * Hands an `order_status_request` to the orders channel (journaled, in order behind
@@ -217,7 +220,7 @@ export class RiskManagerHandlers {
       check: denial.check,
       message: denial.message,
       at: Date.now(),
-    }, env.trace);
+    }, this.#tracer.inject(scope.context, env.trace));
   }
 
   /**

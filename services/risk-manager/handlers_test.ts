@@ -17,7 +17,7 @@ import { withContextManager } from "../../lib/testing/context_manager.ts";
 import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 
-type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
+type Published = { type: keyof RiskEvents; body: unknown; trace?: string; fields?: TraceFields };
 
 /** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
 function setup(
@@ -62,7 +62,7 @@ function setup(
     },
     publishEvent: (type, body, trace) => {
       if (options.publishFails) throw new Error("publisher closed");
-      published.push({ type, body, trace });
+      published.push({ type, body, trace: trace?.trace, fields: trace });
     },
     sendStatusRequest: (request) => {
       requests.push(request);
@@ -450,10 +450,10 @@ Deno.test("an approval makes an unsampled trace an order's: a forced-sampled ord
   });
 });
 
-Deno.test("a denied signal of a sampled trace gets its receive and checks spans, no order span and no exemplar", async () => {
+Deno.test("a denied signal of a sampled trace gets its receive and checks spans, no order span and no exemplar, and its risk_denial event carries the receive span", async () => {
   await withContextManager(async () => {
     const tracer = new RecordingTracer();
-    const { handlers, sent, text, stop } = setup({
+    const { handlers, sent, published, text, stop } = setup({
       tracer: new ServiceTracer("risk-manager", tracer),
     });
     try {
@@ -470,6 +470,8 @@ Deno.test("a denied signal of a sampled trace gets its receive and checks spans,
       assert.equal(receive.parent?.spanId, SB_SPAN);
       assert.equal(checks.parent?.spanId, receive.context.spanId);
       assert.equal(typeof checks.options.attributes?.["trading.denial"], "string");
+      const denial = published.filter((p) => p.type === "risk_denial").at(-1)!;
+      assert.deepEqual(denial.fields, { trace: TRACE, span: receive.context.spanId, flags: 1 });
       assert.ok(!(await text()).includes(TRACE), "a denial is no exemplar");
     } finally {
       stop();
