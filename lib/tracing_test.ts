@@ -243,3 +243,14 @@ Deno.test("ServiceTracer is enabled with a tracer given, and not on the api's no
   assert.equal(new ServiceTracer("x", new RecordingTracer()).enabled, true);
   assert.equal(new ServiceTracer("x").enabled, false, "the test process runs without OTEL_DENO");
 });
+
+Deno.test("receive() hands the messages of one unsampled tick the same scope, and a new one for the next context", () => {
+  const t = new ServiceTracer("risk-manager", new RecordingTracer());
+  const a = t.receive("x", UNSAMPLED);
+  assert.equal(t.receive("x", { ...UNSAMPLED }), a, "same trace, span and flags: the same scope");
+  const other = t.receive("x", { ...UNSAMPLED, span: "b7ad6b7169203331" });
+  assert.notEqual(other, a);
+  assert.equal(trace.getSpanContext(other.context)?.spanId, "b7ad6b7169203331");
+  const sampled = t.receive("x", SAMPLED);
+  assert.ok(sampled.span, "a sampled message of the same ids still gets its span");
+});
