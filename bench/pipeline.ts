@@ -8,6 +8,9 @@
  * - tick-to-trade latency p50/p99/p99.9 at fixed tick rates (market-data's receipt
  *   of the exchange message to execution-engine's receipt of the order, read
  *   exactly from the order journal) against a bare three-hop relay at that rate;
+ * - tick-to-trade at 1000/s with tracing off and on (`OTEL_DENO=true` at the stack's head
+ *   ratio, exporting to a collector in this process that discards), alternated
+ *   (`--tracing-only` runs just that);
  * - `/metrics` render time and series count with 100 symbols;
  * - resident memory of each service at start and after sustained load;
  * - the live histograms of the default system (default config and log level, its own
@@ -15,7 +18,7 @@
  *
  * Prints a table, writes `bench/results.json`, and exits 1 when a run is invalid
  * (a service died, an approved order did not reach execution-engine, a reliable
- * channel missed a message). Run: `deno run -A bench/pipeline.ts [--quick]`.
+ * channel missed a message). Run: `deno run -A bench/pipeline.ts [--quick] [--tracing-only]`.
  *
  * `--soak MINUTES` runs only a soak instead: the pipeline at 1k ticks/s (stress config)
  * for that long, every service's heap used and RSS sampled every 15 s, reported as
@@ -52,6 +55,7 @@ import {
   shareAtMost,
 } from "./histogram.ts";
 import { slopePerMinute } from "./slope.ts";
+import { serviceTracingEnv } from "../lib/tracing_config.ts";
 
 const ARGS = import.meta.main
   ? parseCommandLine(Deno.args, {
@@ -67,6 +71,10 @@ const ARGS = import.meta.main
         value: "MINUTES",
         help: "run only a soak of that many minutes: heap and RSS slope per service " +
           "(bench/soak.json)",
+      },
+      {
+        name: "tracing-only",
+        help: "only tick-to-trade at 1000/s with tracing off and on, alternated (no results.json)",
       },
     ],
   })
@@ -94,6 +102,21 @@ async function alive(stack: Stack, what: string): Promise<void> {
     const state = await Promise.race([p.done.then(() => "exited"), sleep(0).then(() => "running")]);
     if (state === "exited") problems.push(`${what}: ${s} died: ${p.stderr.slice(-500)}`);
   }
+}
+
+/** CPU seconds (user + system) each service used so far, from `/proc/<pid>/stat` (Linux). */
+function cpuSeconds(stack: Stack): Record<string, number> {
+  const out: Record<string, number> = {};
+  const hz = 100; // USER_HZ on Linux
+  for (const [s, p] of stack.procs) {
+    try {
+      const fields = Deno.readTextFileSync(`/proc/${p.child.pid}/stat`).split(") ")[1].split(" ");
+      out[s] = (Number(fields[11]) + Number(fields[12])) / hz;
+    } catch {
+      out[s] = NaN; // exited
+    }
+  }
+  return out;
 }
 
 async function rssMb(stack: Stack): Promise<Record<string, number>> {
@@ -218,9 +241,22 @@ function stressRisk(c: RawConfig, rate: number): void {
   });
 }
 
-async function tickToTrade(rate: number, security: "curve" | "insecure" = "curve") {
+/**
+ * Tick-to-trade at `rate` ticks/s. With `otlpEndpoint`, every service traces as `deno task stack`
+ * runs it with that collector (lib/tracing_config.ts: `OTEL_DENO=true`, head ratio 0.01).
+ */
+async function tickToTrade(
+  rate: number,
+  security: "curve" | "insecure" = "curve",
+  otlpEndpoint?: string,
+) {
   const stack = startStack({
     env: { LOG_LEVEL: "warning" },
+    serviceEnv: (service) =>
+      otlpEndpoint === undefined ? {} : {
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+        ...serviceTracingEnv(service, { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint }),
+      },
     overrides: (c) => {
       stressRisk(c, rate);
       c.security.mode = security;
@@ -235,8 +271,14 @@ async function tickToTrade(rate: number, security: "curve" | "insecure" = "curve
       return (sampleValue(t, "execution_engine_tick_to_trade_latency_us_count") ?? 0) > 0;
     }, { timeoutMs: 60_000, everyMs: 500 });
     const from = performance.timeOrigin + performance.now();
+    const cpuFrom = cpuSeconds(stack);
     await sleep(LATENCY_S * 1000);
     const to = performance.timeOrigin + performance.now();
+    const cpuTo = cpuSeconds(stack);
+    // The four services' CPU over the window, % of one core (a steadier cost than latency on a
+    // shared machine).
+    const windowCpuPercent = SERVICES.reduce((sum, s) => sum + (cpuTo[s] - cpuFrom[s]), 0) /
+      ((to - from) / 1000) * 100;
     await alive(stack, `tick-to-trade ${rate}/s`);
     const memAfter = await rssMb(stack);
     const cpu: Record<string, number> = {};
@@ -285,6 +327,8 @@ async function tickToTrade(rate: number, security: "curve" | "insecure" = "curve
       approved,
       journaled: rows.length,
       latencyUs: quantiles(lat),
+      samples: lat,
+      windowCpuPercent,
       segmentsUs: { tickToApproval: toApproval, approvalToJournal },
       memStart,
       memAfter,
@@ -641,6 +685,96 @@ async function coreOverhead(rounds = QUICK ? 4 : 8) {
   };
 }
 
+/**
+ * A collector that takes every OTLP/HTTP export and throws it away (an empty protobuf message is
+ * a valid `ExportTraceServiceResponse`), counting requests and bytes: decoding the spans here
+ * would take CPU from the services on a 2-core machine, which a collector elsewhere does not.
+ * (services/tracing_test.ts decodes what the services export.)
+ */
+function discardingCollector() {
+  const counts = { requests: 0, bytes: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (req.method === "POST" && new URL(req.url).pathname === "/v1/traces") {
+      counts.requests++;
+      counts.bytes += body.length;
+    }
+    return new Response(new Uint8Array(0), {
+      headers: { "content-type": "application/x-protobuf" },
+    });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, counts, close: () => server.shutdown() };
+}
+
+/**
+ * Tick-to-trade at 1000/s with tracing off and on, `rounds` times each, alternated so that the
+ * machine's drift falls on both; the samples of each side are pooled.
+ */
+async function tracingCost(rounds: number) {
+  const collector = discardingCollector();
+  try {
+    const off: number[] = [];
+    const on: number[] = [];
+    const runs: {
+      tracing: boolean;
+      p50: number;
+      p99: number;
+      orders: number;
+      cpuPercent: Record<string, number>;
+      windowCpuPercent: number;
+    }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const tracing of [false, true]) {
+        console.error(
+          `pipeline bench: tick-to-trade at 1000/s, tracing ${tracing ? "on" : "off"} ...`,
+        );
+        const t = await tickToTrade(1000, "curve", tracing ? collector.url : undefined);
+        (tracing ? on : off).push(...t.samples);
+        runs.push({
+          tracing,
+          p50: round(t.latencyUs.p50),
+          p99: round(t.latencyUs.p99),
+          orders: t.samples.length,
+          cpuPercent: t.cpu,
+          windowCpuPercent: round(t.windowCpuPercent),
+        });
+      }
+    }
+    if (collector.counts.bytes === 0) problems.push("tracing on: nothing reached the collector");
+    const offQ = quantiles(off);
+    const onQ = quantiles(on);
+    const meanCpu = (tracing: boolean) => {
+      const xs = runs.filter((r) => r.tracing === tracing).map((r) => r.windowCpuPercent);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    return {
+      ticksPerS: 1000,
+      headRatio: 0.01,
+      offUs: { p50: round(offQ.p50), p99: round(offQ.p99), n: offQ.n },
+      onUs: { p50: round(onQ.p50), p99: round(onQ.p99), n: onQ.n },
+      p50CostPct: round((onQ.p50 / offQ.p50 - 1) * 100, 1),
+      p99CostPct: round((onQ.p99 / offQ.p99 - 1) * 100, 1),
+      servicesCpuPercent: { off: round(meanCpu(false)), on: round(meanCpu(true)) },
+      cpuCostPct: round((meanCpu(true) / meanCpu(false) - 1) * 100, 1),
+      exports: { ...collector.counts },
+      runs,
+      target: "p50 within 5% of tracing off",
+    };
+  } finally {
+    await collector.close();
+  }
+}
+
+/** The row of the table for {@link tracingCost}'s result. */
+function tracingRow(t: Awaited<ReturnType<typeof tracingCost>>): [string, string, string, string] {
+  return [
+    "tick-to-trade @1000/s, tracing on / off, p50/p99 us",
+    `${t.onUs.p50}/${t.onUs.p99}`,
+    `off ${t.offUs.p50}/${t.offUs.p99} (${Math.round(t.exports.bytes / 1024)} KiB exported)`,
+    `${t.p50CostPct}% at p50 (within 5%); CPU ${t.cpuCostPct}%`,
+  ];
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -651,6 +785,13 @@ async function main() {
       Deno.exit(2);
     }
     return await soakMain(minutes);
+  }
+  if (ARGS.values["tracing-only"] === true) {
+    const tracing = await tracingCost(QUICK ? 2 : 3);
+    console.log(JSON.stringify(tracing.runs));
+    console.log(tracingRow(tracing).join("  "));
+    if (problems.length) console.log(`\nINVALID RUN:\n- ${problems.join("\n- ")}`);
+    Deno.exit(problems.length ? 1 : 0);
   }
   if (ARGS.values["no-micro"] !== true) {
     console.error("micro benchmarks (deno bench) ...");
@@ -685,6 +826,7 @@ async function main() {
   console.error("pipeline bench: tick-to-trade at 1000/s with CURVE off ...");
   const plain = await tickToTrade(1000, "insecure");
   const curve = ttt.find((t) => t.rate === 1000)!;
+  const tracing = await tracingCost(QUICK ? 2 : 3);
   console.error("pipeline bench: /metrics render ...");
   const render = await metricsRender(100);
   console.error("pipeline bench: the default system, live histograms ...");
@@ -738,6 +880,7 @@ async function main() {
       p50CostPct: round((curve.latencyUs.p50 / plain.latencyUs.p50 - 1) * 100, 1),
       target: "p50 within 10% of plain TCP",
     },
+    tracing,
     metricsRender: { ...render, target: "< 10 ms" },
     liveDefault: { ...live, target: "all_checks p99 < 100 us; order book update p99 < 100 us" },
     memoryMb: Object.fromEntries(
@@ -785,6 +928,7 @@ async function main() {
       `plain TCP ${results.curve.plainUs.p50}/${results.curve.plainUs.p99}`,
       `${results.curve.p50CostPct}% at p50 (within 10%)`,
     ],
+    tracingRow(tracing),
     [
       `/metrics render, ${render.symbols} symbols`,
       `${render.renderMs.p50} ms (max ${render.renderMs.max})`,

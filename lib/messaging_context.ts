@@ -52,12 +52,12 @@ export interface ChannelSocketOptions {
   name: string;
   types: readonly string[];
   curve?: CurveSecurity;
+  /** The age after which what the channel brings is stale (lib/channel_staleness.ts). */
+  staleAfterMs?: number;
   /** Batching of a PUB/SUB sender (lib/channels.ts). */
   maxBatchBytes?: number;
   /** Queue limit in frames (lib/channels.ts). */
   highWaterMark?: number;
-  /** The age after which what the channel brings is stale (lib/channel_staleness.ts). */
-  staleAfterMs?: number;
 }
 
 /** The channel options of one service. */

@@ -44,6 +44,7 @@ import {
   type Attributes,
   type Context,
   context,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -100,12 +101,14 @@ export function spanContextOf(fields: TraceFields): SpanContext | undefined {
 
 /**
  * The envelope fields of the span current in `ctx`. With no valid span there (tracing off: the
- * api's spans have all-zero ids) the message still gets a trace id of its own, and no span.
+ * api's spans have all-zero ids; or a message that came with a trace id and no span) the
+ * message carries `fallbackTrace` on when it is a valid trace id, else a trace id of its own,
+ * and no span.
  */
-export function traceFieldsOf(ctx: Context): TraceFields {
+export function traceFieldsOf(ctx: Context, fallbackTrace?: string): TraceFields {
   const sc = trace.getSpanContext(ctx);
   if (sc === undefined || sc.traceId === INVALID_TRACE || !isValidSpanId(sc.spanId)) {
-    return { trace: newTraceId() };
+    return { trace: isValidTraceId(fallbackTrace) ? fallbackTrace : newTraceId() };
   }
   return { trace: sc.traceId, span: sc.spanId, flags: sc.traceFlags };
 }
@@ -161,6 +164,14 @@ export interface RecordOptions {
 export class ServiceTracer {
   /** The OpenTelemetry tracer, named for the service (the spans' instrumentation scope). */
   readonly tracer: Tracer;
+  /**
+   * Whether spans are recorded at all: a tracer was given, or a tracer provider is registered
+   * (Deno's, with `OTEL_DENO=true`). False with tracing off, where an exemplar would name a
+   * trace that is never exported.
+   */
+  readonly enabled: boolean;
+  /** The scope of the last unsampled message, reused for the next one of the same context. */
+  #lastUnsampled: { trace: string; span: string; flags: number; scope: MessageScope } | undefined;
 
   /**
    * @param service The instrumentation scope's name: the service's name.
@@ -168,6 +179,10 @@ export class ServiceTracer {
    */
   constructor(readonly service: string, tracer?: Tracer) {
     this.tracer = tracer ?? trace.getTracer(service);
+    const provider = trace.getTracerProvider();
+    // Nothing registered: the api's own proxy, without a delegate.
+    this.enabled = tracer !== undefined || !(provider instanceof ProxyTracerProvider) ||
+      provider.getDelegateTracer(service) !== undefined;
   }
 
   /**
@@ -193,10 +208,21 @@ export class ServiceTracer {
    * (the fast path); a message with no usable context is handled in the empty context.
    */
   receive(name: string, fields: TraceFields, attributes?: Attributes): MessageScope {
+    // The messages of one tick come one after another with the same context: the scope (and its
+    // context, which Deno enters faster once it has seen it) of the previous one serves again.
+    const last = this.#lastUnsampled;
+    if (
+      last !== undefined && fields.trace === last.trace && fields.span === last.span &&
+      (fields.flags ?? 0) === last.flags
+    ) return last.scope;
     const sc = spanContextOf(fields);
     if (sc === undefined) return scopeOf(ROOT_CONTEXT, undefined, false);
     const parent = trace.setSpanContext(ROOT_CONTEXT, sc);
-    if (!isSampled(sc)) return scopeOf(parent, undefined, false);
+    if (!isSampled(sc)) {
+      const scope = scopeOf(parent, undefined, false);
+      this.#lastUnsampled = { trace: sc.traceId, span: sc.spanId, flags: sc.traceFlags, scope };
+      return scope;
+    }
     const span = this.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
     return scopeOf(trace.setSpan(parent, span), span, true);
   }
@@ -204,14 +230,16 @@ export class ServiceTracer {
   /**
    * A stage's span, child of the span current in `parent` (default: the active context), or
    * `undefined` when that one is not sampled (then nothing is recorded). End it yourself.
+   * `startTime` (epoch ms, default now) starts it when the stage began, before the call.
    */
   stage(
     name: string,
     parent: Context = context.active(),
     attributes?: Attributes,
+    startTime?: number,
   ): Span | undefined {
     if (!isSampled(trace.getSpanContext(parent))) return undefined;
-    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime }, parent);
   }
 
   /**
@@ -239,25 +267,30 @@ export class ServiceTracer {
   /**
    * The rule for orders: `ctx` with its span context forced sampled, so every span from here on
    * is kept under the parent-based sampler. A context already sampled is returned as it is; one
-   * with no valid trace gets a new, sampled trace id (an order is never left untraced).
+   * with no valid span context gets a sampled one, in trace `traceId` when that is a valid trace
+   * id (the message's, which came without a span), else in a new trace (an order is never left
+   * untraced).
    */
-  asOrder(ctx: Context): Context {
+  asOrder(ctx: Context, traceId?: string): Context {
     const sc = trace.getSpanContext(ctx);
     if (sc !== undefined && sc.traceId !== INVALID_TRACE && isValidSpanId(sc.spanId)) {
       if (isSampled(sc)) return ctx;
       return trace.setSpanContext(ctx, { ...sc, traceFlags: sc.traceFlags | SAMPLED_FLAG });
     }
     return trace.setSpanContext(ctx, {
-      traceId: newTraceId(),
+      traceId: isValidTraceId(traceId) ? traceId : newTraceId(),
       spanId: newSpanId(),
       traceFlags: SAMPLED_FLAG,
       isRemote: true,
     });
   }
 
-  /** The envelope fields for the next hop from `ctx` (see {@link traceFieldsOf}). */
-  inject(ctx: Context): TraceFields {
-    return traceFieldsOf(ctx);
+  /**
+   * The envelope fields for the next hop from `ctx`; with no span there, `fallbackTrace` (the
+   * incoming message's trace id) is carried on (see {@link traceFieldsOf}).
+   */
+  inject(ctx: Context, fallbackTrace?: string): TraceFields {
+    return traceFieldsOf(ctx, fallbackTrace);
   }
 }
 

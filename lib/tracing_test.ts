@@ -212,3 +212,45 @@ Deno.test("newSpanId() returns 16 lowercase hex digits, different each time", ()
   assert.equal(ids.size, 1000);
   for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/);
 });
+
+Deno.test("traceFieldsOf() carries a message's trace id on when there is no span to continue", () => {
+  assert.deepEqual(traceFieldsOf(ROOT_CONTEXT, TRACE), { trace: TRACE });
+  const own = traceFieldsOf(ROOT_CONTEXT, "not-a-trace");
+  assert.match(own.trace, /^[0-9a-f]{32}$/);
+  assert.notEqual(own.trace, TRACE);
+});
+
+Deno.test("asOrder() gives a context without a span a sampled one in the message's trace", () => {
+  const t = new ServiceTracer("risk-manager", new RecordingTracer());
+  const sc = trace.getSpanContext(t.asOrder(ROOT_CONTEXT, TRACE))!;
+  assert.equal(sc.traceId, TRACE);
+  assert.equal(sc.traceFlags & 1, 1);
+  assert.match(sc.spanId, /^[0-9a-f]{16}$/);
+  assert.notEqual(trace.getSpanContext(t.asOrder(ROOT_CONTEXT, "bad"))!.traceId, TRACE);
+});
+
+Deno.test("stage() starts a span at the time given", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer();
+    const t = new ServiceTracer("risk-manager", tracer);
+    const scope = t.receive("risk-manager receive", SAMPLED);
+    t.stage("risk-manager order", scope.context, undefined, 1_700_000_000_000)!.end();
+    assert.equal(tracer.spans[1].options.startTime, 1_700_000_000_000);
+  });
+});
+
+Deno.test("ServiceTracer is enabled with a tracer given, and not on the api's no-op one", () => {
+  assert.equal(new ServiceTracer("x", new RecordingTracer()).enabled, true);
+  assert.equal(new ServiceTracer("x").enabled, false, "the test process runs without OTEL_DENO");
+});
+
+Deno.test("receive() hands the messages of one unsampled tick the same scope, and a new one for the next context", () => {
+  const t = new ServiceTracer("risk-manager", new RecordingTracer());
+  const a = t.receive("x", UNSAMPLED);
+  assert.equal(t.receive("x", { ...UNSAMPLED }), a, "same trace, span and flags: the same scope");
+  const other = t.receive("x", { ...UNSAMPLED, span: "b7ad6b7169203331" });
+  assert.notEqual(other, a);
+  assert.equal(trace.getSpanContext(other.context)?.spanId, "b7ad6b7169203331");
+  const sampled = t.receive("x", SAMPLED);
+  assert.ok(sampled.span, "a sampled message of the same ids still gets its span");
+});

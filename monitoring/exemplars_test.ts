@@ -3,13 +3,19 @@
  * (monitoring/stack.ts, exemplar storage on), scrapes a small server that uses the services'
  * registry, recorder and `/metrics` (lib/metrics.ts, services' metrics.ts, lib/http.ts), and
  * serves the trace id of a sampled order from `/api/v1/query_exemplars`; the Prometheus text a
- * client without `Accept` gets passes `promtool check metrics`.
+ * client without `Accept` gets passes `promtool check metrics`. Then the same Prometheus scrapes
+ * the four real services, traced at the stack's head ratio: every exemplar of the tick-to-trade,
+ * submission and `all_checks` histograms names an order of the execution journal, whose trace id
+ * risk-manager's and execution-engine's log lines carry.
  *
  * Needs `prometheus`, `promtool` and `curl` on PATH (.ci/ensure-tools installs them).
  */
 import assert from "node:assert/strict";
 import { createServiceApp, serve } from "../lib/http.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
+import { SERVICES } from "../lib/metrics.ts";
+import { startOtlpReceiver } from "../lib/testing/otlp_receiver.ts";
+import { journalOrders, logLines, startTracedStack } from "../lib/testing/traced_stack.ts";
 import { freePort, promtool, removeDir, waitFor } from "../lib/testing/tools.ts";
 import { ExecutionEngineMetrics } from "../services/execution-engine/metrics.ts";
 import { drainTo, findBinary, PROMETHEUS_FLAGS, startPrometheus } from "./stack.ts";
@@ -130,4 +136,105 @@ Deno.test("a real Prometheus scraping a service's /metrics stores a sampled orde
     m.stop();
     await removeDir(dir);
   }
+});
+
+/** Every exemplar Prometheus holds for `query` over the last few minutes. */
+async function exemplarsOf(base: string, query: string) {
+  const q = new URLSearchParams({
+    query,
+    start: String(Date.now() / 1000 - 600),
+    end: String(Date.now() / 1000 + 60),
+  });
+  const res = await fetch(`${base}/api/v1/query_exemplars?${q}`);
+  const body = await res.json() as ExemplarsResponse;
+  assert.equal(body.status, "success", JSON.stringify(body));
+  return body.data.flatMap((s) => s.exemplars.map((e) => ({ ...e, series: s.seriesLabels })));
+}
+
+Deno.test({
+  name:
+    "a real Prometheus scraping the four traced services gets tick-to-trade exemplars whose trace ids are orders of the execution journal, in risk-manager's and execution-engine's log lines",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const bin = findBinary("prometheus");
+    assert.ok(bin, "prometheus is not installed: apt-get install -y prometheus");
+    await using receiver = startOtlpReceiver();
+    // The stack's default head ratio: most ticks are not kept, every order is.
+    const stack = startTracedStack(receiver.url, "0.01");
+    const dir = await Deno.makeTempDir({ prefix: "exemplars_services_test_" });
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    let prometheus: Deno.ChildProcess | undefined;
+    let log: Promise<void> | undefined;
+    try {
+      await stack.waitReady(60_000);
+      await Deno.writeTextFile(
+        `${dir}/prometheus.yml`,
+        [
+          "global:",
+          "  scrape_interval: 1s",
+          "scrape_configs:",
+          ...SERVICES.flatMap((s) => [
+            `  - job_name: ${s}`,
+            "    static_configs:",
+            `      - targets: ["${new URL(stack.url(s)).host}"]`,
+          ]),
+          "",
+        ].join("\n"),
+      );
+      prometheus = startPrometheus(bin, `${dir}/prometheus.yml`, `${dir}/data`, port);
+      log = drainTo(prometheus, `${dir}/prometheus.log`);
+      const journalPath = stack.config.executionEngine.journalPath;
+      const exemplars = await waitFor("three tick-to-trade exemplars", async () => {
+        const all = await exemplarsOf(base, "execution_engine_tick_to_trade_latency_us_bucket");
+        return all.length >= 3 ? all : undefined;
+      }, { timeoutMs: 60_000, everyMs: 1000 });
+      const submission = await exemplarsOf(
+        base,
+        "execution_engine_order_submission_latency_us_bucket",
+      );
+      const checks = await exemplarsOf(
+        base,
+        'risk_manager_pretrade_check_latency_us_bucket{check_type="all_checks"}',
+      );
+      assert.ok(submission.length > 0, "order submission has exemplars");
+      assert.ok(checks.length > 0, "all_checks has exemplars");
+      // The services flush their last log lines and spans as they stop.
+      await stack.stop();
+      const orders = new Map((await journalOrders(journalPath)).map((o) => [o.trace, o]));
+      const traced = (service: "risk-manager" | "execution-engine") =>
+        new Set(logLines(stack, service).map((l) => l.trace_id).filter((t) => t !== undefined));
+      const rmTraces = traced("risk-manager");
+      const eeTraces = traced("execution-engine");
+      for (const e of [...exemplars, ...submission, ...checks]) {
+        const id = e.labels.trace_id;
+        assert.match(id, /^[0-9a-f]{32}$/);
+        assert.match(e.labels.span_id, /^[0-9a-f]{16}$/);
+        assert.ok(orders.has(id), `exemplar ${id} is an order of the execution journal`);
+        assert.ok(rmTraces.has(id), `risk-manager's log lines carry ${id}`);
+        assert.ok(eeTraces.has(id), `execution-engine's log lines carry ${id}`);
+      }
+      for (const e of exemplars) assert.equal(e.series.exchange, "sim");
+      // The orders' spans were exported: an exemplar leads to a trace that exists.
+      const exported = new Set(receiver.spans().map((s) => s.traceId));
+      for (const e of exemplars) {
+        assert.ok(
+          exported.has(e.labels.trace_id),
+          `the trace of ${e.labels.trace_id} was exported`,
+        );
+      }
+    } finally {
+      await stack.stop();
+      if (prometheus !== undefined) {
+        try {
+          prometheus.kill("SIGTERM");
+        } catch { /* gone */ }
+        await prometheus.status;
+        await log;
+      }
+      await removeDir(dir);
+      await removeDir(stack.dir);
+    }
+  },
 });

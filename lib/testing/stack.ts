@@ -71,6 +71,8 @@ export interface StackOptions {
   services?: ServiceName[];
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Extra environment for one service (over `env`), e.g. its `OTEL_SERVICE_NAME`. */
+  serviceEnv?: (service: ServiceName) => Record<string, string>;
   /** Reuse this directory (for restart tests) instead of a new temp dir. */
   dir?: string;
 }
@@ -83,6 +85,7 @@ export class Stack {
     readonly config: RawConfig,
     readonly configPath: string,
     readonly env: Record<string, string>,
+    readonly serviceEnv?: (service: ServiceName) => Record<string, string>,
   ) {}
 
   /** `http://127.0.0.1:<port>` of a service. */
@@ -94,7 +97,10 @@ export class Stack {
 
   /** Starts (or restarts) one service. */
   start(service: ServiceName): Proc {
-    const p = new Proc(`services/${service}/main.ts`, ["--config", this.configPath], this.env);
+    const p = new Proc(`services/${service}/main.ts`, ["--config", this.configPath], {
+      ...this.env,
+      ...this.serviceEnv?.(service),
+    });
     this.procs.set(service, p);
     return p;
   }
@@ -138,7 +144,13 @@ export function startStack(options: StackOptions = {}): Stack {
   const config = isolatedConfig(dir);
   options.overrides?.(config);
   const path = writeConfig(dir, config);
-  const stack = new Stack(dir, config, path, { LOG_LEVEL: "info", ...options.env });
+  const stack = new Stack(
+    dir,
+    config,
+    path,
+    { LOG_LEVEL: "info", ...options.env },
+    options.serviceEnv,
+  );
   for (const s of options.services ?? [...SERVICES].reverse()) stack.start(s);
   return stack;
 }

@@ -17,11 +17,19 @@
  *
  * Execution reports leave through the core's report sink (wired in service.ts): the core
  * emits them as the venue's updates arrive, not in answer to one message.
+ *
+ * Tracing (lib/tracing.ts, order_tracing.ts): every envelope is handled inside its trace. An
+ * order (always sampled: risk-manager's approval made its trace an order's) gets an
+ * `execution-engine receive` span, whose context the core keeps for the order's whole life, and
+ * under it `execution-engine journal` (the order journaled, up to its venue call), the
+ * `execution-engine venue` span of the call and one `execution-engine report` span per
+ * execution report. Market data of a sampled tick gets `execution-engine market data`.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
+import { type MessageScope, ServiceTracer } from "../../lib/tracing.ts";
 import { EXIT } from "../../lib/service.ts";
 import type {
   Book,
@@ -38,6 +46,7 @@ import type {
 } from "../../lib/types.ts";
 import { MAX_VENUE_POSITIONS } from "../../lib/types.ts";
 import type { Acceptance, ExecutionEngineCore } from "./core.ts";
+import type { OrderTraces } from "./order_tracing.ts";
 import type { PriceBook } from "./price_book.ts";
 
 /** Options of {@link ExecutionEngineHandlers}. */
@@ -60,6 +69,15 @@ export interface ExecutionEngineHandlersOptions {
   /** Ends the process; default `Deno.exit`. */
   exit?: (code: number) => never;
   logger?: Logger;
+  /** The tracer; default the service's (a no-op with tracing off). */
+  tracer?: ServiceTracer;
+  /** Where each sampled order's context is kept for its reports (order_tracing.ts). */
+  orderTraces?: Pick<OrderTraces, "remember">;
+  /**
+   * The venue's last `submit` call, `performance.now()` ms (order_tracing.ts' TracedVenue):
+   * the journal span ends there when the core called the venue within the order's handling.
+   */
+  venueCalls?: { readonly lastSubmitAt: number };
 }
 
 /** The execution-engine's message handlers. */
@@ -74,6 +92,9 @@ export class ExecutionEngineHandlers {
   readonly #prices: PriceBook;
   readonly #exit: (code: number) => never;
   readonly #log: Logger;
+  readonly #tracer: ServiceTracer;
+  readonly #orderTraces: Pick<OrderTraces, "remember"> | undefined;
+  readonly #venueCalls: { readonly lastSubmitAt: number } | undefined;
 
   constructor(options: ExecutionEngineHandlersOptions) {
     this.#core = options.core;
@@ -84,6 +105,9 @@ export class ExecutionEngineHandlers {
     this.#prices = options.prices;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
+    this.#tracer = options.tracer ?? new ServiceTracer("execution-engine");
+    this.#orderTraces = options.orderTraces;
+    this.#venueCalls = options.venueCalls;
   }
 
   /**
@@ -93,17 +117,40 @@ export class ExecutionEngineHandlers {
    * {@link EXIT}.crash when the journal cannot be written.
    */
   onOrder(envelope: Envelope): void {
+    const scope = this.#tracer.receive("execution-engine receive", envelope);
+    try {
+      scope.run(() => this.#onOrder(envelope, scope));
+    } finally {
+      scope.end();
+    }
+  }
+
+  #onOrder(envelope: Envelope, scope: MessageScope): void {
     if (envelope.type === "order_status_request") return this.onStatusRequest(envelope);
     if (envelope.type === "positions_request") return this.onPositionsRequest(envelope);
     let acceptance: Acceptance;
+    const order = envelope.body as Order;
+    const startedAt = scope.sampled ? performance.now() : 0;
+    if (scope.sampled) this.#orderTraces?.remember(order.clientOrderId, scope.context);
     try {
-      acceptance = this.#core.accept(envelope.body as Order, envelope.trace);
+      acceptance = this.#core.accept(order, envelope.trace);
     } catch (error) {
       this.#log.fatal("Cannot journal an order; exiting so that it is delivered again", {
         error,
         trace: envelope.trace,
       });
       return this.#exit(EXIT.crash);
+    }
+    if (scope.sampled) {
+      const called = this.#venueCalls?.lastSubmitAt ?? 0;
+      const journaledAt = called >= startedAt ? called : performance.now();
+      this.#tracer.record(
+        "execution-engine journal",
+        scope.context,
+        performance.timeOrigin + startedAt,
+        performance.timeOrigin + journaledAt,
+        { attributes: { "trading.acceptance": acceptance.kind } },
+      );
     }
     if (acceptance.kind === "accepted") {
       acceptance.sent.catch((error) =>
@@ -166,6 +213,15 @@ export class ExecutionEngineHandlers {
    * updates the price book.
    */
   onMarketData(envelope: Envelope): void {
+    const scope = this.#tracer.receive("execution-engine market data", envelope);
+    try {
+      scope.run(() => this.#onMarketData(envelope));
+    } finally {
+      scope.end();
+    }
+  }
+
+  #onMarketData(envelope: Envelope): void {
     switch (envelope.type) {
       case "quote":
         this.#prices.quote(envelope.body as Quote);

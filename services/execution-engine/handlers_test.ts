@@ -6,6 +6,10 @@ import { PriceBook } from "./price_book.ts";
 import { FakeVenue } from "./testing/fake_venue.ts";
 import { makeBook, makeEnvelope, makeOrder, makeQuote, makeTrade } from "./testing/fixtures.ts";
 import { testMetrics } from "./testing/metrics.ts";
+import { OrderTraces, TracedOrderMetrics, TracedVenue } from "./order_tracing.ts";
+import { withContextManager } from "../../lib/testing/context_manager.ts";
+import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import {
   MAX_VENUE_POSITIONS,
   type OrderStatus,
@@ -192,4 +196,74 @@ Deno.test("ExecutionEngineHandlers logs and survives a positions source that thr
   assert.equal(venue.submits.length, 0, "a positions request is never taken for an order");
   assert.equal(journal.countByState().new ?? 0, 0);
   journal.close();
+});
+
+Deno.test("an order is handled in its trace: receive, journal up to the venue call, the venue span, a report span per report carrying it on, and the order's exemplars", async () => {
+  await withContextManager(async () => {
+    const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const RM_SPAN = "00f067aa0ba902b7";
+    const recording = new RecordingTracer();
+    const tracer = new ServiceTracer("execution-engine", recording);
+    const fake = new FakeVenue();
+    const venue = new TracedVenue(fake, tracer);
+    const traces = new OrderTraces(tracer);
+    const metrics = testMetrics(fake.name);
+    const sent: TraceFields[] = [];
+    const journal = new Journal(":memory:");
+    const core = new ExecutionEngineCore({
+      journal,
+      venue,
+      metrics: new TracedOrderMetrics(metrics.recorder),
+      sink: (report, trace) =>
+        traces.report(report, trace, (f) => (sent.push(f), Promise.resolve())),
+    });
+    const handlers = new ExecutionEngineHandlers({
+      core,
+      prices: new PriceBook(),
+      tracer,
+      orderTraces: traces,
+      venueCalls: venue,
+    });
+    const order = makeOrder();
+    handlers.onOrder({ ...makeEnvelope("order", order, TRACE), span: RM_SPAN, flags: 1 });
+    await core.settle();
+    fake.emit({
+      clientOrderId: order.clientOrderId,
+      venueOrderId: `v-${order.clientOrderId}`,
+      state: "filled",
+      cumQty: 10,
+      avgPrice: 100,
+      lastQty: 10,
+      lastPrice: 100,
+    });
+    await core.settle();
+    const byName = (name: string) => recording.spans.filter((s) => s.name === name);
+    const [receive] = byName("execution-engine receive");
+    assert.equal(receive.parent?.spanId, RM_SPAN);
+    const [journaled] = byName("execution-engine journal");
+    const [call] = byName("execution-engine venue");
+    for (const s of [journaled, call]) assert.equal(s.parent?.spanId, receive.context.spanId);
+    assert.ok(
+      (journaled.endTime as number) <= performance.timeOrigin + venue.lastSubmitAt + 0.001,
+      "the journal span ends where the venue call starts",
+    );
+    const reports = byName("execution-engine report");
+    assert.deepEqual(reports.map((s) => s.options.attributes?.["trading.state"]), [
+      "accepted",
+      "filled",
+    ]);
+    for (const [i, r] of reports.entries()) {
+      assert.equal(r.parent?.spanId, receive.context.spanId);
+      assert.deepEqual(sent[i], { trace: TRACE, span: r.context.spanId, flags: 1 });
+    }
+    assert.equal(traces.size, 0, "the final report forgot the order");
+    const text = await metrics.registry.metrics();
+    for (const family of ["tick_to_trade", "order_submission"]) {
+      assert.match(
+        text,
+        new RegExp(`execution_engine_${family}_latency_us_bucket.*# \\{trace_id="${TRACE}"`),
+      );
+    }
+    journal.close();
+  });
 });

@@ -20,11 +20,13 @@ import { nowMs } from "../../lib/clock.ts";
 import { getLogger } from "../../lib/log.ts";
 import { ReliableReceiver, ReliableSender, Subscriber } from "../../lib/messaging/mod.ts";
 import { EXIT, type RunningCore, type ServiceContext } from "../../lib/service.ts";
+import { ServiceTracer } from "../../lib/tracing.ts";
 import { createExecutionEngineAdminApi } from "./admin_api.ts";
 import { AlpacaClient } from "./alpaca_client.ts";
 import { AlpacaVenue } from "./alpaca_venue.ts";
 import { ExecutionEngineCore } from "./core.ts";
 import { ExecutionEngineHandlers } from "./handlers.ts";
+import { OrderTraces, TracedOrderMetrics, TracedVenue } from "./order_tracing.ts";
 import { Journal } from "./journal.ts";
 import { ExecutionEngineMetrics } from "./metrics.ts";
 import { PriceBook } from "./price_book.ts";
@@ -130,6 +132,10 @@ export async function startExecutionEngine(
       Deno.exit(EXIT.crash);
     },
   });
+  // Orders' spans and exemplars (order_tracing.ts); the core sees the traced venue and recorder.
+  const tracer = new ServiceTracer("execution-engine");
+  const tracedVenue = new TracedVenue(venue, tracer);
+  const orderTraces = new OrderTraces(tracer);
   metrics.oldestOpenOrderFrom(() => {
     let oldest: number | undefined;
     for (const open of journal.open()) {
@@ -164,9 +170,14 @@ export async function startExecutionEngine(
     });
     const running = core = new ExecutionEngineCore({
       journal,
-      venue,
-      metrics,
-      sink: (report, trace) => sender.send("execution_report", report, trace),
+      venue: tracedVenue,
+      metrics: new TracedOrderMetrics(metrics),
+      sink: (report, trace) =>
+        orderTraces.report(
+          report,
+          trace,
+          (fields) => sender.send("execution_report", report, fields),
+        ),
       // The paper exchange fills against market-data's prices: an order waits for a fresh one.
       marketReady: venue.name === "sim"
         ? (symbol) => {
@@ -179,6 +190,9 @@ export async function startExecutionEngine(
     const handlers = new ExecutionEngineHandlers({
       core: running,
       prices,
+      tracer,
+      orderTraces,
+      venueCalls: tracedVenue,
       answerStatus: (status, trace) => {
         sender.send("order_status", status, trace).catch((error) =>
           log.debug("Order status answer not acknowledged", { requestId: status.requestId, error })

@@ -5,11 +5,21 @@
  * writes the core's skipped input to the log. No sockets inside: the publish function
  * is passed in, so tests call these directly. Log lines that can come in floods go
  * through lib's {@link BurstLog}.
+ *
+ * Tracing (lib/tracing.ts): each feed frame is a tick, the root of its trace, and the head
+ * sampler decides here whether it is kept. A kept tick has three kinds of span:
+ * `market-data tick` (from the frame's receipt to the end of its handling), `market-data update`
+ * (the core's parse, book and bar update) and one `market-data publish` per message, whose
+ * context is what the envelope carries to the next service. Every message of a tick, kept or
+ * not, carries the tick's trace id; a message published outside a tick (a trading status on a
+ * timer, a bar closed by the clock) gets one of its own.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { type Context, context, trace } from "@opentelemetry/api";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { nowMs } from "../../lib/clock.ts";
+import { isSampled, ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import type { ParseReason } from "./alpaca_protocol.ts";
 import type { CoreLog, MarketDataCore, Outgoing, Sink } from "./core.ts";
 import type { Exchange, FeedEvent, FeedSocketStatus } from "./feed.ts";
@@ -29,6 +39,10 @@ export interface MarketDataHandlersOptions {
   readonly staleAfterMs: number;
   /** Wall clock in epoch ms; default `nowMs`. */
   readonly now?: () => number;
+  /** The tracer of the ticks' spans; default the service's (a no-op with tracing off). */
+  readonly tracer?: ServiceTracer;
+  /** The sink the core publishes through, told which tick it publishes for. */
+  readonly publishing?: Pick<PublishSink, "within">;
 }
 
 /**
@@ -45,19 +59,53 @@ export class MarketDataHandlers {
   readonly #options: MarketDataHandlersOptions;
   readonly #now: () => number;
   readonly #startedAt: number;
+  readonly #tracer: ServiceTracer;
   #lastFrameAt = 0;
 
   constructor(options: MarketDataHandlersOptions) {
     this.#options = options;
     this.#now = options.now ?? nowMs;
     this.#startedAt = this.#now();
+    this.#tracer = options.tracer ?? new ServiceTracer("market-data");
   }
 
-  /** One frame from the feed: recorded, then handed to the core. */
+  /**
+   * One frame from the feed, a tick: recorded, then handed to the core inside the tick's trace
+   * (its root span starts at the frame's `receivedTs`).
+   */
   onFeedEvent(event: FeedEvent): void {
     this.#lastFrameAt = event.receivedTs;
     this.#options.recording?.write(event);
-    this.#options.core.handle(event);
+    const tracer = this.#tracer;
+    const publishing = this.#options.publishing;
+    const root = tracer.root("market-data tick", undefined, event.receivedTs);
+    if (!isSampled(root.span.spanContext())) {
+      // Not kept (or tracing off): no more spans, one trace id for every message of the tick,
+      // and the root's context current so that log lines written meanwhile name the tick.
+      const fields = tracer.inject(root.context);
+      context.with(
+        root.context,
+        () =>
+          publishing === undefined
+            ? this.#options.core.handle(event)
+            : publishing.within({ fields }, () => this.#options.core.handle(event)),
+      );
+      root.span.end();
+      return;
+    }
+    const update = tracer.stage("market-data update", root.context)!;
+    const ctx = trace.setSpan(root.context, update);
+    const published = context.with(
+      ctx,
+      () =>
+        publishing === undefined ? this.#options.core.handle(event) : publishing.within(
+          { fields: tracer.inject(ctx), context: ctx },
+          () => this.#options.core.handle(event),
+        ),
+    );
+    update.end();
+    root.span.setAttribute("trading.messages", published);
+    root.span.end();
   }
 
   /** The replay finished a pass over its file: its open bars are flushed and dropped. */
@@ -106,12 +154,26 @@ export class MarketDataHandlers {
  * ```
  */
 export class PublishSink {
-  readonly #publish: (type: string, body: unknown) => unknown;
+  readonly #publish: (type: string, body: unknown, trace?: TraceFields) => unknown;
   readonly #failureLog: BurstLog;
+  readonly #tracer: ServiceTracer;
   #failures = 0;
+  /** The tick being handled, if any. */
+  #tick: PublishTick | undefined;
 
-  constructor(publish: (type: string, body: unknown) => unknown, log: Logger) {
+  /**
+   * @param publish Publishes one message; `trace` is the tick's context for its envelope
+   *   (none outside a tick: the envelope then gets a trace id of its own).
+   * @param log Where failures to publish are written.
+   * @param tracer The tracer of the `market-data publish` spans (default the service's).
+   */
+  constructor(
+    publish: (type: string, body: unknown, trace?: TraceFields) => unknown,
+    log: Logger,
+    tracer?: ServiceTracer,
+  ) {
     this.#publish = publish;
+    this.#tracer = tracer ?? new ServiceTracer("market-data");
     this.#failureLog = new BurstLog(
       log,
       "error",
@@ -120,13 +182,39 @@ export class PublishSink {
     );
   }
 
+  /**
+   * Runs `fn` (the core handling a frame) with `tick` as the trace of what it publishes;
+   * returns what `fn` returns.
+   */
+  within<T>(tick: PublishTick, fn: () => T): T {
+    const outer = this.#tick;
+    this.#tick = tick;
+    try {
+      return fn();
+    } finally {
+      this.#tick = outer;
+    }
+  }
+
   /** Publishes one message of the core (pass it as the core's `sink`). */
   readonly sink: Sink = (message: Outgoing): void => {
+    const tick = this.#tick;
+    const span = tick?.context === undefined
+      ? undefined
+      : this.#tracer.stage("market-data publish", tick.context, {
+        "messaging.message.type": message.type,
+      });
     try {
-      this.#publish(message.type, message.body);
+      if (span === undefined) this.#publish(message.type, message.body, tick?.fields);
+      else {
+        const fields = this.#tracer.inject(trace.setSpan(tick!.context!, span));
+        this.#publish(message.type, message.body, fields);
+      }
     } catch (e) {
       this.#failures++;
       this.#failureLog.report({ type: message.type, error: e, failures: this.#failures });
+    } finally {
+      span?.end();
     }
   };
 
@@ -134,6 +222,14 @@ export class PublishSink {
   close(): void {
     this.#failureLog.close();
   }
+}
+
+/** The trace a {@link PublishSink} publishes a tick's messages in. */
+export interface PublishTick {
+  /** The envelope fields of a tick that is not kept (and of every tick with tracing off). */
+  readonly fields: TraceFields;
+  /** A kept tick's context (its `market-data update` span): each message gets a publish span. */
+  readonly context?: Context;
 }
 
 /**

@@ -1,4 +1,9 @@
 import assert from "node:assert/strict";
+import { trace } from "@opentelemetry/api";
+import { withContextManager } from "../../lib/testing/context_manager.ts";
+import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
+import type { Outgoing } from "./core.ts";
 import type { FeedEvent } from "./feed.ts";
 import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
 import { fieldsLogger } from "./testing/fields_logger.ts";
@@ -164,4 +169,108 @@ Deno.test("MarketDataHandlers.recordFeedStatus() reports each connection of a fe
     { socket: "stocks", connected: false, ageSeconds: 3 },
     { socket: "crypto", connected: true, ageSeconds: 0.5 },
   ]);
+});
+
+/** Handlers whose core publishes `types` through a PublishSink for every frame. */
+function tracedSetup(sampleRoots: boolean, types: string[]) {
+  const tracer = new RecordingTracer(sampleRoots);
+  /** The trace id current while the core handled each frame (what its log lines name). */
+  const active: (string | undefined)[] = [];
+  const serviceTracer = new ServiceTracer("market-data", tracer);
+  const published: { type: string; trace?: TraceFields }[] = [];
+  const { logger } = fieldsLogger();
+  const publishing = new PublishSink(
+    (type, _body, trace) => void published.push({ type, trace }),
+    logger,
+    serviceTracer,
+  );
+  const handlers = new MarketDataHandlers({
+    core: {
+      handle: () => {
+        active.push(trace.getActiveSpan()?.spanContext().traceId);
+        for (const type of types) publishing.sink({ type, body: {} } as Outgoing);
+        return types.length;
+      },
+      flushBars: () => 0,
+      resetBars: () => {},
+    },
+    metrics: { feedStatus: () => {} },
+    log: logger,
+    staleAfterMs: 1000,
+    tracer: serviceTracer,
+    publishing,
+  });
+  return { tracer, handlers, publishing, published, active };
+}
+
+Deno.test("a sampled tick is a root span with an update stage and one publish span per message, each envelope carrying its publish span", async () => {
+  await withContextManager(() => {
+    const s = tracedSetup(true, ["trade", "quote"]);
+    s.handlers.onFeedEvent({ receivedTs: 1_700_000_000_000, frame: [] });
+    const [tick, update, ...publishes] = s.tracer.spans;
+    assert.equal(tick.name, "market-data tick");
+    assert.deepEqual(s.active, [tick.context.traceId]);
+    assert.equal(tick.parent, undefined);
+    assert.equal(
+      tick.options.startTime,
+      1_700_000_000_000,
+      "the tick starts at the frame's receipt",
+    );
+    assert.equal(update.name, "market-data update");
+    assert.equal(update.parent?.spanId, tick.context.spanId);
+    assert.deepEqual(publishes.map((p) => p.name), ["market-data publish", "market-data publish"]);
+    for (const [i, p] of publishes.entries()) {
+      assert.equal(p.parent?.spanId, update.context.spanId);
+      assert.notEqual(p.endTime, undefined, "every span ended");
+      assert.deepEqual(s.published[i].trace, {
+        trace: tick.context.traceId,
+        span: p.context.spanId,
+        flags: 1,
+      });
+    }
+    assert.notEqual(tick.endTime, undefined);
+  });
+});
+
+Deno.test("an unsampled tick records no span after its root, and all its messages carry one trace id without a sampled flag", async () => {
+  await withContextManager(() => {
+    const s = tracedSetup(false, ["trade", "quote", "book"]);
+    s.handlers.onFeedEvent({ receivedTs: 1_700_000_000_000, frame: [] });
+    assert.deepEqual(s.tracer.spans.map((x) => x.name), ["market-data tick"]);
+    const root = s.tracer.spans[0].context;
+    assert.deepEqual(s.active, [root.traceId], "the tick's log lines name its trace");
+    for (const p of s.published) {
+      assert.deepEqual(p.trace, { trace: root.traceId, span: root.spanId, flags: 0 });
+    }
+    // A message outside any tick (a status on a timer) gets a trace of its own downstream.
+    s.publishing.sink({ type: "trading_status", body: {} } as Outgoing);
+    assert.equal(s.published.at(-1)!.trace, undefined);
+  });
+});
+
+Deno.test("with tracing off, each tick's messages share one new trace id and name no span", () => {
+  const s = tracedSetup(true, ["trade", "quote"]);
+  const handlers = new MarketDataHandlers({
+    core: {
+      handle: () => {
+        s.publishing.sink({ type: "trade", body: {} } as Outgoing);
+        s.publishing.sink({ type: "quote", body: {} } as Outgoing);
+        return 2;
+      },
+      flushBars: () => 0,
+      resetBars: () => {},
+    },
+    metrics: { feedStatus: () => {} },
+    log: fieldsLogger().logger,
+    staleAfterMs: 1000,
+    publishing: s.publishing,
+  });
+  handlers.onFeedEvent({ receivedTs: 1, frame: [] });
+  handlers.onFeedEvent({ receivedTs: 2, frame: [] });
+  const [a, b, c, d] = s.published.map((p) => p.trace!);
+  assert.match(a.trace, /^[0-9a-f]{32}$/);
+  assert.equal(a.span, undefined);
+  assert.equal(b.trace, a.trace, "one trace per tick");
+  assert.equal(d.trace, c.trace);
+  assert.notEqual(c.trace, a.trace, "a new trace for the next tick");
 });

@@ -20,8 +20,10 @@
  */
 import type { Hono } from "hono";
 import { ConfigError } from "../../lib/config.ts";
+import type { TraceContext } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import { Publisher } from "../../lib/messaging/mod.ts";
+import { ServiceTracer } from "../../lib/tracing.ts";
 import type { RunningCore, ServiceContext } from "../../lib/service.ts";
 import { createMarketDataAdminApi } from "./admin_api.ts";
 import { AlpacaFeed } from "./alpaca_feed.ts";
@@ -38,7 +40,7 @@ import { SimFeed } from "./sim_feed.ts";
 /** The slice of a publisher the service needs (tests pass a fake). */
 export interface MarketDataPublisher {
   /** Publishes one message; may throw (the sink logs and drops it). */
-  publish(type: string, body: unknown): unknown;
+  publish(type: string, body: unknown, trace?: TraceContext): unknown;
   /** Closes the socket. */
   close(): Promise<void>;
 }
@@ -129,7 +131,12 @@ export async function startMarketData(
     sockets: feedSockets(exchange, symbols),
     staleAfterMs: config.staleAfterMs,
   });
-  const publishing = new PublishSink((type, body) => publisher.publish(type, body), log);
+  const tracer = new ServiceTracer("market-data");
+  const publishing = new PublishSink(
+    (type, body, trace) => publisher.publish(type, body, trace),
+    log,
+    tracer,
+  );
   const problemLog = new FeedProblemLog(log, exchange);
   const hours = ctx.config.session.hoursUtc;
   // Alpaca: unknown until the clock is read (stocks are reported closed meanwhile).
@@ -159,6 +166,8 @@ export async function startMarketData(
     log,
     recording,
     staleAfterMs: config.staleAfterMs,
+    tracer,
+    publishing,
   });
 
   let feed: Feed;

@@ -49,6 +49,7 @@ import { type WorstCase, worstCaseExposure } from "./exposure.ts";
 import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
 import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
 import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
+import type { TraceContextLike } from "../../lib/tracing.ts";
 import {
   isStateError,
   type StateError,
@@ -57,9 +58,12 @@ import {
   type TradingStatus,
 } from "./trading_state.ts";
 
-/** Receives the outcome and latency (µs) of every check run (the metrics implement it). */
+/**
+ * Receives the outcome and latency (µs) of every check run (the metrics implement it); an
+ * approved signal's `all_checks` comes with the order's trace context (its exemplar).
+ */
 export interface CheckRecorder {
-  check(type: CheckType, passed: boolean, latencyUs: number): void;
+  check(type: CheckType, passed: boolean, latencyUs: number, trace?: TraceContextLike): void;
   /**
    * An approval became durable: µs from the decision (the checks' end) to the end of
    * the commit that holds it (its order and outbox rows, with the decisions committed
@@ -132,12 +136,18 @@ export const DEFAULT_ORDER_RETENTION_MS = 7 * 86_400_000;
 
 /** The outcome of a signal. */
 export type Decision =
-  | { readonly approved: true; readonly order: Order }
-  | {
-    readonly approved: false;
-    readonly denial: Denial;
-    readonly signalId: string;
-    readonly symbol: string;
+  & (
+    | { readonly approved: true; readonly order: Order }
+    | {
+      readonly approved: false;
+      readonly denial: Denial;
+      readonly signalId: string;
+      readonly symbol: string;
+    }
+  )
+  & {
+    /** How long the checks took (`all_checks`), µs; only with a recorder. */
+    readonly checksUs?: number;
   };
 
 /** The outcome of an execution report. */
@@ -268,9 +278,11 @@ export class RiskManagerCore {
    * An approval is recorded (store, open orders, rate) before this returns. With a
    * recorder, each check's latency runs from the end of the one before, and `all_checks`
    * covers the day roll-over, the context and the checks, not the loss bookkeeping nor
-   * the approval's write. Throws when the approval cannot be stored.
+   * the approval's write. `trace` is the trace context the order will have if the signal is
+   * approved (the trace becomes an order's then: lib/tracing.ts), given to the recorder with
+   * an approval's `all_checks`. Throws when the approval cannot be stored.
    */
-  onSignal(signal: Signal, now: number): Decision {
+  onSignal(signal: Signal, now: number, trace?: TraceContextLike): Decision {
     const recorder = this.#options.recorder;
     const startedAt = recorder ? this.#clock() : 0;
     this.#rollDay(now);
@@ -296,12 +308,23 @@ export class RiskManagerCore {
         const passed = i < ran - 1 || denial === null;
         recorder.check(PRE_TRADE_CHECKS[i].type, passed, this.#checkLatencyUs[i]);
       }
-      recorder.check("all_checks", denial === null, (lapStart - startedAt) * 1000);
+      const approved = denial === null;
+      recorder.check(
+        "all_checks",
+        approved,
+        (lapStart - startedAt) * 1000,
+        approved ? trace : undefined,
+      );
     }
+    const checksUs = recorder ? (lapStart - startedAt) * 1000 : undefined;
     if (denial !== null) {
-      return { approved: false, denial, signalId: signal.id, symbol: signal.symbol };
+      return { approved: false, denial, signalId: signal.id, symbol: signal.symbol, checksUs };
     }
-    return { approved: true, order: this.#approve(context, recorder ? lapStart : undefined) };
+    return {
+      approved: true,
+      order: this.#approve(context, recorder ? lapStart : undefined),
+      checksUs,
+    };
   }
 
   /**

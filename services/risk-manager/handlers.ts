@@ -4,11 +4,28 @@
  * arrived, calls the core, and turns the outcome into outgoing messages, metric records
  * and log lines. No socket objects here: the service passes the send and publish
  * functions in, so tests call the handlers directly.
+ *
+ * Tracing (lib/tracing.ts): every envelope is handled inside its trace (a sampled one in a
+ * `risk-manager receive` span, or `risk-manager market data` / `risk-manager report`). An
+ * approved signal makes the trace an order's: a `risk-manager order` span under the
+ * forced-sampled context, from the start of the checks to the order's hand-off, with two
+ * children recorded from the times they took, `risk-manager checks` (the pre-trade checks,
+ * `all_checks`) and `risk-manager record` (the approval written to the state store and handed
+ * to the orders channel's journaled outbox); the order's envelope carries the order span's
+ * context. A denied signal of a sampled trace gets its `risk-manager checks` span only.
  * @module
  */
+import { context, trace } from "@opentelemetry/api";
 import { nowMs } from "../../lib/clock.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
+import { SAMPLED_FLAG } from "../../lib/traceparent.ts";
+import {
+  type MessageScope,
+  ServiceTracer,
+  type TraceContextLike,
+  type TraceFields,
+} from "../../lib/tracing.ts";
 import type {
   ExecutionReport,
   LuldBand,
@@ -47,12 +64,15 @@ export interface RiskManagerHandlersOptions {
    * promise settles when the order is acknowledged, and rejects when it was not before
    * the channel closed.
    */
-  readonly sendOrder: (order: Order, trace: string) => Promise<unknown>;
-  /** Publishes a risk event on the risk events channel; throws when it cannot. */
+  readonly sendOrder: (order: Order, trace: TraceFields) => Promise<unknown>;
+  /**
+   * Publishes a risk event on the risk events channel, in the trace of the message that caused
+   * it (none: a trace of its own); throws when it cannot.
+   */
   readonly publishEvent: <T extends keyof RiskEvents>(
     type: T,
     body: RiskEvents[T],
-    trace?: string,
+    trace?: TraceFields,
   ) => void;
   /**
    * Hands an `order_status_request` to the orders channel (journaled, in order behind
@@ -68,6 +88,8 @@ export interface RiskManagerHandlersOptions {
   readonly retryMs?: number;
   /** Ends the process; default `Deno.exit`. */
   readonly exit?: (code: number) => never;
+  /** The tracer; default the service's (a no-op with tracing off). */
+  readonly tracer?: ServiceTracer;
 }
 
 /**
@@ -93,6 +115,7 @@ export class RiskManagerHandlers {
   readonly #activity = new ActivityLog(this.#log, "Signals decided");
   readonly #retryMs: number;
   readonly #exit: (code: number) => never;
+  readonly #tracer: ServiceTracer;
   readonly #storeLog: BurstLog;
   /** Reports whose handler is waiting for the store (0 or 1: the receiver hands one at a time). */
   #waiting = 0;
@@ -118,6 +141,7 @@ export class RiskManagerHandlers {
     this.#sendStatusRequest = options.sendStatusRequest;
     this.#sendPositionsRequest = options.sendPositionsRequest;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
+    this.#tracer = options.tracer ?? new ServiceTracer("risk-manager");
     this.#storeLog = new BurstLog(
       this.#log,
       "error",
@@ -161,14 +185,32 @@ export class RiskManagerHandlers {
    * denial cannot be published.
    */
   onSignal(env: Envelope): void {
+    const scope = this.#tracer.receive("risk-manager receive", env);
+    try {
+      scope.run(() => this.#onSignal(env, scope));
+    } finally {
+      scope.end();
+    }
+  }
+
+  #onSignal(env: Envelope, scope: MessageScope): void {
     const signal = env.body as Signal;
-    const decision = this.#core.onSignal(signal, nowMs());
+    const startedAt = nowMs();
+    const decision = this.#core.onSignal(signal, startedAt, this.#orderTrace(scope));
+    const checkedAt = decision.checksUs === undefined
+      ? startedAt
+      : startedAt + decision.checksUs / 1000;
     if (decision.approved) {
-      this.#send(decision.order, env.trace);
+      this.#approved(decision.order, env, scope, startedAt, checkedAt);
       this.#gaugesStale = true;
       return;
     }
     const { denial } = decision;
+    if (scope.sampled) {
+      this.#tracer.record("risk-manager checks", scope.context, startedAt, checkedAt, {
+        attributes: { "trading.denial": denial.code },
+      });
+    }
     this.#metrics.denied(denial, decision.symbol);
     this.#activity.count(denial.code, {
       code: denial.code,
@@ -191,10 +233,48 @@ export class RiskManagerHandlers {
       check: denial.check,
       message: denial.message,
       at: Date.now(),
-    }, env.trace);
+    }, this.#tracer.inject(scope.context, env.trace));
   }
 
-  #send(order: Order, trace: string): void {
+  /**
+   * The span context an order of this signal will have (the receive span's, or the incoming
+   * one's, forced sampled): the exemplar of an approval's `all_checks`. None with tracing off
+   * (its trace would never be exported) or without an incoming context.
+   */
+  #orderTrace(scope: MessageScope): TraceContextLike | undefined {
+    if (!this.#tracer.enabled) return undefined;
+    const sc = trace.getSpanContext(scope.context);
+    if (sc === undefined) return undefined;
+    return { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags | SAMPLED_FLAG };
+  }
+
+  /**
+   * An approval: the trace becomes the order's. The order span runs from `startedAt` (the
+   * checks' start, epoch ms) to the hand-off; its checks and record children are recorded
+   * with the times they took (`checkedAt`: the checks' end).
+   */
+  #approved(
+    order: Order,
+    env: Envelope,
+    scope: MessageScope,
+    startedAt: number,
+    checkedAt: number,
+  ): void {
+    const tracer = this.#tracer;
+    const orderCtx = tracer.asOrder(scope.context, env.trace);
+    const span = tracer.stage("risk-manager order", orderCtx, {
+      "trading.client_order_id": order.clientOrderId,
+      "trading.symbol": order.symbol,
+    }, startedAt);
+    const ctx = span === undefined ? orderCtx : trace.setSpan(orderCtx, span);
+    tracer.record("risk-manager checks", ctx, startedAt, checkedAt);
+    context.with(ctx, () => this.#send(order, tracer.inject(ctx, env.trace)));
+    tracer.record("risk-manager record", ctx, checkedAt, nowMs());
+    span?.end();
+  }
+
+  #send(order: Order, fields: TraceFields): void {
+    const trace = fields.trace;
     this.#activity.count("approved");
     this.#activity.detail("Order approved", () => ({
       clientOrderId: order.clientOrderId,
@@ -204,7 +284,7 @@ export class RiskManagerHandlers {
       qty: order.qty,
       trace,
     }));
-    this.#sendOrder(order, trace).then(
+    this.#sendOrder(order, fields).then(
       () => this.#log.debug("Order acknowledged", { clientOrderId: order.clientOrderId, trace }),
       (error) =>
         this.#log.warning("Order not acknowledged before close; it stays in the outbox journal", {
@@ -224,11 +304,16 @@ export class RiskManagerHandlers {
    * process without settling, so the engine sends it again to the next risk-manager.
    */
   onExecutionReport(env: Envelope): Promise<void> | undefined {
+    const scope = this.#tracer.receive("risk-manager report", env, {
+      "messaging.message.type": env.type,
+    });
     try {
-      this.#applyReport(env);
+      scope.run(() => this.#applyReport(env));
       return undefined;
     } catch (error) {
       this.#storeFailed(env, error);
+    } finally {
+      scope.end();
     }
     this.#waiting++;
     return new Promise<void>((resolve) => {
@@ -448,6 +533,15 @@ export class RiskManagerHandlers {
    * `one_sided_quote`, `trade` or `trade_correction` its mark.
    */
   onMarketData(env: Envelope): void {
+    const scope = this.#tracer.receive("risk-manager market data", env);
+    try {
+      scope.run(() => this.#onMarketData(env));
+    } finally {
+      scope.end();
+    }
+  }
+
+  #onMarketData(env: Envelope): void {
     const now = Date.now();
     if (env.type === "trading_status") {
       const status = env.body as MarketStatus;

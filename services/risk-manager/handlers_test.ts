@@ -13,8 +13,11 @@ import { RiskManagerMetrics } from "./metrics.ts";
 import { REJECTION_LABELS } from "./rejections.ts";
 import { StateStore } from "./state_store.ts";
 import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
+import { withContextManager } from "../../lib/testing/context_manager.ts";
+import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 
-type Published = { type: keyof RiskEvents; body: unknown; trace?: string };
+type Published = { type: keyof RiskEvents; body: unknown; trace?: string; fields?: TraceFields };
 
 /** Handlers on a core in memory, AAPL marked at 100 now through the market-data handler. */
 function setup(
@@ -24,6 +27,7 @@ function setup(
     exit?: (code: number) => void;
     orderTtlMs?: number;
     positionMismatch?: "halt" | "adopt";
+    tracer?: ServiceTracer;
   } = {},
 ) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
@@ -32,7 +36,7 @@ function setup(
   });
   const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
   const store = StateStore.open(":memory:");
-  const sent: { order: Order; trace: string }[] = [];
+  const sent: { order: Order; trace: string; fields: TraceFields }[] = [];
   const requests: OrderStatusRequest[] = [];
   const positionRequests: PositionsRequest[] = [];
   const published: Published[] = [];
@@ -53,12 +57,12 @@ function setup(
     core,
     metrics,
     sendOrder: (order, trace) => {
-      sent.push({ order, trace });
+      sent.push({ order, trace: trace.trace, fields: trace });
       return Promise.resolve();
     },
     publishEvent: (type, body, trace) => {
       if (options.publishFails) throw new Error("publisher closed");
-      published.push({ type, body, trace });
+      published.push({ type, body, trace: trace?.trace, fields: trace });
     },
     sendStatusRequest: (request) => {
       requests.push(request);
@@ -70,6 +74,7 @@ function setup(
     },
     retryMs: options.retryMs,
     exit: options.exit as ((code: number) => never) | undefined,
+    tracer: options.tracer,
   });
   handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
   const value = async (name: string, labels: Record<string, string> = {}) => {
@@ -82,7 +87,19 @@ function setup(
     serviceMetrics.stop();
     store.close();
   };
-  return { core, handlers, store, sent, requests, positionRequests, published, value, stop };
+  const text = () => serviceMetrics.registry.metrics();
+  return {
+    core,
+    handlers,
+    store,
+    sent,
+    requests,
+    positionRequests,
+    published,
+    value,
+    text,
+    stop,
+  };
 }
 
 /** A buy of AAPL at 100 that expires a minute from now. */
@@ -380,6 +397,95 @@ Deno.test("RiskManagerHandlers.onMarketData() halts a symbol on its trading stat
     );
     handlers.onSignal(envelope("signal", liveSignal()));
     assert.equal(sent.length, 1);
+  } finally {
+    stop();
+  }
+});
+
+// The W3C Trace Context spec's example ids (section 3.2): signal-bridge's span.
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SB_SPAN = "00f067aa0ba902b7";
+
+Deno.test("an approval makes an unsampled trace an order's: a forced-sampled order span with its checks and record, whose context the order carries", async () => {
+  await withContextManager(async () => {
+    const tracer = new RecordingTracer();
+    const { handlers, sent, text, stop } = setup({
+      tracer: new ServiceTracer("risk-manager", tracer),
+    });
+    try {
+      handlers.onSignal({
+        ...envelope("signal", liveSignal(), TRACE),
+        span: SB_SPAN,
+        flags: 0,
+      });
+      assert.deepEqual(tracer.spans.map((s) => s.name), [
+        "risk-manager order",
+        "risk-manager checks",
+        "risk-manager record",
+      ], "no receive span for an unsampled signal; the order's spans from the approval on");
+      const [order, checks, record] = tracer.spans;
+      assert.equal(order.parent?.spanId, SB_SPAN, "the order continues signal-bridge's span");
+      assert.equal(order.context.traceId, TRACE);
+      assert.equal(order.context.traceFlags, 1, "forced sampled");
+      assert.equal(
+        order.options.attributes?.["trading.client_order_id"],
+        sent[0].order.clientOrderId,
+      );
+      for (const s of [checks, record]) assert.equal(s.parent?.spanId, order.context.spanId);
+      const start = order.options.startTime as number;
+      assert.equal(checks.options.startTime, start, "the checks start with the order span");
+      assert.ok((checks.endTime as number) >= start);
+      assert.equal(record.options.startTime, checks.endTime, "the record follows the checks");
+      assert.notEqual(order.endTime, undefined);
+      assert.deepEqual(sent[0].fields, { trace: TRACE, span: order.context.spanId, flags: 1 });
+      // The approval's all_checks bucket names the order's trace (OpenMetrics exposition).
+      const allChecks = (await text()).split("\n").filter((l) =>
+        l.startsWith("risk_manager_pretrade_check_latency_us_bucket") &&
+        l.includes('check_type="all_checks"') && l.includes("# {")
+      );
+      assert.ok(allChecks.length > 0 && allChecks.every((l) => l.includes(`trace_id="${TRACE}"`)));
+    } finally {
+      stop();
+    }
+  });
+});
+
+Deno.test("a denied signal of a sampled trace gets its receive and checks spans, no order span and no exemplar, and its risk_denial event carries the receive span", async () => {
+  await withContextManager(async () => {
+    const tracer = new RecordingTracer();
+    const { handlers, sent, published, text, stop } = setup({
+      tracer: new ServiceTracer("risk-manager", tracer),
+    });
+    try {
+      const replayed = liveSignal();
+      handlers.onSignal(envelope("signal", replayed, "cd".repeat(16)));
+      tracer.spans.length = 0;
+      handlers.onSignal({ ...envelope("signal", replayed, TRACE), span: SB_SPAN, flags: 1 });
+      assert.equal(sent.length, 1, "the replay is denied");
+      assert.deepEqual(tracer.spans.map((s) => s.name), [
+        "risk-manager receive",
+        "risk-manager checks",
+      ]);
+      const [receive, checks] = tracer.spans;
+      assert.equal(receive.parent?.spanId, SB_SPAN);
+      assert.equal(checks.parent?.spanId, receive.context.spanId);
+      assert.equal(typeof checks.options.attributes?.["trading.denial"], "string");
+      const denial = published.filter((p) => p.type === "risk_denial").at(-1)!;
+      assert.deepEqual(denial.fields, { trace: TRACE, span: receive.context.spanId, flags: 1 });
+      assert.ok(!(await text()).includes(TRACE), "a denial is no exemplar");
+    } finally {
+      stop();
+    }
+  });
+});
+
+Deno.test("with tracing off an approved order keeps the signal's trace id and no exemplar is written", async () => {
+  const { handlers, sent, text, stop } = setup();
+  try {
+    handlers.onSignal({ ...envelope("signal", liveSignal(), TRACE), span: SB_SPAN, flags: 0 });
+    assert.equal(sent[0].fields.trace, TRACE);
+    assert.equal(sent[0].fields.flags, 1, "still the order's: forced sampled for the next hop");
+    assert.doesNotMatch(await text(), /trace_id=/);
   } finally {
     stop();
   }

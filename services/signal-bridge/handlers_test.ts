@@ -5,13 +5,16 @@ import { SignalBridgeCore } from "./core.ts";
 import { SignalBridgeHandlers } from "./handlers.ts";
 import { SignalBridgeMetrics } from "./metrics.ts";
 import { FixedModel } from "./testing/fixed_model.ts";
+import { withContextManager } from "../../lib/testing/context_manager.ts";
+import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import { marketDataEnvelope, sampleQuote } from "./testing/market_data.ts";
 
 /** Handlers over a core of AAPL only, at a fixed clock of `now` (epoch ms). */
-function setup(model: FixedModel, now = 1_000) {
+function setup(model: FixedModel, now = 1_000, tracer?: ServiceTracer) {
   const serviceMetrics = createServiceMetrics("signal-bridge", { defaultMetrics: false });
   serviceMetrics.stop();
-  const published: { signal: Signal; trace: string }[] = [];
+  const published: { signal: Signal; trace: string; fields: TraceFields }[] = [];
   const core = new SignalBridgeCore({
     symbols: ["AAPL"],
     model,
@@ -26,8 +29,9 @@ function setup(model: FixedModel, now = 1_000) {
       symbols: ["AAPL"],
       modelName: model.name,
     }),
-    publish: (signal, trace) => published.push({ signal, trace }),
+    publish: (signal, trace) => published.push({ signal, trace: trace.trace, fields: trace }),
     now: () => now,
+    tracer,
   });
   return { handlers, published, text: () => serviceMetrics.registry.metrics() };
 }
@@ -100,4 +104,53 @@ Deno.test("SignalBridgeHandlers.onMarketData() ignores heartbeats, bars and bodi
   handlers.onMarketData(marketDataEnvelope("quote", null));
   assert.equal(published.length, 0);
   assert.equal(handlers.stats.ignored, 3);
+});
+
+// The W3C Trace Context spec's example ids (section 3.2): market-data's publish span.
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const MD_SPAN = "00f067aa0ba902b7";
+
+Deno.test("a sampled quote is received in a span with its features and inference stages, and its signal carries the receive span", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer();
+    const { handlers, published } = setup(
+      new FixedModel({ action: "buy", confidence: 0.72 }),
+      1_000,
+      new ServiceTracer("signal-bridge", tracer),
+    );
+    using _ = handlers;
+    handlers.onMarketData({
+      ...quoteEnvelope("AAPL", 100, 900, TRACE),
+      span: MD_SPAN,
+      flags: 1,
+    });
+    assert.deepEqual(tracer.spans.map((s) => s.name), [
+      "signal-bridge receive",
+      "signal-bridge features",
+      "signal-bridge inference",
+    ]);
+    const [receive, features, inference] = tracer.spans;
+    assert.equal(receive.parent?.spanId, MD_SPAN);
+    for (const s of [features, inference]) assert.equal(s.parent?.spanId, receive.context.spanId);
+    assert.equal(features.endTime, inference.options.startTime, "inference follows the features");
+    assert.ok((inference.endTime as number) >= (inference.options.startTime as number));
+    assert.equal(inference.options.attributes?.["trading.model"], "fixed");
+    assert.notEqual(receive.endTime, undefined);
+    assert.deepEqual(published[0].fields, { trace: TRACE, span: receive.context.spanId, flags: 1 });
+  });
+});
+
+Deno.test("an unsampled quote records no span, and its signal carries the incoming context unchanged", async () => {
+  await withContextManager(() => {
+    const tracer = new RecordingTracer();
+    const { handlers, published } = setup(
+      new FixedModel({ action: "buy", confidence: 0.72 }),
+      1_000,
+      new ServiceTracer("signal-bridge", tracer),
+    );
+    using _ = handlers;
+    handlers.onMarketData({ ...quoteEnvelope("AAPL", 100, 900, TRACE), span: MD_SPAN, flags: 0 });
+    assert.equal(tracer.spans.length, 0);
+    assert.deepEqual(published[0].fields, { trace: TRACE, span: MD_SPAN, flags: 0 });
+  });
 });
