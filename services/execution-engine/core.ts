@@ -18,7 +18,6 @@
  *   until the sink acknowledges them, and are re-sent after a restart.
  * @module
  */
-import { ActivityLog } from "../../lib/activity_log.ts";
 import type { Logger } from "@logtape/logtape";
 import { getLogger } from "../../lib/log.ts";
 import { closedSet } from "../../lib/metrics.ts";
@@ -111,8 +110,6 @@ export class ExecutionEngineCore {
   readonly #metrics: OrderMetrics;
   readonly #sink: ReportSink;
   readonly #log: Logger;
-  /** No line per order at info: a count, one summary line per period; each at debug. */
-  readonly #activity: ActivityLog;
   readonly #now: () => number;
   /** Client order ids of the orders not in a final state. */
   readonly #open = new Set<string>();
@@ -137,7 +134,6 @@ export class ExecutionEngineCore {
     this.#metrics = options.metrics;
     this.#sink = options.sink;
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
-    this.#activity = new ActivityLog(this.#log, "Orders accepted by the venue");
     this.#now = options.now ?? nowMs;
     this.#marketReady = options.marketReady;
     this.#holdMs = options.holdMs ?? 30_000;
@@ -229,8 +225,7 @@ export class ExecutionEngineCore {
     switch (answer.kind) {
       case "accepted": {
         this.#metrics.submitted(order.type, "success");
-        this.#activity.count(order.type);
-        this.#activity.detail("Order accepted", () => ({
+        this.#log.info("Order accepted", {
           clientOrderId: order.clientOrderId,
           venueOrderId: answer.venueOrderId,
           symbol: order.symbol,
@@ -238,7 +233,7 @@ export class ExecutionEngineCore {
           qty: order.qty,
           venue: this.#venue.name,
           trace: current.trace,
-        }));
+        });
         const sent = { ...current, phase: "sent" as const, venueOrderId: answer.venueOrderId };
         if (current.state === "new") {
           const accepted = this.#transition(sent, "accepted", "ack", {});
@@ -679,7 +674,6 @@ export class ExecutionEngineCore {
   /** Stops emitting reports and releases the held orders (they stay journaled); the journal stays with the caller. */
   close(): void {
     this.#closed = true;
-    this.#activity.close();
     for (const set of [...this.#held.values()]) for (const entry of [...set]) entry.release(false);
   }
 
