@@ -119,6 +119,11 @@ export class Journal {
   readonly #releaseCheckpoints: () => void;
   readonly #group: GroupCommit;
 
+  /** The connection's `PRAGMA synchronous` between commits: 2 FULL (`power`), 1 NORMAL (`process`). */
+  get synchronous(): number {
+    return Number(this.#db.prepare("PRAGMA synchronous").get()!.synchronous);
+  }
+
   /**
    * Opens (creating the file and its directory) the journal at `path` (`:memory:` for
    * tests). `durability` `power` (default): commits survive a power loss (synchronous

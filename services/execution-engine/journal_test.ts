@@ -191,3 +191,23 @@ Deno.test("Journal fills the positions of a journal written before they existed 
     await dir.remove();
   }
 });
+
+Deno.test("Journal commits survive a power loss by default (synchronous FULL) and a crash with durability process (NORMAL)", async () => {
+  const dir = await tempDir();
+  try {
+    const power = new Journal(`${dir.path}/power.sqlite`);
+    const process = new Journal(`${dir.path}/process.sqlite`, { durability: "process" });
+    const insert = (j: Journal) => j.insert(makeOrder(), "t", "sim", 1);
+    insert(power);
+    insert(process);
+    power.flush();
+    process.flush();
+    // After a commit, too: the group commit's lazy writes must not leave it at NORMAL.
+    assert.equal(power.synchronous, 2, "power: FULL");
+    assert.equal(process.synchronous, 1, "process: NORMAL");
+    power.close();
+    process.close();
+  } finally {
+    await dir.remove();
+  }
+});

@@ -264,3 +264,24 @@ Deno.test("RiskManagerCore tells its recorder how long an approval took to becom
   assert.ok(recorded[0] >= 0 && recorded[0] < 1_000_000, `${recorded[0]} us`);
   store.close();
 });
+
+Deno.test("StateStore commits survive a power loss by default (synchronous FULL) and a crash with durability process (NORMAL)", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const power = StateStore.open(`${dir}/power.sqlite`);
+    const process = StateStore.open(`${dir}/process.sqlite`, { durability: "process" });
+    const sync = (s: StateStore) =>
+      Number(s.journalDb.db.prepare("PRAGMA synchronous").get()!.synchronous);
+    for (const s of [power, process]) {
+      s.putPosition({ symbol: "AAPL", qty: 1, avgPrice: 100, realized: 0, mark: null });
+      s.flush();
+    }
+    // After a commit, too: the group commit's lazy writes must not leave it at NORMAL.
+    assert.equal(sync(power), 2, "power: FULL");
+    assert.equal(sync(process), 1, "process: NORMAL");
+    power.close();
+    process.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
