@@ -29,7 +29,13 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
-import { type RawConfig, sampleValue, type Stack, startStack } from "../lib/testing/stack.ts";
+import {
+  openRiskLimits,
+  type RawConfig,
+  sampleValue,
+  type Stack,
+  startStack,
+} from "../lib/testing/stack.ts";
 import { freePort, Proc, waitFor } from "../lib/testing/tools.ts";
 import { barePublisher, bareSubscriber } from "./bare_zmq.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
@@ -228,17 +234,7 @@ function stressRisk(c: RawConfig, rate: number): void {
   c.marketData.sim.ticksPerSecond = rate;
   c.signalBridge.minIntervalMs = 0;
   c.riskManager.sizing.notionalPerOrder = 100;
-  Object.assign(c.riskManager.limits, {
-    maxOrderQty: 1e9,
-    maxOrderNotional: 1e9,
-    maxPositionQty: 1e9,
-    maxGrossExposure: 1e12,
-    maxNetExposure: 1e12,
-    maxOpenOrders: 1_000_000,
-    maxOrdersPerSecond: 1e6,
-    dailyLossLimit: 1e12,
-    priceCollarBps: 10_000,
-  });
+  openRiskLimits(c, 1e6, 1_000_000);
 }
 
 /**

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { mulberry32 } from "../lib/random.ts";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
 import { readBooks } from "../lib/testing/books.ts";
-import { sampleValue, startStack } from "../lib/testing/stack.ts";
+import { openRiskLimits, sampleValue, startStack } from "../lib/testing/stack.ts";
 import { removeDir, waitFor } from "../lib/testing/tools.ts";
 
 const TOKEN = "chaos-test-token";
@@ -39,17 +39,7 @@ Deno.test({
         c.riskManager.sizing.notionalPerOrder = 200;
         c.riskManager.orderTtlMs = 4000;
         c.riskManager.reconcileMs = 500;
-        Object.assign(c.riskManager.limits, {
-          maxOrderQty: 1e9,
-          maxOrderNotional: 1e9,
-          maxPositionQty: 1e9,
-          maxGrossExposure: 1e12,
-          maxNetExposure: 1e12,
-          maxOpenOrders: 10_000,
-          maxOrdersPerSecond: 20,
-          dailyLossLimit: 1e12,
-          priceCollarBps: 10_000,
-        });
+        openRiskLimits(c, 20);
         c.executionEngine.reconcileMs = 1000;
       },
     });

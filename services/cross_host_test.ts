@@ -16,7 +16,7 @@ import { IDENTITIES } from "../lib/messaging_context.ts";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
 import { readBooks } from "../lib/testing/books.ts";
 import { Network, unsupported } from "../lib/testing/netns.ts";
-import { sampleValue } from "../lib/testing/stack.ts";
+import { openRiskLimits, sampleValue } from "../lib/testing/stack.ts";
 import { type Proc, removeDir, waitFor } from "../lib/testing/tools.ts";
 
 const why = await unsupported();
@@ -58,17 +58,7 @@ function hostConfigs(net: Network, root: string, keys: Record<ServiceName, strin
   // is not refused by the open-order limit.
   spread.signalBridge.minIntervalMs = 0;
   spread.riskManager.sizing.notionalPerOrder = 100;
-  Object.assign(spread.riskManager.limits, {
-    maxOrderQty: 1e9,
-    maxOrderNotional: 1e9,
-    maxPositionQty: 1e9,
-    maxGrossExposure: 1e12,
-    maxNetExposure: 1e12,
-    maxOpenOrders: 10_000,
-    maxOrdersPerSecond: 5,
-    dailyLossLimit: 1e12,
-    priceCollarBps: 10_000,
-  });
+  openRiskLimits(spread, 5);
   const files = {} as Record<ServiceName, HostFiles>;
   for (const service of SERVICES) {
     const dir = `${root}/${service}`;

@@ -56,6 +56,29 @@ export function isolatedConfig(dir: string, source = "config/system.json"): RawC
   return c;
 }
 
+/**
+ * Opens risk-manager's limits wide for a test's or benchmark's order flow: no order is refused
+ * for its size, exposure, open orders (up to `maxOpenOrders`), loss or price collar; only
+ * `maxOrdersPerSecond` still bounds it.
+ */
+export function openRiskLimits(
+  config: RawConfig,
+  maxOrdersPerSecond: number,
+  maxOpenOrders = 10_000,
+): void {
+  Object.assign(config.riskManager.limits, {
+    maxOrderQty: 1e9,
+    maxOrderNotional: 1e9,
+    maxPositionQty: 1e9,
+    maxGrossExposure: 1e12,
+    maxNetExposure: 1e12,
+    maxOpenOrders,
+    maxOrdersPerSecond,
+    dailyLossLimit: 1e12,
+    priceCollarBps: 10_000,
+  });
+}
+
 /** Writes a config to `dir/config.json` and returns the path. */
 export function writeConfig(dir: string, config: RawConfig): string {
   const path = `${dir}/config.json`;

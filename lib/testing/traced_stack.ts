@@ -13,7 +13,7 @@
  * @module
  */
 import type { ServiceName } from "../metrics.ts";
-import { type RawConfig, type Stack, startStack } from "./stack.ts";
+import { openRiskLimits, type RawConfig, type Stack, startStack } from "./stack.ts";
 
 /** An order as the execution journal holds it. */
 export interface JournalRow {
@@ -49,17 +49,7 @@ export function startTracedStack(
       c.marketData.sim.ticksPerSecond = 100;
       c.signalBridge.minIntervalMs = 0;
       c.riskManager.sizing.notionalPerOrder = 200;
-      Object.assign(c.riskManager.limits, {
-        maxOrderQty: 1e9,
-        maxOrderNotional: 1e9,
-        maxPositionQty: 1e9,
-        maxGrossExposure: 1e12,
-        maxNetExposure: 1e12,
-        maxOpenOrders: 10_000,
-        maxOrdersPerSecond: 5,
-        dailyLossLimit: 1e12,
-        priceCollarBps: 10_000,
-      });
+      openRiskLimits(c, 5);
       overrides?.(c);
     },
   });

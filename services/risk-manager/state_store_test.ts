@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { OutboxJournal } from "../../lib/messaging/outbox_journal.ts";
+import { removeDir } from "../../lib/testing/tools.ts";
 import { StateStore } from "./state_store.ts";
 import { coreWith, fill, setMark, signal, T0 } from "./testing/fixtures.ts";
 
-Deno.test("StateStore creates its directory and round-trips every table", () => {
+Deno.test("StateStore creates its directory and round-trips every table", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/nested/risk.sqlite`;
@@ -36,7 +37,8 @@ Deno.test("StateStore creates its directory and round-trips every table", () => 
     assert.equal(loaded.daily?.realized, 12);
     t.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    // The checkpoint worker may still be writing the WAL beside it for a moment after close().
+    await removeDir(dir);
   }
 });
 
