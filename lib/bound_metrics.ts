@@ -108,44 +108,47 @@ function entryOf<E extends { labels: Record<string, unknown> }>(
   return entry;
 }
 
+/**
+ * The value entry of `family`'s series for `labels`, bound on first use and again whenever
+ * prom-client replaced its map (a reset): undefined for a no-op family.
+ */
+function valueEntry(
+  family: Counter<string> | Gauge<string>,
+  labels: SeriesLabels,
+): (() => ValueEntry) | undefined {
+  const internals = family as unknown as Internals<ValueEntry>;
+  if (internals.hashMap === undefined) return undefined;
+  let map: unknown;
+  let entry: ValueEntry | undefined;
+  return () => {
+    if (entry === undefined || internals.hashMap !== map) {
+      map = internals.hashMap;
+      entry = entryOf(internals, labels, () => family.inc(ordered(internals, labels), 0));
+    }
+    return entry;
+  };
+}
+
 /** A counter child of `family` for `labels` (its series created by the first write). */
 export function boundCounter(family: Counter<string>, labels: SeriesLabels = {}): BoundCounter {
-  const internals = family as unknown as Internals<ValueEntry>;
-  if (internals.hashMap === undefined) return NOOP;
-  const bind = () => {
-    const map = internals.hashMap!;
-    return {
-      map,
-      entry: entryOf(internals, labels, () => family.inc(ordered(internals, labels), 0)),
-    };
-  };
-  let bound: ReturnType<typeof bind> | undefined;
+  const entry = valueEntry(family, labels);
+  if (entry === undefined) return NOOP;
   return {
     inc(by = 1) {
       if (!(by >= 0) || by === Infinity) return;
-      if (bound === undefined || internals.hashMap !== bound.map) bound = bind();
-      bound.entry.value += by;
+      entry().value += by;
     },
   };
 }
 
 /** A gauge child of `family` for `labels` (its series created by the first write). */
 export function boundGauge(family: Gauge<string>, labels: SeriesLabels = {}): BoundGauge {
-  const internals = family as unknown as Internals<ValueEntry>;
-  if (internals.hashMap === undefined) return NOOP;
-  const bind = () => {
-    const map = internals.hashMap!;
-    return {
-      map,
-      entry: entryOf(internals, labels, () => family.inc(ordered(internals, labels), 0)),
-    };
-  };
-  let bound: ReturnType<typeof bind> | undefined;
+  const entry = valueEntry(family, labels);
+  if (entry === undefined) return NOOP;
   return {
     set(value) {
       if (!Number.isFinite(value)) return;
-      if (bound === undefined || internals.hashMap !== bound.map) bound = bind();
-      bound.entry.value = value;
+      entry().value = value;
     },
   };
 }
