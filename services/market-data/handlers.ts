@@ -19,7 +19,13 @@ import type { Logger } from "@logtape/logtape";
 import { type Context, context, trace } from "@opentelemetry/api";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { isSampled, ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
+import {
+  isSampled,
+  logIdsOf,
+  runWithTraceIds,
+  ServiceTracer,
+  type TraceFields,
+} from "../../lib/tracing.ts";
 import type { ParseReason } from "./alpaca_protocol.ts";
 import type { CoreLog, MarketDataCore, Outgoing, Sink } from "./core.ts";
 import type { Exchange, FeedEvent, FeedSocketStatus } from "./feed.ts";
@@ -81,10 +87,11 @@ export class MarketDataHandlers {
     const root = tracer.root("market-data tick", undefined, event.receivedTs);
     if (!isSampled(root.span.spanContext())) {
       // Not kept (or tracing off): no more spans, one trace id for every message of the tick,
-      // and the root's context current so that log lines written meanwhile name the tick.
+      // and its ids in the synchronous slot (not a context made current: the fast path, see
+      // lib/tracing.ts) so that log lines written meanwhile name the tick.
       const fields = tracer.inject(root.context);
-      context.with(
-        root.context,
+      runWithTraceIds(
+        logIdsOf(fields),
         () =>
           publishing === undefined
             ? this.#options.core.handle(event)
