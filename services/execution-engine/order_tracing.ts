@@ -40,8 +40,6 @@ export const MAX_TRACED_ORDERS = 10_000;
 export class TracedVenue implements Venue {
   readonly #inner: Venue;
   readonly #tracer: ServiceTracer;
-  /** `performance.now()` of the last `submit` call (the order handler ends its journal span there). */
-  lastSubmitAt = 0;
 
   constructor(inner: Venue, tracer: ServiceTracer) {
     this.#inner = inner;
@@ -57,7 +55,6 @@ export class TracedVenue implements Venue {
   }
 
   submit(order: Order): Promise<SubmitResult> {
-    this.lastSubmitAt = performance.now();
     const parent = context.active();
     const span = this.#tracer.stage("execution-engine venue", parent, {
       "trading.venue": this.#inner.name,
