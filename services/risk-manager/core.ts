@@ -67,9 +67,9 @@ export interface CheckRecorder {
   /**
    * An approval became durable: µs from the decision (the checks' end) to the end of
    * the commit that holds it (its order and outbox rows, with the decisions committed
-   * with it).
+   * with it); `trace` is the order's trace context (its exemplar), as given to `onSignal`.
    */
-  recorded?(latencyUs: number): void;
+  recorded?(latencyUs: number, trace?: TraceContextLike): void;
 }
 
 /** What the core needs from config, and its store. */
@@ -329,7 +329,7 @@ export class RiskManagerCore {
     }
     return {
       approved: true,
-      order: this.#approve(context, recorder ? lapStart : undefined, onRecorded),
+      order: this.#approve(context, recorder ? lapStart : undefined, onRecorded, trace),
       checksUs,
     };
   }
@@ -447,6 +447,7 @@ export class RiskManagerCore {
     context: CheckContext,
     decidedAt?: number,
     onRecorded?: (committedAt: number) => void,
+    trace?: TraceContextLike,
   ): Order {
     const { signal, clientOrderId, side, qty, now } = context;
     const order: Order = {
@@ -482,7 +483,7 @@ export class RiskManagerCore {
     this.#store.putOrder(
       record,
       decidedAt === undefined || recorder?.recorded === undefined ? onRecorded : (committedAt) => {
-        recorder.recorded!((committedAt - decidedAt) * 1000);
+        recorder.recorded!((committedAt - decidedAt) * 1000, trace);
         onRecorded?.(committedAt);
       },
     );
