@@ -284,16 +284,19 @@ export class ServiceTracer {
   /**
    * A stage's span, child of the span current in `parent` (default: the active context), or
    * `undefined` when that one is not sampled (then nothing is recorded). End it yourself.
-   * `startTime` (epoch ms, default now) starts it when the stage began, before the call.
+   * `startTime` (epoch ms, default now) starts it when the stage began, before the call;
+   * `kind` is `PRODUCER` for a span whose context a message carries to the next service,
+   * `CLIENT` for a call to the venue, else `INTERNAL` (the default).
    */
   stage(
     name: string,
     parent: Context = context.active(),
     attributes?: Attributes,
     startTime?: number,
+    kind: SpanKind = SpanKind.INTERNAL,
   ): Span | undefined {
     if (!isSampled(trace.getSpanContext(parent))) return undefined;
-    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime }, parent);
+    return this.tracer.startSpan(name, { kind, attributes, startTime }, parent);
   }
 
   /**

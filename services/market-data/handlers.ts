@@ -16,7 +16,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { type Context, context, trace } from "@opentelemetry/api";
+import { type Context, context, SpanKind, trace } from "@opentelemetry/api";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { nowMs } from "../../lib/clock.ts";
 import {
@@ -206,11 +206,15 @@ export class PublishSink {
   /** Publishes one message of the core (pass it as the core's `sink`). */
   readonly sink: Sink = (message: Outgoing): void => {
     const tick = this.#tick;
-    const span = tick?.context === undefined
-      ? undefined
-      : this.#tracer.stage("market-data publish", tick.context, {
+    const span = tick?.context === undefined ? undefined : this.#tracer.stage(
+      "market-data publish",
+      tick.context,
+      {
         "messaging.message.type": message.type,
-      });
+      },
+      undefined,
+      SpanKind.PRODUCER,
+    );
     try {
       if (span === undefined) this.#publish(message.type, message.body, tick?.fields);
       else {

@@ -15,7 +15,7 @@
  * context. A denied signal of a sampled trace gets its `risk-manager checks` span only.
  * @module
  */
-import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { nowMs } from "../../lib/clock.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
@@ -271,10 +271,16 @@ export class RiskManagerHandlers {
   ): void {
     const tracer = this.#tracer;
     const orderCtx = tracer.asOrder(scope.context, env.trace);
-    const span = tracer.stage("risk-manager order", orderCtx, {
-      "trading.client_order_id": order.clientOrderId,
-      "trading.symbol": order.symbol,
-    }, startedAt);
+    const span = tracer.stage(
+      "risk-manager order",
+      orderCtx,
+      {
+        "trading.client_order_id": order.clientOrderId,
+        "trading.symbol": order.symbol,
+      },
+      startedAt,
+      SpanKind.PRODUCER,
+    );
     const ctx = span === undefined ? orderCtx : trace.setSpan(orderCtx, span);
     tracer.record("risk-manager checks", ctx, startedAt, checkedAt);
     context.with(ctx, () => this.#send(order, tracer.inject(ctx, env.trace)));
