@@ -429,6 +429,7 @@ export const CATALOGUE = [
     buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005],
     owner: "risk-manager",
     seed: false,
+    exemplars: true,
   }),
   spec({
     name: "risk_manager_position_mismatches_total",
@@ -572,6 +573,7 @@ export const CATALOGUE = [
     buckets: LATENCY_SECONDS_BUCKETS,
     owner: "execution-engine",
     seed: false,
+    exemplars: true,
   }),
   spec({
     name: "execution_engine_tick_to_trade_latency_seconds",
@@ -581,6 +583,7 @@ export const CATALOGUE = [
     buckets: LATENCY_SECONDS_BUCKETS,
     owner: "execution-engine",
     seed: false,
+    exemplars: true,
   }),
   spec({
     name: "messaging_stale_after_seconds",

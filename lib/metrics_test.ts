@@ -245,11 +245,14 @@ Deno.test("with instrumentation off a service's own families are no-ops but syst
   }
 });
 
-Deno.test("exemplars are on exactly the tick-to-trade, order submission and risk-check histograms", () => {
+Deno.test("exemplars are on exactly the tick-to-trade, order submission, risk-check and decision record histograms, both units", () => {
   const withExemplars = CATALOGUE.filter((s) => s.exemplars).map((s) => s.name).sort();
   assert.deepEqual(withExemplars, [
+    "execution_engine_order_submission_latency_seconds",
     "execution_engine_order_submission_latency_us",
+    "execution_engine_tick_to_trade_latency_seconds",
     "execution_engine_tick_to_trade_latency_us",
+    "risk_manager_decision_record_latency_seconds",
     "risk_manager_pretrade_check_latency_us",
   ]);
   for (const s of CATALOGUE.filter((s) => s.exemplars)) assert.equal(s.type, "histogram");

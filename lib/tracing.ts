@@ -22,8 +22,15 @@
  *
  * **Messages nothing will keep cost next to nothing.** For an incoming context whose `sampled`
  * flag is off, {@link ServiceTracer.receive} and {@link ServiceTracer.stage} never call the
- * tracer: the envelope's context is made current as it is (a few hundred ns, against ~1 µs for an
- * unsampled span), so log lines still carry its `trace_id` (and the upstream `span_id`).
+ * tracer, and the context is not made current either: entering an OpenTelemetry context costs
+ * 0.6-1.9 µs with `OTEL_DENO=true` (Deno's context manager; tens of ns with tracing off), more than
+ * everything else the fast path does. Instead the message's ids go in a synchronous slot for the
+ * time its handler runs ({@link MessageScope.run}, {@link runWithTraceIds}), which lib/log.ts reads
+ * when no span is active ({@link activeTraceIds}): a log line written while an unsampled message is
+ * handled carries its `trace_id` (and the upstream `span_id`), with tracing on or off, **up to the
+ * handler's first `await`**; a line written after it carries none (never another message's: the
+ * slot is emptied when the handler's synchronous part returns). Sampled messages and orders have
+ * their context made current as well, so their lines keep the ids across `await`s.
  *
  * @example
  * ```ts
@@ -69,6 +76,12 @@ export interface TraceFields {
 export interface TraceIds {
   readonly trace_id: string;
   readonly span_id: string;
+}
+
+/** What a log line names of a trace: a message that came without a span has only its trace id. */
+export interface LogTraceIds {
+  readonly trace_id: string;
+  readonly span_id?: string;
 }
 
 /** Anything with a span context's ids and flags (an OpenTelemetry `SpanContext` is one). */
@@ -123,16 +136,47 @@ export function exemplarOf(sc: TraceContextLike | undefined): TraceIds | undefin
   return { trace_id: sc!.traceId, span_id: sc!.spanId };
 }
 
+/** The ids of the message whose handler is running synchronously now (see the module doc). */
+let handling: LogTraceIds | undefined;
+
 /**
- * The ids of the span active now, for a log line: `undefined` outside any span (or with tracing
- * off, where no span is ever active). Costs ~30 ns.
+ * Runs `fn` with `ids` as the trace of the log lines it writes before its first `await` (and
+ * returns what `fn` returns): the fast path for a message nothing will keep, without entering an
+ * OpenTelemetry context. Nests; the previous ids are back when `fn` returns or throws.
  */
-export function activeTraceIds(): TraceIds | undefined {
+export function runWithTraceIds<T>(ids: LogTraceIds | undefined, fn: () => T): T {
+  const outer = handling;
+  handling = ids;
+  try {
+    return fn();
+  } finally {
+    handling = outer;
+  }
+}
+
+/**
+ * The log line ids of the trace being handled now: the active span's when there is one (a
+ * sampled message or an order, across `await`s), else those of the message whose handler is
+ * running synchronously ({@link runWithTraceIds}), else `undefined`. Costs ~30 ns.
+ */
+export function activeTraceIds(): LogTraceIds | undefined {
   const sc = trace.getActiveSpan()?.spanContext();
   if (sc === undefined || sc.traceId === INVALID_TRACE || sc.traceId.length !== 32) {
-    return undefined;
+    return handling;
   }
   return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+/**
+ * The log line ids of envelope fields: the trace id, and the sender's span id when it has a
+ * valid one; `undefined` for a malformed trace id (a hostile or broken peer's text is never
+ * written into a log line as a trace id).
+ */
+export function logIdsOf(fields: TraceFields): LogTraceIds | undefined {
+  if (!isValidTraceId(fields.trace)) return undefined;
+  return isValidSpanId(fields.span)
+    ? { trace_id: fields.trace, span_id: fields.span }
+    : { trace_id: fields.trace };
 }
 
 /** A message being handled: its context, its span (when sampled), and how to end it. */
@@ -143,7 +187,11 @@ export interface MessageScope {
   readonly span: Span | undefined;
   /** Whether the incoming context was sampled. */
   readonly sampled: boolean;
-  /** Runs `fn` with {@link MessageScope.context} current (log lines inside carry its ids). */
+  /**
+   * Runs `fn` in the message's trace: log lines written inside carry its ids (up to the first
+   * `await` for an unsampled message; see the module doc). A sampled message's context is made
+   * current for `fn` (and what it awaits); an unsampled one's is not (the fast path).
+   */
   run<T>(fn: () => T): T;
   /** Ends the span, if there is one; `endTime` in epoch ms (default now). Idempotent. */
   end(endTime?: number): void;
@@ -216,30 +264,39 @@ export class ServiceTracer {
       (fields.flags ?? 0) === last.flags
     ) return last.scope;
     const sc = spanContextOf(fields);
-    if (sc === undefined) return scopeOf(ROOT_CONTEXT, undefined, false);
+    if (sc === undefined) return scopeOf(ROOT_CONTEXT, undefined, false, logIdsOf(fields));
     const parent = trace.setSpanContext(ROOT_CONTEXT, sc);
     if (!isSampled(sc)) {
-      const scope = scopeOf(parent, undefined, false);
+      const ids = { trace_id: sc.traceId, span_id: sc.spanId };
+      const scope = scopeOf(parent, undefined, false, ids);
       this.#lastUnsampled = { trace: sc.traceId, span: sc.spanId, flags: sc.traceFlags, scope };
       return scope;
     }
     const span = this.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
-    return scopeOf(trace.setSpan(parent, span), span, true);
+    const own = span.spanContext();
+    // With tracing off the api's span has all-zero ids: the log lines name the sender's span.
+    const ids = isValidSpanId(own.spanId) && own.traceId !== INVALID_TRACE
+      ? { trace_id: own.traceId, span_id: own.spanId }
+      : { trace_id: sc.traceId, span_id: sc.spanId };
+    return scopeOf(trace.setSpan(parent, span), span, true, ids);
   }
 
   /**
    * A stage's span, child of the span current in `parent` (default: the active context), or
    * `undefined` when that one is not sampled (then nothing is recorded). End it yourself.
-   * `startTime` (epoch ms, default now) starts it when the stage began, before the call.
+   * `startTime` (epoch ms, default now) starts it when the stage began, before the call;
+   * `kind` is `PRODUCER` for a span whose context a message carries to the next service,
+   * `CLIENT` for a call to the venue, else `INTERNAL` (the default).
    */
   stage(
     name: string,
     parent: Context = context.active(),
     attributes?: Attributes,
     startTime?: number,
+    kind: SpanKind = SpanKind.INTERNAL,
   ): Span | undefined {
     if (!isSampled(trace.getSpanContext(parent))) return undefined;
-    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime }, parent);
+    return this.tracer.startSpan(name, { kind, attributes, startTime }, parent);
   }
 
   /**
@@ -294,13 +351,20 @@ export class ServiceTracer {
   }
 }
 
-function scopeOf(ctx: Context, span: Span | undefined, sampled: boolean): MessageScope {
+function scopeOf(
+  ctx: Context,
+  span: Span | undefined,
+  sampled: boolean,
+  ids: LogTraceIds | undefined,
+): MessageScope {
   let ended = false;
   return {
     context: ctx,
     span,
     sampled,
-    run: (fn) => context.with(ctx, fn),
+    run: sampled
+      ? (fn) => runWithTraceIds(ids, () => context.with(ctx, fn))
+      : (fn) => runWithTraceIds(ids, fn),
     end(endTime?: number) {
       if (ended || span === undefined) return;
       ended = true;

@@ -6,7 +6,9 @@ import {
   activeTraceIds,
   exemplarOf,
   isSampled,
+  logIdsOf,
   newSpanId,
+  runWithTraceIds,
   ServiceTracer,
   spanContextOf,
   traceFieldsOf,
@@ -75,22 +77,102 @@ Deno.test("receive() starts a consumer span, child of the sender's, for a sample
   });
 });
 
-Deno.test("receive() never calls the tracer for an unsampled message, and log lines still carry its ids", async () => {
+Deno.test("receive() never calls the tracer for an unsampled message, and log lines carry its ids until the handler awaits", async () => {
   await withContextManager(async () => {
     const tracer = new RecordingTracer();
     const t = new ServiceTracer("signal-bridge", tracer);
     const scope = t.receive("signal-bridge receive", UNSAMPLED);
     assert.equal(scope.sampled, false);
     assert.equal(scope.span, undefined);
-    const ids = await scope.run(async () => {
+    const seen: unknown[] = [];
+    const done = scope.run(async () => {
+      seen.push(activeTraceIds());
+      assert.equal(context.active(), ROOT_CONTEXT, "the fast path makes no context current");
+      assert.equal(t.stage("features", scope.context), undefined, "no stage under it");
       await Promise.resolve();
-      assert.equal(t.stage("features"), undefined, "no stage span under an unsampled context");
-      return activeTraceIds();
+      seen.push(activeTraceIds());
     });
-    assert.deepEqual(ids, { trace_id: TRACE, span_id: SPAN }, "the upstream span's id");
+    assert.equal(activeTraceIds(), undefined, "the slot is empty once the handler returned");
+    await done;
+    assert.deepEqual(seen[0], { trace_id: TRACE, span_id: SPAN }, "the upstream span's id");
+    assert.equal(seen[1], undefined, "after an await: none, never another message's");
     scope.end();
     assert.equal(tracer.spans.length, 0);
   });
+});
+
+Deno.test("an unsampled message's log ids never leak into the next message handled after its await", async () => {
+  await withContextManager(async () => {
+    const t = new ServiceTracer("risk-manager", new RecordingTracer());
+    const other = { trace: "0af7651916cd43dd8448eb211c80319c", span: "b7ad6b7169203331", flags: 0 };
+    let resume!: () => void;
+    const gate = new Promise<void>((r) => resume = r);
+    const first = t.receive("x", UNSAMPLED).run(async () => {
+      await gate;
+      return activeTraceIds();
+    });
+    const second = t.receive("x", other).run(() => {
+      resume();
+      return activeTraceIds();
+    });
+    assert.deepEqual(second, { trace_id: other.trace, span_id: other.span });
+    assert.equal(await first, undefined);
+  });
+});
+
+Deno.test("with tracing off, log lines still carry the trace id of the message being handled", () => {
+  // No context manager and the api's no-op tracer: the situation of `deno task start`.
+  const t = new ServiceTracer("execution-engine");
+  assert.equal(t.enabled, false);
+  assert.deepEqual(t.receive("x", UNSAMPLED).run(() => activeTraceIds()), {
+    trace_id: TRACE,
+    span_id: SPAN,
+  });
+  assert.deepEqual(
+    t.receive("x", SAMPLED).run(() => activeTraceIds()),
+    { trace_id: TRACE, span_id: SPAN },
+    "a sampled message's span is the api's no-op one: the sender's id is named",
+  );
+  assert.deepEqual(
+    t.receive("x", { trace: TRACE }).run(() => activeTraceIds()),
+    { trace_id: TRACE },
+    "a sender without spans: its trace id alone",
+  );
+});
+
+Deno.test("a sampled context made current inside an unsampled message's handler names its own span", async () => {
+  await withContextManager(() => {
+    const t = new ServiceTracer("risk-manager", new RecordingTracer());
+    const ids = t.receive("x", UNSAMPLED).run(() => {
+      const order = t.asOrder(ROOT_CONTEXT, TRACE);
+      const span = t.stage("risk-manager order", order)!;
+      return context.with(trace.setSpan(order, span), () => activeTraceIds());
+    });
+    assert.equal(ids?.trace_id, TRACE);
+    assert.notEqual(ids?.span_id, SPAN, "the order span's id, not the upstream one");
+    assert.match(ids!.span_id!, /^[0-9a-f]{16}$/);
+  });
+});
+
+Deno.test("runWithTraceIds() nests and restores the outer ids, also when fn throws", () => {
+  const a = { trace_id: TRACE, span_id: SPAN };
+  const b = { trace_id: "0af7651916cd43dd8448eb211c80319c" };
+  runWithTraceIds(a, () => {
+    assert.throws(() =>
+      runWithTraceIds(b, () => {
+        assert.deepEqual(activeTraceIds(), b);
+        throw new Error("boom");
+      })
+    );
+    assert.deepEqual(activeTraceIds(), a);
+  });
+  assert.equal(activeTraceIds(), undefined);
+});
+
+Deno.test("logIdsOf() names a valid trace id, with the span only when valid, and nothing malformed", () => {
+  assert.deepEqual(logIdsOf(UNSAMPLED), { trace_id: TRACE, span_id: SPAN });
+  assert.deepEqual(logIdsOf({ trace: TRACE, span: "zz" }), { trace_id: TRACE });
+  assert.equal(logIdsOf({ trace: "</script>" }), undefined);
 });
 
 Deno.test("receive() handles a message with a malformed context in the empty context", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dashboardQueries, DEFAULT_RATE_INTERVAL } from "./dashboard_queries.ts";
+import { CATALOGUE } from "../lib/metrics.ts";
 
 function withDashboard(json: unknown, fn: (path: string) => void): void {
   const path = Deno.makeTempFileSync({ suffix: ".json" });
@@ -115,4 +116,26 @@ Deno.test("the provisioned dashboard: current state by instant queries, rates ov
   }
   assert.ok(units.size > 0);
   for (const [title, unit] of units) assert.equal(unit, "mbytes", title);
+});
+
+Deno.test("every panel over a histogram with exemplars asks Grafana for them, once per panel: a slow point links to its order's trace", () => {
+  const withExemplars = CATALOGUE.filter((s) => s.exemplars).map((s) => s.name);
+  const dashboard = JSON.parse(
+    Deno.readTextFileSync(new URL("./grafana/dashboards/trading-system.json", import.meta.url)),
+  );
+  type Target = { expr?: string; exemplar?: boolean };
+  type Panel = { title: string; targets?: Target[]; panels?: Panel[] };
+  const all = (ps: Panel[]): Panel[] => ps.flatMap((p) => [p, ...all(p.panels ?? [])]);
+  const over = all(dashboard.panels).filter((p) =>
+    (p.targets ?? []).some((t) => withExemplars.some((m) => t.expr?.includes(`${m}_bucket`)))
+  );
+  assert.ok(over.length >= 4, `panels over exemplar histograms: ${over.map((p) => p.title)}`);
+  for (const p of over) {
+    const asking = p.targets!.filter((t) => t.exemplar === true);
+    assert.equal(asking.length, 1, `"${p.title}" asks for exemplars on ${asking.length} targets`);
+    assert.ok(
+      withExemplars.some((m) => asking[0].expr?.includes(`${m}_bucket`)),
+      `"${p.title}": the exemplar target reads a histogram that has them`,
+    );
+  }
 });

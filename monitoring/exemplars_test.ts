@@ -200,6 +200,19 @@ Deno.test({
       );
       assert.ok(submission.length > 0, "order submission has exemplars");
       assert.ok(checks.length > 0, "all_checks has exemplars");
+      // The seconds histograms the dashboard's panels and the SLOs read, and the durable record.
+      const inSeconds = [];
+      for (
+        const name of [
+          "execution_engine_tick_to_trade_latency_seconds_bucket",
+          "execution_engine_order_submission_latency_seconds_bucket",
+          "risk_manager_decision_record_latency_seconds_bucket",
+        ]
+      ) {
+        const found = await exemplarsOf(base, name);
+        assert.ok(found.length > 0, `${name} has exemplars`);
+        inSeconds.push(...found);
+      }
       // The services flush their last log lines and spans as they stop.
       await stack.stop();
       const orders = new Map((await journalOrders(journalPath)).map((o) => [o.trace, o]));
@@ -207,7 +220,7 @@ Deno.test({
         new Set(logLines(stack, service).map((l) => l.trace_id).filter((t) => t !== undefined));
       const rmTraces = traced("risk-manager");
       const eeTraces = traced("execution-engine");
-      for (const e of [...exemplars, ...submission, ...checks]) {
+      for (const e of [...exemplars, ...submission, ...checks, ...inSeconds]) {
         const id = e.labels.trace_id;
         assert.match(id, /^[0-9a-f]{32}$/);
         assert.match(e.labels.span_id, /^[0-9a-f]{16}$/);

@@ -14,6 +14,10 @@ import type { Stack } from "../lib/testing/stack.ts";
 import { journalOrders, type JournalRow, startTracedStack } from "../lib/testing/traced_stack.ts";
 import { removeDir, waitFor } from "../lib/testing/tools.ts";
 
+// OpenTelemetry's SpanKind in the OTLP protobuf (opentelemetry/proto/trace/v1/trace.proto).
+const INTERNAL = 1;
+const CLIENT = 3;
+const PRODUCER = 4;
 const CONSUMER = 5;
 
 /**
@@ -160,6 +164,33 @@ Deno.test({
         rmReport,
       ]);
       assert.ok(checks.endNs <= record.startNs + 1000n, "the record follows the checks");
+      // The durable record ends at its commit, and only a durable order leaves: the record and
+      // the order span end before execution-engine receives it (one host, one clock); the
+      // journal's commit ends before the venue call starts.
+      assert.ok(record.endNs <= eeReceive.startNs, "the order left once its record was durable");
+      assert.equal(rmOrder.endNs, record.endNs, "the order span ends with its durable record");
+      assert.ok(journal.endNs <= venue.startNs, "the venue call follows the journal's commit");
+      // Span kinds: a span whose context a message carries is a producer, its receipt a
+      // consumer, the venue call a client.
+      const kinds = Object.fromEntries(
+        [mdTick, mdUpdate, mdPublish, sbReceive, rmReceive, rmOrder, checks, record, eeReceive]
+          .concat([journal, venue, filled, rmReport]).map((s) => [s.name, s.kind]),
+      );
+      assert.deepEqual(kinds, {
+        "market-data tick": INTERNAL,
+        "market-data update": INTERNAL,
+        "market-data publish": PRODUCER,
+        "signal-bridge receive": CONSUMER,
+        "risk-manager receive": CONSUMER,
+        "risk-manager order": PRODUCER,
+        "risk-manager checks": INTERNAL,
+        "risk-manager record": INTERNAL,
+        "execution-engine receive": CONSUMER,
+        "execution-engine journal": INTERNAL,
+        "execution-engine venue": CLIENT,
+        "execution-engine report": PRODUCER,
+        "risk-manager report": CONSUMER,
+      });
 
       // One trace, and every span's parent in it: nothing of the order's path is missing.
       assert.equal(mdTick.traceId, order.trace, "the journal's trace id is the tick's");

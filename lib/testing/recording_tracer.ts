@@ -24,6 +24,8 @@ export interface RecordedSpan {
   /** The parent's span context, if the context given had one. */
   readonly parent: SpanContext | undefined;
   readonly context: SpanContext;
+  /** When it started, epoch ms: `options.startTime` when a number, else when it was asked for. */
+  readonly startedAt: number;
   /** The time given to `end()`, or `null` when ended without one; `undefined` until ended. */
   endTime: number | null | undefined;
 }
@@ -42,7 +44,17 @@ export class RecordingTracer implements Tracer {
       spanId: newSpanId(),
       traceFlags: parent ? parent.traceFlags & 1 : this.sampleRoots ? 1 : 0,
     };
-    const record: RecordedSpan = { name, options, parent, context: sc, endTime: undefined };
+    const startedAt = typeof options.startTime === "number"
+      ? options.startTime
+      : performance.timeOrigin + performance.now();
+    const record: RecordedSpan = {
+      name,
+      options,
+      parent,
+      context: sc,
+      startedAt,
+      endTime: undefined,
+    };
     this.spans.push(record);
     const span: Span = {
       spanContext: () => sc,

@@ -45,12 +45,12 @@ export type ReportSink = (report: ExecutionReport, trace: string) => Promise<unk
 
 /**
  * What {@link ExecutionEngineCore.accept} did with an order: refused it as a duplicate,
- * or journaled it and started sending it (`sent` resolves with its state once the venue
- * answered).
+ * or journaled it and started sending it (`committed` resolves with the `performance.now()`
+ * the journal's commit of it ended at, `sent` with its state once the venue answered).
  */
 export type Acceptance =
   | { kind: "duplicate"; state: OrderState }
-  | { kind: "accepted"; sent: Promise<OrderState> };
+  | { kind: "accepted"; committed: Promise<number>; sent: Promise<OrderState> };
 
 /** What {@link ExecutionEngineCore.reconcile} did. */
 export interface Reconciliation {
@@ -120,7 +120,7 @@ export class ExecutionEngineCore {
   /** Per-order queue so updates to one order apply one at a time. */
   readonly #chains = new Map<string, Promise<void>>();
   /** Orders accepted whose journal commit has not yet come (they go to the venue after it). */
-  readonly #committing = new Set<Promise<void>>();
+  readonly #committing = new Set<Promise<unknown>>();
   #closed = false;
   readonly #marketReady: ((symbol: string) => boolean) | undefined;
   readonly #holdMs: number;
@@ -163,8 +163,8 @@ export class ExecutionEngineCore {
    */
   accept(order: Order, trace: string): Acceptance {
     const clientOrderId = order.clientOrderId;
-    let durable!: () => void;
-    const committed = new Promise<void>((resolve) => durable = resolve);
+    let durable!: (committedAt: number) => void;
+    const committed = new Promise<number>((resolve) => durable = resolve);
     const journaled = this.#journal.insert(order, trace, this.#venue.name, this.#now(), durable);
     if (!journaled) {
       const existing = this.#journal.get(clientOrderId);
@@ -180,7 +180,7 @@ export class ExecutionEngineCore {
     const sent = committed.then(() => this.#submit(journaled)).finally(() =>
       this.#busy.delete(clientOrderId)
     ).then(() => this.#journal.get(clientOrderId)?.state ?? "new");
-    return { kind: "accepted", sent };
+    return { kind: "accepted", committed, sent };
   }
 
   /**

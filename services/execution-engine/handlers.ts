@@ -73,11 +73,6 @@ export interface ExecutionEngineHandlersOptions {
   tracer?: ServiceTracer;
   /** Where each sampled order's context is kept for its reports (order_tracing.ts). */
   orderTraces?: Pick<OrderTraces, "remember">;
-  /**
-   * The venue's last `submit` call, `performance.now()` ms (order_tracing.ts' TracedVenue):
-   * the journal span ends there when the core called the venue within the order's handling.
-   */
-  venueCalls?: { readonly lastSubmitAt: number };
 }
 
 /** The execution-engine's message handlers. */
@@ -94,7 +89,6 @@ export class ExecutionEngineHandlers {
   readonly #log: Logger;
   readonly #tracer: ServiceTracer;
   readonly #orderTraces: Pick<OrderTraces, "remember"> | undefined;
-  readonly #venueCalls: { readonly lastSubmitAt: number } | undefined;
 
   constructor(options: ExecutionEngineHandlersOptions) {
     this.#core = options.core;
@@ -107,7 +101,6 @@ export class ExecutionEngineHandlers {
     this.#log = options.logger ?? getLogger(["trading", "execution"]);
     this.#tracer = options.tracer ?? new ServiceTracer("execution-engine");
     this.#orderTraces = options.orderTraces;
-    this.#venueCalls = options.venueCalls;
   }
 
   /**
@@ -142,15 +135,18 @@ export class ExecutionEngineHandlers {
       return this.#exit(EXIT.crash);
     }
     if (scope.sampled) {
-      const called = this.#venueCalls?.lastSubmitAt ?? 0;
-      const journaledAt = called >= startedAt ? called : performance.now();
-      this.#tracer.record(
-        "execution-engine journal",
-        scope.context,
-        performance.timeOrigin + startedAt,
-        performance.timeOrigin + journaledAt,
-        { attributes: { "trading.acceptance": acceptance.kind } },
-      );
+      // The journal span runs to the end of the commit that made the order durable (the group
+      // commit of this run: after this returns); a duplicate's ends here.
+      const record = (journaledAt: number) =>
+        this.#tracer.record(
+          "execution-engine journal",
+          scope.context,
+          performance.timeOrigin + startedAt,
+          performance.timeOrigin + journaledAt,
+          { attributes: { "trading.acceptance": acceptance.kind } },
+        );
+      if (acceptance.kind === "accepted") void acceptance.committed.then(record);
+      else record(performance.now());
     }
     if (acceptance.kind === "accepted") {
       acceptance.sent.catch((error) =>

@@ -222,10 +222,11 @@ Deno.test("an order is handled in its trace: receive, journal up to the venue ca
       prices: new PriceBook(),
       tracer,
       orderTraces: traces,
-      venueCalls: venue,
     });
     const order = makeOrder();
     handlers.onOrder({ ...makeEnvelope("order", order, TRACE), span: RM_SPAN, flags: 1 });
+    // The journal's group commit runs after the handler returned.
+    const returnedAt = performance.timeOrigin + performance.now();
     await core.settle();
     fake.emit({
       clientOrderId: order.clientOrderId,
@@ -244,8 +245,12 @@ Deno.test("an order is handled in its trace: receive, journal up to the venue ca
     const [call] = byName("execution-engine venue");
     for (const s of [journaled, call]) assert.equal(s.parent?.spanId, receive.context.spanId);
     assert.ok(
-      (journaled.endTime as number) <= performance.timeOrigin + venue.lastSubmitAt + 0.001,
-      "the journal span ends where the venue call starts",
+      (journaled.endTime as number) >= returnedAt,
+      "the journal span runs to the end of the order's commit, after the handler returned",
+    );
+    assert.ok(
+      (journaled.endTime as number) <= call.startedAt + 0.001,
+      "the venue call starts once the order is durable",
     );
     const reports = byName("execution-engine report");
     assert.deepEqual(reports.map((s) => s.options.attributes?.["trading.state"]), [

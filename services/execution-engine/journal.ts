@@ -254,14 +254,15 @@ export class Journal {
   /**
    * Writes a new order in state `new`, phase `journaled` (in the open group). Returns the
    * record, or `undefined` when an order with that `clientOrderId` is already journaled
-   * (a duplicate); `onCommit` runs once the record is durable (not for a duplicate).
+   * (a duplicate); `onCommit` runs once the record is durable (not for a duplicate), with the
+   * `performance.now()` its commit ended at.
    */
   insert(
     order: Order,
     trace: string,
     venue: VenueName,
     now: number,
-    onCommit?: () => void,
+    onCommit?: (committedAt: number) => void,
   ): JournalOrder | undefined {
     const inserted = this.#group.run(() =>
       Number(

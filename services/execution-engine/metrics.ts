@@ -209,33 +209,52 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
   }
 
   tickToTrade(latencyUs: number, trace?: TraceContextLike): void {
-    this.#tickToTradeSeconds.observe(latencyUs / 1e6);
     const exemplar = exemplarOf(trace);
     // The bound child cannot carry an exemplar: only a sampled order pays for the labelled call.
-    if (exemplar === undefined) this.#tickToTrade.observe(latencyUs);
-    else {
-      observeWithExemplar(
-        this.#families.execution_engine_tick_to_trade_latency_us,
-        { exchange: this.#exchange },
-        latencyUs,
-        exemplar,
-      );
+    if (exemplar === undefined) {
+      this.#tickToTrade.observe(latencyUs);
+      this.#tickToTradeSeconds.observe(latencyUs / 1e6);
+      return;
     }
+    const labels = { exchange: this.#exchange };
+    const families = this.#families;
+    observeWithExemplar(
+      families.execution_engine_tick_to_trade_latency_us,
+      labels,
+      latencyUs,
+      exemplar,
+    );
+    // The dashboard's panel and the SLO read the seconds: their exemplar is the same order's.
+    observeWithExemplar(
+      families.execution_engine_tick_to_trade_latency_seconds,
+      labels,
+      latencyUs / 1e6,
+      exemplar,
+    );
   }
 
   submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void {
     const label = closedSet(ORDER_TYPES, orderType);
-    this.#submissionSeconds[label].observe(latencyUs / 1e6);
     const exemplar = exemplarOf(trace);
-    if (exemplar === undefined) this.#submissionLatency[label].observe(latencyUs);
-    else {
-      observeWithExemplar(
-        this.#families.execution_engine_order_submission_latency_us,
-        { exchange: this.#exchange, order_type: label },
-        latencyUs,
-        exemplar,
-      );
+    if (exemplar === undefined) {
+      this.#submissionLatency[label].observe(latencyUs);
+      this.#submissionSeconds[label].observe(latencyUs / 1e6);
+      return;
     }
+    const labels = { exchange: this.#exchange, order_type: label };
+    const families = this.#families;
+    observeWithExemplar(
+      families.execution_engine_order_submission_latency_us,
+      labels,
+      latencyUs,
+      exemplar,
+    );
+    observeWithExemplar(
+      families.execution_engine_order_submission_latency_seconds,
+      labels,
+      latencyUs / 1e6,
+      exemplar,
+    );
   }
 
   filled(symbol: string, full: boolean): void {

@@ -17,7 +17,7 @@
  * wrapper costs a context read (tens of ns) and records nothing.
  * @module
  */
-import { type Context, context, trace } from "@opentelemetry/api";
+import { type Context, context, SpanKind, trace } from "@opentelemetry/api";
 import type { ExecutionReport, Order, OrderState } from "../../lib/types.ts";
 import { isSampled, type ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import type { OrderMetrics, SubmitStatus } from "./metrics.ts";
@@ -40,8 +40,6 @@ export const MAX_TRACED_ORDERS = 10_000;
 export class TracedVenue implements Venue {
   readonly #inner: Venue;
   readonly #tracer: ServiceTracer;
-  /** `performance.now()` of the last `submit` call (the order handler ends its journal span there). */
-  lastSubmitAt = 0;
 
   constructor(inner: Venue, tracer: ServiceTracer) {
     this.#inner = inner;
@@ -57,12 +55,17 @@ export class TracedVenue implements Venue {
   }
 
   submit(order: Order): Promise<SubmitResult> {
-    this.lastSubmitAt = performance.now();
     const parent = context.active();
-    const span = this.#tracer.stage("execution-engine venue", parent, {
-      "trading.venue": this.#inner.name,
-      "trading.client_order_id": order.clientOrderId,
-    });
+    const span = this.#tracer.stage(
+      "execution-engine venue",
+      parent,
+      {
+        "trading.venue": this.#inner.name,
+        "trading.client_order_id": order.clientOrderId,
+      },
+      undefined,
+      SpanKind.CLIENT,
+    );
     if (span === undefined) return this.#inner.submit(order);
     const sent = context.with(trace.setSpan(parent, span), () => this.#inner.submit(order));
     return sent.then(
@@ -190,12 +193,16 @@ export class OrderTraces {
   report<T>(report: ExecutionReport, traceId: string, send: (fields: TraceFields) => T): T {
     const ctx = this.#orders.get(report.clientOrderId);
     if (FINAL.has(report.state)) this.#orders.delete(report.clientOrderId);
-    const span = ctx === undefined
-      ? undefined
-      : this.#tracer.stage("execution-engine report", ctx, {
+    const span = ctx === undefined ? undefined : this.#tracer.stage(
+      "execution-engine report",
+      ctx,
+      {
         "trading.report": report.kind,
         "trading.state": report.state,
-      });
+      },
+      undefined,
+      SpanKind.PRODUCER,
+    );
     if (span === undefined) return send({ trace: traceId });
     try {
       return send(this.#tracer.inject(trace.setSpan(ctx!, span), traceId));

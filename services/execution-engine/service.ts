@@ -192,7 +192,6 @@ export async function startExecutionEngine(
       prices,
       tracer,
       orderTraces,
-      venueCalls: tracedVenue,
       answerStatus: (status, trace) => {
         sender.send("order_status", status, trace).catch((error) =>
           log.debug("Order status answer not acknowledged", { requestId: status.requestId, error })

@@ -16,10 +16,16 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { type Context, context, trace } from "@opentelemetry/api";
+import { type Context, context, SpanKind, trace } from "@opentelemetry/api";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { isSampled, ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
+import {
+  isSampled,
+  logIdsOf,
+  runWithTraceIds,
+  ServiceTracer,
+  type TraceFields,
+} from "../../lib/tracing.ts";
 import type { ParseReason } from "./alpaca_protocol.ts";
 import type { CoreLog, MarketDataCore, Outgoing, Sink } from "./core.ts";
 import type { Exchange, FeedEvent, FeedSocketStatus } from "./feed.ts";
@@ -81,10 +87,11 @@ export class MarketDataHandlers {
     const root = tracer.root("market-data tick", undefined, event.receivedTs);
     if (!isSampled(root.span.spanContext())) {
       // Not kept (or tracing off): no more spans, one trace id for every message of the tick,
-      // and the root's context current so that log lines written meanwhile name the tick.
+      // and its ids in the synchronous slot (not a context made current: the fast path, see
+      // lib/tracing.ts) so that log lines written meanwhile name the tick.
       const fields = tracer.inject(root.context);
-      context.with(
-        root.context,
+      runWithTraceIds(
+        logIdsOf(fields),
         () =>
           publishing === undefined
             ? this.#options.core.handle(event)
@@ -199,11 +206,15 @@ export class PublishSink {
   /** Publishes one message of the core (pass it as the core's `sink`). */
   readonly sink: Sink = (message: Outgoing): void => {
     const tick = this.#tick;
-    const span = tick?.context === undefined
-      ? undefined
-      : this.#tracer.stage("market-data publish", tick.context, {
+    const span = tick?.context === undefined ? undefined : this.#tracer.stage(
+      "market-data publish",
+      tick.context,
+      {
         "messaging.message.type": message.type,
-      });
+      },
+      undefined,
+      SpanKind.PRODUCER,
+    );
     try {
       if (span === undefined) this.#publish(message.type, message.body, tick?.fields);
       else {

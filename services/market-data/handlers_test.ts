@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { trace } from "@opentelemetry/api";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
 import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
-import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
+import { activeTraceIds, ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import type { Outgoing } from "./core.ts";
 import type { FeedEvent } from "./feed.ts";
 import { FeedProblemLog, MarketDataHandlers, PublishSink } from "./handlers.ts";
@@ -187,7 +186,7 @@ function tracedSetup(sampleRoots: boolean, types: string[]) {
   const handlers = new MarketDataHandlers({
     core: {
       handle: () => {
-        active.push(trace.getActiveSpan()?.spanContext().traceId);
+        active.push(activeTraceIds()?.trace_id);
         for (const type of types) publishing.sink({ type, body: {} } as Outgoing);
         return types.length;
       },

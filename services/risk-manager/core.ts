@@ -67,9 +67,9 @@ export interface CheckRecorder {
   /**
    * An approval became durable: µs from the decision (the checks' end) to the end of
    * the commit that holds it (its order and outbox rows, with the decisions committed
-   * with it).
+   * with it); `trace` is the order's trace context (its exemplar), as given to `onSignal`.
    */
-  recorded?(latencyUs: number): void;
+  recorded?(latencyUs: number, trace?: TraceContextLike): void;
 }
 
 /** What the core needs from config, and its store. */
@@ -280,9 +280,16 @@ export class RiskManagerCore {
    * covers the day roll-over, the context and the checks, not the loss bookkeeping nor
    * the approval's write. `trace` is the trace context the order will have if the signal is
    * approved (the trace becomes an order's then: lib/tracing.ts), given to the recorder with
-   * an approval's `all_checks`. Throws when the approval cannot be stored.
+   * an approval's `all_checks`. `onRecorded` is told when an approval became durable: the
+   * `performance.now()` its commit ended at (the handlers end the order's trace spans there).
+   * Throws when the approval cannot be stored.
    */
-  onSignal(signal: Signal, now: number, trace?: TraceContextLike): Decision {
+  onSignal(
+    signal: Signal,
+    now: number,
+    trace?: TraceContextLike,
+    onRecorded?: (committedAt: number) => void,
+  ): Decision {
     const recorder = this.#options.recorder;
     const startedAt = recorder ? this.#clock() : 0;
     this.#rollDay(now);
@@ -322,7 +329,7 @@ export class RiskManagerCore {
     }
     return {
       approved: true,
-      order: this.#approve(context, recorder ? lapStart : undefined),
+      order: this.#approve(context, recorder ? lapStart : undefined, onRecorded, trace),
       checksUs,
     };
   }
@@ -433,9 +440,15 @@ export class RiskManagerCore {
 
   /**
    * Records an approved order (store, open orders, rate) and returns it; `decidedAt`
-   * (the clock at the checks' end) times its durable record.
+   * (the clock at the checks' end) times its durable record, and `onRecorded` is told
+   * when that record's commit ended.
    */
-  #approve(context: CheckContext, decidedAt?: number): Order {
+  #approve(
+    context: CheckContext,
+    decidedAt?: number,
+    onRecorded?: (committedAt: number) => void,
+    trace?: TraceContextLike,
+  ): Order {
     const { signal, clientOrderId, side, qty, now } = context;
     const order: Order = {
       clientOrderId,
@@ -469,9 +482,10 @@ export class RiskManagerCore {
     const recorder = this.#options.recorder;
     this.#store.putOrder(
       record,
-      decidedAt === undefined || recorder?.recorded === undefined
-        ? undefined
-        : (committedAt) => recorder.recorded!((committedAt - decidedAt) * 1000),
+      decidedAt === undefined || recorder?.recorded === undefined ? onRecorded : (committedAt) => {
+        recorder.recorded!((committedAt - decidedAt) * 1000, trace);
+        onRecorded?.(committedAt);
+      },
     );
     this.#orders.set(clientOrderId, record);
     this.#openOrders.set(clientOrderId, record);

@@ -15,7 +15,7 @@
  * context. A denied signal of a sampled trace gets its `risk-manager checks` span only.
  * @module
  */
-import { context, trace } from "@opentelemetry/api";
+import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { nowMs } from "../../lib/clock.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
@@ -196,12 +196,18 @@ export class RiskManagerHandlers {
   #onSignal(env: Envelope, scope: MessageScope): void {
     const signal = env.body as Signal;
     const startedAt = nowMs();
-    const decision = this.#core.onSignal(signal, startedAt, this.#orderTrace(scope));
+    const record = this.#tracer.enabled ? new RecordSpans(this.#tracer) : undefined;
+    const decision = this.#core.onSignal(
+      signal,
+      startedAt,
+      this.#orderTrace(scope),
+      record?.committed,
+    );
     const checkedAt = decision.checksUs === undefined
       ? startedAt
       : startedAt + decision.checksUs / 1000;
     if (decision.approved) {
-      this.#approved(decision.order, env, scope, startedAt, checkedAt);
+      this.#approved(decision.order, env, scope, startedAt, checkedAt, record);
       this.#gaugesStale = true;
       return;
     }
@@ -250,8 +256,10 @@ export class RiskManagerHandlers {
 
   /**
    * An approval: the trace becomes the order's. The order span runs from `startedAt` (the
-   * checks' start, epoch ms) to the hand-off; its checks and record children are recorded
-   * with the times they took (`checkedAt`: the checks' end).
+   * checks' start, epoch ms) to the end of the commit that made the approval durable; its
+   * checks child is recorded with the time the checks took (to `checkedAt`, their end), and
+   * its record child from there to that commit's end ({@link RecordSpans}: the durable
+   * record is most of an approval's time with `durability: power`, so its span shows it).
    */
   #approved(
     order: Order,
@@ -259,18 +267,27 @@ export class RiskManagerHandlers {
     scope: MessageScope,
     startedAt: number,
     checkedAt: number,
+    record: RecordSpans | undefined,
   ): void {
     const tracer = this.#tracer;
     const orderCtx = tracer.asOrder(scope.context, env.trace);
-    const span = tracer.stage("risk-manager order", orderCtx, {
-      "trading.client_order_id": order.clientOrderId,
-      "trading.symbol": order.symbol,
-    }, startedAt);
+    const span = tracer.stage(
+      "risk-manager order",
+      orderCtx,
+      {
+        "trading.client_order_id": order.clientOrderId,
+        "trading.symbol": order.symbol,
+      },
+      startedAt,
+      SpanKind.PRODUCER,
+    );
     const ctx = span === undefined ? orderCtx : trace.setSpan(orderCtx, span);
     tracer.record("risk-manager checks", ctx, startedAt, checkedAt);
     context.with(ctx, () => this.#send(order, tracer.inject(ctx, env.trace)));
-    tracer.record("risk-manager record", ctx, checkedAt, nowMs());
-    span?.end();
+    if (record === undefined) {
+      tracer.record("risk-manager record", ctx, checkedAt, nowMs());
+      span?.end();
+    } else record.handedOff(ctx, span, checkedAt, nowMs());
   }
 
   #send(order: Order, fields: TraceFields): void {
@@ -596,5 +613,48 @@ export class RiskManagerHandlers {
     if (!this.#gaugesStale) return;
     this.#gaugesStale = false;
     this.#metrics.portfolio(this.#core);
+  }
+}
+
+/**
+ * The end of an approval's trace in risk-manager: its `risk-manager record` span, from the
+ * checks' end to the end of the commit that made the approval durable, and the end of its
+ * `risk-manager order` span there. The commit ends after the handler returned (the group
+ * commit runs when the synchronous run ends), or, with a flush, before it handed off: the
+ * spans are written once both the hand-off ({@link RecordSpans.handedOff}) and the commit
+ * ({@link RecordSpans.committed}) happened, in either order. A commit that fails ends the
+ * process, and the spans with it.
+ */
+export class RecordSpans {
+  readonly #tracer: ServiceTracer;
+  #committedAt: number | undefined;
+  #handOff:
+    | { ctx: Context; span: Span | undefined; checkedAt: number; handedOffAt: number }
+    | undefined;
+
+  constructor(tracer: ServiceTracer) {
+    this.#tracer = tracer;
+  }
+
+  /** The core's `onRecorded`: `committedAt` is the `performance.now()` the commit ended at. */
+  readonly committed = (committedAt: number): void => {
+    this.#committedAt = performance.timeOrigin + committedAt;
+    this.#write();
+  };
+
+  /** The order was handed to the orders channel at `handedOffAt` (epoch ms). */
+  handedOff(ctx: Context, span: Span | undefined, checkedAt: number, handedOffAt: number): void {
+    this.#handOff = { ctx, span, checkedAt, handedOffAt };
+    this.#write();
+  }
+
+  #write(): void {
+    const handOff = this.#handOff;
+    const committedAt = this.#committedAt;
+    if (handOff === undefined || committedAt === undefined) return;
+    this.#handOff = undefined;
+    const end = Math.max(committedAt, handOff.handedOffAt);
+    this.#tracer.record("risk-manager record", handOff.ctx, handOff.checkedAt, end);
+    handOff.span?.end(end);
   }
 }

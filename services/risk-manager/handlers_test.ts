@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { ALWAYS_OPEN } from "../../lib/market_session.ts";
 import { createServiceMetrics } from "../../lib/metrics.ts";
 import type {
@@ -8,7 +9,7 @@ import type {
   VenuePositionsAnswer,
 } from "../../lib/types.ts";
 import { RiskManagerCore } from "./core.ts";
-import { type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
+import { RecordSpans, type RiskEvents, RiskManagerHandlers } from "./handlers.ts";
 import { RiskManagerMetrics } from "./metrics.ts";
 import { REJECTION_LABELS } from "./rejections.ts";
 import { StateStore } from "./state_store.ts";
@@ -16,6 +17,7 @@ import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
 import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
+import { waitFor } from "../../lib/testing/tools.ts";
 
 type Published = { type: keyof RiskEvents; body: unknown; trace?: string; fields?: TraceFields };
 
@@ -421,9 +423,17 @@ Deno.test("an approval makes an unsampled trace an order's: a forced-sampled ord
       assert.deepEqual(tracer.spans.map((s) => s.name), [
         "risk-manager order",
         "risk-manager checks",
-        "risk-manager record",
       ], "no receive span for an unsampled signal; the order's spans from the approval on");
+      assert.equal(tracer.spans[0].endTime, undefined, "the order span waits for the commit");
+      // The group commit runs once the synchronous run ends: then the record span is written
+      // and the order span ends with it.
+      await waitFor("the approval's commit", () => tracer.spans.length === 3, {
+        timeoutMs: 5_000,
+        everyMs: 5,
+      });
+      assert.equal(tracer.spans[2].name, "risk-manager record");
       const [order, checks, record] = tracer.spans;
+      assert.equal(order.endTime, record.endTime, "the order span ends with its durable record");
       assert.equal(order.parent?.spanId, SB_SPAN, "the order continues signal-bridge's span");
       assert.equal(order.context.traceId, TRACE);
       assert.equal(order.context.traceFlags, 1, "forced sampled");
@@ -489,4 +499,31 @@ Deno.test("with tracing off an approved order keeps the signal's trace id and no
   } finally {
     stop();
   }
+});
+
+Deno.test("RecordSpans writes the record span and ends the order span at the commit, whether it comes before or after the hand-off", () => {
+  const tracer = new RecordingTracer();
+  const t = new ServiceTracer("risk-manager", tracer);
+  const ctx = t.asOrder(ROOT_CONTEXT, TRACE);
+  const base = performance.timeOrigin;
+  // The usual order: handed off, then the group commit ends.
+  const late = new RecordSpans(t);
+  const order1 = tracer.startSpan("risk-manager order", { startTime: base + 1 }, ctx);
+  late.handedOff(ctx, order1, base + 2, base + 3);
+  assert.equal(tracer.spans.length, 1, "nothing written before the commit");
+  late.committed(10);
+  assert.equal(tracer.spans[1].name, "risk-manager record");
+  assert.equal(tracer.spans[1].startedAt, base + 2, "from the checks' end");
+  assert.equal(tracer.spans[1].endTime, base + 10, "to the commit's end");
+  assert.equal(tracer.spans[0].endTime, base + 10);
+  // A flush committed it before the hand-off: the spans end at the hand-off.
+  const early = new RecordSpans(t);
+  early.committed(4);
+  assert.equal(tracer.spans.length, 2);
+  const order2 = tracer.startSpan("risk-manager order", { startTime: base + 1 }, ctx);
+  early.handedOff(ctx, order2, base + 2, base + 5);
+  assert.equal(tracer.spans[3].endTime, base + 5);
+  assert.equal(tracer.spans[2].endTime, base + 5);
+  early.committed(6);
+  assert.equal(tracer.spans.length, 4, "written once");
 });

@@ -125,10 +125,20 @@ export class RiskManagerMetrics implements CheckRecorder {
 
   /**
    * {@link CheckRecorder}: an approval's durable record (µs from the decision to its commit),
-   * as `risk_manager_decision_record_latency_seconds`.
+   * as `risk_manager_decision_record_latency_seconds`; the order's trace, when sampled, is the
+   * bucket's exemplar (a slow commit on the panel links to its order's trace).
    */
-  recorded(latencyUs: number): void {
-    this.#recorded.observe(latencyUs / 1e6);
+  recorded(latencyUs: number, trace?: TraceContextLike): void {
+    const exemplar = exemplarOf(trace);
+    if (exemplar === undefined) this.#recorded.observe(latencyUs / 1e6);
+    else {
+      observeWithExemplar(
+        this.#families.risk_manager_decision_record_latency_seconds,
+        {},
+        latencyUs / 1e6,
+        exemplar,
+      );
+    }
   }
 
   /** A denial: `risk_manager_risk_failures_total{failure_type, symbol}`. */

@@ -54,7 +54,7 @@ Deno.test("StateStore.transaction() rolls back every write when the function thr
   s.close();
 });
 
-Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids after a restart", () => {
+Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids after a restart", async () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
@@ -95,11 +95,11 @@ Deno.test("RiskManagerCore recovers positions, daily P&L, state and used ids aft
     assert.equal(e2.positions().find((x) => x.symbol === "AAPL")!.qty, 20);
     store2.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 
-Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", () => {
+Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", async () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
@@ -112,7 +112,7 @@ Deno.test("RiskManagerCore keeps a tripped breaker tripped across a restart", ()
     assert.equal(e.status.state, "HALTED");
     b.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 
@@ -134,7 +134,7 @@ Deno.test("RiskManagerCore.pruneClosedOrders() forgets closed orders past memory
   assert.equal(e.openOrders().length, 1);
 });
 
-Deno.test("RiskManagerCore starts with only the open and recent orders in memory, read through indexes, whatever the history", () => {
+Deno.test("RiskManagerCore starts with only the open and recent orders in memory, read through indexes, whatever the history", async () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
@@ -178,11 +178,11 @@ Deno.test("RiskManagerCore starts with only the open and recent orders in memory
     db.close();
     assert.ok(plan.every((step) => !/^SCAN orders\b/.test(step)), plan.join("; "));
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 
-Deno.test("StateStore adds the new order columns to a file of the first release", () => {
+Deno.test("StateStore adds the new order columns to a file of the first release", async () => {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/risk.sqlite`;
   try {
@@ -202,7 +202,7 @@ Deno.test("StateStore adds the new order columns to a file of the first release"
     assert.deepEqual(store.load(T0 + 86_400_001).orders.map((o) => o.clientOrderId), ["rm-b"]);
     store.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 
@@ -247,7 +247,7 @@ Deno.test("StateStore commits an approval's order with its outbox row, and a bat
     assert.deepEqual(durable, [1, 2, 3, 4, 5]);
     store.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
 
@@ -267,7 +267,7 @@ Deno.test("RiskManagerCore tells its recorder how long an approval took to becom
   store.close();
 });
 
-Deno.test("StateStore commits survive a power loss by default (synchronous FULL) and a crash with durability process (NORMAL)", () => {
+Deno.test("StateStore commits survive a power loss by default (synchronous FULL) and a crash with durability process (NORMAL)", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const power = StateStore.open(`${dir}/power.sqlite`);
@@ -284,6 +284,6 @@ Deno.test("StateStore commits survive a power loss by default (synchronous FULL)
     power.close();
     process.close();
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await removeDir(dir);
   }
 });
