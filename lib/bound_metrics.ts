@@ -44,8 +44,12 @@ export interface BoundGauge {
 
 /** A bound histogram series. */
 export interface BoundHistogram {
-  /** Observes one value. */
-  observe(value: number): void;
+  /**
+   * Observes `value` `count` times (default once: a positive integer; anything else is
+   * dropped), as `count` calls would: the messages of one frame share one latency, and one
+   * call records them all.
+   */
+  observe(value: number, count?: number): void;
 }
 
 /** What prom-client 15 keeps per series (counter, gauge). */
@@ -80,6 +84,17 @@ function ordered(
 }
 
 const NOOP = { inc() {}, set() {}, observe() {} };
+
+/**
+ * Whether `family` records: false for a no-op family (instrumentation off,
+ * `TRADING_INSTRUMENTATION=off`), whose bound children are no-ops too, so that a recorder
+ * can skip the work that only feeds them (a clock read to time an observation).
+ */
+export function isInstrumented(
+  family: Counter<string> | Gauge<string> | Histogram<string>,
+): boolean {
+  return (family as unknown as Internals<unknown>).hashMap !== undefined;
+}
 
 function sameLabels(a: Record<string, unknown>, b: SeriesLabels): boolean {
   const keys = Object.keys(b);
@@ -176,15 +191,15 @@ export function boundHistogram(
   };
   let bound: ReturnType<typeof bind> | undefined;
   return {
-    observe(value) {
-      if (!Number.isFinite(value)) return;
+    observe(value, count = 1) {
+      if (!Number.isFinite(value) || !(count >= 1) || !Number.isSafeInteger(count)) return;
       if (bound === undefined || internals.hashMap !== bound.map) bound = bind();
       const entry = bound.entry;
-      entry.sum += value;
-      entry.count += 1;
+      entry.sum += value * count;
+      entry.count += count;
       for (let i = 0; i < n; i++) {
         if (value <= bounds[i]) {
-          entry.bucketValues[bound.keys[i]] += 1;
+          entry.bucketValues[bound.keys[i]] += count;
           return;
         }
       }

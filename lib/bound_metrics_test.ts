@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { boundCounter, boundGauge, boundHistogram } from "./bound_metrics.ts";
+import { boundCounter, boundGauge, boundHistogram, isInstrumented } from "./bound_metrics.ts";
+import { createServiceMetrics } from "./metrics.ts";
 
 /** The same families twice: one written by prom-client's own children, one by bound ones. */
 function pair() {
@@ -78,7 +79,35 @@ Deno.test("A bound series appears on its first write, binds again after a reset,
 
 Deno.test("A bound series of a no-op family (instrumentation off) does nothing", () => {
   const noop = { labels: () => noop, observe() {}, inc() {} };
+  assert.equal(isInstrumented(noop as unknown as Histogram<string>), false);
   boundHistogram(noop as unknown as Histogram<string>, { a: "x" }).observe(1);
   boundCounter(noop as unknown as Counter<string>, {}).inc();
   boundGauge(noop as unknown as Gauge<string>, {}).set(1);
+});
+
+Deno.test("One observation of a value n times renders as n observations of it", async () => {
+  const { own, bound } = pair();
+  const h = own.histogram.labels({ a: "x" });
+  const bh = boundHistogram(bound.histogram, { a: "x" });
+  for (const [v, n] of [[1, 3], [7.5, 50], [100, 1], [250, 2]]) {
+    for (let i = 0; i < n; i++) h.observe(v);
+    bh.observe(v, n);
+  }
+  // A count that is not a positive integer is dropped, not half-recorded.
+  for (const n of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) bh.observe(5, n);
+  assert.equal(await bound.registry.metrics(), await own.registry.metrics());
+});
+
+Deno.test("isInstrumented() tells a service's real families from its no-op ones", () => {
+  const on = createServiceMetrics("market-data", { defaultMetrics: false, instrumented: true });
+  const off = createServiceMetrics("market-data", { defaultMetrics: false, instrumented: false });
+  try {
+    assert.equal(isInstrumented(on.families.market_data_websocket_latency_us), true);
+    assert.equal(isInstrumented(on.families.market_data_messages_processed_total), true);
+    assert.equal(isInstrumented(off.families.market_data_websocket_latency_us), false);
+    assert.equal(isInstrumented(off.families.market_data_messages_processed_total), false);
+  } finally {
+    on.stop();
+    off.stop();
+  }
 });
