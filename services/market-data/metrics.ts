@@ -13,11 +13,13 @@
 import type { Counter } from "prom-client";
 import { closedSet, type Families, symbolLabel, zeroSeries } from "../../lib/metrics.ts";
 import {
+  beforeCollect,
   type BoundCounter,
   boundCounter,
   type BoundHistogram,
   boundHistogram,
   isInstrumented,
+  upperBounds,
 } from "../../lib/bound_metrics.ts";
 import type { MarketState } from "../../lib/types.ts";
 import { DATA_KINDS, type DataKind, PARSE_REASONS, type ParseReason } from "./alpaca_protocol.ts";
@@ -172,7 +174,19 @@ export class MarketDataMetrics implements CoreRecorder {
   readonly #tally: Uint32Array;
   /** The cells of the tally the frame touched, in the order it touched them. */
   readonly #touched: number[] = [];
-  /** Per cell: the latency and processed children, bound on the cell's first message. */
+  /** The latency histogram's bounds, and per cell its buckets' width in the arrays below. */
+  readonly #bounds: readonly number[];
+  /**
+   * Per cell, recorded frames not yet written into the families (that happens when they are
+   * read, {@link beforeCollect}): messages counted, latency sum, and messages per latency
+   * bucket (`cell * (bounds + 1) + bucket`).
+   */
+  readonly #unwrittenCount: Float64Array;
+  readonly #unwrittenSum: Float64Array;
+  readonly #unwrittenBuckets: Float64Array;
+  /** The cells with something unwritten, each once. */
+  readonly #unwritten: number[] = [];
+  /** Per cell: the latency and processed children, bound when first written. */
   readonly #messageChildren: (MessageChildren | undefined)[] = [];
   /** symbol label -> update type -> the order book update latency child. */
   readonly #bookLatency = new Map<string, Partial<Record<UpdateType, BoundHistogram>>>();
@@ -190,8 +204,16 @@ export class MarketDataMetrics implements CoreRecorder {
     this.#symbols = new Set(options.symbols);
     this.#rowLabels = [...this.#symbols, "other"];
     for (const [row, symbol] of [...this.#symbols].entries()) this.#symbolRow.set(symbol, row);
-    this.#tally = new Uint32Array(this.#rowLabels.length * DATA_KINDS.length);
+    const cells = this.#rowLabels.length * DATA_KINDS.length;
+    this.#tally = new Uint32Array(cells);
+    this.#bounds = upperBounds(families.market_data_websocket_latency_us);
+    this.#unwrittenCount = new Float64Array(cells);
+    this.#unwrittenSum = new Float64Array(cells);
+    this.#unwrittenBuckets = new Float64Array(cells * (this.#bounds.length + 1));
     this.instrumented = isInstrumented(families.market_data_websocket_latency_us);
+    const write = () => this.#write();
+    beforeCollect(families.market_data_websocket_latency_us, write);
+    beforeCollect(families.market_data_messages_processed_total, write);
     const exchange = [options.exchange];
     const symbols = [...this.#symbols, "other"];
     const sockets = options.sockets ?? ["main"];
@@ -247,21 +269,47 @@ export class MarketDataMetrics implements CoreRecorder {
 
   /**
    * Records the messages tallied since the last call: counts them and observes each one's
-   * latency from `receivedTs` to `nowEpochMs` (epoch ms), in µs.
+   * latency from `receivedTs` to `nowEpochMs` (epoch ms), in µs. Into typed arrays: the
+   * families get them when they are next read (a scrape, `get()`).
    */
   frameHandled(receivedTs: number, nowEpochMs: number): void {
     const touched = this.#touched;
     if (touched.length === 0) return;
     const latencyUs = Math.max(0, (nowEpochMs - receivedTs) * 1000);
+    const timed = Number.isFinite(latencyUs);
+    const bounds = this.#bounds;
+    let bucket = 0;
+    while (bucket < bounds.length && latencyUs > bounds[bucket]) bucket++;
+    const width = bounds.length + 1;
+    const tally = this.#tally;
     for (let i = 0; i < touched.length; i++) {
       const cell = touched[i];
-      const count = this.#tally[cell];
-      this.#tally[cell] = 0;
-      const children = this.#messageChildren[cell] ??= this.#bindCell(cell);
-      children.processed.inc(count);
-      children.latency.observe(latencyUs, count);
+      const count = tally[cell];
+      tally[cell] = 0;
+      if (this.#unwrittenCount[cell] === 0) this.#unwritten.push(cell);
+      this.#unwrittenCount[cell] += count;
+      // A latency that is not a number (a bad receipt time) leaves them counted, not timed.
+      if (timed) {
+        this.#unwrittenSum[cell] += latencyUs * count;
+        this.#unwrittenBuckets[cell * width + bucket] += count;
+      }
     }
     touched.length = 0;
+  }
+
+  /** Writes the recorded frames into the families (before they are read). */
+  #write(): void {
+    const width = this.#bounds.length + 1;
+    for (const cell of this.#unwritten) {
+      const children = this.#messageChildren[cell] ??= this.#bindCell(cell);
+      children.processed.inc(this.#unwrittenCount[cell]);
+      const buckets = this.#unwrittenBuckets.subarray(cell * width, (cell + 1) * width);
+      children.latency.merge(buckets, this.#unwrittenSum[cell]);
+      this.#unwrittenCount[cell] = 0;
+      this.#unwrittenSum[cell] = 0;
+      buckets.fill(0);
+    }
+    this.#unwritten.length = 0;
   }
 
   #bindCell(cell: number): MessageChildren {

@@ -63,6 +63,40 @@ Deno.test("MarketDataMetrics counts a frame's messages by message type and symbo
   );
 });
 
+Deno.test("MarketDataMetrics counts the messages of a frame whose latency is not a number, and observes nothing for them", async () => {
+  using s = setup();
+  s.metrics.messageProcessed("trade", "AAPL");
+  s.metrics.frameHandled(Number.NaN, nowMs());
+  const labels = { exchange: "alpaca", message_type: "trade", symbol: "AAPL" };
+  assert.equal(await metric(s.registry, "market_data_messages_processed_total", labels), 1);
+  assert.doesNotMatch(
+    await s.registry.metrics(),
+    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="trade"/,
+  );
+});
+
+Deno.test("MarketDataMetrics writes what frames recorded into its families at every read, once", async () => {
+  using s = setup();
+  const labels = { exchange: "alpaca", message_type: "quote", symbol: "AAPL" };
+  for (let frame = 0; frame < 3; frame++) {
+    s.metrics.messageProcessed("quote", "AAPL");
+    s.metrics.frameHandled(1_000, 1_000.5);
+    assert.equal(
+      await metric(s.registry, "market_data_messages_processed_total", labels),
+      frame + 1,
+    );
+  }
+  const text = await s.registry.metrics();
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_bucket\{le="500",exchange="alpaca",message_type="quote",symbol="AAPL"\} 3\n/,
+  );
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="quote",symbol="AAPL"\} 3\n/,
+  );
+});
+
 Deno.test("MarketDataMetrics of no-op families (instrumentation off) says so, so the core skips its timing", () => {
   const off = createServiceMetrics("market-data", { defaultMetrics: false, instrumented: false });
   try {
