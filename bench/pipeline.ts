@@ -9,7 +9,7 @@
  *   of the exchange message to execution-engine's receipt of the order, read
  *   exactly from the order journal) against a bare three-hop relay at that rate;
  * - the same overhead in one process: market-data's core and a Publisher, instrumented and
- *   not, in ABBA pairs (`--overhead-only` runs just that);
+ *   not, alternated every 20 frames (`--overhead-only` runs just that);
  * - tick-to-trade at 1000/s with tracing off and on (`OTEL_DENO=true` at the stack's head
  *   ratio, exporting to a collector in this process that discards), alternated
  *   (`--tracing-only` runs just that);
@@ -30,7 +30,6 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import process from "node:process";
 import { type ServiceName, SERVICES } from "../lib/metrics.ts";
 import {
   openRiskLimits,
@@ -84,7 +83,7 @@ const ARGS = import.meta.main
       {
         name: "overhead-only",
         help: "only the in-process metrics overhead (core + publisher, instrumented and not, " +
-          "ABBA pairs; no results.json)",
+          "alternated every 20 frames; no results.json)",
       },
       {
         name: "tracing-only",
@@ -645,25 +644,8 @@ async function metricsRender(symbolCount = 100) {
   };
 }
 
-/**
- * CPU seconds this thread (the JS thread) has run: the first field of Linux's
- * `/proc/thread-self/schedstat`, in ns, which the scheduler keeps exactly (the time another
- * process takes from this one is not in it); elsewhere the process's CPU time.
- */
-function threadCpuS(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e9;
-  } catch {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1e6;
-  }
-}
-
-/** Pairs of {@link coreOverhead} run before the measured ones and discarded. */
-const WARM_PAIRS = 3;
-
-/** One round of {@link coreOverhead}: `frames` through a fresh core and Publisher. */
-async function overheadRound(frames: unknown[][], instrumented: boolean) {
+/** One side of {@link coreOverhead}: a core and a Publisher on their own registry. */
+async function overheadSide(instrumented: boolean) {
   const symbols = SIM_TRAFFIC_SYMBOLS;
   const m = createServiceMetrics("market-data", {
     defaultMetrics: false,
@@ -682,61 +664,89 @@ async function overheadRound(frames: unknown[][], instrumented: boolean) {
     sink: (msg) => void pub.publish(msg.type, msg.body),
     metrics: new MarketDataMetrics(m.families, { exchange: "sim", symbols }),
   });
-  const start = performance.now();
-  const cpu0 = threadCpuS();
-  let n = 0;
-  for (const f of frames) n += core.handle({ receivedTs: nowMs(), frame: f });
-  const cpuS = threadCpuS() - cpu0;
-  const wallS = (performance.now() - start) / 1000;
-  await pub.close();
-  m.stop();
-  return { wall: n / wallS, cpu: n / cpuS };
+  return {
+    instrumented,
+    core,
+    close: async () => {
+      await pub.close();
+      m.stop();
+    },
+  };
 }
 
+/** Frames each side handles in one go in {@link coreOverhead} (~1,000 messages, ~2.5 ms). */
+const OVERHEAD_CHUNK_FRAMES = 20;
+
 /**
- * Metrics overhead inside market-data, without the noise of separate processes: the
- * core and a real Publisher fed the same sim frames (5 s of sim traffic, ~44k messages,
- * ~150 ms a round), instrumented and not (the service's own switch: no-op families), in
- * ABBA order so that neither always runs first; the first {@link WARM_PAIRS} pairs are
- * warm-up (the JIT still speeds the rounds up through the second pair) and discarded.
- * Rates are messages published per CPU second of the JS thread (so another engineer's
- * load on the machine does not land on one round's wall time) and per wall second; the
- * overhead is the median over pairs of `1 - on / off` (the two rounds of a pair are
- * neighbours in time, which cancels drift).
+ * Metrics overhead inside market-data, without the noise of separate processes: four
+ * sides live in this process at once, each market-data's core and a real Publisher on its
+ * own registry, instrumented, not, not, instrumented (the service's own switch: no-op
+ * families; created in that order, so neither mode is always the first or the last made).
+ * In each round every side handles the same next 20 sim frames (~1,000 messages), in
+ * that order rotated by one place each round, each side timed by the wall clock:
+ * ~2.5 ms a side, too short for most rounds to be preempted, and the four sides of a round
+ * are neighbours in time, so another engineer's load on the machine and the JIT's drift
+ * fall on both modes. The overhead is the median over rounds of the instrumented sides'
+ * time over the uninstrumented ones', less 1; the first tenth of the rounds (warm-up) is
+ * discarded. Between rounds the event loop runs (the publishers flush).
  */
-async function coreOverhead(pairs = QUICK ? 4 : 12) {
-  const frames = simTrafficFrames(QUICK ? 2_000 : 5_000);
-  const rates = {
-    on: { wall: [] as number[], cpu: [] as number[] },
-    off: { wall: [] as number[], cpu: [] as number[] },
-  };
-  const pairPct = { wall: [] as number[], cpu: [] as number[] };
-  for (let p = 0; p < WARM_PAIRS + pairs; p++) {
-    const order = p % 2 === 0 ? [true, false] : [false, true];
-    const got: Record<"on" | "off", { wall: number; cpu: number }> = {} as never;
-    for (const instrumented of order) {
-      got[instrumented ? "on" : "off"] = await overheadRound(frames, instrumented);
-    }
-    if (p < WARM_PAIRS) continue;
-    for (const k of ["wall", "cpu"] as const) {
-      rates.on[k].push(got.on[k]);
-      rates.off[k].push(got.off[k]);
-      pairPct[k].push((1 - got.on[k] / got.off[k]) * 100);
-    }
+async function coreOverhead(rounds = QUICK ? 300 : 800) {
+  const frames = simTrafficFrames(20_000);
+  const sides = [];
+  for (const instrumented of [true, false, false, true]) {
+    sides.push(await overheadSide(instrumented));
   }
-  const med = (xs: number[]) => quantiles(xs).p50;
+  const perMessageNs = { on: [] as number[], off: [] as number[] };
+  const roundPct: number[] = [];
+  let next = 0;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const first = next;
+      const took = { on: 0, off: 0, onN: 0, offN: 0 };
+      // Each side takes each place in the round in turn: the first after the event loop ran
+      // is slower (~2% in an A/A run with a fixed order), and no side may always be it.
+      for (let i = 0; i < sides.length; i++) {
+        const side = sides[(i + r) % sides.length];
+        let at = first;
+        let n = 0;
+        const start = performance.now();
+        for (let k = 0; k < OVERHEAD_CHUNK_FRAMES; k++) {
+          n += side.core.handle({ receivedTs: nowMs(), frame: frames[at++ % frames.length] });
+        }
+        const ns = (performance.now() - start) * 1e6;
+        next = at;
+        if (side.instrumented) (took.on += ns, took.onN += n);
+        else (took.off += ns, took.offN += n);
+      }
+      await sleep(0);
+      if (r < rounds / 10) continue;
+      const on = took.on / took.onN;
+      const off = took.off / took.offN;
+      perMessageNs.on.push(on);
+      perMessageNs.off.push(off);
+      roundPct.push((on / off - 1) * 100);
+    }
+  } finally {
+    for (const side of sides) await side.close();
+  }
+  const on = quantiles(perMessageNs.on).p50;
+  const off = quantiles(perMessageNs.off).p50;
   return {
-    pairs,
-    messagesInPerRound: frames.length * (frames[0]?.length ?? 0),
-    onMsgsPerS: Math.round(med(rates.on.wall)),
-    offMsgsPerS: Math.round(med(rates.off.wall)),
-    overheadPct: round(med(pairPct.wall), 2),
-    onMsgsPerCpuS: Math.round(med(rates.on.cpu)),
-    offMsgsPerCpuS: Math.round(med(rates.off.cpu)),
-    cpuOverheadPct: round(med(pairPct.cpu), 2),
-    /** The lowest and highest overhead of one pair (CPU): the spread of the figure. */
-    cpuPairRangePct: [round(Math.min(...pairPct.cpu), 1), round(Math.max(...pairPct.cpu), 1)],
+    rounds: roundPct.length,
+    messagesPerSideAndRound: Math.round(frames.flat().length / frames.length) *
+      OVERHEAD_CHUNK_FRAMES,
+    onMsgsPerS: Math.round(1e9 / on),
+    offMsgsPerS: Math.round(1e9 / off),
+    overheadPct: round(quantiles(roundPct).p50, 2),
+    /** The quartiles of the rounds' overheads: the spread of the figure. */
+    roundQuartilesPct: [round(quartile(roundPct, 0.25), 1), round(quartile(roundPct, 0.75), 1)],
   };
+}
+
+/** The `p` quantile of `xs` (nearest rank). */
+function quartile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
 /** The row of the table for {@link coreOverhead}'s result. */
@@ -744,10 +754,10 @@ function overheadRow(
   o: Awaited<ReturnType<typeof coreOverhead>>,
 ): [string, string, string, string] {
   return [
-    `metrics overhead, core+publisher (median of ${o.pairs} pairs)`,
-    `${o.cpuOverheadPct}% CPU, ${o.overheadPct}% wall`,
-    `on ${o.onMsgsPerCpuS} / off ${o.offMsgsPerCpuS} msgs per CPU s ` +
-    `(pairs ${o.cpuPairRangePct[0]}..${o.cpuPairRangePct[1]}%)`,
+    `metrics overhead, core+publisher (median of ${o.rounds} rounds)`,
+    `${o.overheadPct}%`,
+    `on ${o.onMsgsPerS} / off ${o.offMsgsPerS} msgs/s ` +
+    `(rounds' quartiles ${o.roundQuartilesPct[0]}..${o.roundQuartilesPct[1]}%)`,
     "< 3%",
   ];
 }
