@@ -86,13 +86,15 @@ export interface CoreLog {
 }
 
 /**
- * One order book delta in this many is timed into `market_data_orderbook_update_latency_us`
- * (every snapshot is): a uniform sample per book, so its quantiles are those of every delta,
- * at an eighth of the two clock reads' cost (~0.1 µs each on this VM, as much as the rest of
- * the message's metrics). The histogram's count is of the timed updates; the count of every
+ * A book's deltas are timed into `market_data_orderbook_update_latency_us` at most once per
+ * this many ms of frame receipt time (every snapshot is timed): the first delta of the book
+ * in a frame that arrived this long after the last timed one. Below ~100 deltas a second
+ * per book every delta is timed; above, the two clock reads of a timing (~0.1-0.2 µs each on
+ * this VM, more than the rest of a message's metrics) cost at most ~100 a second per book,
+ * whatever the rate. The histogram's count is then of the timed updates; the count of every
  * update is `market_data_messages_processed_total{message_type="orderbook"}`.
  */
-export const BOOK_DELTA_TIMING_EVERY = 8;
+export const BOOK_TIMING_INTERVAL_MS = 10;
 
 /** Options of {@link MarketDataCore}. */
 export interface CoreOptions {
@@ -173,8 +175,8 @@ export class MarketDataCore {
   /** The recorder when it records (instrumentation on): the per-message and timing calls. */
   readonly #hot?: CoreRecorder;
   readonly #log?: CoreLog;
-  /** Each configured symbol's book, and how many of its deltas to leave untimed before the next timed one. */
-  readonly #books = new Map<string, { readonly book: OrderBook; untimed: number }>();
+  /** Each configured symbol's book, and the frame receipt time (epoch ms) from which its next delta is timed. */
+  readonly #books = new Map<string, { readonly book: OrderBook; timeFrom: number }>();
   #bars: BarBuilder;
   readonly #barIntervals: readonly BarInterval[];
   readonly #barGraceMs: number;
@@ -401,19 +403,17 @@ export class MarketDataCore {
           }
           this.#books.set(
             message.symbol,
-            entry = { book: new OrderBook(message.symbol), untimed: 0 },
+            entry = { book: new OrderBook(message.symbol), timeFrom: 0 },
           );
         }
         const book = entry.book;
-        // Timed when recorded: every snapshot, and one delta in BOOK_DELTA_TIMING_EVERY of
-        // each book (the first one included), for two clock reads cost ~0.2 µs here.
+        // Timed when recorded: every snapshot, a delta once per BOOK_TIMING_INTERVAL_MS.
         let timed = false;
         if (this.#hot !== undefined) {
           if (message.reset) timed = true;
-          else if (entry.untimed > 0) entry.untimed--;
-          else {
+          else if (receivedTs >= entry.timeFrom) {
             timed = true;
-            entry.untimed = BOOK_DELTA_TIMING_EVERY - 1;
+            entry.timeFrom = receivedTs + BOOK_TIMING_INTERVAL_MS;
           }
         }
         const startedAt = timed ? performance.now() : 0;

@@ -14,7 +14,7 @@ import {
 } from "../../lib/types.ts";
 import { UtcHours } from "../../lib/market_session.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { BOOK_DELTA_TIMING_EVERY, type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
+import { BOOK_TIMING_INTERVAL_MS, type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
 import { type ParseReason, parseTimestamp } from "./alpaca_protocol.ts";
 import {
   CANCEL_ERROR,
@@ -344,7 +344,7 @@ Deno.test("MarketDataCore tallies a frame's data messages and records the frame 
   ]);
 });
 
-Deno.test("MarketDataCore times every snapshot and one delta in BOOK_DELTA_TIMING_EVERY of each book, the first one included", () => {
+Deno.test("MarketDataCore times every snapshot and a book's first delta of a frame once BOOK_TIMING_INTERVAL_MS have passed since its last timed one", () => {
   const { core, calls } = callLog(true);
   const update = (symbol: string, reset: boolean, n: number) => ({
     T: "o",
@@ -354,30 +354,34 @@ Deno.test("MarketDataCore times every snapshot and one delta in BOOK_DELTA_TIMIN
     a: [{ p: 10.01 + n / 100, s: 1 }],
     ...(reset ? { r: true } : {}),
   });
-  const frame = [update("AAPL", true, 0), update("BTC/USD", true, 0)];
-  const deltas = 2 * BOOK_DELTA_TIMING_EVERY + 1;
-  for (let n = 1; n <= deltas; n++) {
-    frame.push(update("AAPL", false, n), update("BTC/USD", false, n));
-  }
-  frame.push(update("AAPL", true, 0));
-  core.handle({ receivedTs: nowMs(), frame });
-  const timed = calls.filter((c) => c.startsWith("bookUpdated")).map((c) => c.split(" ")[0]);
-  const perBook = (symbol: string) => [
-    `bookUpdated(${symbol},snapshot)`,
-    `bookUpdated(${symbol},delta)`, // the first delta
-    `bookUpdated(${symbol},delta)`, // the BOOK_DELTA_TIMING_EVERY + 1st
-    `bookUpdated(${symbol},delta)`, // the 2 * BOOK_DELTA_TIMING_EVERY + 1st
-  ];
-  assert.deepEqual(timed.filter((c) => c.includes("BTC/USD")), perBook("BTC/USD"));
-  assert.deepEqual(timed.filter((c) => c.includes("AAPL")), [
-    ...perBook("AAPL"),
+  const deltas = (symbol: string) => [1, 2, 3].map((n) => update(symbol, false, n));
+  const timed = () => {
+    const out = calls.filter((c) => c.startsWith("bookUpdated")).map((c) => c.split(" ")[0]);
+    calls.length = 0;
+    return out;
+  };
+  const t0 = TS_MS;
+  // A snapshot is timed, and the book's first delta; not the next ones of the frame.
+  core.handle({ receivedTs: t0, frame: [update("AAPL", true, 0), ...deltas("AAPL")] });
+  assert.deepEqual(timed(), ["bookUpdated(AAPL,snapshot)", "bookUpdated(AAPL,delta)"]);
+  // The first delta of each book, once the interval passed; a snapshot always.
+  core.handle({
+    receivedTs: t0 + BOOK_TIMING_INTERVAL_MS,
+    frame: [...deltas("AAPL"), ...deltas("BTC/USD"), update("AAPL", true, 0)],
+  });
+  assert.deepEqual(timed(), [
+    "bookUpdated(AAPL,delta)",
+    "bookUpdated(BTC/USD,delta)",
     "bookUpdated(AAPL,snapshot)",
   ]);
-  assert.equal(
-    calls.filter((c) => c.startsWith("messageProcessed(orderbook")).length,
-    2 * deltas + 3,
-    "every update is counted",
-  );
+  core.handle({
+    receivedTs: t0 + 1.5 * BOOK_TIMING_INTERVAL_MS,
+    frame: [...deltas("AAPL"), ...deltas("BTC/USD")],
+  });
+  assert.deepEqual(timed(), [], "within the interval of both books");
+  core.handle({ receivedTs: t0 + 2 * BOOK_TIMING_INTERVAL_MS, frame: deltas("BTC/USD") });
+  assert.deepEqual(timed(), ["bookUpdated(BTC/USD,delta)"]);
+  assert.equal(core.stats.messages, 4 + 7 + 6 + 3, "every update is counted");
 });
 
 Deno.test("MarketDataCore with an uninstrumented recorder neither tallies nor times (instrumentation off costs nothing per message)", () => {
