@@ -8,6 +8,8 @@
  * - tick-to-trade latency p50/p99/p99.9 at fixed tick rates (market-data's receipt
  *   of the exchange message to execution-engine's receipt of the order, read
  *   exactly from the order journal) against a bare three-hop relay at that rate;
+ * - the same overhead in one process: market-data's core and a Publisher, instrumented and
+ *   not, alternated every 20 frames (`--overhead-only` runs just that);
  * - tick-to-trade at 1000/s with tracing off and on (`OTEL_DENO=true` at the stack's head
  *   ratio, exporting to a collector in this process that discards), alternated
  *   (`--tracing-only` runs just that);
@@ -18,11 +20,11 @@
  *
  * Prints a table, writes `bench/results.json`, and exits 1 when a run is invalid
  * (a service died, an approved order did not reach execution-engine, a reliable
- * channel missed a message). Run: `deno run -A bench/pipeline.ts [--quick] [--tracing-only]
- * [--durability process]` (`--durability` sets risk-manager's and execution-engine's for the
- * tick-to-trade runs and the tracing comparison; default `power`, as shipped). After a run stops
- * the feed it waits until the pipeline has drained (approvals and journaled orders equal and
- * still) before it checks that nothing approved was lost.
+ * channel missed a message). Run: `deno run -A bench/pipeline.ts [--quick] [--overhead-only]
+ * [--tracing-only] [--durability process]` (`--durability` sets risk-manager's and
+ * execution-engine's for the tick-to-trade runs and the tracing comparison; default `power`, as
+ * shipped). After a run stops the feed it waits until the pipeline has drained (approvals and
+ * journaled orders equal and still) before it checks that nothing approved was lost.
  *
  * `--soak MINUTES` runs only a soak instead: the pipeline at 1k ticks/s (stress config)
  * for that long, every service's heap used and RSS sampled every 15 s, reported as
@@ -81,6 +83,11 @@ const ARGS = import.meta.main
         value: "MINUTES",
         help: "run only a soak of that many minutes: heap and RSS slope per service " +
           "(bench/soak.json)",
+      },
+      {
+        name: "overhead-only",
+        help: "only the in-process metrics overhead (core + publisher, instrumented and not, " +
+          "alternated every 20 frames; no results.json)",
       },
       {
         name: "tracing-only",
@@ -685,48 +692,122 @@ async function metricsRender(symbolCount = 100) {
   };
 }
 
-/**
- * Metrics overhead inside market-data, without the noise of separate processes:
- * the core and a real Publisher, fed the same sim frames, alternating instrumented
- * and not, several rounds; the median of each.
- */
-async function coreOverhead(rounds = QUICK ? 4 : 8) {
+/** One side of {@link coreOverhead}: a core and a Publisher on their own registry. */
+async function overheadSide(instrumented: boolean) {
   const symbols = SIM_TRAFFIC_SYMBOLS;
-  const frames = simTrafficFrames(QUICK ? 500 : 1_000);
-  const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
-  for (let r = 0; r < rounds * 2; r++) {
-    const instrumented = r % 2 === 0;
-    const m = createServiceMetrics("market-data", {
-      defaultMetrics: false,
-      sampleMs: 60_000,
-      instrumented,
-    });
-    const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-      service: "market-data",
-      registry: m.registry,
-      ...senderOptions("market_data"),
-    });
-    const core = new MarketDataCore({
-      exchange: "sim",
-      symbols,
-      bars: ["1s", "1m"],
-      sink: (msg) => void pub.publish(msg.type, msg.body),
-      metrics: new MarketDataMetrics(m.families, { exchange: "sim", symbols }),
-    });
-    const start = performance.now();
-    let n = 0;
-    for (const f of frames) n += core.handle({ receivedTs: nowMs(), frame: f });
-    rates[instrumented ? "on" : "off"].push(n / ((performance.now() - start) / 1000));
-    await pub.close();
-    m.stop();
-  }
-  const on = quantiles(rates.on).p50;
-  const off = quantiles(rates.off).p50;
+  const m = createServiceMetrics("market-data", {
+    defaultMetrics: false,
+    sampleMs: 60_000,
+    instrumented,
+  });
+  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
+    service: "market-data",
+    registry: m.registry,
+    ...senderOptions("market_data"),
+  });
+  const core = new MarketDataCore({
+    exchange: "sim",
+    symbols,
+    bars: ["1s", "1m"],
+    sink: (msg) => void pub.publish(msg.type, msg.body),
+    metrics: new MarketDataMetrics(m.families, { exchange: "sim", symbols }),
+  });
   return {
-    onMsgsPerS: Math.round(on),
-    offMsgsPerS: Math.round(off),
-    overheadPct: round((1 - on / off) * 100, 2),
+    instrumented,
+    core,
+    close: async () => {
+      await pub.close();
+      m.stop();
+    },
   };
+}
+
+/** Frames each side handles in one go in {@link coreOverhead} (~1,000 messages, ~2.5 ms). */
+const OVERHEAD_CHUNK_FRAMES = 20;
+
+/**
+ * Metrics overhead inside market-data, without the noise of separate processes: four
+ * sides live in this process at once, each market-data's core and a real Publisher on its
+ * own registry, instrumented, not, not, instrumented (the service's own switch: no-op
+ * families; created in that order, so neither mode is always the first or the last made).
+ * In each round every side handles the same next 20 sim frames (~1,000 messages), in
+ * that order rotated by one place each round, each side timed by the wall clock:
+ * ~2.5 ms a side, too short for most rounds to be preempted, and the four sides of a round
+ * are neighbours in time, so another engineer's load on the machine and the JIT's drift
+ * fall on both modes. The overhead is the median over rounds of the instrumented sides'
+ * time over the uninstrumented ones', less 1; the first tenth of the rounds (warm-up) is
+ * discarded. Between rounds the event loop runs (the publishers flush).
+ */
+async function coreOverhead(rounds = QUICK ? 300 : 800) {
+  const frames = simTrafficFrames(20_000);
+  const sides = [];
+  for (const instrumented of [true, false, false, true]) {
+    sides.push(await overheadSide(instrumented));
+  }
+  const perMessageNs = { on: [] as number[], off: [] as number[] };
+  const roundPct: number[] = [];
+  let next = 0;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const first = next;
+      const took = { on: 0, off: 0, onN: 0, offN: 0 };
+      // Each side takes each place in the round in turn: the first after the event loop ran
+      // is slower (~2% in an A/A run with a fixed order), and no side may always be it.
+      for (let i = 0; i < sides.length; i++) {
+        const side = sides[(i + r) % sides.length];
+        let at = first;
+        let n = 0;
+        const start = performance.now();
+        for (let k = 0; k < OVERHEAD_CHUNK_FRAMES; k++) {
+          n += side.core.handle({ receivedTs: nowMs(), frame: frames[at++ % frames.length] });
+        }
+        const ns = (performance.now() - start) * 1e6;
+        next = at;
+        if (side.instrumented) (took.on += ns, took.onN += n);
+        else (took.off += ns, took.offN += n);
+      }
+      await sleep(0);
+      if (r < rounds / 10) continue;
+      const on = took.on / took.onN;
+      const off = took.off / took.offN;
+      perMessageNs.on.push(on);
+      perMessageNs.off.push(off);
+      roundPct.push((on / off - 1) * 100);
+    }
+  } finally {
+    for (const side of sides) await side.close();
+  }
+  const on = quantiles(perMessageNs.on).p50;
+  const off = quantiles(perMessageNs.off).p50;
+  return {
+    rounds: roundPct.length,
+    messagesPerSideAndRound: Math.round(frames.flat().length / frames.length) *
+      OVERHEAD_CHUNK_FRAMES,
+    onMsgsPerS: Math.round(1e9 / on),
+    offMsgsPerS: Math.round(1e9 / off),
+    overheadPct: round(quantiles(roundPct).p50, 2),
+    /** The quartiles of the rounds' overheads: the spread of the figure. */
+    roundQuartilesPct: [round(quartile(roundPct, 0.25), 1), round(quartile(roundPct, 0.75), 1)],
+  };
+}
+
+/** The `p` quantile of `xs` (nearest rank). */
+function quartile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+
+/** The row of the table for {@link coreOverhead}'s result. */
+function overheadRow(
+  o: Awaited<ReturnType<typeof coreOverhead>>,
+): [string, string, string, string] {
+  return [
+    `metrics overhead, core+publisher (median of ${o.rounds} rounds)`,
+    `${o.overheadPct}%`,
+    `on ${o.onMsgsPerS} / off ${o.offMsgsPerS} msgs/s ` +
+    `(rounds' quartiles ${o.roundQuartilesPct[0]}..${o.roundQuartilesPct[1]}%)`,
+    "< 3%",
+  ];
 }
 
 /**
@@ -830,6 +911,12 @@ async function main() {
       Deno.exit(2);
     }
     return await soakMain(minutes);
+  }
+  if (ARGS.values["overhead-only"] === true) {
+    const o = await coreOverhead();
+    console.log(JSON.stringify(o));
+    console.log(overheadRow(o).join("  "));
+    Deno.exit(0);
   }
   if (ARGS.values["tracing-only"] === true) {
     const tracing = await tracingCost(QUICK ? 2 : 3);
@@ -950,12 +1037,7 @@ async function main() {
       `on ${Math.round(on)} / off ${Math.round(off)} msgs/s`,
       "< 3%",
     ],
-    [
-      "metrics overhead, core+publisher (median)",
-      `${inProcess.overheadPct}%`,
-      `on ${inProcess.onMsgsPerS} / off ${inProcess.offMsgsPerS} msgs/s`,
-      "< 3%",
-    ],
+    overheadRow(inProcess),
     ...results.tickToTrade.map((t): [string, string, string, string] => [
       `tick-to-trade @${t.ticksPerS}/s (n=${t.orders}) p50/p99/p99.9 us`,
       `${t.pipelineUs.p50}/${t.pipelineUs.p99}/${t.pipelineUs.p999}`,

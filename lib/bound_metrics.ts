@@ -46,6 +46,14 @@ export interface BoundGauge {
 export interface BoundHistogram {
   /** Observes one value. */
   observe(value: number): void;
+  /**
+   * Adds observations already sorted into the family's buckets ({@link upperBounds}), as
+   * observing them one by one would: `counts[i]` of them at or under bound `i` (and over
+   * bound `i - 1`), `counts[bounds.length]` over the last bound, `sum` their sum. For a
+   * recorder that tallies a hot path in a typed array and merges at scrape time. Counts
+   * that are not whole numbers >= 0, or a sum that is not finite, drop the call.
+   */
+  merge(counts: ArrayLike<number>, sum: number): void;
 }
 
 /** What prom-client 15 keeps per series (counter, gauge). */
@@ -79,7 +87,18 @@ function ordered(
   return out;
 }
 
-const NOOP = { inc() {}, set() {}, observe() {} };
+const NOOP = { inc() {}, set() {}, observe() {}, merge() {} };
+
+/**
+ * Whether `family` records: false for a no-op family (instrumentation off,
+ * `TRADING_INSTRUMENTATION=off`), whose bound children are no-ops too, so that a recorder
+ * can skip the work that only feeds them (a clock read to time an observation).
+ */
+export function isInstrumented(
+  family: Counter<string> | Gauge<string> | Histogram<string>,
+): boolean {
+  return (family as unknown as Internals<unknown>).hashMap !== undefined;
+}
 
 function sameLabels(a: Record<string, unknown>, b: SeriesLabels): boolean {
   const keys = Object.keys(b);
@@ -153,6 +172,29 @@ export function boundGauge(family: Gauge<string>, labels: SeriesLabels = {}): Bo
   };
 }
 
+/** The upper bounds of `family`'s buckets, in order (+Inf not included); none for a no-op family. */
+export function upperBounds(family: Histogram<string>): readonly number[] {
+  return [...((family as unknown as Internals<unknown>).upperBounds ?? [])];
+}
+
+/**
+ * Runs `flush` whenever `family` is read (a scrape renders it, `get()`), before its values
+ * are: for a recorder that keeps a hot path's counts aside and writes them into the family
+ * only then. After the collect the family had, if any (several recorders can share a family).
+ */
+export function beforeCollect(
+  family: Counter<string> | Gauge<string> | Histogram<string>,
+  flush: () => void,
+): void {
+  const f = family as unknown as { collect?: () => unknown };
+  if (!isInstrumented(family)) return;
+  const previous = f.collect;
+  f.collect = function (this: unknown) {
+    flush();
+    return previous?.call(this);
+  };
+}
+
 /** A histogram child of `family` for `labels` (its series created by the first write). */
 export function boundHistogram(
   family: Histogram<string>,
@@ -187,6 +229,23 @@ export function boundHistogram(
           entry.bucketValues[bound.keys[i]] += 1;
           return;
         }
+      }
+    },
+    merge(counts, sum) {
+      if (counts.length !== n + 1 || !Number.isFinite(sum)) return;
+      let total = 0;
+      for (let i = 0; i <= n; i++) {
+        const c = counts[i];
+        if (!(c >= 0) || !Number.isSafeInteger(c)) return;
+        total += c;
+      }
+      if (total === 0) return;
+      if (bound === undefined || internals.hashMap !== bound.map) bound = bind();
+      const entry = bound.entry;
+      entry.sum += sum;
+      entry.count += total;
+      for (let i = 0; i < n; i++) {
+        if (counts[i] !== 0) entry.bucketValues[bound.keys[i]] += counts[i];
       }
     },
   };

@@ -14,7 +14,7 @@ import {
 } from "../../lib/types.ts";
 import { UtcHours } from "../../lib/market_session.ts";
 import { nowMs } from "../../lib/clock.ts";
-import { type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
+import { BOOK_TIMING_INTERVAL_MS, type CoreLog, MarketDataCore, type Outgoing } from "./core.ts";
 import { type ParseReason, parseTimestamp } from "./alpaca_protocol.ts";
 import {
   CANCEL_ERROR,
@@ -29,7 +29,7 @@ import {
   STOCK_QUOTE,
   STOCK_TRADE_BATCH,
 } from "./testing/alpaca_fixtures.ts";
-import { MarketDataMetrics } from "./metrics.ts";
+import { type CoreRecorder, MarketDataMetrics } from "./metrics.ts";
 import { coreHarness } from "./testing/core_harness.ts";
 import { SIM_TRAFFIC_SYMBOLS, simTrafficFrames } from "./testing/sim_traffic.ts";
 
@@ -287,6 +287,109 @@ Deno.test("MarketDataCore records into the MarketDataMetrics it is given", async
   } finally {
     metrics.stop();
   }
+});
+
+/** A {@link CoreRecorder} that logs every call, in order, with what the sink published by then. */
+function callLog(instrumented: boolean) {
+  const calls: string[] = [];
+  const out: Outgoing[] = [];
+  const log = (name: string) => (...args: unknown[]) =>
+    void calls.push(
+      `${name}(${args.filter((a) => typeof a === "string").join(",")}) after ${out.length}`,
+    );
+  const recorder: CoreRecorder = {
+    instrumented,
+    messageProcessed: log("messageProcessed"),
+    frameHandled: (receivedTs, nowEpochMs) => {
+      calls.push(`frameHandled after ${out.length}`);
+      assert.ok(nowEpochMs >= receivedTs, "the frame's end read after its receipt");
+    },
+    bookUpdated: (symbol, updateType, elapsedUs) => {
+      calls.push(`bookUpdated(${symbol},${updateType}) after ${out.length}`);
+      assert.ok(elapsedUs >= 0);
+    },
+    bookCrossed: log("bookCrossed"),
+    parseError: log("parseError"),
+    correction: log("correction"),
+    tradeExcluded: log("tradeExcluded"),
+    marketState: log("marketState"),
+  };
+  const core = new MarketDataCore({
+    exchange: "sim",
+    symbols: ["AAPL", "BTC/USD"],
+    bars: ["1s"],
+    sink: (message) => out.push(message),
+    metrics: recorder,
+  });
+  return { core, calls, out };
+}
+
+const BOOK_AND_TRADE = [
+  { T: "o", S: "AAPL", t: TS, b: [{ p: 10, s: 1 }], a: [{ p: 10.01, s: 1 }], r: true },
+  { T: "t", S: "AAPL", p: 10, s: 1, t: TS },
+];
+
+Deno.test("MarketDataCore tallies a frame's data messages and records the frame once, after its last publish", () => {
+  const { core, calls, out } = callLog(true);
+  core.handle({ receivedTs: nowMs(), frame: BOOK_AND_TRADE });
+  core.handle({ receivedTs: nowMs(), frame: [BOOK_AND_TRADE[1]] });
+  assert.equal(out.length, 3);
+  assert.deepEqual(calls, [
+    "bookUpdated(AAPL,snapshot) after 0",
+    "messageProcessed(orderbook,AAPL) after 1",
+    "messageProcessed(trade,AAPL) after 2",
+    "frameHandled after 2",
+    "messageProcessed(trade,AAPL) after 3",
+    "frameHandled after 3",
+  ]);
+});
+
+Deno.test("MarketDataCore times every snapshot and a book's first delta of a frame once BOOK_TIMING_INTERVAL_MS have passed since its last timed one", () => {
+  const { core, calls } = callLog(true);
+  const update = (symbol: string, reset: boolean, n: number) => ({
+    T: "o",
+    S: symbol,
+    t: TS,
+    b: [{ p: 10 - n / 100, s: 1 }],
+    a: [{ p: 10.01 + n / 100, s: 1 }],
+    ...(reset ? { r: true } : {}),
+  });
+  const deltas = (symbol: string) => [1, 2, 3].map((n) => update(symbol, false, n));
+  const timed = () => {
+    const out = calls.filter((c) => c.startsWith("bookUpdated")).map((c) => c.split(" ")[0]);
+    calls.length = 0;
+    return out;
+  };
+  const t0 = TS_MS;
+  // A snapshot is timed, and the book's first delta; not the next ones of the frame.
+  core.handle({ receivedTs: t0, frame: [update("AAPL", true, 0), ...deltas("AAPL")] });
+  assert.deepEqual(timed(), ["bookUpdated(AAPL,snapshot)", "bookUpdated(AAPL,delta)"]);
+  // The first delta of each book, once the interval passed; a snapshot always.
+  core.handle({
+    receivedTs: t0 + BOOK_TIMING_INTERVAL_MS,
+    frame: [...deltas("AAPL"), ...deltas("BTC/USD"), update("AAPL", true, 0)],
+  });
+  assert.deepEqual(timed(), [
+    "bookUpdated(AAPL,delta)",
+    "bookUpdated(BTC/USD,delta)",
+    "bookUpdated(AAPL,snapshot)",
+  ]);
+  core.handle({
+    receivedTs: t0 + 1.5 * BOOK_TIMING_INTERVAL_MS,
+    frame: [...deltas("AAPL"), ...deltas("BTC/USD")],
+  });
+  assert.deepEqual(timed(), [], "within the interval of both books");
+  core.handle({ receivedTs: t0 + 2 * BOOK_TIMING_INTERVAL_MS, frame: deltas("BTC/USD") });
+  assert.deepEqual(timed(), ["bookUpdated(BTC/USD,delta)"]);
+  assert.equal(core.stats.messages, 4 + 7 + 6 + 3, "every update is counted");
+});
+
+Deno.test("MarketDataCore with an uninstrumented recorder neither tallies nor times (instrumentation off costs nothing per message)", () => {
+  const { core, calls, out } = callLog(false);
+  core.handle({ receivedTs: nowMs(), frame: BOOK_AND_TRADE });
+  assert.equal(out.length, 2);
+  assert.deepEqual(calls, []);
+  assert.equal(core.stats.messages, 2, "the core's own counts go on");
 });
 
 /** The bodies of one type the core published. */

@@ -13,12 +13,14 @@
 import type { Counter } from "prom-client";
 import { closedSet, type Families, symbolLabel, zeroSeries } from "../../lib/metrics.ts";
 import {
+  beforeCollect,
   type BoundCounter,
   boundCounter,
   type BoundHistogram,
   boundHistogram,
+  isInstrumented,
+  upperBounds,
 } from "../../lib/bound_metrics.ts";
-import { nowMs } from "../../lib/clock.ts";
 import type { MarketState } from "../../lib/types.ts";
 import { DATA_KINDS, type DataKind, PARSE_REASONS, type ParseReason } from "./alpaca_protocol.ts";
 import {
@@ -91,11 +93,23 @@ export type UpdateType = "snapshot" | "delta";
  */
 export interface CoreRecorder {
   /**
-   * One data message handled and published: counts it and observes its latency from
-   * `receivedTs` (epoch ms, when the frame arrived) to `nowEpochMs` (the clock the caller
-   * already read; default: read now), in µs.
+   * Whether anything is recorded: false for a recorder of no-op families (instrumentation
+   * off), and the core then skips the work that only feeds metrics (the clock reads that
+   * time a book update or end a frame, the per-message count).
    */
-  messageProcessed(kind: DataKind, symbol: string, receivedTs: number, nowEpochMs?: number): void;
+  readonly instrumented: boolean;
+  /**
+   * One data message handled and published: counted at once in a tally of its frame; the
+   * tally goes to the counter and the latency histogram at {@link CoreRecorder.frameHandled}.
+   */
+  messageProcessed(kind: DataKind, symbol: string): void;
+  /**
+   * The frame whose messages were tallied since the last call is handled: counts them and
+   * observes each one's latency from `receivedTs` (epoch ms, when the frame arrived) to
+   * `nowEpochMs` (epoch ms, the one clock read at the end of the frame, after its last
+   * publish), in µs.
+   */
+  frameHandled(receivedTs: number, nowEpochMs: number): void;
   /** One order book update applied, in `elapsedUs` µs. */
   bookUpdated(symbol: string, updateType: UpdateType, elapsedUs: number): void;
   /** A book update left the book crossed or locked. */
@@ -127,16 +141,24 @@ interface MessageChildren {
   readonly processed: BoundCounter;
 }
 
+/** Each data kind's place in a symbol's row of the frame tally. */
+const KIND_INDEX = Object.fromEntries(DATA_KINDS.map((kind, i) => [kind, i])) as Record<
+  DataKind,
+  number
+>;
+
 /**
  * Records market-data's metrics. Label children are bound on first use and kept
- * (lib/bound_metrics.ts: no label hashing per message), so a message costs a set and
- * two map look-ups, an add and an observation, and no clock read of its own when the
- * core passes the one it made.
+ * (lib/bound_metrics.ts: no label hashing per message), and a data message is tallied
+ * per frame: it costs one map look-up (its symbol's row) and an add into a typed array; at
+ * the end of the frame, one clock read (the core's) and, per series the frame touched,
+ * one counter add and one histogram observation of all its messages.
  *
  * @example
  * ```ts
  * const metrics = new MarketDataMetrics(ctx.metrics.families, { exchange: "sim", symbols: ["AAPL"] });
- * metrics.messageProcessed("trade", "AAPL", receivedTs);
+ * metrics.messageProcessed("trade", "AAPL");
+ * metrics.frameHandled(receivedTs, nowMs());
  * metrics.feedStatus(true, 0.2);
  * ```
  */
@@ -144,11 +166,33 @@ export class MarketDataMetrics implements CoreRecorder {
   readonly #families: MarketDataFamilies;
   readonly #exchange: Exchange;
   readonly #symbols: ReadonlySet<string>;
-  /** symbol label -> message type -> the latency and processed children. */
-  readonly #messageChildren = new Map<string, Map<DataKind, MessageChildren>>();
+  /** Configured symbol -> its row in the tally; any other symbol has the last row, "other". */
+  readonly #symbolRow = new Map<string, number>();
+  /** Each row's symbol label. */
+  readonly #rowLabels: string[];
+  /** Messages of the frame being handled, per row and kind (row * kinds + kind). */
+  readonly #tally: Uint32Array;
+  /** The cells of the tally the frame touched, in the order it touched them. */
+  readonly #touched: number[] = [];
+  /** The latency histogram's bounds, and per cell its buckets' width in the arrays below. */
+  readonly #bounds: readonly number[];
+  /**
+   * Per cell, recorded frames not yet written into the families (that happens when they are
+   * read, {@link beforeCollect}): messages counted, latency sum, and messages per latency
+   * bucket (`cell * (bounds + 1) + bucket`).
+   */
+  readonly #unwrittenCount: Float64Array;
+  readonly #unwrittenSum: Float64Array;
+  readonly #unwrittenBuckets: Float64Array;
+  /** The cells with something unwritten, each once. */
+  readonly #unwritten: number[] = [];
+  /** Per cell: the latency and processed children, bound when first written. */
+  readonly #messageChildren: (MessageChildren | undefined)[] = [];
   /** symbol label -> update type -> the order book update latency child. */
   readonly #bookLatency = new Map<string, Partial<Record<UpdateType, BoundHistogram>>>();
   readonly #parseErrors = new Map<ParseReason, Counter.Internal>();
+  /** False when the families are no-ops (instrumentation off). */
+  readonly instrumented: boolean;
 
   /**
    * Records into `families` (the service's own, from `ctx.metrics.families`); creates
@@ -158,6 +202,18 @@ export class MarketDataMetrics implements CoreRecorder {
     this.#families = families;
     this.#exchange = options.exchange;
     this.#symbols = new Set(options.symbols);
+    this.#rowLabels = [...this.#symbols, "other"];
+    for (const [row, symbol] of [...this.#symbols].entries()) this.#symbolRow.set(symbol, row);
+    const cells = this.#rowLabels.length * DATA_KINDS.length;
+    this.#tally = new Uint32Array(cells);
+    this.#bounds = upperBounds(families.market_data_websocket_latency_us);
+    this.#unwrittenCount = new Float64Array(cells);
+    this.#unwrittenSum = new Float64Array(cells);
+    this.#unwrittenBuckets = new Float64Array(cells * (this.#bounds.length + 1));
+    this.instrumented = isInstrumented(families.market_data_websocket_latency_us);
+    const write = () => this.#write();
+    beforeCollect(families.market_data_websocket_latency_us, write);
+    beforeCollect(families.market_data_messages_processed_total, write);
     const exchange = [options.exchange];
     const symbols = [...this.#symbols, "other"];
     const sockets = options.sockets ?? ["main"];
@@ -204,30 +260,68 @@ export class MarketDataMetrics implements CoreRecorder {
     }
   }
 
+  /** Tallies one data message of the frame being handled (recorded at {@link frameHandled}). */
+  messageProcessed(kind: DataKind, symbol: string): void {
+    const cell = (this.#symbolRow.get(symbol) ?? this.#rowLabels.length - 1) * DATA_KINDS.length +
+      KIND_INDEX[kind];
+    if (this.#tally[cell]++ === 0) this.#touched.push(cell);
+  }
+
   /**
-   * Counts one data message and observes its latency from `receivedTs` to `nowEpochMs`
-   * (epoch ms; default: the clock now), in µs.
+   * Records the messages tallied since the last call: counts them and observes each one's
+   * latency from `receivedTs` to `nowEpochMs` (epoch ms), in µs. Into typed arrays: the
+   * families get them when they are next read (a scrape, `get()`).
    */
-  messageProcessed(
-    kind: DataKind,
-    symbol: string,
-    receivedTs: number,
-    nowEpochMs: number = nowMs(),
-  ): void {
-    const label = symbolLabel(this.#symbols, symbol);
-    let byKind = this.#messageChildren.get(label);
-    if (byKind === undefined) this.#messageChildren.set(label, byKind = new Map());
-    let children = byKind.get(kind);
-    if (children === undefined) {
-      const labels = { exchange: this.#exchange, message_type: kind, symbol: label };
-      children = {
-        latency: boundHistogram(this.#families.market_data_websocket_latency_us, labels),
-        processed: boundCounter(this.#families.market_data_messages_processed_total, labels),
-      };
-      byKind.set(kind, children);
+  frameHandled(receivedTs: number, nowEpochMs: number): void {
+    const touched = this.#touched;
+    if (touched.length === 0) return;
+    const latencyUs = Math.max(0, (nowEpochMs - receivedTs) * 1000);
+    const timed = Number.isFinite(latencyUs);
+    const bounds = this.#bounds;
+    let bucket = 0;
+    while (bucket < bounds.length && latencyUs > bounds[bucket]) bucket++;
+    const width = bounds.length + 1;
+    const tally = this.#tally;
+    for (let i = 0; i < touched.length; i++) {
+      const cell = touched[i];
+      const count = tally[cell];
+      tally[cell] = 0;
+      if (this.#unwrittenCount[cell] === 0) this.#unwritten.push(cell);
+      this.#unwrittenCount[cell] += count;
+      // A latency that is not a number (a bad receipt time) leaves them counted, not timed.
+      if (timed) {
+        this.#unwrittenSum[cell] += latencyUs * count;
+        this.#unwrittenBuckets[cell * width + bucket] += count;
+      }
     }
-    children.processed.inc();
-    children.latency.observe(Math.max(0, (nowEpochMs - receivedTs) * 1000));
+    touched.length = 0;
+  }
+
+  /** Writes the recorded frames into the families (before they are read). */
+  #write(): void {
+    const width = this.#bounds.length + 1;
+    for (const cell of this.#unwritten) {
+      const children = this.#messageChildren[cell] ??= this.#bindCell(cell);
+      children.processed.inc(this.#unwrittenCount[cell]);
+      const buckets = this.#unwrittenBuckets.subarray(cell * width, (cell + 1) * width);
+      children.latency.merge(buckets, this.#unwrittenSum[cell]);
+      this.#unwrittenCount[cell] = 0;
+      this.#unwrittenSum[cell] = 0;
+      buckets.fill(0);
+    }
+    this.#unwritten.length = 0;
+  }
+
+  #bindCell(cell: number): MessageChildren {
+    const labels = {
+      exchange: this.#exchange,
+      message_type: DATA_KINDS[cell % DATA_KINDS.length],
+      symbol: this.#rowLabels[Math.floor(cell / DATA_KINDS.length)],
+    };
+    return {
+      latency: boundHistogram(this.#families.market_data_websocket_latency_us, labels),
+      processed: boundCounter(this.#families.market_data_messages_processed_total, labels),
+    };
   }
 
   /** Observes an order book update's latency, `elapsedUs` µs. */

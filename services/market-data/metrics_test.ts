@@ -17,34 +17,104 @@ function setup() {
   return { metrics, registry: registry.registry, [Symbol.dispose]: () => registry.stop() };
 }
 
-Deno.test("MarketDataMetrics.messageProcessed() counts by message type and symbol and observes the latency", async () => {
+Deno.test("MarketDataMetrics counts a frame's messages by message type and symbol and observes each one's latency when the frame is handled", async () => {
   using s = setup();
-  s.metrics.messageProcessed("trade", "AAPL", nowMs() - 2);
-  s.metrics.messageProcessed("trade", "AAPL", nowMs());
-  s.metrics.messageProcessed("quote", "AAPL", nowMs());
+  const receivedTs = 1_700_000_000_000; // epoch ms; the offsets below are exact in binary
+  s.metrics.messageProcessed("trade", "AAPL");
+  s.metrics.messageProcessed("trade", "AAPL");
+  s.metrics.messageProcessed("quote", "AAPL");
   const processed = { exchange: "alpaca", symbol: "AAPL" };
+  const trades = { ...processed, message_type: "trade" };
+  assert.equal(
+    await metric(s.registry, "market_data_messages_processed_total", trades),
+    0,
+    "a frame's tally is recorded when the frame is handled",
+  );
+  s.metrics.frameHandled(receivedTs, receivedTs + 2); // 2 ms after the frame arrived
+  s.metrics.messageProcessed("trade", "AAPL"); // the next frame
+  s.metrics.frameHandled(receivedTs + 5, receivedTs + 5 + 1 / 1024);
+  s.metrics.frameHandled(receivedTs + 9, receivedTs + 9.5); // a frame without data messages
+  assert.equal(await metric(s.registry, "market_data_messages_processed_total", trades), 3);
   assert.equal(
     await metric(s.registry, "market_data_messages_processed_total", {
       ...processed,
-      message_type: "trade",
+      message_type: "quote",
     }),
-    2,
+    1,
   );
   const text = await s.registry.metrics();
   assert.match(
     text,
-    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="trade",symbol="AAPL"\} 2/,
+    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="trade",symbol="AAPL"\} 3/,
+  );
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_bucket\{le="1",exchange="alpaca",message_type="trade",symbol="AAPL"\} 1/,
+    "the second frame's trade took 0.98 µs",
   );
   assert.match(
     text,
     /market_data_websocket_latency_us_bucket\{le="1000",exchange="alpaca",message_type="trade",symbol="AAPL"\} 1/,
-    "the 2 ms old message is above 1000 µs",
+    "the first frame's two trades, 2 ms, are above 1000 µs",
   );
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_sum\{exchange="alpaca",message_type="trade",symbol="AAPL"\} 4000\.9765625\n/,
+  );
+});
+
+Deno.test("MarketDataMetrics counts the messages of a frame whose latency is not a number, and observes nothing for them", async () => {
+  using s = setup();
+  s.metrics.messageProcessed("trade", "AAPL");
+  s.metrics.frameHandled(Number.NaN, nowMs());
+  const labels = { exchange: "alpaca", message_type: "trade", symbol: "AAPL" };
+  assert.equal(await metric(s.registry, "market_data_messages_processed_total", labels), 1);
+  assert.doesNotMatch(
+    await s.registry.metrics(),
+    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="trade"/,
+  );
+});
+
+Deno.test("MarketDataMetrics writes what frames recorded into its families at every read, once", async () => {
+  using s = setup();
+  const labels = { exchange: "alpaca", message_type: "quote", symbol: "AAPL" };
+  for (let frame = 0; frame < 3; frame++) {
+    s.metrics.messageProcessed("quote", "AAPL");
+    s.metrics.frameHandled(1_000, 1_000.5);
+    assert.equal(
+      await metric(s.registry, "market_data_messages_processed_total", labels),
+      frame + 1,
+    );
+  }
+  const text = await s.registry.metrics();
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_bucket\{le="500",exchange="alpaca",message_type="quote",symbol="AAPL"\} 3\n/,
+  );
+  assert.match(
+    text,
+    /market_data_websocket_latency_us_count\{exchange="alpaca",message_type="quote",symbol="AAPL"\} 3\n/,
+  );
+});
+
+Deno.test("MarketDataMetrics of no-op families (instrumentation off) says so, so the core skips its timing", () => {
+  const off = createServiceMetrics("market-data", { defaultMetrics: false, instrumented: false });
+  try {
+    const metrics = new MarketDataMetrics(off.families, { exchange: "sim", symbols: ["AAPL"] });
+    assert.equal(metrics.instrumented, false);
+    metrics.messageProcessed("trade", "AAPL");
+    metrics.frameHandled(nowMs(), nowMs());
+  } finally {
+    off.stop();
+  }
+  using s = setup();
+  assert.equal(s.metrics.instrumented, true);
 });
 
 Deno.test("MarketDataMetrics labels an unconfigured symbol as other", async () => {
   using s = setup();
-  s.metrics.messageProcessed("trade", "ZZZZ", nowMs());
+  s.metrics.messageProcessed("trade", "ZZZZ");
+  s.metrics.frameHandled(nowMs(), nowMs());
   s.metrics.bookUpdated("ETH/USD", "snapshot", 3);
   s.metrics.bookCrossed("ETH/USD", "locked");
   assert.equal(
