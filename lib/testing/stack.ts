@@ -98,6 +98,8 @@ export interface StackOptions {
   serviceEnv?: (service: ServiceName) => Record<string, string>;
   /** Reuse this directory (for restart tests) instead of a new temp dir. */
   dir?: string;
+  /** Flags of `deno run` for one service, such as `--inspect=127.0.0.1:<port>`. */
+  denoFlags?: (service: ServiceName) => string[];
 }
 
 /** A running pipeline. */
@@ -109,6 +111,7 @@ export class Stack {
     readonly configPath: string,
     readonly env: Record<string, string>,
     readonly serviceEnv?: (service: ServiceName) => Record<string, string>,
+    readonly denoFlags?: (service: ServiceName) => string[],
   ) {}
 
   /** `http://127.0.0.1:<port>` of a service. */
@@ -120,10 +123,13 @@ export class Stack {
 
   /** Starts (or restarts) one service. */
   start(service: ServiceName): Proc {
-    const p = new Proc(`services/${service}/main.ts`, ["--config", this.configPath], {
-      ...this.env,
-      ...this.serviceEnv?.(service),
-    });
+    const p = new Proc(
+      `services/${service}/main.ts`,
+      ["--config", this.configPath],
+      { ...this.env, ...this.serviceEnv?.(service) },
+      [],
+      this.denoFlags?.(service) ?? [],
+    );
     this.procs.set(service, p);
     return p;
   }
@@ -173,6 +179,7 @@ export function startStack(options: StackOptions = {}): Stack {
     path,
     { LOG_LEVEL: "info", ...options.env },
     options.serviceEnv,
+    options.denoFlags,
   );
   for (const s of options.services ?? [...SERVICES].reverse()) stack.start(s);
   return stack;

@@ -94,7 +94,8 @@ export function testKeysDir(): string {
  * A service (or any Deno script) running as a subprocess, with its output collected. Its
  * CURVE keys are the test process's ({@link testKeysDir}) unless `env` names others.
  * `prefix` runs it under another command that then execs Deno, such as
- * `["ip", "netns", "exec", "<namespace>"]` (lib/testing/netns.ts).
+ * `["ip", "netns", "exec", "<namespace>"]` (lib/testing/netns.ts). `denoFlags` go to `deno run`
+ * before the script, such as `--inspect=127.0.0.1:<port>` (bench/pipeline.ts's soak).
  */
 export class Proc {
   readonly child: Deno.ChildProcess;
@@ -106,8 +107,9 @@ export class Proc {
     args: string[] = [],
     env: Record<string, string> = {},
     prefix: readonly string[] = [],
+    denoFlags: readonly string[] = [],
   ) {
-    const argv = [...prefix, Deno.execPath(), "run", "-A", script, ...args];
+    const argv = [...prefix, Deno.execPath(), "run", "-A", ...denoFlags, script, ...args];
     this.child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       env: { LOG_FORMAT: "json", TRADING__SECURITY__KEYS_DIR: testKeysDir(), ...env },

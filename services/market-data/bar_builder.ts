@@ -231,6 +231,15 @@ export class BarBuilder {
     return out;
   }
 
+  /**
+   * Every window holding a time (epoch ms) before this one is closed, for every interval
+   * (-Infinity before the first close): a trade older than this can change no bar, so its
+   * entry need not be kept (the TradeLedger lets go of it).
+   */
+  closedBefore(): number {
+    return Math.min(...this.#closedUntil.values());
+  }
+
   /** Closes every open window (end of a replay, shut-down). */
   flush(): Bar[] {
     const out: Bar[] = [];

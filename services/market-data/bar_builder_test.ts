@@ -104,3 +104,12 @@ Deno.test("BarBuilder.removeTrade() takes a trade out of its open bar and report
   const [minute] = b.closeDue(T0 + 60_000);
   assert.deepEqual([minute.high, minute.volume, minute.trades], [11, 2, 2], "the 1m bar mended");
 });
+
+Deno.test("BarBuilder.closedBefore() is the earliest time a window of some interval still holds", () => {
+  const bars = new BarBuilder(["1s", "1m"], 0);
+  assert.equal(bars.closedBefore(), -Infinity, "nothing closed yet");
+  bars.closeDue(125_500);
+  assert.equal(bars.closedBefore(), 120_000, "the minute from 120 000 is open");
+  bars.closeDue(180_000);
+  assert.equal(bars.closedBefore(), 180_000);
+});

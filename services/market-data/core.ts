@@ -259,7 +259,10 @@ export class MarketDataCore {
 
   /** Closes the bars due at `clockMs` (epoch ms) and publishes them; returns how many. */
   closeBars(clockMs: number): number {
-    return this.#publishBars(this.#bars.closeDue(clockMs));
+    const closed = this.#publishBars(this.#bars.closeDue(clockMs));
+    // The trades of closed windows keep no bar entry in the ledger (README "Memory, `--soak`").
+    this.#ledger.releaseBars(this.#bars.closedBefore());
+    return closed;
   }
 
   /** Closes and publishes every open bar (end of a replay, shut-down). */

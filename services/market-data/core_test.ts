@@ -552,6 +552,27 @@ Deno.test("MarketDataCore counts a cancel for a published bar as late, and one f
   );
 });
 
+Deno.test("MarketDataCore takes a cancelled print out of the minute bar still open after its second bar closed", () => {
+  using s = coreHarness({ symbols: ["GOOGL"], bars: ["1s", "1m"], barGraceMs: 0 });
+  const before = { ...GOOGL_PRINT, i: 464, p: 105.2, s: 100 };
+  const ts = Date.parse(CANCEL_ERROR.t);
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([before, GOOGL_PRINT]) });
+  assert.equal(s.core.closeBars(ts + 5_000), 1, "the second's bar is published");
+  s.core.handle({ receivedTs: nowMs(), frame: JSON.stringify([CANCEL_ERROR]) });
+  assert.equal(published<TradeCorrection>(s.out, "trade_correction")[0].outcome, "late");
+  assert.equal(s.core.closeBars(ts + 120_000), 1, "the minute's bar is published");
+  const minute = published<Bar>(s.out, "bar").find((b) => b.interval === "1m")!;
+  assert.deepEqual([minute.high, minute.volume, minute.trades], [105.2, 100, 1]);
+  // Both its bars closed: the ledger keeps no bar entry, and the cancel is still late.
+  s.core.handle({
+    receivedTs: nowMs(),
+    frame: JSON.stringify([{ ...CANCEL_ERROR, i: 464, p: 105.2, s: 100 }]),
+  });
+  const outcomes = published<TradeCorrection>(s.out, "trade_correction").map((c) => c.outcome);
+  assert.deepEqual(outcomes, ["late", "late"]);
+  assert.equal(s.core.lastPrice("GOOGL"), null, "the late cancel still mends the last price");
+});
+
 Deno.test("MarketDataCore replaces a corrected print in its open bar and in the last price", () => {
   using s = coreHarness({ symbols: ["EEM"], bars: ["1m"], barGraceMs: 0 });
   // The print Alpaca's correction fixture names, as it was first sent (its own fields).
