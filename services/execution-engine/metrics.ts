@@ -24,7 +24,7 @@
  * ```
  * @module
  */
-import type { Gauge } from "prom-client";
+import type { Gauge, Histogram, LabelValues } from "prom-client";
 import {
   type BoundCounter,
   boundCounter,
@@ -38,7 +38,7 @@ import {
   symbolLabel,
   zeroSeries,
 } from "../../lib/metrics.ts";
-import { exemplarOf, type TraceContextLike } from "../../lib/tracing.ts";
+import { exemplarOf, type TraceContextLike, type TraceIds } from "../../lib/tracing.ts";
 import { ORDER_STATES, ORDER_TYPES, type OrderState } from "../../lib/types.ts";
 import { checkTransition } from "./order_state.ts";
 import { REJECTION_REASONS, type RejectionReason, type VenueName } from "./venue.ts";
@@ -209,51 +209,34 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
   }
 
   tickToTrade(latencyUs: number, trace?: TraceContextLike): void {
-    const exemplar = exemplarOf(trace);
-    // The bound child cannot carry an exemplar: only a sampled order pays for the labelled call.
-    if (exemplar === undefined) {
-      this.#tickToTrade.observe(latencyUs);
-      this.#tickToTradeSeconds.observe(latencyUs / 1e6);
-      return;
-    }
-    const labels = { exchange: this.#exchange };
     const families = this.#families;
-    observeWithExemplar(
-      families.execution_engine_tick_to_trade_latency_us,
-      labels,
+    observeLatency(
+      { child: this.#tickToTrade, family: families.execution_engine_tick_to_trade_latency_us },
+      {
+        child: this.#tickToTradeSeconds,
+        family: families.execution_engine_tick_to_trade_latency_seconds,
+      },
+      { exchange: this.#exchange },
       latencyUs,
-      exemplar,
-    );
-    // The dashboard's panel and the SLO read the seconds: their exemplar is the same order's.
-    observeWithExemplar(
-      families.execution_engine_tick_to_trade_latency_seconds,
-      labels,
-      latencyUs / 1e6,
-      exemplar,
+      exemplarOf(trace),
     );
   }
 
   submissionLatency(orderType: string, latencyUs: number, trace?: TraceContextLike): void {
     const label = closedSet(ORDER_TYPES, orderType);
-    const exemplar = exemplarOf(trace);
-    if (exemplar === undefined) {
-      this.#submissionLatency[label].observe(latencyUs);
-      this.#submissionSeconds[label].observe(latencyUs / 1e6);
-      return;
-    }
-    const labels = { exchange: this.#exchange, order_type: label };
     const families = this.#families;
-    observeWithExemplar(
-      families.execution_engine_order_submission_latency_us,
-      labels,
+    observeLatency(
+      {
+        child: this.#submissionLatency[label],
+        family: families.execution_engine_order_submission_latency_us,
+      },
+      {
+        child: this.#submissionSeconds[label],
+        family: families.execution_engine_order_submission_latency_seconds,
+      },
+      { exchange: this.#exchange, order_type: label },
       latencyUs,
-      exemplar,
-    );
-    observeWithExemplar(
-      families.execution_engine_order_submission_latency_seconds,
-      labels,
-      latencyUs / 1e6,
-      exemplar,
+      exemplarOf(trace),
     );
   }
 
@@ -332,4 +315,32 @@ export class ExecutionEngineMetrics implements OrderMetrics, ApiMetrics, VenueAc
   accountTradable(tradable: boolean): void {
     this.#families.execution_engine_venue_account_tradable.set(tradable ? 1 : 0);
   }
+}
+
+/** A latency histogram's bound child, and its family for an observation with an exemplar. */
+interface LatencySeries<L extends string> {
+  readonly child: BoundHistogram;
+  readonly family: Histogram<L>;
+}
+
+/**
+ * Observes `latencyUs` in a µs histogram and in its seconds twin (the dashboard's panels and the
+ * SLOs read the seconds): on their bound children, or, for a sampled order, on the labelled series
+ * with the order's trace as the exemplar of both (a bound child cannot carry one, so only a sampled
+ * order pays for the labelled call).
+ */
+function observeLatency<L extends string>(
+  us: LatencySeries<L>,
+  seconds: LatencySeries<L>,
+  labels: LabelValues<L>,
+  latencyUs: number,
+  exemplar: TraceIds | undefined,
+): void {
+  if (exemplar === undefined) {
+    us.child.observe(latencyUs);
+    seconds.child.observe(latencyUs / 1e6);
+    return;
+  }
+  observeWithExemplar(us.family, labels, latencyUs, exemplar);
+  observeWithExemplar(seconds.family, labels, latencyUs / 1e6, exemplar);
 }
