@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { context, ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
 import { withContextManager } from "./testing/context_manager.ts";
-import { RecordingTracer } from "./testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "./testing/recording_tracer.ts";
 import {
   activeTraceIds,
   exemplarOf,
@@ -73,6 +73,8 @@ Deno.test("receive() starts a consumer span, child of the sender's, for a sample
     assert.equal(span.endTime, undefined);
     scope.end(1_700_000_000_123);
     scope.end();
+    assert.equal(span.endTime, undefined, "the end is written after the handler");
+    await spansWritten();
     assert.equal(span.endTime, 1_700_000_000_123, "ended once, at the time given");
   });
 });
@@ -241,15 +243,19 @@ Deno.test("asOrder() leaves a sampled context as it is and gives an order with n
   assert.notEqual(fresh.traceId, TRACE);
 });
 
-Deno.test("record() writes a span that already happened with its own times, only under a sampled parent", () => {
+Deno.test("record() writes a span that already happened with its own times, only under a sampled parent", async () => {
   const tracer = new RecordingTracer();
   const t = new ServiceTracer("risk-manager", tracer);
   const unsampled = t.receive("x", UNSAMPLED).context;
-  assert.equal(t.record("risk checks", unsampled, 1000, 1000.05), undefined);
-  assert.equal(tracer.spans.length, 0);
+  assert.equal(t.record("risk checks", unsampled, 1000, 1000.05), false);
   const order = t.asOrder(unsampled);
-  const sc = t.record("risk checks", order, 1000, 1000.05, { attributes: { "risk.checks": 9 } });
-  assert.ok(sc);
+  assert.equal(
+    t.record("risk checks", order, 1000, 1000.05, { attributes: { "risk.checks": 9 } }),
+    true,
+  );
+  assert.equal(tracer.spans.length, 0, "written after the handler");
+  await spansWritten();
+  assert.equal(tracer.spans.length, 1);
   const [span] = tracer.spans;
   assert.equal(span.options.startTime, 1000);
   assert.equal(span.endTime, 1000.05);
@@ -335,4 +341,41 @@ Deno.test("receive() hands the messages of one unsampled tick the same scope, an
   assert.equal(trace.getSpanContext(other.context)?.spanId, "b7ad6b7169203331");
   const sampled = t.receive("x", SAMPLED);
   assert.ok(sampled.span, "a sampled message of the same ids still gets its span");
+});
+
+Deno.test("span work waits for the handler's microtasks (its group commit, its sends) and runs once, in order, surviving a failure", async () => {
+  const tracer = new RecordingTracer();
+  const t = new ServiceTracer("risk-manager", tracer);
+  const order = t.asOrder(ROOT_CONTEXT);
+  const happened: string[] = [];
+  const span = t.stage("risk-manager order", order)!;
+  t.record("risk-manager checks", order, 1000, 1000.05);
+  t.later(() => {
+    throw new Error("a span that cannot be written");
+  });
+  t.endLater(span, 1000.5);
+  // What the handler's group commit and its send do: microtasks, queued after the span work.
+  queueMicrotask(() => {
+    happened.push(
+      `commit: ${tracer.spans.length} spans, order ${span.isRecording() ? "open" : "ended"}`,
+    );
+    queueMicrotask(() => happened.push("send"));
+  });
+  await spansWritten();
+  assert.deepEqual(happened, ["commit: 1 spans, order open", "send"]);
+  assert.deepEqual(tracer.spans.map((s) => [s.name, s.endTime]), [
+    ["risk-manager order", 1000.5],
+    ["risk-manager checks", 1000.05],
+  ]);
+  // endLater() without a time ends at the time of the call, not of the write.
+  const other = t.stage("risk-manager order", order)!;
+  const before = performance.timeOrigin + performance.now();
+  t.endLater(other);
+  const after = performance.timeOrigin + performance.now();
+  await new Promise((r) => setTimeout(r, 5));
+  const ended = tracer.spans[2].endTime!;
+  assert.ok(ended >= before - 0.01 && ended <= after + 0.01, `${before} <= ${ended} <= ${after}`);
+  t.endLater(undefined);
+  t.flush();
+  assert.equal(tracer.spans.length, 3);
 });

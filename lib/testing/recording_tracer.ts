@@ -15,6 +15,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import { newTraceId } from "../envelope.ts";
+import { setImmediate } from "node:timers";
 import { newSpanId } from "../tracing.ts";
 
 /** One span the tracer was asked for. */
@@ -79,4 +80,12 @@ export class RecordingTracer implements Tracer {
       "Cannot start an active span: the code under test must not use startActiveSpan",
     );
   }
+}
+
+/**
+ * Resolves once the span work lib/tracing.ts deferred so far (`ServiceTracer.later`) has
+ * run: it runs in a `setImmediate`, and immediates run in the order they were queued.
+ */
+export function spansWritten(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

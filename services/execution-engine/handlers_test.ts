@@ -8,7 +8,7 @@ import { makeBook, makeEnvelope, makeOrder, makeQuote, makeTrade } from "./testi
 import { testMetrics } from "./testing/metrics.ts";
 import { OrderTraces, TracedOrderMetrics, TracedVenue } from "./order_tracing.ts";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
-import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import {
   MAX_VENUE_POSITIONS,
@@ -238,6 +238,7 @@ Deno.test("an order is handled in its trace: receive, journal up to the venue ca
       lastPrice: 100,
     });
     await core.settle();
+    await spansWritten();
     const byName = (name: string) => recording.spans.filter((s) => s.name === name);
     const [receive] = byName("execution-engine receive");
     assert.equal(receive.parent?.spanId, RM_SPAN);

@@ -71,12 +71,12 @@ export class TracedVenue implements Venue {
     return sent.then(
       (answer) => {
         span.setAttribute("trading.answer", answer.kind);
-        span.end();
+        this.#tracer.endLater(span);
         return answer;
       },
       (error) => {
         span.setAttribute("trading.answer", "error");
-        span.end();
+        this.#tracer.endLater(span);
         throw error;
       },
     );
@@ -207,7 +207,7 @@ export class OrderTraces {
     try {
       return send(this.#tracer.inject(trace.setSpan(ctx!, span), traceId));
     } finally {
-      span.end();
+      this.#tracer.endLater(span);
     }
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
-import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer } from "../../lib/tracing.ts";
 import type { ExecutionReport } from "../../lib/types.ts";
 import type { OrderMetrics } from "./metrics.ts";
@@ -56,6 +56,7 @@ Deno.test("TracedVenue records a venue span under the order's context, ended wit
     assert.equal(span.name, "execution-engine venue");
     assert.equal(span.parent?.spanId, SPAN);
     assert.equal(span.options.attributes?.["trading.venue"], "alpaca");
+    await spansWritten();
     assert.notEqual(span.endTime, undefined, "ended once the venue answered");
     await context.with(unsampled, () => venue.submit(makeOrder({ clientOrderId: "c-2" })));
     await venue.submit(makeOrder({ clientOrderId: "c-3" }));
@@ -70,6 +71,7 @@ Deno.test("TracedVenue ends its span when the venue call fails, and the failure 
     inner.submit = () => Promise.reject(new Error("connection reset"));
     const venue = new TracedVenue(inner, new ServiceTracer("execution-engine", tracer));
     await assert.rejects(context.with(sampled, () => venue.submit(makeOrder())), /reset/);
+    await spansWritten();
     assert.notEqual(tracer.spans[0].endTime, undefined);
   });
 });
@@ -95,7 +97,7 @@ Deno.test("TracedOrderMetrics gives tick-to-trade and submission latency the act
   });
 });
 
-Deno.test("OrderTraces sends each report of a remembered order in a report span of its trace, and forgets the order at its final report", () => {
+Deno.test("OrderTraces sends each report of a remembered order in a report span of its trace, and forgets the order at its final report", async () => {
   const tracer = new RecordingTracer();
   const traces = new OrderTraces(new ServiceTracer("execution-engine", tracer));
   traces.remember("c-1", sampled);
@@ -106,6 +108,8 @@ Deno.test("OrderTraces sends each report of a remembered order in a report span 
   const [span] = tracer.spans;
   assert.equal(span.name, "execution-engine report");
   assert.equal(span.parent?.spanId, SPAN);
+  assert.equal(span.endTime, undefined, "it ends after the report left");
+  await spansWritten();
   assert.notEqual(span.endTime, undefined);
   assert.deepEqual(sent[0], { trace: TRACE, span: span.context.spanId, flags: 1 });
   traces.report(report({ state: "filled" }), TRACE, (fields) => sent.push(fields));

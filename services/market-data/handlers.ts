@@ -110,9 +110,9 @@ export class MarketDataHandlers {
           () => this.#options.core.handle(event),
         ),
     );
-    update.end();
+    tracer.endLater(update);
     root.span.setAttribute("trading.messages", published);
-    root.span.end();
+    tracer.endLater(root.span);
   }
 
   /** The replay finished a pass over its file: its open bars are flushed and dropped. */
@@ -225,7 +225,7 @@ export class PublishSink {
       this.#failures++;
       this.#failureLog.report({ type: message.type, error: e, failures: this.#failures });
     } finally {
-      span?.end();
+      this.#tracer.endLater(span);
     }
   };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
-import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { activeTraceIds, ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import type { Outgoing } from "./core.ts";
 import type { FeedEvent } from "./feed.ts";
@@ -203,10 +203,12 @@ function tracedSetup(sampleRoots: boolean, types: string[]) {
 }
 
 Deno.test("a sampled tick is a root span with an update stage and one publish span per message, each envelope carrying its publish span", async () => {
-  await withContextManager(() => {
+  await withContextManager(async () => {
     const s = tracedSetup(true, ["trade", "quote"]);
     s.handlers.onFeedEvent({ receivedTs: 1_700_000_000_000, frame: [] });
     const [tick, update, ...publishes] = s.tracer.spans;
+    assert.equal(tick.endTime, undefined, "the spans end after the tick's messages left");
+    await spansWritten();
     assert.equal(tick.name, "market-data tick");
     assert.deepEqual(s.active, [tick.context.traceId]);
     assert.equal(tick.parent, undefined);

@@ -286,7 +286,7 @@ export class RiskManagerHandlers {
     context.with(ctx, () => this.#send(order, tracer.inject(ctx, env.trace)));
     if (record === undefined) {
       tracer.record("risk-manager record", ctx, checkedAt, nowMs());
-      span?.end();
+      tracer.endLater(span);
     } else record.handedOff(ctx, span, checkedAt, nowMs());
   }
 
@@ -655,6 +655,6 @@ export class RecordSpans {
     this.#handOff = undefined;
     const end = Math.max(committedAt, handOff.handedOffAt);
     this.#tracer.record("risk-manager record", handOff.ctx, handOff.checkedAt, end);
-    handOff.span?.end(end);
+    this.#tracer.endLater(handOff.span, end);
   }
 }

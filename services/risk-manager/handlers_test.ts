@@ -15,7 +15,7 @@ import { REJECTION_LABELS } from "./rejections.ts";
 import { StateStore } from "./state_store.ts";
 import { envelope, fill, LIMITS, signal, SYMBOLS } from "./testing/fixtures.ts";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
-import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
 
@@ -420,13 +420,15 @@ Deno.test("an approval makes an unsampled trace an order's: a forced-sampled ord
         span: SB_SPAN,
         flags: 0,
       });
-      assert.deepEqual(tracer.spans.map((s) => s.name), [
-        "risk-manager order",
-        "risk-manager checks",
-      ], "no receive span for an unsampled signal; the order's spans from the approval on");
+      assert.deepEqual(
+        tracer.spans.map((s) => s.name),
+        ["risk-manager order"],
+        "no receive span for an unsampled signal; the order's spans from the approval on, " +
+          "the checks' written after the order left",
+      );
       assert.equal(tracer.spans[0].endTime, undefined, "the order span waits for the commit");
-      // The group commit runs once the synchronous run ends: then the record span is written
-      // and the order span ends with it.
+      // The group commit runs once the synchronous run ends: then the checks' and the record's
+      // spans are written and the order span ends with the record.
       await waitFor("the approval's commit", () => tracer.spans.length === 3, {
         timeoutMs: 5_000,
         everyMs: 5,
@@ -469,9 +471,12 @@ Deno.test("a denied signal of a sampled trace gets its receive and checks spans,
     try {
       const replayed = liveSignal();
       handlers.onSignal(envelope("signal", replayed, "cd".repeat(16)));
+      await spansWritten();
       tracer.spans.length = 0;
       handlers.onSignal({ ...envelope("signal", replayed, TRACE), span: SB_SPAN, flags: 1 });
       assert.equal(sent.length, 1, "the replay is denied");
+      assert.deepEqual(tracer.spans.map((s) => s.name), ["risk-manager receive"]);
+      await spansWritten();
       assert.deepEqual(tracer.spans.map((s) => s.name), [
         "risk-manager receive",
         "risk-manager checks",
@@ -501,7 +506,7 @@ Deno.test("with tracing off an approved order keeps the signal's trace id and no
   }
 });
 
-Deno.test("RecordSpans writes the record span and ends the order span at the commit, whether it comes before or after the hand-off", () => {
+Deno.test("RecordSpans writes the record span and ends the order span at the commit, whether it comes before or after the hand-off", async () => {
   const tracer = new RecordingTracer();
   const t = new ServiceTracer("risk-manager", tracer);
   const ctx = t.asOrder(ROOT_CONTEXT, TRACE);
@@ -512,6 +517,7 @@ Deno.test("RecordSpans writes the record span and ends the order span at the com
   late.handedOff(ctx, order1, base + 2, base + 3);
   assert.equal(tracer.spans.length, 1, "nothing written before the commit");
   late.committed(10);
+  await spansWritten();
   assert.equal(tracer.spans[1].name, "risk-manager record");
   assert.equal(tracer.spans[1].startedAt, base + 2, "from the checks' end");
   assert.equal(tracer.spans[1].endTime, base + 10, "to the commit's end");
@@ -522,8 +528,10 @@ Deno.test("RecordSpans writes the record span and ends the order span at the com
   assert.equal(tracer.spans.length, 2);
   const order2 = tracer.startSpan("risk-manager order", { startTime: base + 1 }, ctx);
   early.handedOff(ctx, order2, base + 2, base + 5);
+  await spansWritten();
   assert.equal(tracer.spans[3].endTime, base + 5);
   assert.equal(tracer.spans[2].endTime, base + 5);
   early.committed(6);
+  await spansWritten();
   assert.equal(tracer.spans.length, 4, "written once");
 });

@@ -6,7 +6,7 @@ import { SignalBridgeHandlers } from "./handlers.ts";
 import { SignalBridgeMetrics } from "./metrics.ts";
 import { FixedModel } from "./testing/fixed_model.ts";
 import { withContextManager } from "../../lib/testing/context_manager.ts";
-import { RecordingTracer } from "../../lib/testing/recording_tracer.ts";
+import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import { marketDataEnvelope, sampleQuote } from "./testing/market_data.ts";
 
@@ -111,7 +111,7 @@ const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const MD_SPAN = "00f067aa0ba902b7";
 
 Deno.test("a sampled quote is received in a span with its features and inference stages, and its signal carries the receive span", async () => {
-  await withContextManager(() => {
+  await withContextManager(async () => {
     const tracer = new RecordingTracer();
     const { handlers, published } = setup(
       new FixedModel({ action: "buy", confidence: 0.72 }),
@@ -124,6 +124,12 @@ Deno.test("a sampled quote is received in a span with its features and inference
       span: MD_SPAN,
       flags: 1,
     });
+    assert.deepEqual(
+      tracer.spans.map((s) => s.name),
+      ["signal-bridge receive"],
+      "the stages are written after the signal left",
+    );
+    await spansWritten();
     assert.deepEqual(tracer.spans.map((s) => s.name), [
       "signal-bridge receive",
       "signal-bridge features",
@@ -141,7 +147,7 @@ Deno.test("a sampled quote is received in a span with its features and inference
 });
 
 Deno.test("an unsampled quote records no span, and its signal carries the incoming context unchanged", async () => {
-  await withContextManager(() => {
+  await withContextManager(async () => {
     const tracer = new RecordingTracer();
     const { handlers, published } = setup(
       new FixedModel({ action: "buy", confidence: 0.72 }),
@@ -150,6 +156,7 @@ Deno.test("an unsampled quote records no span, and its signal carries the incomi
     );
     using _ = handlers;
     handlers.onMarketData({ ...quoteEnvelope("AAPL", 100, 900, TRACE), span: MD_SPAN, flags: 0 });
+    await spansWritten();
     assert.equal(tracer.spans.length, 0);
     assert.deepEqual(published[0].fields, { trace: TRACE, span: MD_SPAN, flags: 0 });
   });
