@@ -55,6 +55,34 @@ export function readHistogram(
   return { bounds, cumulative: bounds.map((b) => byBound.get(b)!), count, sum };
 }
 
+/**
+ * Every series of histogram `name` in `text`, grouped by the values of the labels `by`
+ * (joined with "/", in that order: `{service, channel}` gives `"signal-bridge/market_data"`),
+ * each group summed as {@link readHistogram} sums the series that match.
+ */
+export function readHistograms(
+  text: string,
+  name: string,
+  by: readonly string[],
+): Map<string, HistogramSnapshot> {
+  const groups = new Map<string, Record<string, string>>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const labelText = line.slice(line.indexOf("{"), line.indexOf("}") + 1);
+    const values: Record<string, string> = {};
+    for (const k of by) {
+      const v = labelText.match(new RegExp(`[{,]${k}="([^"]*)"`))?.[1];
+      if (v === undefined) break;
+      values[k] = v;
+    }
+    if (Object.keys(values).length !== by.length) continue;
+    groups.set(by.map((k) => values[k]).join("/"), values);
+  }
+  const out = new Map<string, HistogramSnapshot>();
+  for (const [key, labels] of groups) out.set(key, readHistogram(text, name, labels)!);
+  return out;
+}
+
 /** `after` minus `before` (the observations between two scrapes of one series). */
 export function difference(
   after: HistogramSnapshot,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Histogram, Registry } from "prom-client";
-import { difference, quantile, readHistogram, shareAtMost } from "./histogram.ts";
+import { difference, quantile, readHistogram, readHistograms, shareAtMost } from "./histogram.ts";
 
 async function exposition(values: number[]): Promise<string> {
   const registry = new Registry();
@@ -39,4 +39,30 @@ Deno.test("difference() keeps only what was observed between two scrapes", async
   assert.deepEqual(d.cumulative, [0, 0, 0, 1, 2, 2]);
   assert.equal(d.count, 2);
   assert.ok(Number.isNaN(quantile(difference(before, before), 0.5)));
+});
+
+Deno.test("readHistograms() reads every series of a family, grouped by the labels asked for", async () => {
+  const registry = new Registry();
+  const h = new Histogram({
+    name: "t_seconds",
+    help: "t",
+    labelNames: ["service", "channel"],
+    buckets: [0.001, 0.01],
+    registers: [registry],
+  });
+  h.observe({ service: "sb", channel: "md" }, 0.0005);
+  h.observe({ service: "sb", channel: "md" }, 0.005);
+  h.observe({ service: "rm", channel: "md" }, 0.05);
+  h.zero({ service: "rm", channel: "md_x" });
+  const text = await registry.metrics();
+  const all = readHistograms(text, "t_seconds", ["service", "channel"]);
+  assert.deepEqual([...all.keys()].sort(), ["rm/md", "rm/md_x", "sb/md"]);
+  assert.deepEqual(all.get("sb/md")!.cumulative, [1, 2, 2]);
+  assert.deepEqual(all.get("rm/md")!.cumulative, [0, 0, 1], "not summed with md_x");
+  assert.equal(all.get("rm/md_x")!.count, 0);
+  assert.deepEqual([...readHistograms(text, "t_seconds", ["channel"]).keys()].sort(), [
+    "md",
+    "md_x",
+  ]);
+  assert.equal(readHistograms(text, "t_seconds", ["nope"]).size, 0);
 });

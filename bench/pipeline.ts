@@ -7,7 +7,9 @@
  *   PUB/SUB of the same message size, and with instrumentation off (overhead);
  * - tick-to-trade latency p50/p99/p99.9 at fixed tick rates (market-data's receipt
  *   of the exchange message to execution-engine's receipt of the order, read
- *   exactly from the order journal) against a bare three-hop relay at that rate;
+ *   exactly from the order journal) against a bare three-hop relay at that rate, and
+ *   each hop's transit over the same window (`messaging_transit_latency_seconds` of every
+ *   receiving service and channel, from two scrapes of the services' `/metrics`);
  * - the same overhead in one process: market-data's core and a Publisher, instrumented and
  *   not, alternated every 20 frames (`--overhead-only` runs just that);
  * - tick-to-trade at 1000/s with tracing off and on (`OTEL_DENO=true` at the stack's head
@@ -67,6 +69,7 @@ import {
   type HistogramSnapshot,
   quantile,
   readHistogram,
+  readHistograms,
   shareAtMost,
 } from "./histogram.ts";
 import { slopePerMinute } from "./slope.ts";
@@ -261,6 +264,44 @@ async function bareThroughput(size: number) {
 
 // ---------------------------------------------------------------- tick to trade
 
+/** The transit histogram every receiver observes (lib/messaging/transit.ts). */
+const TRANSIT = "messaging_transit_latency_seconds";
+/** The hops of a tick's way to an order, as `<receiving service>/<channel>`, in order. */
+const TICK_PATH_HOPS = [
+  "signal-bridge/market_data",
+  "risk-manager/signals",
+  "execution-engine/orders",
+] as const;
+
+/** Every service's `/metrics` text, joined (each labels its own series with `service`). */
+async function scrapeAll(stack: Stack): Promise<string> {
+  return (await Promise.all(SERVICES.map((s) => stack.metrics(s)))).join("\n");
+}
+
+/**
+ * Each hop's transit between two scrapes (`before`, `after`: {@link scrapeAll}), keyed
+ * `<receiving service>/<channel>`: how many messages, and p50/p99 in µs as
+ * `histogram_quantile` estimates them (linear within a bucket). Hops that received nothing
+ * in the window are left out.
+ */
+function transitUs(before: string, after: string) {
+  const was = readHistograms(before, TRANSIT, ["service", "channel"]);
+  const out: Record<string, { n: number; p50: number; p99: number }> = {};
+  const now = [...readHistograms(after, TRANSIT, ["service", "channel"])].sort(([a], [b]) =>
+    a < b ? -1 : 1
+  );
+  for (const [hop, h] of now) {
+    const d = difference(h, was.get(hop));
+    if (!(d.count > 0)) continue;
+    out[hop] = {
+      n: d.count,
+      p50: round(quantile(d, 0.5) * 1e6),
+      p99: round(quantile(d, 0.99) * 1e6),
+    };
+  }
+  return out;
+}
+
 /** Settings that let every signal through risk so the latency sample is large. */
 function stressRisk(c: RawConfig, rate: number): void {
   c.marketData.sim.ticksPerSecond = rate;
@@ -300,11 +341,14 @@ async function tickToTrade(
       const t = await stack.metrics("execution-engine");
       return (sampleValue(t, "execution_engine_tick_to_trade_latency_us_count") ?? 0) > 0;
     }, { timeoutMs: 60_000, everyMs: 500 });
+    const transitFrom = await scrapeAll(stack);
     const from = performance.timeOrigin + performance.now();
     const cpuFrom = cpuSeconds(stack);
     await sleep(LATENCY_S * 1000);
     const to = performance.timeOrigin + performance.now();
     const cpuTo = cpuSeconds(stack);
+    // Each hop's transit over the same window (the scrapes' few ms at its two ends aside).
+    const transit = transitUs(transitFrom, await scrapeAll(stack));
     // The four services' CPU over the window, % of one core (a steadier cost than latency on a
     // shared machine).
     const windowCpuPercent = SERVICES.reduce((sum, s) => sum + (cpuTo[s] - cpuFrom[s]), 0) /
@@ -353,6 +397,7 @@ async function tickToTrade(
       samples: lat,
       windowCpuPercent,
       segmentsUs: { tickToApproval: toApproval, approvalToJournal },
+      transitUs: transit,
       memStart,
       memAfter,
       cpu,
@@ -1062,6 +1107,7 @@ async function main() {
       segmentsUs: Object.fromEntries(
         Object.entries(t.segmentsUs).map(([k, q]) => [k, { p50: round(q.p50), p99: round(q.p99) }]),
       ),
+      transitUs: t.transitUs,
       cpuPercent: t.cpu,
       target: t.rate === 1000 ? "p99 < 2000 us" : undefined,
     })),
@@ -1107,6 +1153,15 @@ async function main() {
       `  @${t.ticksPerS}/s: tick->approval, approval->journal p50/p99 us`,
       `${t.segmentsUs.tickToApproval.p50}/${t.segmentsUs.tickToApproval.p99}`,
       `${t.segmentsUs.approvalToJournal.p50}/${t.segmentsUs.approvalToJournal.p99}`,
+      "",
+    ]),
+    ...results.tickToTrade.map((t): [string, string, string, string] => [
+      `  @${t.ticksPerS}/s: transit md->sb, signals->rm, orders->ee p50/p99 us`,
+      TICK_PATH_HOPS.map((hop) => {
+        const h = t.transitUs[hop];
+        return h === undefined ? "-" : `${h.p50}/${h.p99}`;
+      }).join(", "),
+      `pipeline p50 ${t.pipelineUs.p50}`,
       "",
     ]),
     [

@@ -97,6 +97,31 @@ export const LATENCY_SECONDS_BUCKETS = [
 ] as const;
 
 /**
+ * Buckets of `messaging_transit_latency_seconds`, in seconds: 25 µs to 5 s, fine below a
+ * millisecond (a bare zeromq.js hop takes ~0.15 ms on one host, a pipeline hop ~0.65 ms at p50),
+ * then coarser up to the seconds a stalled loop or a resend after a lost ack takes.
+ */
+export const TRANSIT_SECONDS_BUCKETS = [
+  0.000025,
+  0.00005,
+  0.0001,
+  0.0002,
+  0.0003,
+  0.0005,
+  0.00075,
+  0.001,
+  0.002,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  1,
+  5,
+] as const;
+
+/**
  * Every metric family of the system. Seed families keep the seed's names, help,
  * labels and buckets to the letter (the documented fixes aside).
  */
@@ -715,6 +740,17 @@ export const CATALOGUE = [
       "an impostor on the port, a dead peer)",
     type: "counter",
     labelNames: ["service", "channel"],
+    owner: "all",
+    seed: false,
+  }),
+  spec({
+    name: "messaging_transit_latency_seconds",
+    help: "Time from a message's send stamp (its envelope's ts) to the receiving service " +
+      "reading it off the socket, in seconds (a negative time, clocks skewed across hosts, " +
+      "counts as 0)",
+    type: "histogram",
+    labelNames: ["service", "channel"],
+    buckets: TRANSIT_SECONDS_BUCKETS,
     owner: "all",
     seed: false,
   }),

@@ -262,6 +262,11 @@ function expected(service: ServiceName): Expected[] {
       }
     }
     add("messaging_channel_secure", labels);
+    if (role === "subscriber" || role === "reliable_receiver") {
+      // A receiver's transit histogram (its panel's series), created at 0 when it opens.
+      add("messaging_transit_latency_seconds_count", labels);
+      add("messaging_transit_latency_seconds_bucket", { ...labels, le: ["+Inf"] });
+    }
     if (channelStaleAfterMs(CONFIG, service, channel) !== undefined) {
       add("messaging_stale_after_seconds", labels);
       add("messaging_last_message_age_seconds", labels);

@@ -11,16 +11,25 @@
  * `messaging_dropped_total{service,channel,reason}`;
  * `messaging_last_message_age_seconds{service,channel}` (computed at scrape time) and
  * `messaging_stale_after_seconds{service,channel}` (its configured limit, when the socket
- * has one). Every counter series a socket can move is created at 0 when it opens
- * ({@link ChannelMetrics.zero}).
+ * has one); `messaging_transit_latency_seconds{service,channel}`, a receiver's histogram of
+ * each message's time from its stamp to its receipt (./transit.ts), tallied per channel and
+ * merged at scrape time. Every counter series a socket can move, and a receiver's transit
+ * histogram, is created at 0 when it opens ({@link ChannelMetrics.zero}).
  * The `system_zmq_queue_depth` gauge passed as `queueDepth` gets `{queue: "<name>_in"}`
  * (received, not yet handled) and `"<name>_out"` (outgoing backlog).
  * @module
  */
-import type { Counter, Gauge, Registry } from "prom-client";
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { familyOn } from "../metrics.ts";
 import { DECODE_ERROR_CODES } from "../envelope.ts";
-import { type BoundCounter, boundCounter, type BoundGauge, boundGauge } from "../bound_metrics.ts";
+import {
+  beforeCollect,
+  type BoundCounter,
+  boundCounter,
+  type BoundGauge,
+  boundGauge,
+} from "../bound_metrics.ts";
+import { TransitTally } from "./transit.ts";
 import type { MessagingOptions } from "./options.ts";
 
 /** Names of the metric families the messaging layer records into. */
@@ -42,6 +51,7 @@ export const MESSAGING_METRICS = {
   peersAuthenticated: "messaging_peers_authenticated_total",
   peersRefused: "messaging_peers_refused_total",
   staleAfter: "messaging_stale_after_seconds",
+  transit: "messaging_transit_latency_seconds",
 } as const;
 
 /**
@@ -96,6 +106,9 @@ export interface MessagingFamilies {
   staleAfter: Gauge<ChannelLabels>;
   age: Gauge<ChannelLabels>;
   ageSources: Set<AgeSource>;
+  transit: Histogram<ChannelLabels>;
+  /** The open receivers' transit tallies, merged into `transit` whenever it is read. */
+  transitTallies: Set<TransitTally>;
 }
 
 /** A channel's last-message clock, read when the registry is scraped. */
@@ -121,6 +134,11 @@ export function messagingFamilies(registry: Registry): MessagingFamilies {
       this.set({ service: s.service, channel: s.channel }, (now - s.lastAt) / 1000);
     }
   };
+  const transitTallies = new Set<TransitTally>();
+  const transit = familyOn<Histogram<ChannelLabels>>(registry, MESSAGING_METRICS.transit);
+  beforeCollect(transit, () => {
+    for (const t of transitTallies) t.flush();
+  });
   const c = <L extends string>(name: string) => familyOn<Counter<L>>(registry, name);
   m = {
     sent: c(MESSAGING_METRICS.sent),
@@ -139,6 +157,8 @@ export function messagingFamilies(registry: Registry): MessagingFamilies {
     staleAfter: familyOn<Gauge<ChannelLabels>>(registry, MESSAGING_METRICS.staleAfter),
     age,
     ageSources,
+    transit,
+    transitTallies,
   };
   byRegistry.set(registry, m);
   return m;
@@ -193,6 +213,7 @@ export class ChannelMetrics {
   readonly #received = new Map<string, BoundCounter>();
   readonly #inDepth?: BoundGauge;
   readonly #outDepth?: BoundGauge;
+  #transit: TransitTally | undefined;
 
   /**
    * @param opts The channel's options (service, name, registry, queueDepth).
@@ -230,7 +251,8 @@ export class ChannelMetrics {
   /**
    * Creates at 0 every counter series the socket can move in its `role`, for each value
    * of the closed label sets (message types, decode error and drop reasons), so the first
-   * event of each is a step that `increase()` sees. Called once when the socket opens.
+   * event of each is a step that `increase()` sees, and a receiver's transit histogram, so
+   * its panel and quantiles read a series from the start. Called once when the socket opens.
    */
   zero(role: SocketRole): void {
     const m = this.m;
@@ -247,6 +269,7 @@ export class ChannelMetrics {
         each(m.dropped, ["send_failed"]);
         break;
       case "subscriber":
+        m.transit.zero(labels);
         each(m.decodeErrors, DECODE_ERROR_REASONS);
         each(m.dropped, ["out_of_order", "closed"]);
         for (const c of [m.gaps, m.missed, m.restarts, m.handlerErrors]) c.inc(labels, 0);
@@ -257,11 +280,24 @@ export class ChannelMetrics {
         m.resends.inc(labels, 0);
         break;
       case "reliable_receiver":
+        m.transit.zero(labels);
         each(m.decodeErrors, DECODE_ERROR_REASONS);
         each(m.dropped, ["out_of_order", "unknown_type"]);
         for (const c of [m.duplicates, m.restarts, m.handlerErrors]) c.inc(labels, 0);
         break;
     }
+  }
+
+  /**
+   * The channel's transit tally (./transit.ts), created on the first call and merged into
+   * `messaging_transit_latency_seconds` whenever the family is read, until {@link close}.
+   */
+  transitTally(): TransitTally {
+    if (this.#transit === undefined) {
+      this.#transit = new TransitTally(this.m.transit, this.labels);
+      this.m.transitTallies.add(this.#transit);
+    }
+    return this.#transit;
   }
 
   /** Creates the channel's `messaging_control_refused_total` series at 0 (reliable channels). */
@@ -316,8 +352,16 @@ export class ChannelMetrics {
     this.#outDepth?.set(n);
   }
 
-  /** Stops reporting staleness and zeroes the queue depths. */
+  /**
+   * Stops reporting staleness, zeroes the queue depths, and writes the transit tally into its
+   * series one last time (the series stays, like the counters).
+   */
   close(): void {
+    if (this.#transit !== undefined) {
+      this.#transit.flush();
+      this.m.transitTallies.delete(this.#transit);
+      this.#transit = undefined;
+    }
     if (this.m.ageSources.delete(this.ageSource)) this.m.age.remove(this.labels);
     this.m.secure.remove(this.labels);
     this.m.staleAfter.remove(this.labels);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Gauge, Registry } from "prom-client";
-import { CATALOGUE } from "../metrics.ts";
+import { CATALOGUE, TRANSIT_SECONDS_BUCKETS } from "../metrics.ts";
 import { ChannelMetrics, DECODE_ERROR_REASONS } from "./channel_metrics.ts";
 import { MESSAGING_METRICS, Publisher, Subscriber } from "./mod.ts";
-import { metric, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+import { histogram, metric, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
 Deno.test("Metrics: staleness is computed at scrape time, queue depths are set, label values stay a closed set", async () => {
   const registry = new Registry();
@@ -90,7 +90,7 @@ Deno.test("the messaging layer records only into families of the metric catalogu
   assert.deepEqual(declared.sort(), Object.values(MESSAGING_METRICS).sort());
 });
 
-Deno.test("ChannelMetrics.zero() creates at 0 the counters each socket role can move, and the staleness limit when given", async () => {
+Deno.test("ChannelMetrics.zero() creates at 0 the counters each socket role can move, a receiver's transit histogram, and the staleness limit when given", async () => {
   const registry = new Registry();
   const base = { service: "svc", registry };
   const pub = new ChannelMetrics({ ...base, name: "out" }, ["trade"], false);
@@ -128,6 +128,16 @@ Deno.test("ChannelMetrics.zero() creates at 0 the counters each socket role can 
   assert.equal(zeros("messaging_duplicates_total", "rel_in"), 1);
   assert.equal(zeros("messaging_handler_errors_total", "rel_in"), 1);
   assert.equal(zeros("messaging_decode_errors_total", "rel_in"), DECODE_ERROR_REASONS.length);
+  // Receivers only: the transit histogram, every bucket (+Inf too), its count and its sum.
+  const buckets = TRANSIT_SECONDS_BUCKETS.length + 1;
+  for (const channel of ["in", "rel_in"]) {
+    assert.equal(zeros("messaging_transit_latency_seconds_bucket", channel), buckets, channel);
+    assert.equal(zeros("messaging_transit_latency_seconds_count", channel), 1, channel);
+    assert.equal(zeros("messaging_transit_latency_seconds_sum", channel), 1, channel);
+  }
+  for (const channel of ["out", "rel_out"]) {
+    assert.equal(zeros("messaging_transit_latency_seconds_count", channel), 0, channel);
+  }
   // The limits, in seconds, only where one was given.
   assert.equal(await metric(registry, "messaging_stale_after_seconds", { channel: "in" }), 2.5);
   assert.equal(await metric(registry, "messaging_stale_after_seconds", { channel: "rel_out" }), 5);
@@ -140,4 +150,25 @@ Deno.test("ChannelMetrics.zero() creates at 0 the counters each socket role can 
     false,
     "a closed channel drops its limit",
   );
+});
+
+Deno.test("ChannelMetrics: every open receiver's transit tally is merged when the family is read, and once more at close", async () => {
+  const registry = new Registry();
+  const base = { service: "svc", registry };
+  const a = new ChannelMetrics({ ...base, name: "a" }, undefined, true);
+  const b = new ChannelMetrics({ ...base, name: "b" }, undefined, true);
+  const at = 1_764_620_000_000;
+  a.transitTally().observe(at - 0.4, at);
+  b.transitTally().observe(at - 4, at);
+  b.transitTally().observe(at - 40, at);
+  const read = (channel: string) =>
+    histogram(registry, MESSAGING_METRICS.transit, { service: "svc", channel });
+  assert.deepEqual((await read("a")).buckets["0.0005"], 1);
+  assert.deepEqual((await read("b")).count, 2);
+  // Observed after the last read, then closed: close() writes it, and the series stays.
+  a.transitTally().observe(at - 0.4, at);
+  a.close();
+  assert.equal((await read("a")).count, 2);
+  b.close();
+  assert.equal((await read("b")).count, 2);
 });

@@ -1,8 +1,9 @@
 /**
  * What the two receivers ({@linkcode Subscriber}, {@linkcode ReliableReceiver}) share:
  * the handler, the poll loop that drains the socket in batches, the body checks by
- * type, and the counting and rate-limited logging of bad frames, invalid bodies and
- * failing handlers.
+ * type, the counting of accepted messages with their transit latency (one clock read per
+ * batch, ./transit.ts), and the counting and rate-limited logging of bad frames, invalid
+ * bodies and failing handlers.
  *
  * Deno loses zeromq.js wake-ups (deno issue 36317), so no socket here ever awaits a
  * pending `receive()`: the socket has a timeout of 0 and one {@linkcode SocketPoller}
@@ -13,10 +14,12 @@
 import type * as zmq from "zeromq";
 import type { Envelope } from "../envelope.ts";
 import { BurstLog, errorText } from "../burst_log.ts";
+import { nowMs } from "../clock.ts";
 import { type PollBodyResult, SocketPoller } from "../zmq_poll.ts";
 import type { ChannelMetrics, DecodeErrorReason } from "./channel_metrics.ts";
 import { logger } from "./logger.ts";
 import type { BodySchemas, MessageHandler } from "./options.ts";
+import type { TransitTally } from "./transit.ts";
 
 /** Most frames read from the socket before they are handled (one poll wake-up). */
 export const RECEIVE_BATCH = 256;
@@ -122,6 +125,9 @@ export abstract class ReceiveLoop {
   readonly #decodeLog: BurstLog;
   readonly #schemaLog: BurstLog;
   readonly #handlerLog: BurstLog;
+  readonly #transit: TransitTally;
+  /** `nowMs()` when the batch being handled was read off the socket. */
+  #batchAt = 0;
   #handler: MessageHandler | undefined;
   #poller: SocketPoller | undefined;
 
@@ -137,6 +143,7 @@ export abstract class ReceiveLoop {
     this.#pollMs = opts.pollMs;
     this.#types = opts.types ? new Set(opts.types) : undefined;
     this.#schemas = opts.schemas ?? {};
+    this.#transit = metrics.transitTally();
     this.#decodeLog = new BurstLog(
       logger,
       "warn",
@@ -195,6 +202,17 @@ export abstract class ReceiveLoop {
    */
   protected tick(): number | undefined {
     return undefined;
+  }
+
+  /**
+   * Counts one message accepted from the socket (`messaging_messages_received_total`:
+   * heartbeats included; not duplicates, nor copies dropped out of order) and observes its
+   * transit, from its envelope's `ts` to when its batch was read. Call it from `process`.
+   */
+  protected accepted(env: Envelope): void {
+    this.counts.received++;
+    this.metrics.received(env.type);
+    this.#transit.observe(env.ts, this.#batchAt);
   }
 
   /** Whether messages of `type` go to the handler (the `types` option). */
@@ -287,6 +305,8 @@ export abstract class ReceiveLoop {
       batch.push(await this.sock.receive());
     }
     if (batch.length === 0) return wait;
+    // The receipt of every message of the batch: one clock read, after the last was read.
+    this.#batchAt = nowMs();
     this.metrics.inDepth(batch.length);
     for (let i = 0; i < batch.length; i++) {
       if (this.closed) {

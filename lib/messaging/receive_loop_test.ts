@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { ReliableReceiver, Subscriber } from "./mod.ts";
+import { TRANSIT_SECONDS_BUCKETS } from "../metrics.ts";
+import { MESSAGING_METRICS, ReliableReceiver, Subscriber } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
 import { ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
 
@@ -88,4 +89,39 @@ Deno.test("close(): sockets that never got a handler close cleanly", async () =>
   await receiver.close();
   await sub.close();
   await receiver.close();
+});
+
+Deno.test("Both receivers export their transit histogram at 0 from the moment they open, and keep it after close", async () => {
+  const registry = new Registry();
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "r",
+    registry,
+  });
+  const sub = await Subscriber.open(["bind:tcp://127.0.0.1:0"], {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "s",
+    registry,
+  });
+  const series = async (channel: string) => {
+    const lines = (await registry.metrics()).split("\n").filter((l) =>
+      l.startsWith(`${MESSAGING_METRICS.transit}_`) && l.includes(`channel="${channel}"`)
+    );
+    assert.ok(lines.every((l) => l.endsWith(" 0")), lines.join("\n"));
+    return lines.length;
+  };
+  try {
+    // Every bucket, +Inf included, then _sum and _count: before any handler or message.
+    for (const channel of ["r", "s"]) {
+      assert.equal(await series(channel), TRANSIT_SECONDS_BUCKETS.length + 3, channel);
+    }
+  } finally {
+    await receiver.close();
+    await sub.close();
+  }
+  for (const channel of ["r", "s"]) {
+    assert.equal(await series(channel), TRANSIT_SECONDS_BUCKETS.length + 3, channel);
+  }
 });

@@ -427,6 +427,7 @@ export class ReliableReceiver extends ReceiveLoop {
       const st = this.#stream(hdr.pub, hdr.epoch, hdr.base, rid);
       if (st === undefined) return undefined;
       this.metrics.ageSource.lastAt = performance.now();
+      // A control frame: no envelope, no `ts`, so no transit.
       this.counts.received++;
       this.metrics.received("heartbeat");
       if (st.expected <= hdr.sent) this.#nack(st);
@@ -468,8 +469,7 @@ export class ReliableReceiver extends ReceiveLoop {
       return undefined;
     }
     st.received++;
-    this.counts.received++;
-    this.metrics.received(env.type);
+    this.accepted(env);
     if (!this.wanted(env.type)) {
       this.metrics.dropped("unknown_type");
       return this.#done(st, env);

@@ -3,7 +3,18 @@ import * as zmq from "zeromq";
 import { Registry } from "prom-client";
 import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
-import { metric, raw, ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+import { nowMs } from "../clock.ts";
+import { TRANSIT_SECONDS_BUCKETS } from "../metrics.ts";
+import {
+  histogram,
+  metric,
+  raw,
+  ready,
+  sleep,
+  stopAll,
+  STRICT_POLL_MS,
+  until,
+} from "../testing/messaging.ts";
 
 Deno.test("Reliable: a burst of 100,000 messages from a sender process arrives exactly once, in order", async () => {
   const registry = new Registry();
@@ -174,6 +185,61 @@ Deno.test("ReliableReceiver delivers a resent message once: duplicates are ackno
     await sleep(50); // let any wrong redelivery show up
     assert.deepEqual(got, [1, 2, 3, 4, 5]);
     assert.equal(receiver.stats().duplicates, 2);
+  } finally {
+    dealer.close();
+    await receiver.close();
+  }
+});
+
+Deno.test("ReliableReceiver opens with its transit series at 0 and observes each message once: a future stamp as 0, nothing for a resend, a heartbeat or a bad frame", async () => {
+  const registry = new Registry();
+  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
+    pollMs: STRICT_POLL_MS,
+    service: "t",
+    name: "orders",
+    registry,
+    lingerMs: 50, // the raw DEALER never answers the close handshake
+  });
+  const transit = () =>
+    histogram(registry, MESSAGING_METRICS.transit, { service: "t", channel: "orders" });
+  const got: number[] = [];
+  const dealer = new zmq.Dealer({
+    routingId: "raw/orders",
+    sendTimeout: 0,
+    receiveTimeout: 0,
+    linger: 0,
+  });
+  try {
+    const opened = await transit();
+    assert.equal(Object.keys(opened.buckets).length, TRANSIT_SECONDS_BUCKETS.length + 1);
+    assert.deepEqual(
+      { count: opened.count, sum: opened.sum, max: Math.max(...Object.values(opened.buckets)) },
+      { count: 0, sum: 0, max: 0 },
+    );
+    receiver.onMessage((env) => {
+      got.push(env.seq);
+    });
+    dealer.connect(receiver.endpoint);
+    const msg = (seq: number, ts: number) => [
+      `{"k":"msg","base":1}`,
+      raw("raw", "orders", 7, seq, "order", { seq }, ts),
+    ];
+    await dealer.send(msg(1, nowMs() - 400)); // (250 ms, 1 s]
+    await dealer.send(msg(1, nowMs() - 400)); // a resend of what was delivered: not observed
+    await dealer.send(JSON.stringify({ k: "hb", pub: "raw/orders", epoch: 7, base: 1, sent: 1 }));
+    await dealer.send(`{"k":"msg","base":1}`); // a data header without its envelope
+    await dealer.send(msg(2, nowMs() + 60_000)); // the sender's clock a minute ahead: 0
+    await dealer.send(msg(3, nowMs() - 2000)); // (1, 5] s
+    await until(() => got.length === 3, "three deliveries");
+    const h = await transit();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(h.buckets).filter(([, c]) => c > 0)),
+      { "0.000025": 1, "1": 1, "5": 1 },
+    );
+    assert.equal(h.count, 3);
+    assert.ok(h.sum >= 2.4 && h.sum < 2.4 + 0.3, `sum ${h.sum} s: the future stamp adds 0`);
+    assert.equal(receiver.stats().duplicates, 1);
+    assert.equal(await metric(registry, MESSAGING_METRICS.decodeErrors, { channel: "orders" }), 1);
   } finally {
     dealer.close();
     await receiver.close();

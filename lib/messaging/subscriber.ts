@@ -214,8 +214,7 @@ export class Subscriber extends ReceiveLoop {
   #one(record: DecodedRecord): Promise<void> | undefined {
     const env = record.env;
     if (!this.#track(env)) return undefined;
-    this.counts.received++;
-    this.metrics.received(env.type);
+    this.accepted(env);
     if (!record.hasBody) return undefined;
     const valid = record.checked ? env : this.validate(env);
     return valid === undefined ? undefined : this.deliver(valid);

@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { z } from "zod";
 import { decode, encode, type Envelope } from "../envelope.ts";
+import { nowMs } from "../clock.ts";
 import { MESSAGING_METRICS, Publisher, Subscriber } from "./mod.ts";
 import { type PeerEvent, PeerProcess } from "../testing/peer_process.ts";
 import {
+  histogram,
+  histogramDelta,
   metric,
   raw,
   rawPublisherWithSubscriber,
@@ -307,6 +310,42 @@ Deno.test("Subscriber counts malformed frames and invalid bodies by reason and k
     );
     assert.equal(sub.stats().decodeErrors, 7);
     assert.equal(sub.stats().gaps, 0);
+  } finally {
+    await sub.close();
+    pub.close();
+  }
+});
+
+Deno.test("Subscriber observes each accepted message's transit from its stamp (heartbeats too), a future stamp as 0, and nothing for a replay or a bad frame", async () => {
+  const registry = new Registry();
+  const { pub, sub, got } = await rawPublisherWithSubscriber(registry);
+  const transit = () =>
+    histogram(registry, MESSAGING_METRICS.transit, { service: "test", channel: "forged" });
+  try {
+    // The warm-up stream was observed too: only what follows counts.
+    const before = await transit();
+    assert.ok(before.count > 0, "the warm-up heartbeats were observed");
+    const tick = (seq: number, ts: number) => raw("forge", "md", 1, seq, "tick", { seq }, ts);
+    // Margins of 100 ms and more: the real transit on a loaded machine stays inside them.
+    await pub.send(tick(1, nowMs() - 150)); // (100, 250] ms
+    await pub.send(tick(2, nowMs() - 400)); // (250 ms, 1 s]
+    await pub.send(raw("forge", "md", 1, 3, "heartbeat", {}, nowMs() - 2000)); // (1, 5] s
+    await pub.send(tick(2, nowMs() - 400)); // a replay: dropped, not observed
+    await pub.send("not base64 at all!");
+    await pub.send(["two", "frames"]);
+    await pub.send(tick(4, nowMs() + 60_000)); // the sender's clock a minute ahead: 0
+    await until(() => got.length === 3, "the three ticks");
+    const d = histogramDelta(await transit(), before);
+    assert.deepEqual(d.buckets, { "0.000025": 1, "0.25": 1, "1": 1, "5": 1 });
+    assert.equal(d.count, 4);
+    assert.ok(d.sum >= 2.55 && d.sum < 2.55 + 0.3, `sum ${d.sum} s: the future stamp adds 0`);
+    assert.equal(
+      await metric(registry, MESSAGING_METRICS.dropped, {
+        channel: "forged",
+        reason: "out_of_order",
+      }),
+      1,
+    );
   } finally {
     await sub.close();
     pub.close();

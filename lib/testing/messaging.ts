@@ -1,6 +1,7 @@
 /**
  * Helpers of the messaging tests (lib/messaging/*_test.ts): a strict poll timeout,
- * polling with a deadline, reading a metric, forging envelopes and a raw publisher.
+ * polling with a deadline, reading a metric or a histogram, forging envelopes and a raw
+ * publisher.
  * @module
  */
 import * as zmq from "zeromq";
@@ -49,6 +50,58 @@ export async function metric(
   return sum;
 }
 
+/** One histogram series as a test reads it: observations per bucket (not cumulative), count, sum. */
+export interface HistogramReading {
+  /** Observations in each bucket, by its `le` ("+Inf" last), not cumulative. */
+  readonly buckets: Record<string, number>;
+  readonly count: number;
+  readonly sum: number;
+}
+
+/**
+ * The histogram `name`'s series whose labels include `labels` (summed when several match;
+ * reading it runs the family's collect, as a scrape does). No bucket at all when absent.
+ */
+export async function histogram(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<HistogramReading> {
+  const m = registry.getSingleMetric(name);
+  const cumulative = new Map<string, number>();
+  let count = 0;
+  let sum = 0;
+  for (const v of m ? (await m.get()).values : []) {
+    if (!Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) continue;
+    const metricName = (v as { metricName?: string }).metricName;
+    if (metricName === `${name}_bucket`) {
+      const le = String(v.labels.le);
+      cumulative.set(le, (cumulative.get(le) ?? 0) + v.value);
+    } else if (metricName === `${name}_count`) count += v.value;
+    else if (metricName === `${name}_sum`) sum += v.value;
+  }
+  const buckets: Record<string, number> = {};
+  let below = 0;
+  for (const [le, c] of cumulative) {
+    buckets[le] = c - below;
+    below = c;
+  }
+  return { buckets, count, sum };
+}
+
+/** `after` minus `before`, keeping only the buckets that moved. */
+export function histogramDelta(
+  after: HistogramReading,
+  before: HistogramReading,
+): HistogramReading {
+  const buckets: Record<string, number> = {};
+  for (const [le, c] of Object.entries(after.buckets)) {
+    const d = c - (before.buckets[le] ?? 0);
+    if (d !== 0) buckets[le] = d;
+  }
+  return { buckets, count: after.count - before.count, sum: after.sum - before.sum };
+}
+
 /** Stops peers whatever happened, so no process outlives its test. */
 export async function stopAll(peers: (PeerProcess | undefined)[]): Promise<void> {
   await Promise.all(peers.map((p) => p?.stop("SIGKILL").catch(() => {})));
@@ -57,7 +110,7 @@ export async function stopAll(peers: (PeerProcess | undefined)[]): Promise<void>
 /** The peer's `ready` event. */
 export const ready = (p: PeerProcess) => p.next((e) => e.event === "ready");
 
-/** An envelope's frame text, forged with the given stream fields. */
+/** An envelope's frame text, forged with the given stream fields (and stamp, epoch ms). */
 export function raw(
   service: string,
   pub: string,
@@ -65,6 +118,7 @@ export function raw(
   seq: number,
   type = "tick",
   body: unknown = {},
+  ts: number = Date.now(),
 ): string {
   const env: Envelope = {
     v: 2,
@@ -72,7 +126,7 @@ export function raw(
     seq,
     pub: `${service}/${pub}`,
     epoch,
-    ts: Date.now(),
+    ts,
     trace: "0".repeat(32),
     body,
   };
