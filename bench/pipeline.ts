@@ -895,6 +895,13 @@ async function coreOverhead(rounds = QUICK ? 300 : 800) {
   };
 }
 
+/** The median of `xs` (the mean of the two middle values of an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** The `p` quantile of `xs` (nearest rank). */
 function quartile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -936,8 +943,11 @@ function discardingCollector() {
 }
 
 /**
- * Tick-to-trade at 1000/s with tracing off and on, `rounds` times each, alternated so that the
- * machine's drift falls on both; the samples of each side are pooled.
+ * Tick-to-trade at 1000/s with tracing off and on, `rounds` times each, in ABBA order (off, on,
+ * on, off, ...) so that a steady drift of the machine falls on both sides alike. Two figures: the
+ * pooled samples of each side, and the median over rounds of each round's on/off p50 ratio (a
+ * round's two runs are next to each other, so a slow spell of the shared machine weighs on one
+ * ratio, not on one side).
  */
 async function tracingCost(rounds: number) {
   const collector = discardingCollector();
@@ -952,13 +962,16 @@ async function tracingCost(rounds: number) {
       cpuPercent: Record<string, number>;
       windowCpuPercent: number;
     }[] = [];
+    const pairCostPct: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      for (const tracing of [false, true]) {
+      const p50 = { on: 0, off: 0 };
+      for (const tracing of r % 2 === 0 ? [false, true] : [true, false]) {
         console.error(
           `pipeline bench: tick-to-trade at 1000/s, tracing ${tracing ? "on" : "off"} ...`,
         );
         const t = await tickToTrade(1000, "curve", tracing ? collector.url : undefined);
         (tracing ? on : off).push(...t.samples);
+        p50[tracing ? "on" : "off"] = t.latencyUs.p50;
         runs.push({
           tracing,
           p50: round(t.latencyUs.p50),
@@ -968,6 +981,7 @@ async function tracingCost(rounds: number) {
           windowCpuPercent: round(t.windowCpuPercent),
         });
       }
+      pairCostPct.push(round((p50.on / p50.off - 1) * 100, 1));
     }
     if (collector.counts.bytes === 0) problems.push("tracing on: nothing reached the collector");
     const offQ = quantiles(off);
@@ -983,6 +997,9 @@ async function tracingCost(rounds: number) {
       offUs: { p50: round(offQ.p50), p99: round(offQ.p99), n: offQ.n },
       onUs: { p50: round(onQ.p50), p99: round(onQ.p99), n: onQ.n },
       p50CostPct: round((onQ.p50 / offQ.p50 - 1) * 100, 1),
+      /** Each round's on/off p50 ratio, and their median: the figure the target is read on. */
+      roundP50CostPct: pairCostPct,
+      medianRoundP50CostPct: round(median(pairCostPct), 1),
       p99CostPct: round((onQ.p99 / offQ.p99 - 1) * 100, 1),
       servicesCpuPercent: { off: round(meanCpu(false)), on: round(meanCpu(true)) },
       cpuCostPct: round((meanCpu(true) / meanCpu(false) - 1) * 100, 1),
@@ -1001,7 +1018,10 @@ function tracingRow(t: Awaited<ReturnType<typeof tracingCost>>): [string, string
     "tick-to-trade @1000/s, tracing on / off, p50/p99 us",
     `${t.onUs.p50}/${t.onUs.p99}`,
     `off ${t.offUs.p50}/${t.offUs.p99} (${Math.round(t.exports.bytes / 1024)} KiB exported)`,
-    `${t.p50CostPct}% at p50 (target: within 5%); CPU ${t.cpuCostPct}% (durability ${t.durability})`,
+    `p50 ${t.medianRoundP50CostPct >= 0 ? "+" : ""}${t.medianRoundP50CostPct}% ` +
+    `(median of ${t.roundP50CostPct.length} rounds: ` +
+    `${t.roundP50CostPct.join(", ")}; pooled ${t.p50CostPct}%; target: within 5%); ` +
+    `CPU ${t.cpuCostPct}% (durability ${t.durability})`,
   ];
 }
 
@@ -1023,7 +1043,7 @@ async function main() {
     Deno.exit(0);
   }
   if (ARGS.values["tracing-only"] === true) {
-    const tracing = await tracingCost(QUICK ? 2 : 3);
+    const tracing = await tracingCost(QUICK ? 2 : 6);
     console.log(JSON.stringify(tracing.runs));
     console.log(tracingRow(tracing).join("  "));
     if (problems.length) console.log(`\nINVALID RUN:\n- ${problems.join("\n- ")}`);
@@ -1062,7 +1082,7 @@ async function main() {
   console.error("pipeline bench: tick-to-trade at 1000/s with CURVE off ...");
   const plain = await tickToTrade(1000, "insecure");
   const curve = ttt.find((t) => t.rate === 1000)!;
-  const tracing = await tracingCost(QUICK ? 2 : 3);
+  const tracing = await tracingCost(QUICK ? 2 : 4);
   console.error("pipeline bench: /metrics render ...");
   const render = await metricsRender(100);
   console.error("pipeline bench: the default system, live histograms ...");

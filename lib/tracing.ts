@@ -320,7 +320,8 @@ export class ServiceTracer {
    * Records a span that already happened, from `startTime` to `endTime` (epoch ms), child of
    * `parent`: risk-manager's check batch, recorded once the approval made the trace an order's.
    * The span is written after the handler ({@link ServiceTracer.later}), so nothing can be a
-   * child of it. Returns whether it will be (`false` when `parent` is not sampled).
+   * child of it. Returns whether it will be (`false` when `parent` is not sampled, or with
+   * tracing off).
    */
   record(
     name: string,
@@ -329,7 +330,7 @@ export class ServiceTracer {
     endTime: number,
     options: RecordOptions = {},
   ): boolean {
-    if (!isSampled(trace.getSpanContext(parent))) return false;
+    if (!this.enabled || !isSampled(trace.getSpanContext(parent))) return false;
     this.later(() => {
       this.tracer.startSpan(
         name,
@@ -343,6 +344,8 @@ export class ServiceTracer {
   /** Ends `span` (if any) at `endTime` (epoch ms, default now: the time of this call), later. */
   endLater(span: Span | undefined, endTime: number = nowMs()): void {
     if (span === undefined) return;
+    // With tracing off a span is the api's no-op one: nothing to write, nothing to queue.
+    if (!this.enabled) return span.end(endTime);
     this.later(() => span.end(endTime));
   }
 
