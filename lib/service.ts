@@ -24,6 +24,7 @@ import { getLogger, setupLogging } from "./log.ts";
 import { KeyError } from "./keys.ts";
 import { MessagingContext } from "./messaging_context.ts";
 import { createServiceMetrics, type ServiceMetrics, type ServiceName } from "./metrics.ts";
+import { flushAllTracers } from "./tracing.ts";
 import { TRACING_ENV, type TracingSettings, tracingSettings } from "./tracing_config.ts";
 
 /** What a service's core receives. */
@@ -172,6 +173,9 @@ export async function runService<S extends ServiceName>(
       log.error("Error while closing", { error: e });
     }
     metrics.stop();
+    // Span work waits up to SPAN_FLUSH_MS to be written in a burst: write it now, so Deno's
+    // export flushes it at exit.
+    flushAllTracers();
     await server?.shutdown().catch(() => {});
     clearTimeout(deadline);
     log.info("Service stopped", { reason: why });

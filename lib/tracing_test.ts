@@ -5,14 +5,18 @@ import { RecordingTracer, spansWritten } from "./testing/recording_tracer.ts";
 import {
   activeTraceIds,
   exemplarOf,
+  flushAllTracers,
   isSampled,
   logIdsOf,
   newSpanId,
   runWithTraceIds,
   ServiceTracer,
+  SPAN_FLUSH_MAX,
+  SPAN_FLUSH_MS,
   spanContextOf,
   traceFieldsOf,
 } from "./tracing.ts";
+import { setImmediate } from "node:timers";
 
 // The W3C Trace Context spec's example ids (section 3.2).
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -373,9 +377,49 @@ Deno.test("span work waits for the handler's microtasks (its group commit, its s
   t.endLater(other);
   const after = performance.timeOrigin + performance.now();
   await new Promise((r) => setTimeout(r, 5));
+  assert.equal(tracer.spans[2].endTime, undefined, "its end waits for the burst");
+  await spansWritten();
   const ended = tracer.spans[2].endTime!;
   assert.ok(ended >= before - 0.01 && ended <= after + 0.01, `${before} <= ${ended} <= ${after}`);
   t.endLater(undefined);
   t.flush();
   assert.equal(tracer.spans.length, 3);
+});
+
+Deno.test("queued span work is written in one burst: by the timer within SPAN_FLUSH_MS, at once past SPAN_FLUSH_MAX, and by flushAllTracers() at stop", async () => {
+  const tracer = new RecordingTracer();
+  const t = new ServiceTracer("execution-engine", tracer);
+  const other = new ServiceTracer("risk-manager", tracer);
+  const order = t.asOrder(ROOT_CONTEXT);
+  // The timer: nothing written for a while, then all of it at once, without any call.
+  const queuedAt = performance.now();
+  t.record("execution-engine journal", order, 1000, 1000.1);
+  t.record("execution-engine journal", order, 1001, 1001.1);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(tracer.spans.length, 0, "written before the burst");
+  assert.equal(t.queued, 2);
+  for (let i = 0; i < 100 && tracer.spans.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const waited = performance.now() - queuedAt;
+  assert.equal(tracer.spans.length, 2, "both spans in the burst");
+  assert.equal(t.queued, 0);
+  assert.ok(waited >= SPAN_FLUSH_MS - 1, `written after ${waited} ms, not before ${SPAN_FLUSH_MS}`);
+  // A full queue: written after the handler (an immediate), not after the timer.
+  for (let i = 0; i < SPAN_FLUSH_MAX; i++) t.record("execution-engine journal", order, i, i + 1);
+  assert.equal(tracer.spans.length, 2, "not while the handler runs");
+  await new Promise((r) => setImmediate(r));
+  assert.equal(tracer.spans.length, 2 + SPAN_FLUSH_MAX);
+  assert.equal(t.queued, 0);
+  // At stop: every tracer's queue, at once.
+  t.record("execution-engine journal", order, 5, 6);
+  other.record("risk-manager record", order, 7, 8);
+  flushAllTracers();
+  assert.deepEqual(tracer.spans.slice(-2).map((s) => s.name), [
+    "execution-engine journal",
+    "risk-manager record",
+  ]);
+  assert.equal(t.queued + other.queued, 0);
+  flushAllTracers(); // nothing left: no error, no span
+  assert.equal(tracer.spans.length, 4 + SPAN_FLUSH_MAX);
 });

@@ -16,7 +16,7 @@ import {
 } from "@opentelemetry/api";
 import { newTraceId } from "../envelope.ts";
 import { setImmediate } from "node:timers";
-import { newSpanId } from "../tracing.ts";
+import { flushAllTracers, newSpanId } from "../tracing.ts";
 
 /** One span the tracer was asked for. */
 export interface RecordedSpan {
@@ -83,9 +83,12 @@ export class RecordingTracer implements Tracer {
 }
 
 /**
- * Resolves once the span work lib/tracing.ts deferred so far (`ServiceTracer.later`) has
- * run: it runs in a `setImmediate`, and immediates run in the order they were queued.
+ * Resolves once the span work lib/tracing.ts deferred so far (`ServiceTracer.later`) has been
+ * written: after the handlers' microtasks and a turn of the event loop (an immediate queued now
+ * runs after the handler's group commit and sends), it writes every tracer's queue at once, as a
+ * stopping service does, rather than wait up to `SPAN_FLUSH_MS` for the timer.
  */
-export function spansWritten(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+export async function spansWritten(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  flushAllTracers();
 }
