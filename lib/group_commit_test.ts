@@ -154,3 +154,36 @@ Deno.test("GroupCommit.runLazy() takes nested units into its own commit", async 
     assert.equal(group.pending, false);
   });
 });
+
+Deno.test('GroupCommit with coalesce "turn" commits the writes of callbacks that fire together once, and "run" once each', async () => {
+  for (const coalesce of ["turn", "run"] as const) {
+    await withDb(async (db, path) => {
+      const group = new GroupCommit(db, { coalesce });
+      const done: number[] = [];
+      // Three timers due at the same time fire in one turn of the event loop, each with its
+      // microtasks after it (as the venue's answers to a batch of orders do).
+      await new Promise<void>((resolve) => {
+        for (let v = 1; v <= 3; v++) {
+          setTimeout(() => {
+            group.run(() => db.exec(`INSERT INTO t VALUES (${v})`), () => done.push(v));
+            if (v === 3) resolve();
+          }, 1);
+        }
+      });
+      if (coalesce === "turn") {
+        assert.equal(count(path), 0, "nothing committed before the turn ends");
+        assert.equal(group.pending, true);
+      }
+      const committedAt = await group.whenCommitted();
+      assert.equal(count(path), 3);
+      assert.deepEqual(done, [1, 2, 3], "what waited ran, in order, before whenCommitted()");
+      assert.ok(committedAt <= performance.now());
+      assert.equal(group.stats.units, 3);
+      assert.equal(group.stats.commits, coalesce === "turn" ? 1 : 3);
+      // Nothing pending: at once.
+      assert.equal(group.pending, false);
+      await group.whenCommitted();
+      assert.equal(group.stats.commits, coalesce === "turn" ? 1 : 3);
+    });
+  }
+});

@@ -609,6 +609,8 @@ export class ExecutionEngineCore {
         if (!handedOff) this.#busy.delete(clientOrderId);
       }
     }
+    // What it changed is durable, and its reports handed on, before it resolves.
+    await this.#journal.whenCommitted();
     return { checked, resent, failed };
   }
 
@@ -666,8 +668,16 @@ export class ExecutionEngineCore {
 
   /** Waits until pending per-order updates are applied (tests, shut-down). */
   async settle(): Promise<void> {
-    for (let i = 0; i < 100 && (this.#chains.size > 0 || this.#committing.size > 0); i++) {
-      await Promise.all([...this.#chains.values(), ...this.#committing]);
+    for (
+      let i = 0;
+      i < 100 && (this.#chains.size > 0 || this.#committing.size > 0 || this.#journal.pending);
+      i++
+    ) {
+      await Promise.all([
+        ...this.#chains.values(),
+        ...this.#committing,
+        this.#journal.whenCommitted(),
+      ]);
     }
   }
 

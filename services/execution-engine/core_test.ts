@@ -496,6 +496,7 @@ Deno.test("ExecutionEngineCore holds an order until its symbol has a fresh price
   now += 1001;
   assert.equal(core.expireHeld(now), 1);
   if (held.kind === "accepted") assert.equal(await held.sent, "expired");
+  await core.settle(); // its report leaves with the commit at the end of the turn
   assert.equal(reports.at(-1)?.reason, "order_expired");
   journal.close();
 });

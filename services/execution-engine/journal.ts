@@ -184,7 +184,13 @@ export class Journal {
       `INSERT INTO positions (symbol, qty, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(symbol) DO UPDATE SET qty = excluded.qty, updated_at = excluded.updated_at`,
     );
-    this.#group = new GroupCommit(this.#db, { synchronous, onFailure: options.onFailure });
+    // One commit per turn of the event loop, not per callback: the venue's answers to a batch
+    // of orders come in callbacks of one turn (lib/group_commit.ts, `coalesce`).
+    this.#group = new GroupCommit(this.#db, {
+      synchronous,
+      onFailure: options.onFailure,
+      coalesce: "turn",
+    });
     // Checkpoints (the fsyncs) on a worker thread, not inside an order's commit.
     this.#releaseCheckpoints = offloadCheckpoints(this.#db, path);
   }
@@ -201,6 +207,16 @@ export class Journal {
   flush(): boolean {
     this.#group.flush();
     return this.#group.failed === undefined;
+  }
+
+  /** True while writes wait for their commit (at the end of this turn of the event loop). */
+  get pending(): boolean {
+    return this.#group.pending;
+  }
+
+  /** Resolves once what is pending now is committed (at once when nothing is). */
+  whenCommitted(): Promise<number> {
+    return this.#group.whenCommitted();
   }
 
   /**

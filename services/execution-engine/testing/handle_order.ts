@@ -11,13 +11,22 @@ export type HandleResult =
   | { kind: "duplicate"; state: OrderState }
   | { kind: "handled"; state: OrderState };
 
-/** Gives `order` to `core` and waits for the venue's answer; resolves with the order's state. */
+/**
+ * Gives `order` to `core` and waits for the venue's answer and what it led to (its reports,
+ * written by the journal's commit at the end of the event loop's turn); resolves with the
+ * order's state.
+ */
 export async function handleOrder(
   core: ExecutionEngineCore,
   order: Order,
   trace: string,
 ): Promise<HandleResult> {
   const acceptance = core.accept(order, trace);
-  if (acceptance.kind === "duplicate") return acceptance;
-  return { kind: "handled", state: await acceptance.sent };
+  if (acceptance.kind === "duplicate") {
+    await core.settle();
+    return acceptance;
+  }
+  const state = await acceptance.sent;
+  await core.settle();
+  return { kind: "handled", state };
 }
