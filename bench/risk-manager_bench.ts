@@ -12,6 +12,7 @@
  * approvals in one group commit. The timed `Deno.bench` cases use SQLite in memory.
  */
 import type { ExecutionReport, Signal } from "../lib/types.ts";
+import { ALWAYS_OPEN } from "../lib/market_session.ts";
 import { createServiceMetrics } from "../lib/metrics.ts";
 import { type CheckRecorder, RiskManagerCore } from "../services/risk-manager/core.ts";
 import { RiskManagerMetrics } from "../services/risk-manager/metrics.ts";
@@ -37,6 +38,8 @@ function benchCore(recorder?: CheckRecorder, store = StateStore.open(":memory:")
     markMaxAgeMs: 1e12,
     store,
     recorder,
+    // The sim's default: every market open (without a schedule the checks fail closed).
+    session: { schedule: ALWAYS_OPEN },
   });
   const now = Date.now();
   setMark(core, "AAPL", 228, now);
