@@ -3,14 +3,20 @@ import { Registry } from "prom-client";
 import * as zmq from "zeromq";
 import { generateKeyPair, type KeyPair, KeyStore } from "../keys.ts";
 import { applyCurve, type CurveSecurity, ZapAuthenticator } from "./curve.ts";
+import { MESSAGING_METRICS, Publisher } from "./mod.ts";
 import {
-  MESSAGING_METRICS,
-  Publisher,
-  ReliableReceiver,
-  ReliableSender,
-  Subscriber,
-} from "./mod.ts";
-import { metric, sleep, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+  collect,
+  curveClient,
+  curveServer,
+  FREE_PORT,
+  metric,
+  openReceiver,
+  openReliablePair,
+  openSender,
+  openSubscriber,
+  sleep,
+  until,
+} from "../testing/messaging.ts";
 
 const md = generateKeyPair();
 const sb = generateKeyPair();
@@ -18,21 +24,20 @@ const rm = generateKeyPair();
 const ee = generateKeyPair();
 const stranger = generateKeyPair();
 
-function serverSide(
+/** market-data's CURVE publisher on a free port, as `keys`, admitting signal-bridge's key. */
+function marketData(
+  registry: Registry,
   zap: ZapAuthenticator,
   keys: KeyPair,
-  domain: string,
-  allow: Record<string, string>,
-): CurveSecurity {
-  return { keys, domain, allow, zap };
-}
-function clientSide(
-  zap: ZapAuthenticator,
-  keys: KeyPair,
-  domain: string,
-  serverKey: string,
-): CurveSecurity {
-  return { keys, domain, allow: {}, serverKey, zap };
+  signalBridgeKey: string,
+): Promise<Publisher> {
+  return Publisher.open(FREE_PORT, {
+    service: "market-data",
+    name: "market_data",
+    registry,
+    heartbeatMs: 20,
+    curve: curveServer(zap, keys, "market_data", { "signal-bridge": signalBridgeKey }),
+  });
 }
 
 /** A subscriber on `endpoint` that counts the messages (heartbeats too) it gets for `ms`. */
@@ -42,13 +47,9 @@ async function receivedBy(
   curve: CurveSecurity | undefined,
   ms: number,
 ): Promise<number> {
-  const sub = await Subscriber.open([endpoint], {
-    pollMs: STRICT_POLL_MS,
-    service: "probe",
-    name: "market_data",
-    registry,
-    curve,
-  });
+  const sub = await openSubscriber(registry, { service: "probe", name: "market_data", curve }, [
+    endpoint,
+  ]);
   sub.onMessage(() => {});
   await sleep(ms);
   const n = sub.stats().received; // heartbeats included
@@ -59,20 +60,14 @@ async function receivedBy(
 Deno.test("a CURVE publisher delivers only to subscribers whose key is configured for its channel, and counts the others", async () => {
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "market-data", registry });
-  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    name: "market_data",
-    registry,
-    heartbeatMs: 20,
-    curve: serverSide(zap, md, "market_data", { "signal-bridge": sb.publicKey }),
-  });
+  const pub = await marketData(registry, zap, md, sb.publicKey);
   try {
     const [allowed, other, plain] = await Promise.all([
-      receivedBy(registry, pub.endpoint, clientSide(zap, sb, "market_data", md.publicKey), 600),
+      receivedBy(registry, pub.endpoint, curveClient(zap, sb, "market_data", md.publicKey), 600),
       receivedBy(
         registry,
         pub.endpoint,
-        clientSide(zap, stranger, "market_data", md.publicKey),
+        curveClient(zap, stranger, "market_data", md.publicKey),
         600,
       ),
       receivedBy(registry, pub.endpoint, undefined, 600),
@@ -101,18 +96,12 @@ Deno.test("a CURVE publisher delivers only to subscribers whose key is configure
 Deno.test("a subscriber that pins the publisher's key gets nothing from an impostor bound at its endpoint", async () => {
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "market-data", registry });
-  const impostor = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    name: "market_data",
-    registry,
-    heartbeatMs: 20,
-    curve: serverSide(zap, stranger, "market_data", { "signal-bridge": sb.publicKey }),
-  });
+  const impostor = await marketData(registry, zap, stranger, sb.publicKey);
   try {
     const got = await receivedBy(
       registry,
       impostor.endpoint,
-      clientSide(zap, sb, "market_data", md.publicKey),
+      curveClient(zap, sb, "market_data", md.publicKey),
       600,
     );
     assert.equal(got, 0);
@@ -125,39 +114,29 @@ Deno.test("a subscriber that pins the publisher's key gets nothing from an impos
 Deno.test("the reliable channel under CURVE: the configured receiver gets everything, a stranger cannot even connect", async () => {
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "risk-manager", registry });
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
+  const sender = await openSender(registry, {
     service: "risk-manager",
     name: "orders",
-    registry,
     heartbeatMs: 50,
-    curve: serverSide(zap, rm, "orders", { "execution-engine": ee.publicKey }),
+    curve: curveServer(zap, rm, "orders", { "execution-engine": ee.publicKey }),
   });
   const open = (keys: KeyPair, serverKey: string) =>
-    ReliableReceiver.open(sender.endpoint, {
-      pollMs: STRICT_POLL_MS,
+    openReceiver(registry, {
       service: "execution-engine",
       name: "orders",
-      registry,
       sender: sender.pub,
       heartbeatMs: 50,
-      curve: clientSide(zap, keys, "orders", serverKey),
-    });
+      curve: curveClient(zap, keys, "orders", serverKey),
+    }, sender.endpoint);
   const thief = await open(stranger, rm.publicKey);
-  const stolen: number[] = [];
-  thief.onMessage((env) => {
-    stolen.push(env.seq);
-  });
+  const stolen = collect(thief, (env) => env.seq);
   await until(
     async () =>
       (await metric(registry, MESSAGING_METRICS.peersRefused, { channel: "orders" })) >= 1,
     "the stranger refused",
   );
   const receiver = await open(ee, rm.publicKey);
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push(env.seq);
-  });
+  const got = collect(receiver, (env) => env.seq);
   try {
     await Promise.all(Array.from({ length: 100 }, (_, i) => sender.send("order", { i })));
     assert.equal(got.length, 100);
@@ -173,26 +152,17 @@ Deno.test("the reliable channel under CURVE: the configured receiver gets everyt
 Deno.test("a receiver that pins the sender's key gets nothing from an impostor sender bound at the endpoint", async () => {
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "impostor", registry });
-  const impostor = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "risk-manager",
-    name: "orders",
+  const { sender: impostor, receiver } = await openReliablePair(
     registry,
-    closeTimeoutMs: 50,
-    curve: serverSide(zap, stranger, "orders", { "execution-engine": ee.publicKey }),
-  });
-  const receiver = await ReliableReceiver.open(impostor.endpoint, {
-    pollMs: STRICT_POLL_MS,
-    service: "execution-engine",
-    name: "orders",
-    registry,
-    sender: impostor.pub,
-    curve: clientSide(zap, ee, "orders", rm.publicKey),
-  });
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push(env.seq);
-  });
+    "orders",
+    {
+      service: "risk-manager",
+      closeTimeoutMs: 50,
+      curve: curveServer(zap, stranger, "orders", { "execution-engine": ee.publicKey }),
+    },
+    { service: "execution-engine", curve: curveClient(zap, ee, "orders", rm.publicKey) },
+  );
+  const got = collect(receiver, (env) => env.seq);
   try {
     impostor.send("order", { forged: true }).catch(() => {});
     await sleep(500);
@@ -214,13 +184,13 @@ Deno.test("a malformed key is refused with a clear error before it reaches libzm
       service: "t",
       name: "market_data",
       registry,
-      curve: serverSide(zap, bad, "market_data", {}),
+      curve: curveServer(zap, bad, "market_data", {}),
     }),
     /Cannot secure publisher "market_data": the public key is not a 40-character Z85 CURVE key/,
   );
   const sock = new zmq.Dealer({ sendTimeout: 0, receiveTimeout: 0, linger: 0 });
   assert.throws(
-    () => applyCurve(sock, "connect", clientSide(zap, sb, "x", "short"), "a test socket"),
+    () => applyCurve(sock, "connect", curveClient(zap, sb, "x", "short"), "a test socket"),
     /connecting needs the public key of the service bound there/,
   );
   assert.throws(
@@ -237,15 +207,12 @@ Deno.test("a foreign pyzmq subscriber with the configured certificate receives; 
   const keys = KeyStore.open(dir);
   keys.create(["market-data", "signal-bridge", "stranger"], { overwrite: false });
   const zap = await ZapAuthenticator.start({ service: "market-data", registry });
-  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    name: "market_data",
+  const pub = await marketData(
     registry,
-    heartbeatMs: 20,
-    curve: serverSide(zap, keys.keyPair("market-data"), "market_data", {
-      "signal-bridge": keys.publicKey("signal-bridge"),
-    }),
-  });
+    zap,
+    keys.keyPair("market-data"),
+    keys.publicKey("signal-bridge"),
+  );
   const python = (...certs: string[]) =>
     new Deno.Command("/usr/bin/python3", {
       args: [
@@ -287,18 +254,12 @@ Deno.test("ZAP fails closed: once the handler is gone, a CURVE server admits no 
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "t", registry });
   await zap.close();
-  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "market-data",
-    name: "market_data",
-    registry,
-    heartbeatMs: 20,
-    curve: serverSide(zap, md, "market_data", { "signal-bridge": sb.publicKey }),
-  });
+  const pub = await marketData(registry, zap, md, sb.publicKey);
   try {
     const got = await receivedBy(
       registry,
       pub.endpoint,
-      clientSide(zap, sb, "market_data", md.publicKey),
+      curveClient(zap, sb, "market_data", md.publicKey),
       600,
     );
     assert.equal(got, 0, "even the configured key is refused without a handler");

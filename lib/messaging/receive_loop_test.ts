@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { TRANSIT_SECONDS_BUCKETS } from "../metrics.ts";
-import { MESSAGING_METRICS, ReliableReceiver, Subscriber } from "./mod.ts";
+import { MESSAGING_METRICS, type ReliableReceiver, type Subscriber } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
-import { ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+import {
+  collect,
+  openReceiver,
+  openSubscriber,
+  ready,
+  sleep,
+  stopAll,
+  until,
+} from "../testing/messaging.ts";
 
 Deno.test("Both channels deliver again after 3 s of complete silence", async () => {
   const registry = new Registry();
@@ -26,27 +34,17 @@ Deno.test("Both channels deliver again after 3 s of complete silence", async () 
   let receiver: ReliableReceiver | undefined;
   try {
     const [p, s] = await Promise.all([ready(pubPeer), ready(sendPeer)]);
-    sub = await Subscriber.open([p.endpoint], {
-      pollMs: STRICT_POLL_MS,
-      service: "test",
-      name: "md",
-      registry,
-    });
-    receiver = await ReliableReceiver.open(s.endpoint, {
-      pollMs: STRICT_POLL_MS,
+    sub = await openSubscriber(registry, { service: "test", name: "md" }, [p.endpoint]);
+    receiver = await openReceiver(registry, {
       service: "test",
       name: "orders",
-      registry,
       sender: s.pub,
-    });
+    }, s.endpoint);
     const ticks: number[] = [];
-    const orders: number[] = [];
     sub.onMessage((env) => {
       if (env.type === "tick") ticks.push((env.body as { i: number }).i);
     });
-    receiver.onMessage((env) => {
-      orders.push((env.body as { i: number }).i);
-    });
+    const orders = collect(receiver, (env) => (env.body as { i: number }).i);
     const sb = sub;
     // Slow joiner: publish single heartbeats until the subscriber sees one.
     await until(() => {
@@ -74,18 +72,8 @@ Deno.test("Both channels deliver again after 3 s of complete silence", async () 
 
 Deno.test("close(): sockets that never got a handler close cleanly", async () => {
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "r",
-    registry,
-  });
-  const sub = await Subscriber.open(["bind:tcp://127.0.0.1:0"], {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "s",
-    registry,
-  });
+  const receiver = await openReceiver(registry, { service: "t", name: "r" });
+  const sub = await openSubscriber(registry, { service: "t", name: "s" });
   await receiver.close();
   await sub.close();
   await receiver.close();
@@ -93,18 +81,8 @@ Deno.test("close(): sockets that never got a handler close cleanly", async () =>
 
 Deno.test("Both receivers export their transit histogram at 0 from the moment they open, and keep it after close", async () => {
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "r",
-    registry,
-  });
-  const sub = await Subscriber.open(["bind:tcp://127.0.0.1:0"], {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "s",
-    registry,
-  });
+  const receiver = await openReceiver(registry, { service: "t", name: "r" });
+  const sub = await openSubscriber(registry, { service: "t", name: "s" });
   const series = async (channel: string) => {
     const lines = (await registry.metrics()).split("\n").filter((l) =>
       l.startsWith(`${MESSAGING_METRICS.transit}_`) && l.includes(`channel="${channel}"`)

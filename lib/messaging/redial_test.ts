@@ -2,25 +2,28 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import * as zmq from "zeromq";
 import { generateKeyPair, type KeyPair } from "../keys.ts";
-import { type CurveSecurity, ZapAuthenticator } from "./curve.ts";
+import { ZapAuthenticator } from "./curve.ts";
+import { MESSAGING_METRICS, Publisher, type ReliableReceiver } from "./mod.ts";
 import {
-  MESSAGING_METRICS,
-  Publisher,
-  ReliableReceiver,
-  ReliableSender,
-  Subscriber,
-} from "./mod.ts";
-import { metric, sleep, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+  collect,
+  curveClient,
+  curveServer,
+  metric,
+  openReceiver,
+  openSender,
+  openSubscriber,
+  sleep,
+  until,
+} from "../testing/messaging.ts";
 
 const md = generateKeyPair();
 const sb = generateKeyPair();
 const rm = generateKeyPair();
 const ee = generateKeyPair();
 
+/** CURVE for the bound side, admitting only `peer`'s key. */
 const server = (zap: ZapAuthenticator, keys: KeyPair, domain: string, peer: KeyPair) =>
-  ({ keys, domain, allow: { peer: peer.publicKey }, zap }) satisfies CurveSecurity;
-const client = (zap: ZapAuthenticator, keys: KeyPair, domain: string, serverKey: string) =>
-  ({ keys, domain, allow: {}, serverKey, zap }) satisfies CurveSecurity;
+  curveServer(zap, keys, domain, { peer: peer.publicKey });
 
 /** A plain socket bound on `endpoint` for `ms`: a CURVE client that meets it gives up for good. */
 async function plainImpostor(endpoint: string, ms: number): Promise<void> {
@@ -51,14 +54,12 @@ Deno.test("a subscriber dials again after an impostor held its publisher's port,
     });
   let pub = await open("tcp://127.0.0.1:0");
   const endpoint = pub.endpoint;
-  const sub = await Subscriber.open([endpoint], {
-    pollMs: STRICT_POLL_MS,
+  const sub = await openSubscriber(registry, {
     service: "signal-bridge",
     name: "market_data",
-    registry,
     silenceMs: 500,
-    curve: client(zap, sb, "market_data", md.publicKey),
-  });
+    curve: curveClient(zap, sb, "market_data", md.publicKey),
+  }, [endpoint]);
   sub.onMessage(() => {});
   try {
     await until(() => sub.stats().received > 3, "heartbeats from the publisher");
@@ -81,51 +82,42 @@ Deno.test("a reliable receiver and a reliable sender that connect dial again aft
   const registry = new Registry();
   const zap = await ZapAuthenticator.start({ service: "t", registry });
   // orders: the sender binds, the receiver connects.
-  const openSender = (endpoint: string) =>
-    ReliableSender.open(`bind:${endpoint}`, {
-      pollMs: STRICT_POLL_MS,
+  const ordersSender = (endpoint: string) =>
+    openSender(registry, {
       service: "risk-manager",
       name: "orders",
-      registry,
       heartbeatMs: 50,
       closeTimeoutMs: 100,
       curve: server(zap, rm, "orders", ee),
-    });
-  let sender = await openSender("tcp://127.0.0.1:0");
+    }, `bind:${endpoint}`);
+  let sender = await ordersSender("tcp://127.0.0.1:0");
   const ordersEndpoint = sender.endpoint;
-  const receiver = await ReliableReceiver.open(ordersEndpoint, {
-    pollMs: STRICT_POLL_MS,
+  const receiver = await openReceiver(registry, {
     service: "execution-engine",
     name: "orders",
-    registry,
     sender: sender.pub,
     heartbeatMs: 50,
     silenceMs: 500,
-    curve: client(zap, ee, "orders", rm.publicKey),
-  });
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push((env.body as { i: number }).i);
-  });
+    curve: curveClient(zap, ee, "orders", rm.publicKey),
+  }, ordersEndpoint);
+  const got = collect(receiver, (env) => (env.body as { i: number }).i);
   // execution reports: the receiver binds, the sender connects.
-  const reportsIn = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "risk-manager",
-    name: "execution_reports",
-    registry,
-    curve: server(zap, rm, "execution_reports", ee),
-  });
+  const reportsReceiver = (endpoint: string) =>
+    openReceiver(registry, {
+      service: "risk-manager",
+      name: "execution_reports",
+      curve: server(zap, rm, "execution_reports", ee),
+    }, `bind:${endpoint}`);
+  const reportsIn = await reportsReceiver("tcp://127.0.0.1:0");
   reportsIn.onMessage(() => {});
   const reportsEndpoint = reportsIn.endpoint;
-  const reports = await ReliableSender.open(`connect:${reportsEndpoint}`, {
-    pollMs: STRICT_POLL_MS,
+  const reports = await openSender(registry, {
     service: "execution-engine",
     name: "execution_reports",
-    registry,
     heartbeatMs: 50,
     silenceMs: 500,
-    curve: client(zap, ee, "execution_reports", rm.publicKey),
-  });
+    curve: curveClient(zap, ee, "execution_reports", rm.publicKey),
+  }, `connect:${reportsEndpoint}`);
   let reportsGot = 0;
   let reportsIn2: ReliableReceiver | undefined;
   try {
@@ -134,14 +126,8 @@ Deno.test("a reliable receiver and a reliable sender that connect dial again aft
     await sender.close();
     await reportsIn.close();
     await Promise.all([plainImpostor(ordersEndpoint, 800), plainImpostor(reportsEndpoint, 800)]);
-    sender = await openSender(ordersEndpoint);
-    reportsIn2 = await ReliableReceiver.open(`bind:${reportsEndpoint}`, {
-      pollMs: STRICT_POLL_MS,
-      service: "risk-manager",
-      name: "execution_reports",
-      registry,
-      curve: server(zap, rm, "execution_reports", ee),
-    });
+    sender = await ordersSender(ordersEndpoint);
+    reportsIn2 = await reportsReceiver(reportsEndpoint);
     reportsIn2.onMessage(() => {
       reportsGot++;
     });

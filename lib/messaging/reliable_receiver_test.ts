@@ -1,18 +1,21 @@
 import assert from "node:assert/strict";
-import * as zmq from "zeromq";
 import { Registry } from "prom-client";
-import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
+import { MESSAGING_METRICS, type ReliableReceiver } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
 import { nowMs } from "../clock.ts";
 import { TRANSIT_SECONDS_BUCKETS } from "../metrics.ts";
 import {
+  collect,
   histogram,
   metric,
+  openReceiver,
+  openReliablePair,
+  openSender,
   raw,
+  rawDealer,
   ready,
   sleep,
   stopAll,
-  STRICT_POLL_MS,
   until,
 } from "../testing/messaging.ts";
 
@@ -22,13 +25,11 @@ Deno.test("Reliable: a burst of 100,000 messages from a sender process arrives e
   let receiver: ReliableReceiver | undefined;
   try {
     const { endpoint } = await ready(peer);
-    receiver = await ReliableReceiver.open(endpoint, {
-      pollMs: STRICT_POLL_MS,
+    receiver = await openReceiver(registry, {
       service: "test",
       name: "orders",
-      registry,
       sender: "peer-send/test",
-    });
+    }, endpoint);
     let next = 1;
     let outOfOrder = 0;
     receiver.onMessage((env) => {
@@ -50,11 +51,9 @@ Deno.test("Reliable: a burst of 100,000 messages from a sender process arrives e
 /** Runs a sender in this process and a receiver process that is replaced mid-stream. */
 async function receiverRestart(signal: "SIGTERM" | "SIGKILL", total: number) {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
+  const sender = await openSender(registry, {
     service: "test",
     name: "orders",
-    registry,
     heartbeatMs: 100,
     resendMs: 500,
   });
@@ -115,19 +114,12 @@ Deno.test("Reliable: a receiver process killed with SIGKILL mid-stream loses not
 
 Deno.test("ReliableReceiver acknowledges after the handler settles, counts handler errors and does not redeliver", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
+  const { sender, receiver } = await openReliablePair(
     registry,
-  });
-  const receiver = await ReliableReceiver.open(sender.endpoint, {
-    pollMs: STRICT_POLL_MS,
-    service: "t2",
-    name: "orders",
-    registry,
-    sender: sender.pub,
-  });
+    "orders",
+    { service: "t" },
+    { service: "t2" },
+  );
   const seen: number[] = [];
   let handled = 0;
   receiver.onMessage(async (env) => {
@@ -154,28 +146,21 @@ Deno.test("ReliableReceiver acknowledges after the handler settles, counts handl
   }
 });
 
+/** The receiver that the raw DEALERs below feed: "t" on channel "orders", bound on a free port. */
+const rawDealersReceiver = (registry: Registry) =>
+  openReceiver(registry, {
+    service: "t",
+    name: "orders",
+    lingerMs: 50, // the raw DEALER never answers the close handshake
+  });
+
 Deno.test("ReliableReceiver delivers a resent message once: duplicates are acknowledged, not redelivered", async () => {
   const registry = new Registry();
   // A raw DEALER plays a sender that resends.
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
-    registry,
-    lingerMs: 50, // the raw DEALER never answers the close handshake
-  });
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push(env.seq);
-  });
+  const receiver = await rawDealersReceiver(registry);
+  const got = collect(receiver, (env) => env.seq);
   // Named as the stream it speaks for: a stream belongs to the connection of its pub.
-  const dealer = new zmq.Dealer({
-    routingId: "raw/orders",
-    sendTimeout: 0,
-    receiveTimeout: 0,
-    linger: 0,
-  });
-  dealer.connect(receiver.endpoint);
+  const dealer = rawDealer("raw/orders", receiver.endpoint);
   try {
     const msg = (
       seq: number,
@@ -193,22 +178,10 @@ Deno.test("ReliableReceiver delivers a resent message once: duplicates are ackno
 
 Deno.test("ReliableReceiver opens with its transit series at 0 and observes each message once: a future stamp as 0, nothing for a resend, a heartbeat or a bad frame", async () => {
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
-    registry,
-    lingerMs: 50, // the raw DEALER never answers the close handshake
-  });
+  const receiver = await rawDealersReceiver(registry);
   const transit = () =>
     histogram(registry, MESSAGING_METRICS.transit, { service: "t", channel: "orders" });
-  const got: number[] = [];
-  const dealer = new zmq.Dealer({
-    routingId: "raw/orders",
-    sendTimeout: 0,
-    receiveTimeout: 0,
-    linger: 0,
-  });
+  const dealer = rawDealer("raw/orders");
   try {
     const opened = await transit();
     assert.equal(Object.keys(opened.buckets).length, TRANSIT_SECONDS_BUCKETS.length + 1);
@@ -216,9 +189,7 @@ Deno.test("ReliableReceiver opens with its transit series at 0 and observes each
       { count: opened.count, sum: opened.sum, max: Math.max(...Object.values(opened.buckets)) },
       { count: 0, sum: 0, max: 0 },
     );
-    receiver.onMessage((env) => {
-      got.push(env.seq);
-    });
+    const got = collect(receiver, (env) => env.seq);
     dealer.connect(receiver.endpoint);
     const msg = (seq: number, ts: number) => [
       `{"k":"msg","base":1}`,
@@ -251,23 +222,10 @@ Deno.test("ReliableReceiver opens with its transit series at 0 and observes each
 
 Deno.test("ReliableReceiver refuses a stream claimed by another connection and a base that jumps past what it delivered", async () => {
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "rm",
-    name: "execution_reports",
-    registry,
-  });
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push(env.seq);
-  });
-  const dealer = (routingId: string) => {
-    const d = new zmq.Dealer({ routingId, sendTimeout: 0, receiveTimeout: 0, linger: 0 });
-    d.connect(receiver.endpoint);
-    return d;
-  };
-  const real = dealer("ee/execution_reports");
-  const forger = dealer("intruder");
+  const receiver = await openReceiver(registry, { service: "rm", name: "execution_reports" });
+  const got = collect(receiver, (env) => env.seq);
+  const real = rawDealer("ee/execution_reports", receiver.endpoint);
+  const forger = rawDealer("intruder", receiver.endpoint);
   const data = (seq: number, base = 1) => [
     `{"k":"msg","base":${base}}`,
     raw("ee", "execution_reports", 7, seq, "execution_report", { seq }),
@@ -302,32 +260,22 @@ Deno.test("ReliableReceiver refuses a stream claimed by another connection and a
 
 Deno.test("ReliableReceiver acknowledges only once beforeAck made the handled messages durable", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "test",
-    name: "orders",
-    registry,
-    heartbeatMs: 50,
-    resendMs: 100,
-  });
   let durable = false;
   let asked = 0;
-  const handled: number[] = [];
-  const receiver = await ReliableReceiver.open(sender.endpoint, {
-    pollMs: STRICT_POLL_MS,
-    service: "test",
-    name: "orders",
+  const { sender, receiver } = await openReliablePair(
     registry,
-    sender: sender.pub,
-    heartbeatMs: 50,
-    beforeAck: () => {
-      asked++;
-      return durable;
+    "orders",
+    { service: "test", heartbeatMs: 50, resendMs: 100 },
+    {
+      service: "test",
+      heartbeatMs: 50,
+      beforeAck: () => {
+        asked++;
+        return durable;
+      },
     },
-  });
-  receiver.onMessage((env) => {
-    handled.push((env.body as { i: number }).i);
-  });
+  );
+  const handled = collect(receiver, (env) => (env.body as { i: number }).i);
   try {
     let acked = false;
     const send = sender.send("order", { i: 1 }).then(() => acked = true);

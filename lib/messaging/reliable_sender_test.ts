@@ -2,12 +2,21 @@ import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { Registry } from "prom-client";
 import { DatabaseSync } from "node:sqlite";
-import type { Envelope } from "../envelope.ts";
-import { MESSAGING_METRICS, ReliableReceiver, ReliableSender } from "./mod.ts";
+import { MESSAGING_METRICS, type ReliableReceiver } from "./mod.ts";
 import { PeerProcess } from "../testing/peer_process.ts";
 import { removeDir } from "../testing/tools.ts";
 import { GroupCommit } from "../group_commit.ts";
-import { metric, ready, sleep, stopAll, STRICT_POLL_MS, until } from "../testing/messaging.ts";
+import {
+  collect,
+  metric,
+  openReceiver,
+  openReliablePair,
+  openSender,
+  ready,
+  sleep,
+  stopAll,
+  until,
+} from "../testing/messaging.ts";
 
 Deno.test("Reliable: a journaled sender killed with unacknowledged messages resends them after restart, and its stream continues", async () => {
   const dir = await Deno.makeTempDir({ prefix: "messaging_test_" });
@@ -38,17 +47,12 @@ Deno.test("Reliable: a journaled sender killed with unacknowledged messages rese
     assert.equal(r2.pending, 1000);
     assert.equal(r2.epoch, r1.epoch);
     assert.equal(r2.seq, 1000);
-    receiver = await ReliableReceiver.open(r2.endpoint, {
-      pollMs: STRICT_POLL_MS,
+    receiver = await openReceiver(registry, {
       service: "test",
       name: "orders",
-      registry,
       sender: r2.pub,
-    });
-    const got: Envelope[] = [];
-    receiver.onMessage((env) => {
-      got.push(env);
-    });
+    }, r2.endpoint);
+    const got = collect(receiver, (env) => env);
     await second.statsUntil((e) => e.pending === 0);
     second.command("send 500");
     await second.next((e) => e.event === "acked");
@@ -71,21 +75,13 @@ Deno.test("Reliable: a journaled sender killed with unacknowledged messages rese
 
 Deno.test("ReliableSender waits while ZeroMQ's queue is full and resumes when it drains (bound receiver, slow handler)", async () => {
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
+  const { sender, receiver } = await openReliablePair(
     registry,
-    highWaterMark: 10,
-  });
-  const sender = await ReliableSender.open(`connect:${receiver.endpoint}`, {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
-    registry,
-    highWaterMark: 10,
-    window: 5000,
-  });
+    "orders",
+    { service: "t", highWaterMark: 10, window: 5000 },
+    { service: "t", highWaterMark: 10 },
+    "receiver",
+  );
   const got: number[] = [];
   receiver.onMessage(async (env) => {
     got.push((env.body as { i: number }).i);
@@ -104,13 +100,7 @@ Deno.test("ReliableSender waits while ZeroMQ's queue is full and resumes when it
 
 Deno.test("close(): a reliable sender with no receiver gives up after closeTimeoutMs and rejects what was not acknowledged", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "orders",
-    registry,
-    closeTimeoutMs: 100,
-  });
+  const sender = await openSender(registry, { service: "t", name: "orders", closeTimeoutMs: 100 });
   const a = sender.send("order", { i: 1 });
   const b = sender.send("order", { i: 2 });
   assert.equal(sender.pending(), 2);
@@ -148,25 +138,13 @@ function rawReceiver(endpoint: string, name: string) {
 
 Deno.test("ReliableSender sends only to the receiver it selected: another peer gets nothing and its frames are refused", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "rm",
-    name: "orders",
+  const { sender, receiver } = await openReliablePair(
     registry,
-    heartbeatMs: 50,
-  });
-  const receiver = await ReliableReceiver.open(sender.endpoint, {
-    pollMs: STRICT_POLL_MS,
-    service: "ee",
-    name: "orders",
-    registry,
-    sender: sender.pub,
-    heartbeatMs: 50,
-  });
-  const got: number[] = [];
-  receiver.onMessage((env) => {
-    got.push((env.body as { i: number }).i);
-  });
+    "orders",
+    { service: "rm", heartbeatMs: 50 },
+    { service: "ee", heartbeatMs: 50 },
+  );
+  const got = collect(receiver, (env) => (env.body as { i: number }).i);
   const rogue = rawReceiver(sender.endpoint, "rogue");
   try {
     await sender.send("order", { i: 1 }); // the real receiver is selected and acks
@@ -195,13 +173,7 @@ Deno.test("ReliableSender sends only to the receiver it selected: another peer g
 
 Deno.test("ReliableSender refuses an ack or nack beyond what it sent, and a null control frame is a counted decode error", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "rm",
-    name: "orders",
-    registry,
-    heartbeatMs: 50,
-  });
+  const sender = await openSender(registry, { service: "rm", name: "orders", heartbeatMs: 50 });
   const peer = rawReceiver(sender.endpoint, "ee");
   try {
     await peer.send('{"k":"hello"}'); // selects the raw peer
@@ -233,25 +205,21 @@ Deno.test("ReliableSender refuses an ack or nack beyond what it sent, and a null
 
 Deno.test("ReliableSender.receiverLive is true only while a selected receiver talks to it", async () => {
   const registry = new Registry();
-  const sender = await ReliableSender.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
+  const sender = await openSender(registry, {
     service: "rm",
     name: "orders",
-    registry,
     heartbeatMs: 50,
     peerTimeoutMs: 300,
   });
   let receiver: ReliableReceiver | undefined;
   try {
     assert.equal(sender.receiverLive, false, "no receiver yet");
-    receiver = await ReliableReceiver.open(sender.endpoint, {
-      pollMs: STRICT_POLL_MS,
+    receiver = await openReceiver(registry, {
       service: "ee",
       name: "orders",
-      registry,
       sender: sender.pub,
       heartbeatMs: 50,
-    });
+    }, sender.endpoint);
     receiver.onMessage(() => {});
     await until(() => Promise.resolve(sender.receiverLive), "the receiver selected");
     await receiver.close();
@@ -269,12 +237,7 @@ for (const mode of ["own file", "shared database"] as const) {
     const journalPath = `${dir}/orders.sqlite`;
     const registry = new Registry();
     // A receiver bound where the sender connects keeps its stream across the sender's restarts.
-    const bound = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-      pollMs: STRICT_POLL_MS,
-      service: "ee",
-      name: "orders",
-      registry,
-    });
+    const bound = await openReceiver(registry, { service: "ee", name: "orders" });
     let shared: { db: DatabaseSync; group: GroupCommit } | undefined;
     const openConnecting = () => {
       if (mode === "shared database") {
@@ -282,19 +245,14 @@ for (const mode of ["own file", "shared database"] as const) {
         db.exec("PRAGMA journal_mode = WAL");
         shared = { db, group: new GroupCommit(db) };
       }
-      return ReliableSender.open(`connect:${bound.endpoint}`, {
-        pollMs: STRICT_POLL_MS,
+      return openSender(registry, {
         service: "rm",
         name: "orders",
-        registry,
         heartbeatMs: 50,
         ...(shared ? { journalDb: shared } : { journalPath }),
-      });
+      }, `connect:${bound.endpoint}`);
     };
-    const got: number[] = [];
-    bound.onMessage((env) => {
-      got.push((env.body as { i: number }).i);
-    });
+    const got = collect(bound, (env) => (env.body as { i: number }).i);
     let sender = await openConnecting();
     try {
       const epoch = sender.epoch;
@@ -332,24 +290,14 @@ Deno.test("ReliableSender journaled in a shared database sends a message only on
   db.exec("PRAGMA journal_mode = WAL; CREATE TABLE decisions (id TEXT PRIMARY KEY)");
   const group = new GroupCommit(db);
   const registry = new Registry();
-  const receiver = await ReliableReceiver.open("bind:tcp://127.0.0.1:0", {
-    pollMs: STRICT_POLL_MS,
-    service: "ee",
-    name: "orders",
-    registry,
-  });
-  const got: string[] = [];
-  receiver.onMessage((env) => {
-    got.push((env.body as { id: string }).id);
-  });
-  const sender = await ReliableSender.open(`connect:${receiver.endpoint}`, {
-    pollMs: STRICT_POLL_MS,
+  const receiver = await openReceiver(registry, { service: "ee", name: "orders" });
+  const got = collect(receiver, (env) => (env.body as { id: string }).id);
+  const sender = await openSender(registry, {
     service: "rm",
     name: "orders",
-    registry,
     heartbeatMs: 50,
     journalDb: { db, group },
-  });
+  }, `connect:${receiver.endpoint}`);
   const committed = () => {
     const other = new DatabaseSync(path, { readOnly: true });
     try {

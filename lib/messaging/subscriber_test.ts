@@ -1,31 +1,28 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { decode, encode, type Envelope } from "../envelope.ts";
+import { decode, encode } from "../envelope.ts";
 import { nowMs } from "../clock.ts";
-import { MESSAGING_METRICS, Publisher, Subscriber } from "./mod.ts";
+import { MESSAGING_METRICS, Publisher, type Subscriber } from "./mod.ts";
 import { type PeerEvent, PeerProcess } from "../testing/peer_process.ts";
 import {
+  collect,
   histogram,
   histogramDelta,
   metric,
+  openPubSub,
+  openSubscriber,
   raw,
   rawPublisherWithSubscriber,
   ready,
   sleep,
   stopAll,
-  STRICT_POLL_MS,
   until,
 } from "../testing/messaging.ts";
 
 Deno.test("Subscriber bound on a port receives in order from three publisher processes that connect to it", async () => {
   const registry = new Registry();
-  const sub = await Subscriber.open(["bind:tcp://127.0.0.1:0"], {
-    pollMs: STRICT_POLL_MS,
-    service: "test",
-    name: "fanin",
-    registry,
-  });
+  const sub = await openSubscriber(registry, { service: "test", name: "fanin" });
   const byPub = new Map<string, number[]>();
   sub.onMessage((env) => {
     const list = byPub.get(env.pub) ?? [];
@@ -83,16 +80,8 @@ Deno.test("Subscriber connected to three publisher processes keeps receiving whe
   let sub: Subscriber | undefined;
   try {
     const endpoints = (await Promise.all(peers.map(ready))).map((e) => e.endpoint as string);
-    sub = await Subscriber.open(endpoints, {
-      pollMs: STRICT_POLL_MS,
-      service: "test",
-      name: "fanin",
-      registry,
-    });
-    const got: Envelope[] = [];
-    sub.onMessage((env) => {
-      got.push(env);
-    });
+    sub = await openSubscriber(registry, { service: "test", name: "fanin" }, endpoints);
+    const got = collect(sub, (env) => env);
     const s = sub;
     const ticks = (pub: string) =>
       got.filter((e) => e.pub === pub).map((e) => (e.body as { i: number }).i);
@@ -185,12 +174,7 @@ Deno.test("A burst of 100,000 PUB/SUB messages: each one arrives or is counted m
   let sub: Subscriber | undefined;
   try {
     const { endpoint } = await ready(peer);
-    sub = await Subscriber.open([endpoint], {
-      pollMs: STRICT_POLL_MS,
-      service: "test",
-      name: "burst",
-      registry,
-    });
+    sub = await openSubscriber(registry, { service: "test", name: "burst" }, [endpoint]);
     const ticks: number[] = [];
     sub.onMessage((env) => {
       if (env.type === "tick") ticks.push((env.body as { i: number }).i);
@@ -232,6 +216,10 @@ Deno.test("A burst of 100,000 PUB/SUB messages: each one arrives or is counted m
   }
 });
 
+/** The forged channel's messages dropped as out of order (replays). */
+const outOfOrderDrops = (registry: Registry) =>
+  metric(registry, MESSAGING_METRICS.dropped, { channel: "forged", reason: "out_of_order" });
+
 Deno.test("Subscriber counts a forged sequence jump as a gap, drops a replay, and treats a new epoch as a restart", async () => {
   const registry = new Registry();
   const { pub, sub, got } = await rawPublisherWithSubscriber(registry);
@@ -258,13 +246,7 @@ Deno.test("Subscriber counts a forged sequence jump as a gap, drops a replay, an
     assert.equal(await metric(registry, MESSAGING_METRICS.gaps, { channel: "forged" }), 1);
     assert.equal(await metric(registry, MESSAGING_METRICS.missed, { channel: "forged" }), 3);
     assert.equal(await metric(registry, MESSAGING_METRICS.restarts, { channel: "forged" }), 1);
-    assert.equal(
-      await metric(registry, MESSAGING_METRICS.dropped, {
-        channel: "forged",
-        reason: "out_of_order",
-      }),
-      2,
-    );
+    assert.equal(await outOfOrderDrops(registry), 2);
   } finally {
     await sub.close();
     pub.close();
@@ -339,13 +321,7 @@ Deno.test("Subscriber observes each accepted message's transit from its stamp (h
     assert.deepEqual(d.buckets, { "0.000025": 1, "0.25": 1, "1": 1, "5": 1 });
     assert.equal(d.count, 4);
     assert.ok(d.sum >= 2.55 && d.sum < 2.55 + 0.3, `sum ${d.sum} s: the future stamp adds 0`);
-    assert.equal(
-      await metric(registry, MESSAGING_METRICS.dropped, {
-        channel: "forged",
-        reason: "out_of_order",
-      }),
-      1,
-    );
+    assert.equal(await outOfOrderDrops(registry), 1);
   } finally {
     await sub.close();
     pub.close();
@@ -354,18 +330,12 @@ Deno.test("Subscriber observes each accepted message's transit from its stamp (h
 
 Deno.test("Subscriber counts handler errors and keeps delivering", async () => {
   const registry = new Registry();
-  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "t",
-    name: "md",
+  const { pub, sub } = await openPubSub(
     registry,
-    heartbeatMs: 20,
-  });
-  const sub = await Subscriber.open([pub.endpoint], {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "md",
-    registry,
-  });
+    "md",
+    { service: "t", heartbeatMs: 20 },
+    { service: "t" },
+  );
   const seen: number[] = [];
   sub.onMessage(async (env) => {
     const i = (env.body as { i: number }).i;
@@ -388,18 +358,12 @@ Deno.test("Subscriber counts handler errors and keeps delivering", async () => {
 
 Deno.test("close(): a subscriber waits for the running handler, delivers nothing after, and can be closed twice", async () => {
   const registry = new Registry();
-  const pub = await Publisher.open("bind:tcp://127.0.0.1:0", {
-    service: "t",
-    name: "md",
+  const { pub, sub } = await openPubSub(
     registry,
-    heartbeatMs: 10,
-  });
-  const sub = await Subscriber.open([pub.endpoint], {
-    pollMs: STRICT_POLL_MS,
-    service: "t",
-    name: "md",
-    registry,
-  });
+    "md",
+    { service: "t", heartbeatMs: 10 },
+    { service: "t" },
+  );
   let running = 0;
   let finished = 0;
   let afterClose = 0;
