@@ -45,7 +45,7 @@ import {
 } from "./position_reconciliation.ts";
 import { type Rejection, rejectionOf } from "./rejections.ts";
 import { OrderRateLimiter } from "./order_rate.ts";
-import { type WorstCase, worstCaseExposure } from "./exposure.ts";
+import { WorstCaseSums } from "./exposure.ts";
 import { type FillEffect, type Position, PositionBook } from "./position_book.ts";
 import { cleanQty, isCrypto, QTY_EPSILON, sizeOrder } from "./sizing.ts";
 import type { DailyPnl, OrderRecord, StateStore } from "./state_store.ts";
@@ -199,6 +199,14 @@ export interface PositionView extends Position {
 
 const FINAL_STATES = new Set(["filled", "canceled", "rejected", "expired"]);
 
+/** One symbol's position, open leaves and price in the worst-case exposure. */
+interface ExposureRow {
+  qty: number;
+  buy: number;
+  sell: number;
+  price: number;
+}
+
 /** How often the service keeps the checks warm ({@link RiskManagerCore.warm}), ms. */
 export const WARM_EVERY_MS = 100;
 /** Rounds of {@link RiskManagerCore.warm} at start-up: enough for V8 to optimize the checks. */
@@ -242,6 +250,14 @@ export class RiskManagerCore {
   readonly #clock: () => number;
   /** Symbols whose mark changed since the last {@link flushMarks}. */
   readonly #dirtyMarks = new Set<string>();
+  /** {@link #gatherExposure}'s rows by symbol, and the pool they come from. */
+  readonly #rows = new Map<string, ExposureRow>();
+  readonly #rowPool: ExposureRow[] = [];
+  #rowsUsed = 0;
+  /** Worst-case sums of the symbols other than the signal's, and with it before and after. */
+  readonly #others = new WorstCaseSums();
+  readonly #before = new WorstCaseSums();
+  readonly #after = new WorstCaseSums();
   /** The latency of each check of the current run, µs, recorded after the run. */
   readonly #checkLatencyUs = new Float64Array(PRE_TRADE_CHECKS.length);
 
@@ -379,12 +395,15 @@ export class RiskManagerCore {
     const clientOrderId = clientOrderIdFor(signal.id);
     const status = this.#state.status;
     const position = this.#book.qty(signal.symbol);
-    const leaves = this.#leaves(signal.symbol);
-    const side = signal.action === "flat" ? (position > 0 ? "sell" : "buy") : signal.action;
-    const reducible = reducibleQty(position, side, leaves);
     const mark = this.#marks.get(signal.symbol);
     const fresh = mark !== undefined && now - mark.ts <= markMaxAgeMs;
     const price = fresh ? mark.price : signal.price;
+    // One pass over the positions and open orders gives this symbol's leaves and every
+    // other symbol's worst case; the order's own row is added below once its qty is known.
+    const own = this.#gatherExposure(signal.symbol, price);
+    const leaves: Leaves = { buy: own.buy, sell: own.sell };
+    const side = signal.action === "flat" ? (position > 0 ? "sell" : "buy") : signal.action;
+    const reducible = reducibleQty(position, side, leaves);
     let qty: number;
     if (signal.action === "flat") {
       qty = reducible;
@@ -396,8 +415,13 @@ export class RiskManagerCore {
     const projected = side === "buy" ? position + leaves.buy + qty : position - leaves.sell - qty;
     // Exposure if every open order in every symbol fills at its worst, before and after
     // this one; this symbol valued at the reference price.
-    const before = this.#worstCase(signal.symbol, price, 0, side);
-    const after = this.#worstCase(signal.symbol, price, qty, side);
+    const before = this.#before.copy(this.#others).add(own.qty, own.buy, own.sell, price);
+    const after = this.#after.copy(this.#others).add(
+      own.qty,
+      side === "buy" ? own.buy + qty : own.buy,
+      side === "sell" ? own.sell + qty : own.sell,
+      price,
+    );
     return {
       signal,
       now,
@@ -494,51 +518,53 @@ export class RiskManagerCore {
     return order;
   }
 
-  /** Unfilled quantity of this symbol's open orders, by side. */
-  #leaves(symbol: string): Leaves {
-    let buy = 0;
-    let sell = 0;
-    for (const order of this.#openOrders.values()) {
-      if (order.symbol !== symbol) continue;
-      const left = Math.max(0, order.qty - order.cumQty);
-      if (order.side === "buy") buy += left;
-      else sell += left;
-    }
-    return { buy, sell };
-  }
-
   /**
-   * Worst-case exposure of every position and open order, with `qty` more on `side` in
-   * `symbol` (valued at `price`). Other symbols are valued at their mark, else their
-   * average cost, else the reference price their open orders were approved at.
+   * Fills {@link #others} with the worst-case sums of every position and open order not in
+   * `symbol`, and returns `symbol`'s own row (its position and open leaves, valued at
+   * `price`), left out of the sums. Other symbols are valued at their mark, else their
+   * average cost, else the reference price their open orders were approved at. Reuses
+   * its rows: a signal allocates nothing here.
    */
-  #worstCase(symbol: string, price: number, qty: number, side: "buy" | "sell"): WorstCase {
-    type Row = { qty: number; buy: number; sell: number; price: number };
-    const rows = new Map<string, Row>();
-    const rowOf = (s: string, fallback: number): Row => {
-      let row = rows.get(s);
-      if (row === undefined) {
-        row = { qty: 0, buy: 0, sell: 0, price: fallback };
-        rows.set(s, row);
-      }
-      return row;
-    };
-    for (const p of this.#book.all()) {
+  #gatherExposure(symbol: string, price: number): ExposureRow {
+    this.#rows.clear();
+    this.#rowsUsed = 0;
+    for (const p of this.#book.values()) {
       if (p.qty === 0 && p.symbol !== symbol) continue;
-      rowOf(p.symbol, p.mark ?? p.avgPrice).qty = p.qty;
+      this.#row(p.symbol, p.mark ?? p.avgPrice).qty = p.qty;
     }
     for (const order of this.#openOrders.values()) {
-      const row = rowOf(order.symbol, order.price ?? 0);
+      const row = this.#row(order.symbol, order.price ?? 0);
       if (row.price <= 0) row.price = order.price ?? 0;
       const left = Math.max(0, order.qty - order.cumQty);
       if (order.side === "buy") row.buy += left;
       else row.sell += left;
     }
-    const own = rowOf(symbol, price);
+    const own = this.#row(symbol, price);
     own.price = price;
-    if (side === "buy") own.buy += qty;
-    else own.sell += qty;
-    return worstCaseExposure(rows.values());
+    const others = this.#others.reset();
+    for (const row of this.#rows.values()) {
+      if (row !== own) others.add(row.qty, row.buy, row.sell, row.price);
+    }
+    return own;
+  }
+
+  /** The row of `symbol` in {@link #rows}, a cleared pooled one if it has none yet. */
+  #row(symbol: string, price: number): ExposureRow {
+    let row = this.#rows.get(symbol);
+    if (row !== undefined) return row;
+    row = this.#rowPool[this.#rowsUsed];
+    if (row === undefined) {
+      row = { qty: 0, buy: 0, sell: 0, price };
+      this.#rowPool.push(row);
+    } else {
+      row.qty = 0;
+      row.buy = 0;
+      row.sell = 0;
+      row.price = price;
+    }
+    this.#rowsUsed++;
+    this.#rows.set(symbol, row);
+    return row;
   }
 
   // ---------- execution reports and marks ----------

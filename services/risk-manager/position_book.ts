@@ -59,6 +59,11 @@ export class PositionBook {
     return [...this.#positions.values()];
   }
 
+  /** {@link all} without the copy: do not change the book while iterating. */
+  values(): MapIterator<Position> {
+    return this.#positions.values();
+  }
+
   /**
    * Applies a fill of `qty` at `price`. Adding to a position moves the average cost;
    * reducing realises `(price - avg) * closed` for a long (the opposite for a short)
