@@ -85,7 +85,28 @@ function section(output: string, name: string): string | undefined {
   return output.split(/^(?=file:\/\/)/m).find((part) => part.startsWith(header));
 }
 
-const tail = (text: string, lines = 60) => text.trimEnd().split("\n").slice(-lines).join("\n");
+const tail = (text: string, lines = 40) => text.trimEnd().split("\n").slice(-lines).join("\n");
+
+/**
+ * The failures `deno bench` reports on stdout, each with the lines after it up to a blank line
+ * (the error and where it was thrown): a case that threw (`<case>  error: <Error>` in its
+ * file's table, given with that file) or an error thrown outside any case (`error: ...`, from a
+ * module's top-level code or a dangling promise; its trace names the module).
+ */
+function failures(stdout: string): string[] {
+  const failed: string[] = [];
+  let file = "(before the first file)";
+  const lines = stdout.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].startsWith("file://")) file = lines[i].replace(/^.*\/bench\//, "bench/");
+    const uncaught = lines[i].startsWith("error: ");
+    if (!uncaught && (lines[i].startsWith("|") || !/\serror: /.test(lines[i]))) continue;
+    const end = lines.findIndex((line, j) => j > i && line.trim() === "");
+    const text = lines.slice(i, end < 0 ? undefined : end).join("\n  ");
+    failed.push(uncaught ? `outside any case: ${text}` : `${file}: ${text}`);
+  }
+  return failed;
+}
 
 Deno.test("micro benchmarks: every bench/*_bench.ts runs in smoke mode and its cases pass", async () => {
   const files = benchFiles();
@@ -110,7 +131,16 @@ Deno.test("micro benchmarks: every bench/*_bench.ts runs in smoke mode and its c
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   const stdout = new TextDecoder().decode(result.stdout);
   const stderr = new TextDecoder().decode(result.stderr);
-  const shown = `--- stdout (tail) ---\n${tail(stdout)}\n--- stderr (tail) ---\n${tail(stderr)}`;
+  // What to show when something failed: the failures deno bench reported first, stderr
+  // without its `Check <file>` lines (a type error, a module not found), then stdout's end.
+  const failed = failures(stdout);
+  const shown = [
+    ...(failed.length ? ["--- failures ---", ...failed] : []),
+    "--- stderr ---",
+    tail(stderr.split("\n").filter((line) => !line.startsWith("Check ")).join("\n")),
+    "--- stdout (last lines) ---",
+    tail(stdout),
+  ].join("\n");
 
   assert.ok(
     !timedOut,
@@ -126,8 +156,9 @@ Deno.test("micro benchmarks: every bench/*_bench.ts runs in smoke mode and its c
       continue;
     }
     for (const c of EXPECTED[name]?.cases ?? []) {
-      // A row of the file's table: `| <name> <padding> | <time/iter> ...`.
-      if (!own.split("\n").some((line) => line.startsWith(`| ${c} `))) {
+      // A row of the file's table: `| <name> <padding> | <time/iter> ...`, the name whole.
+      const row = new RegExp(`^\\| ${c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} +\\| `, "m");
+      if (!row.test(own)) {
         problems.push(`bench/${name}: no row for the case "${c}"`);
       }
     }
