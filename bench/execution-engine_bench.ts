@@ -7,7 +7,8 @@
  *   (`execution_engine_order_submission_latency_us`: the venue call), and
  * - the whole `handleOrder` (durable journal write in a WAL file, venue call, state
  *   change and ack report written to the outbox),
- * since `deno bench` reports p75/p99 but not p50.
+ * since `deno bench` reports p75/p99 but not p50. With `BENCH_SMOKE=1` (bench/smoke.ts) the
+ * loops run 200 orders each and the cases a minimal number of iterations.
  */
 import { createServiceMetrics } from "../lib/metrics.ts";
 import type { Order } from "../lib/types.ts";
@@ -19,6 +20,7 @@ import { DelegatingVenue } from "../services/execution-engine/testing/delegating
 import { makeOrder, makeQuote, makeTrade } from "../services/execution-engine/testing/fixtures.ts";
 import { makePaperVenue } from "../services/execution-engine/testing/paper_venue.ts";
 import { handleOrder } from "../services/execution-engine/testing/handle_order.ts";
+import { benchOptions, loopCount } from "./smoke.ts";
 
 const SYMBOLS = ["AAPL", "MSFT", "SPY", "BTC/USD"];
 let orders = 0;
@@ -85,11 +87,12 @@ const pct = (xs: number[], p: number) => {
 
 // ---- p50/p99 over 20,000 orders, journal in a WAL file ----
 {
+  const count = loopCount(20_000);
   const dir = Deno.makeTempDirSync();
   const venueUs: number[] = [];
   const wholeUs: number[] = [];
   const { core, journal, fill, serviceMetrics } = setup(`${dir}/bench.sqlite`, venueUs);
-  for (let i = 0; i < 20_000; i++) {
+  for (let i = 0; i < count; i++) {
     const next = order();
     const startedAt = performance.now();
     await handleOrder(core, next, "bench");
@@ -101,7 +104,7 @@ const pct = (xs: number[], p: number) => {
   serviceMetrics.stop();
   Deno.removeSync(dir, { recursive: true });
   console.log(
-    `execution-engine paper venue, 20000 orders: order submission (venue call) ` +
+    `execution-engine paper venue, ${count} orders: order submission (venue call) ` +
       `p50=${pct(venueUs, 0.5)}µs p99=${pct(venueUs, 0.99)}µs; handleOrder incl. ` +
       `journal write and ack report (durability process) p50=${pct(wholeUs, 0.5)}µs ` +
       `p99=${pct(wholeUs, 0.99)}µs`,
@@ -110,6 +113,7 @@ const pct = (xs: number[], p: number) => {
 
 // ---- the cost of durability: handleOrder's journal commits in each setting ----
 for (const durability of ["process", "power"] as const) {
+  const count = loopCount(2000);
   const dir = Deno.makeTempDirSync();
   const wholeUs: number[] = [];
   const { core, journal, fill, serviceMetrics } = setup(
@@ -117,7 +121,7 @@ for (const durability of ["process", "power"] as const) {
     undefined,
     durability,
   );
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < count; i++) {
     const next = order();
     const startedAt = performance.now();
     await handleOrder(core, next, "bench");
@@ -130,17 +134,19 @@ for (const durability of ["process", "power"] as const) {
   Deno.removeSync(dir, { recursive: true });
   console.log(
     `execution-engine handleOrder (journal write, venue call, ack report), durability ` +
-      `${durability}, 2000 orders: p50=${pct(wholeUs, 0.5)}µs p99=${pct(wholeUs, 0.99)}µs`,
+      `${durability}, ${count} orders: p50=${pct(wholeUs, 0.5)}µs p99=${pct(wholeUs, 0.99)}µs`,
   );
 }
 
 // ---- group commit: eight orders drained together share their journal commits ----
 {
+  const runs = Math.ceil(loopCount(2000) / 8);
+  const count = runs * 8;
   const dir = Deno.makeTempDirSync();
   const perOrderUs: number[] = [];
   const { core, journal, fill, serviceMetrics } = setup(`${dir}/bench.sqlite`, undefined, "power");
   const commitsBefore = journal.commitStats.commits;
-  for (let i = 0; i < 250; i++) {
+  for (let i = 0; i < runs; i++) {
     const startedAt = performance.now();
     await Promise.all(Array.from({ length: 8 }, () => handleOrder(core, order(), "bench")));
     const us = (performance.now() - startedAt) * 1000 / 8;
@@ -153,9 +159,9 @@ for (const durability of ["process", "power"] as const) {
   serviceMetrics.stop();
   Deno.removeSync(dir, { recursive: true });
   console.log(
-    `execution-engine handleOrder, 8 orders per run, durability power, 2000 orders: per order ` +
-      `p50=${pct(perOrderUs, 0.5)}µs p99=${pct(perOrderUs, 0.99)}µs; ${commits} commits ` +
-      `(${(commits / 2000).toFixed(2)} per order, fills included)`,
+    `execution-engine handleOrder, 8 orders per run, durability power, ${count} orders: ` +
+      `per order p50=${pct(perOrderUs, 0.5)}µs p99=${pct(perOrderUs, 0.99)}µs; ` +
+      `${commits} commits (${(commits / count).toFixed(2)} per order, fills included)`,
   );
 }
 
@@ -165,7 +171,7 @@ const mem = setup(":memory:");
 
 Deno.bench(
   "submit an order on the paper venue (journal in a WAL file)",
-  { group: "submit", baseline: true },
+  benchOptions({ group: "submit", baseline: true }),
   async () => {
     await handleOrder(file.core, order(), "bench");
     file.fill();
@@ -175,7 +181,7 @@ Deno.bench(
 
 Deno.bench(
   "submit an order on the paper venue (journal in memory)",
-  { group: "submit" },
+  benchOptions({ group: "submit" }),
   async () => {
     await handleOrder(mem.core, order(), "bench");
     mem.fill();
@@ -183,7 +189,7 @@ Deno.bench(
   },
 );
 
-Deno.bench("refuse a duplicate order (journal look-up only)", async (b) => {
+Deno.bench("refuse a duplicate order (journal look-up only)", benchOptions(), async (b) => {
   const again = order();
   await handleOrder(mem.core, again, "bench");
   mem.fill();

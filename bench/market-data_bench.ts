@@ -13,6 +13,7 @@ import {
   SIM_TRAFFIC_SYMBOLS,
   simTrafficFrames,
 } from "../services/market-data/testing/sim_traffic.ts";
+import { benchOptions } from "./smoke.ts";
 
 // 100k messages of realistic sim traffic, cut into 50-message frames (10k/s at a 5 ms timer).
 const FRAME = 50;
@@ -38,19 +39,29 @@ let decodedIndex = 0;
 let textIndex = 0;
 let bookIndex = 0;
 
-Deno.bench(`core.handle: sim frame of ${FRAME} messages (decoded)`, { group: "core" }, () => {
-  core.handle({ receivedTs: nowMs(), frame: frames[decodedIndex++ % frames.length] });
-});
+Deno.bench(
+  `core.handle: sim frame of ${FRAME} messages (decoded)`,
+  benchOptions({ group: "core" }),
+  () => {
+    core.handle({ receivedTs: nowMs(), frame: frames[decodedIndex++ % frames.length] });
+  },
+);
 
-Deno.bench(`core.handle: Alpaca text frame of ${FRAME} messages (JSON.parse included)`, {
-  group: "core",
-}, () => {
-  core.handle({ receivedTs: nowMs(), frame: textFrames[textIndex++ % textFrames.length] });
-});
+Deno.bench(
+  `core.handle: Alpaca text frame of ${FRAME} messages (JSON.parse included)`,
+  benchOptions({ group: "core" }),
+  () => {
+    core.handle({ receivedTs: nowMs(), frame: textFrames[textIndex++ % textFrames.length] });
+  },
+);
 
-Deno.bench("core.handle: order book deltas only (per frame)", { group: "core" }, () => {
-  core.handle({ receivedTs: nowMs(), frame: bookOnly[bookIndex++ % bookOnly.length] });
-});
+Deno.bench(
+  "core.handle: order book deltas only (per frame)",
+  benchOptions({ group: "core" }),
+  () => {
+    core.handle({ receivedTs: nowMs(), frame: bookOnly[bookIndex++ % bookOnly.length] });
+  },
+);
 
 // Raw OrderBook: one delta of 3 levels then top() and levels(10), as the core does per update.
 const book = new OrderBook("AAPL");
@@ -77,7 +88,7 @@ const deltas = Array.from({ length: 4096 }, () => {
   };
 });
 let deltaIndex = 0;
-Deno.bench("OrderBook.apply delta + top() + levels(10)", { group: "book" }, () => {
+Deno.bench("OrderBook.apply delta + top() + levels(10)", benchOptions({ group: "book" }), () => {
   const delta = deltas[deltaIndex++ & 4095];
   book.apply(delta.bids, delta.asks, false);
   book.top(10);
@@ -96,23 +107,38 @@ const bigIdFrame = `[${Array.from({ length: FRAME }, (_, n) => cryptoTrade(n)).j
 // The same frame with ids below 2^53 (15 digits): what the parse costs without quoting.
 const smallIdFrame = bigIdFrame.replaceAll(/"i":(\d{15})\d+/g, '"i":$1');
 const stockFrame = textFrames[0];
-Deno.bench(`parseFrame: ${FRAME} crypto trades with ids above 2^53`, { group: "parse" }, () => {
-  parseFrame(bigIdFrame);
-});
-Deno.bench(`parseFrame: the same ${FRAME} crypto trades with 15-digit ids`, {
-  group: "parse",
-  baseline: true,
-}, () => {
-  parseFrame(smallIdFrame);
-});
-Deno.bench(`JSON.parse alone: the same ${FRAME} crypto trades (ids rounded)`, {
-  group: "parse",
-}, () => {
-  JSON.parse(bigIdFrame);
-});
-Deno.bench(`parseFrame: sim frame of ${FRAME} messages (no long ids)`, { group: "parse" }, () => {
-  parseFrame(stockFrame);
-});
-Deno.bench(`JSON.parse alone: sim frame of ${FRAME} messages`, { group: "parse" }, () => {
-  JSON.parse(stockFrame);
-});
+Deno.bench(
+  `parseFrame: ${FRAME} crypto trades with ids above 2^53`,
+  benchOptions({ group: "parse" }),
+  () => {
+    parseFrame(bigIdFrame);
+  },
+);
+Deno.bench(
+  `parseFrame: the same ${FRAME} crypto trades with 15-digit ids`,
+  benchOptions({ group: "parse", baseline: true }),
+  () => {
+    parseFrame(smallIdFrame);
+  },
+);
+Deno.bench(
+  `JSON.parse alone: the same ${FRAME} crypto trades (ids rounded)`,
+  benchOptions({ group: "parse" }),
+  () => {
+    JSON.parse(bigIdFrame);
+  },
+);
+Deno.bench(
+  `parseFrame: sim frame of ${FRAME} messages (no long ids)`,
+  benchOptions({ group: "parse" }),
+  () => {
+    parseFrame(stockFrame);
+  },
+);
+Deno.bench(
+  `JSON.parse alone: sim frame of ${FRAME} messages`,
+  benchOptions({ group: "parse" }),
+  () => {
+    JSON.parse(stockFrame);
+  },
+);

@@ -35,6 +35,7 @@ import { Registry } from "prom-client";
 import { decode, encodeFrame, type Envelope } from "../lib/envelope.ts";
 import { Publisher, ReliableReceiver, ReliableSender, Subscriber } from "../lib/messaging/mod.ts";
 import { SocketPoller } from "../lib/zmq_poll.ts";
+import { benchOptions } from "./smoke.ts";
 
 /** Options of {@linkcode run}. */
 export interface BenchOptions {
@@ -637,11 +638,11 @@ const frame = encodeFrame([{
 }]);
 const sampleEnv = decode(frame);
 
-Deno.bench("envelope: encodeFrame() of a 200-byte JSON body", () => {
+Deno.bench("envelope: encodeFrame() of a 200-byte JSON body", benchOptions(), () => {
   encodeFrame([sampleEnv]);
 });
 
-Deno.bench("envelope: decode() of a 200-byte JSON body", () => {
+Deno.bench("envelope: decode() of a 200-byte JSON body", benchOptions(), () => {
   decode(frame);
 });
 

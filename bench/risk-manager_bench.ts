@@ -9,7 +9,9 @@
  * `deno bench` reports p75/p99 but not p50. It also prints the p50/p99 of an approval made
  * durable (state and orders outbox) in each `durability` (`process`: synchronous NORMAL,
  * `power`: FULL): two files with a commit each, one database with one commit, and eight
- * approvals in one group commit. The timed `Deno.bench` cases use SQLite in memory.
+ * approvals in one group commit. The timed `Deno.bench` cases use SQLite in memory. With
+ * `BENCH_SMOKE=1` (bench/smoke.ts) the loops run 200 signals each and the cases a minimal
+ * number of iterations.
  */
 import type { ExecutionReport, Signal } from "../lib/types.ts";
 import { ALWAYS_OPEN } from "../lib/market_session.ts";
@@ -23,6 +25,7 @@ import {
   setMark,
   SYMBOLS as TEST_SYMBOLS,
 } from "../services/risk-manager/testing/fixtures.ts";
+import { benchOptions, loopCount } from "./smoke.ts";
 
 const SYMBOLS = [...TEST_SYMBOLS, "SPY"];
 /** The test limits, with an order rate no bench loop reaches. */
@@ -111,6 +114,7 @@ const serviceMetrics = createServiceMetrics("risk-manager", {
 });
 const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "default", 5000);
 {
+  const count = loopCount(20_000);
   const dir = Deno.makeTempDirSync();
   const allChecksUs: number[] = [];
   const onSignalUs: number[] = [];
@@ -122,7 +126,7 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
   };
   const store = StateStore.open(`${dir}/bench.sqlite`, { durability: "process" });
   const core = benchCore(recorder, store);
-  for (let i = 0; i < 20_000; i++) {
+  for (let i = 0; i < count; i++) {
     const next = signal();
     const startedAt = performance.now();
     const decision = core.onSignal(next, Date.now());
@@ -139,7 +143,7 @@ const metrics = new RiskManagerMetrics(serviceMetrics.families, SYMBOLS, "defaul
     return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1);
   };
   console.log(
-    `risk-manager pre-trade checks, 20000 approved signals with metrics: ` +
+    `risk-manager pre-trade checks, ${count} approved signals with metrics: ` +
       `all_checks p50=${percentile(allChecksUs, 0.5)}µs p99=${percentile(allChecksUs, 0.99)}µs; ` +
       `onSignal incl. SQLite record (durability process) p50=${percentile(onSignalUs, 0.5)}µs ` +
       `p99=${percentile(onSignalUs, 0.99)}µs`,
@@ -160,7 +164,7 @@ for (const durability of ["process", "power"] as const) {
       : OutboxJournal.attach(store.journalDb.db, store.journalDb.group, "rm/orders");
     const core = benchCore(undefined, store);
     const approvalUs: number[] = [];
-    const n = 2000;
+    const n = loopCount(2000);
     const batch = layout === "batch of 8" ? 8 : 1;
     for (let i = 1; i <= n; i += batch) {
       const startedAt = performance.now();
@@ -208,26 +212,30 @@ function approveOne(core: RiskManagerCore, b: Deno.BenchContext): void {
 const plain = benchCore();
 Deno.bench(
   "pre-trade checks: approve a signal (no metrics)",
-  { group: "pretrade", baseline: true },
+  benchOptions({ group: "pretrade", baseline: true }),
   (b) => approveOne(plain, b),
 );
 
 const metered = benchCore(metrics);
 Deno.bench(
   "pre-trade checks: approve a signal (with per-check metrics)",
-  { group: "pretrade" },
+  benchOptions({ group: "pretrade" }),
   (b) => approveOne(metered, b),
 );
 
 const denier = benchCore(metrics);
 denier.trip("bench", "bench", Date.now());
-Deno.bench("pre-trade checks: deny at the circuit breaker", { group: "pretrade" }, () => {
-  denier.onSignal(signal(), Date.now());
-});
+Deno.bench(
+  "pre-trade checks: deny at the circuit breaker",
+  benchOptions({ group: "pretrade" }),
+  () => {
+    denier.onSignal(signal(), Date.now());
+  },
+);
 
 const filler = benchCore();
 let fills = 0;
-Deno.bench("execution report: apply a fill (SQLite in memory)", () => {
+Deno.bench("execution report: apply a fill (SQLite in memory)", benchOptions(), () => {
   filler.onExecutionReport(
     report(`f-${++fills}`, "SPY", fills % 2 ? "buy" : "sell", 3, 592, "filled"),
     Date.now(),
@@ -236,10 +244,10 @@ Deno.bench("execution report: apply a fill (SQLite in memory)", () => {
 
 const marker = benchCore();
 const quote = { symbol: "AAPL", bidPrice: 227.99, askPrice: 228.01, bidSize: 1, askSize: 1 };
-Deno.bench("market data: apply a quote mark", () => {
+Deno.bench("market data: apply a quote mark", benchOptions(), () => {
   marker.onMarketData("quote", quote, Date.now());
 });
 
-Deno.bench("metrics: refresh every business gauge", () => {
+Deno.bench("metrics: refresh every business gauge", benchOptions(), () => {
   metrics.portfolio(metered);
 });

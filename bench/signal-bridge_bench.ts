@@ -12,6 +12,7 @@ import { RulesModel } from "../services/signal-bridge/rules_model.ts";
 import { SymbolFeatures } from "../services/signal-bridge/symbol_features.ts";
 import { seededRandom } from "../services/signal-bridge/testing/fixtures.ts";
 import { sampleQuote, sampleTrade } from "../services/signal-bridge/testing/market_data.ts";
+import { benchOptions } from "./smoke.ts";
 
 const config = loadConfig({ args: [], env: {} });
 const signalBridge = config.signalBridge;
@@ -44,19 +45,27 @@ for (let i = 0; i < 500; i++) {
 }
 const values = warm.values;
 
-Deno.bench("inference: rules model predict()", { group: "inference", baseline: true }, () => {
-  rules.predict(values);
-});
+Deno.bench(
+  "inference: rules model predict()",
+  benchOptions({ group: "inference", baseline: true }),
+  () => {
+    rules.predict(values);
+  },
+);
 
-Deno.bench("inference: logistic_v1 model predict()", { group: "inference" }, () => {
+Deno.bench("inference: logistic_v1 model predict()", benchOptions({ group: "inference" }), () => {
   logistic.predict(values);
 });
 
-Deno.bench("features: one quote update (all price features)", { group: "features" }, () => {
-  warm.onQuote(quote());
-});
+Deno.bench(
+  "features: one quote update (all price features)",
+  benchOptions({ group: "features" }),
+  () => {
+    warm.onQuote(quote());
+  },
+);
 
-Deno.bench("features: one trade update (trade flow)", { group: "features" }, () => {
+Deno.bench("features: one trade update (trade flow)", benchOptions({ group: "features" }), () => {
   warm.onTrade(trade());
 });
 
@@ -71,8 +80,10 @@ const core = new SignalBridgeCore({
 });
 for (let i = 0; i < 500; i++) core.onMessage({ type: "quote", body: quote() }, ts);
 
-Deno.bench("core: one quote through features, gates and the rules model", {
-  group: "core",
-}, () => {
-  core.onMessage({ type: "quote", body: quote() }, ts);
-});
+Deno.bench(
+  "core: one quote through features, gates and the rules model",
+  benchOptions({ group: "core" }),
+  () => {
+    core.onMessage({ type: "quote", body: quote() }, ts);
+  },
+);

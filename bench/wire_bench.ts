@@ -26,6 +26,7 @@ import { parseCommandLine } from "../lib/cli.ts";
 import { decode as decodeJson, encodeText } from "./json_envelope_v1.ts";
 import { freePort } from "../lib/testing/tools.ts";
 import { type MemorySample, slopePerMinute } from "./slope.ts";
+import { benchOptions } from "./smoke.ts";
 
 const levels = (p: number, d: number) =>
   Array.from(
@@ -102,22 +103,26 @@ for (const type of ["book", "quote", "trade", "signal"] as const) {
   const json = { ...env, v: 1 as const };
   const jsonFrame = utf8.encode(encodeText(json));
   const binaryFrame = utf8.encode(encodeFrame([env]));
-  Deno.bench(`${type}: encode, JSON (${jsonFrame.length} B)`, { group: `${type} encode` }, () => {
-    encodeText(json);
-  });
+  Deno.bench(
+    `${type}: encode, JSON (${jsonFrame.length} B)`,
+    benchOptions({ group: `${type} encode` }),
+    () => {
+      encodeText(json);
+    },
+  );
   Deno.bench(
     `${type}: encode, binary (${binaryFrame.length} B base64, ${encode(env).length} B raw)`,
-    { group: `${type} encode`, baseline: true },
+    benchOptions({ group: `${type} encode`, baseline: true }),
     () => {
       encodeFrame([env]);
     },
   );
-  Deno.bench(`${type}: decode and check, JSON`, { group: `${type} decode` }, () => {
+  Deno.bench(`${type}: decode and check, JSON`, benchOptions({ group: `${type} decode` }), () => {
     validators[type](decodeJson(jsonFrame).body);
   });
   Deno.bench(
     `${type}: decode and check, binary`,
-    { group: `${type} decode`, baseline: true },
+    benchOptions({ group: `${type} decode`, baseline: true }),
     () => {
       const [r] = decodeFrame(binaryFrame);
       if (!r.checked) validators[type](r.env.body);
@@ -129,17 +134,19 @@ for (const type of ["book", "quote", "trade", "signal"] as const) {
   // A feed frame's worth (50 books) in one frame, as market-data batches them.
   const envs = Array.from({ length: 50 }, (_, i) => ({ ...sampleEnvelope("book"), seq: i + 1 }));
   const frame = utf8.encode(encodeFrame(envs));
-  Deno.bench("50 books: encode one batched frame", { group: "batch" }, () => {
+  Deno.bench("50 books: encode one batched frame", benchOptions({ group: "batch" }), () => {
     encodeFrame(envs);
   });
-  Deno.bench("50 books: decode one batched frame", { group: "batch" }, () => {
+  Deno.bench("50 books: decode one batched frame", benchOptions({ group: "batch" }), () => {
     decodeFrame(frame);
   });
-  Deno.bench("50 books: decode only the headers (a subscriber that wants none)", {
-    group: "batch",
-  }, () => {
-    decodeFrame(frame, () => false);
-  });
+  Deno.bench(
+    "50 books: decode only the headers (a subscriber that wants none)",
+    benchOptions({ group: "batch" }),
+    () => {
+      decodeFrame(frame, () => false);
+    },
+  );
 }
 
 // ---------------------------------------------------------------- soak of send modes
