@@ -248,6 +248,12 @@ Deno.bench("market data: apply a quote mark", benchOptions(), () => {
   marker.onMarketData("quote", quote, Date.now());
 });
 
+// What a mark's prime adds (RiskManagerCore.prime: buy and sell, every check), at most every
+// PRIME_GAP_MS: the cost of keeping the decision path warm at a high tick rate.
+Deno.bench("market data: prime the decision path for AAPL (buy and sell)", benchOptions(), () => {
+  marker.prime("AAPL", Date.now());
+});
+
 Deno.bench("metrics: refresh every business gauge", benchOptions(), () => {
   metrics.portfolio(metered);
 });

@@ -209,6 +209,12 @@ interface ExposureRow {
 
 /** How often the service keeps the checks warm ({@link RiskManagerCore.warm}), ms. */
 export const WARM_EVERY_MS = 100;
+/**
+ * The shortest time between two {@link RiskManagerCore.prime} calls of the handlers, ms: at a
+ * high tick rate the code stays hot by itself, and priming every mark would only add work.
+ */
+export const PRIME_GAP_MS = 5;
+const WARM_ACTIONS = ["buy", "sell", "flat"] as const;
 /** Rounds of {@link RiskManagerCore.warm} at start-up: enough for V8 to optimize the checks. */
 export const WARM_START_ROUNDS = 500;
 
@@ -360,32 +366,46 @@ export class RiskManagerCore {
    */
   warm(now: number, rounds = 1): number {
     let ran = 0;
-    const actions = ["buy", "sell", "flat"] as const;
     for (let r = 0; r < rounds; r++) {
       for (const symbol of this.symbols) {
-        const mark = this.#marks.get(symbol);
-        for (const action of actions) {
-          const context = this.#checkContext({
-            id: `warm-${r}`,
-            symbol,
-            action,
-            confidence: 1,
-            model: "warm",
-            modelVersion: "0",
-            features: {},
-            price: mark?.price ?? 100,
-            createdAt: now,
-            expiresAt: now + 1000,
-            tickTs: now,
-          }, now);
-          for (const check of PRE_TRADE_CHECKS) {
-            check.check(context);
-            ran++;
-          }
-        }
+        for (const action of WARM_ACTIONS) ran += this.#warmOne(symbol, action, now, r);
       }
     }
     return ran;
+  }
+
+  /**
+   * Primes the decision path for a signal expected soon in `symbol`: {@link warm} for that one
+   * symbol, buy and sell. A signal follows a tick within a millisecond or so, and the tick's mark
+   * reaches risk-manager about when it reaches signal-bridge; run then (the handlers do, once
+   * the mark's message is handled, at most every {@link PRIME_GAP_MS}), it leaves the code and
+   * the symbol's rows in the caches the decision will read, where the warm-up every
+   * {@link WARM_EVERY_MS} cannot: in between, the other services have taken the caches over.
+   * Returns how many checks ran (0 for a symbol not configured).
+   */
+  prime(symbol: string, now: number): number {
+    if (!this.symbols.has(symbol)) return 0;
+    return this.#warmOne(symbol, "buy", now, 0) + this.#warmOne(symbol, "sell", now, 0);
+  }
+
+  /** One synthetic signal's context and every check on it; nothing recorded or changed. */
+  #warmOne(symbol: string, action: Signal["action"], now: number, round: number): number {
+    const mark = this.#marks.get(symbol);
+    const context = this.#checkContext({
+      id: `warm-${round}`,
+      symbol,
+      action,
+      confidence: 1,
+      model: "warm",
+      modelVersion: "0",
+      features: {},
+      price: mark?.price ?? 100,
+      createdAt: now,
+      expiresAt: now + 1000,
+      tickTs: now,
+    }, now);
+    for (const check of PRE_TRADE_CHECKS) check.check(context);
+    return PRE_TRADE_CHECKS.length;
   }
 
   /** Everything the checks read about `signal`, from the books as they are now. */

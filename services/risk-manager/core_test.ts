@@ -700,6 +700,21 @@ Deno.test("RiskManagerCore.warm() runs every check for each symbol and action, a
   store.close();
 });
 
+Deno.test("RiskManagerCore.prime() runs every check for one traded symbol, buy and sell, and changes and records nothing", () => {
+  const recorded: string[] = [];
+  const store = StateStore.open(":memory:");
+  const core = coreWith({ store, recorder: { check: (type) => void recorded.push(type) } });
+  setMark(core, "AAPL", 100, T0);
+  assert.equal(core.prime("AAPL", T0), 2 * PRE_TRADE_CHECKS.length);
+  assert.equal(core.prime("ZZZZ", T0), 0, "a symbol not traded is not primed");
+  assert.deepEqual(recorded, []);
+  assert.equal(store.orderRows(), 0);
+  assert.equal(core.openOrders().length, 0);
+  const d = core.onSignal(signal(), T0);
+  assert.equal(d.approved, true);
+  store.close();
+});
+
 // ---------- sessions, halts and LULD bands (issue 16) ----------
 
 /** A trading status of `symbol` computed at T0. */

@@ -17,6 +17,7 @@
  */
 import { type Context, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { nowMs } from "../../lib/clock.ts";
+import { setImmediate } from "node:timers";
 import type { Envelope } from "../../lib/envelope.ts";
 import { getLogger } from "../../lib/log.ts";
 import { SAMPLED_FLAG } from "../../lib/traceparent.ts";
@@ -42,7 +43,7 @@ import type {
 import { ActivityLog } from "../../lib/activity_log.ts";
 import { BurstLog } from "../../lib/burst_log.ts";
 import { EXIT } from "../../lib/service.ts";
-import type { RiskManagerCore } from "./core.ts";
+import { PRIME_GAP_MS, type RiskManagerCore } from "./core.ts";
 import type { RiskManagerMetrics } from "./metrics.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
@@ -90,6 +91,13 @@ export interface RiskManagerHandlersOptions {
   readonly exit?: (code: number) => never;
   /** The tracer; default the service's (a no-op with tracing off). */
   readonly tracer?: ServiceTracer;
+  /**
+   * Whether a mark primes the decision path for its symbol once its message is handled
+   * ({@link RiskManagerCore.prime}, at most every {@link PRIME_GAP_MS}); default true.
+   */
+  readonly prime?: boolean;
+  /** The shortest time between two primes, ms (default {@link PRIME_GAP_MS}). */
+  readonly primeGapMs?: number;
 }
 
 /**
@@ -131,6 +139,27 @@ export class RiskManagerHandlers {
   readonly #rejectionLog: BurstLog;
   /** True when positions or marks changed since the gauges were last refreshed. */
   #gaugesStale = false;
+  readonly #prime: boolean;
+  readonly #primeGapMs: number;
+  /** The symbol of the prime waiting for its `setImmediate`, if one is. */
+  #primeSymbol: string | undefined;
+  /** `performance.now()` of the last prime. */
+  #primedAt = -Infinity;
+  /** How many primes ran, and how many of them threw (a bug of the checks: onSignal would too). */
+  readonly primes = { ran: 0, failed: 0 };
+  readonly #runPrime = (): void => {
+    const symbol = this.#primeSymbol!;
+    this.#primeSymbol = undefined;
+    this.#primedAt = performance.now();
+    try {
+      this.#core.prime(symbol, Date.now());
+      this.primes.ran++;
+    } catch {
+      // The checks only read; a throw here would be thrown by the next signal's decision as well,
+      // and is reported there. The prime itself is only a cache warmer.
+      this.primes.failed++;
+    }
+  };
 
   constructor(options: RiskManagerHandlersOptions) {
     this.#core = options.core;
@@ -138,6 +167,8 @@ export class RiskManagerHandlers {
     this.#sendOrder = options.sendOrder;
     this.#publishEvent = options.publishEvent;
     this.#retryMs = options.retryMs ?? REPORT_RETRY_MS;
+    this.#prime = options.prime ?? true;
+    this.#primeGapMs = options.primeGapMs ?? PRIME_GAP_MS;
     this.#sendStatusRequest = options.sendStatusRequest;
     this.#sendPositionsRequest = options.sendPositionsRequest;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
@@ -579,7 +610,26 @@ export class RiskManagerHandlers {
       this.#core.onLuldBand(env.body as LuldBand, now);
       return;
     }
-    if (this.#core.onMarketData(env.type, env.body, now)) this.#gaugesStale = true;
+    if (this.#core.onMarketData(env.type, env.body, now)) {
+      this.#gaugesStale = true;
+      if (this.#prime) this.#primeSoon((env.body as { symbol: string }).symbol);
+    }
+  }
+
+  /**
+   * Primes the decision path for `symbol` once the messages already here are handled (a
+   * `setImmediate`: a signal that arrived with the mark is decided first, never made to wait for
+   * the prime), unless a prime ran less than {@link PRIME_GAP_MS} ago. A later mark before it runs
+   * changes the symbol it primes: the newest tick is the likeliest to bring a signal.
+   */
+  #primeSoon(symbol: string): void {
+    if (this.#primeSymbol !== undefined) {
+      this.#primeSymbol = symbol;
+      return;
+    }
+    if (performance.now() - this.#primedAt < this.#primeGapMs) return;
+    this.#primeSymbol = symbol;
+    setImmediate(this.#runPrime);
   }
 
   /**

@@ -18,6 +18,7 @@ import { withContextManager } from "../../lib/testing/context_manager.ts";
 import { RecordingTracer, spansWritten } from "../../lib/testing/recording_tracer.ts";
 import { ServiceTracer, type TraceFields } from "../../lib/tracing.ts";
 import { waitFor } from "../../lib/testing/tools.ts";
+import { setImmediate } from "node:timers";
 
 type Published = { type: keyof RiskEvents; body: unknown; trace?: string; fields?: TraceFields };
 
@@ -30,6 +31,8 @@ function setup(
     orderTtlMs?: number;
     positionMismatch?: "halt" | "adopt";
     tracer?: ServiceTracer;
+    prime?: boolean;
+    primeGapMs?: number;
   } = {},
 ) {
   const serviceMetrics = createServiceMetrics("risk-manager", {
@@ -77,6 +80,9 @@ function setup(
     retryMs: options.retryMs,
     exit: options.exit as ((code: number) => never) | undefined,
     tracer: options.tracer,
+    // Off unless a test is about it: a prime left for a setImmediate would run after the test.
+    prime: options.prime ?? false,
+    primeGapMs: options.primeGapMs,
   });
   handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
   const value = async (name: string, labels: Record<string, string> = {}) => {
@@ -401,6 +407,63 @@ Deno.test("RiskManagerHandlers.onMarketData() halts a symbol on its trading stat
     assert.equal(sent.length, 1);
   } finally {
     stop();
+  }
+});
+
+/** Resolves once the `setImmediate`s queued so far have run. */
+const immediates = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+Deno.test("RiskManagerHandlers primes the decision path after a mark: once the message is handled, the newest symbol, never within the gap", async () => {
+  const { core, handlers, sent, stop } = setup({ prime: true, primeGapMs: 0 });
+  try {
+    const primed: string[] = [];
+    const prime = core.prime.bind(core);
+    core.prime = (symbol, now) => (primed.push(symbol), prime(symbol, now));
+    // setup's quote queued a prime of AAPL: it waits for the message to be handled.
+    assert.equal(handlers.primes.ran, 0);
+    await immediates();
+    assert.deepEqual(primed, ["AAPL"]);
+    // Two marks before the prime runs: one prime, of the newest symbol.
+    handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
+    handlers.onMarketData(envelope("quote", { symbol: "MSFT", bidPrice: 399.9, askPrice: 400.1 }));
+    assert.deepEqual(primed, ["AAPL"]);
+    await immediates();
+    assert.deepEqual(primed, ["AAPL", "MSFT"]);
+    // A symbol risk-manager does not trade makes no mark, so no prime.
+    handlers.onMarketData(envelope("quote", { symbol: "ZZZZ", bidPrice: 9.99, askPrice: 10.01 }));
+    await immediates();
+    assert.deepEqual(primed, ["AAPL", "MSFT"]);
+    // The primes changed nothing: the next signal is approved and sent as on an unprimed core.
+    assert.equal(core.openOrders().length, 0);
+    handlers.onSignal(envelope("signal", liveSignal()));
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].order.qty, 10);
+    assert.deepEqual(handlers.primes, { ran: 2, failed: 0 });
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers primes at most once per gap, and not at all with prime: false", async () => {
+  const gapped = setup({ prime: true, primeGapMs: 60_000 });
+  const off = setup({ prime: false });
+  try {
+    await immediates();
+    assert.equal(gapped.handlers.primes.ran, 1, "setup's quote primed");
+    for (let i = 0; i < 5; i++) {
+      gapped.handlers.onMarketData(
+        envelope("quote", { symbol: "AAPL", bidPrice: 99.99 + i, askPrice: 100.01 + i }),
+      );
+      off.handlers.onMarketData(
+        envelope("quote", { symbol: "AAPL", bidPrice: 99.99 + i, askPrice: 100.01 + i }),
+      );
+      await immediates();
+    }
+    assert.equal(gapped.handlers.primes.ran, 1, "no second prime within the gap");
+    assert.equal(off.handlers.primes.ran, 0);
+  } finally {
+    gapped.stop();
+    off.stop();
   }
 });
 
