@@ -468,7 +468,7 @@ export class RiskManagerCore {
       netBefore: before.net,
       netAfter: after.net,
       openOrders: this.#openOrders.size,
-      rateTokens: this.#rate.available(now),
+      rateTokens: this.#rate.peek(now),
       rateReserve: this.#rateReserve,
       dailyPnl: this.dailyPnl(),
       ordersChannelLive: this.#options.ordersChannel?.live() ?? true,

@@ -8,7 +8,7 @@ import type {
 import type { DenialCode } from "./denial.ts";
 import { type Decision, RiskManagerCore } from "./core.ts";
 import { StateStore } from "./state_store.ts";
-import { PRE_TRADE_CHECKS } from "./checks.ts";
+import { type Limits, PRE_TRADE_CHECKS } from "./checks.ts";
 import { ArrayRecorder, coreWith, fill, LIMITS, setMark, signal, T0 } from "./testing/fixtures.ts";
 import type { TradingStateChange } from "./trading_state.ts";
 
@@ -713,6 +713,67 @@ Deno.test("RiskManagerCore.prime() runs every check for one traded symbol, buy a
   const d = core.onSignal(signal(), T0);
   assert.equal(d.approved, true);
   store.close();
+});
+
+Deno.test("RiskManagerCore decides alike with or without warm-ups and primes between, at whatever time they run", () => {
+  // Each script runs on two identical cores; one is warmed and primed between its decisions,
+  // at times ahead of them too (a wall clock stepped forward). The decisions must be equal.
+  const scripts: {
+    limits: Partial<Limits>;
+    run: (core: RiskManagerCore, warm: (t: number) => void) => Decision[];
+  }[] = [];
+  // The order rate at its last token: a prime's refill must not lend tokens to a later decision.
+  const rateSignals = [signal(), signal()].map((s) => ({ ...s, expiresAt: T0 + 10_000 }));
+  scripts.push({
+    limits: { maxOrdersPerSecond: 1, exitRateReserve: 0 },
+    run: (core, warm) => {
+      const out = [core.onSignal(rateSignals[0], T0)];
+      warm(T0 + 1000);
+      out.push(core.onSignal(rateSignals[1], T0 + 500));
+      return out;
+    },
+  });
+  // Ten approvals empty a 10/s bucket; 100 ms later one token is back, exactly, and only one.
+  const burst = Array.from({ length: 12 }, () => signal({ expiresAt: T0 + 10_000 }));
+  scripts.push({
+    limits: { maxOrdersPerSecond: 10, exitRateReserve: 0 },
+    run: (core, warm) => {
+      const out = burst.slice(0, 10).map((s) => core.onSignal(s, T0));
+      warm(T0 + 8);
+      out.push(core.onSignal(burst[10], T0 + 100), core.onSignal(burst[11], T0 + 100));
+      return out;
+    },
+  });
+  // Exposure at the limit across symbols, the pooled rows reused by every warm-up in between.
+  const exposure = [
+    signal(),
+    signal({ symbol: "MSFT", price: 400 }),
+    signal({ symbol: "BTC/USD", price: 100000 }),
+    signal({ symbol: "MSFT", action: "sell", price: 400 }),
+    signal({ action: "sell" }),
+  ];
+  scripts.push({
+    limits: { maxGrossExposure: 1800, maxNetExposure: 1800 },
+    run: (core, warm) =>
+      exposure.map((s) => {
+        warm(T0);
+        return core.onSignal(s, T0);
+      }),
+  });
+  for (const [i, script] of scripts.entries()) {
+    const plain = coreWith({ limits: script.limits });
+    const primed = coreWith({ limits: script.limits });
+    const want = script.run(plain, () => {});
+    const got = script.run(primed, (t) => {
+      primed.warm(t, 2);
+      for (const symbol of primed.symbols) primed.prime(symbol, t);
+    });
+    assert.deepEqual(got, want, `script ${i}`);
+    assert.ok(
+      want.some((d) => d.approved) && want.some((d) => !d.approved),
+      `script ${i} decides both ways`,
+    );
+  }
 });
 
 // ---------- sessions, halts and LULD bands (issue 16) ----------

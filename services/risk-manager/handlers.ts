@@ -137,6 +137,7 @@ export class RiskManagerHandlers {
   #positionsOutstanding: { requestId: string; at: number } | undefined;
   readonly #mismatchLog: BurstLog;
   readonly #rejectionLog: BurstLog;
+  readonly #primeLog: BurstLog;
   /** True when positions or marks changed since the gauges were last refreshed. */
   #gaugesStale = false;
   readonly #prime: boolean;
@@ -152,12 +153,13 @@ export class RiskManagerHandlers {
     this.#primeSymbol = undefined;
     this.#primedAt = performance.now();
     try {
-      this.#core.prime(symbol, Date.now());
+      this.#core.prime(symbol, nowMs());
       this.primes.ran++;
-    } catch {
-      // The checks only read; a throw here would be thrown by the next signal's decision as well,
-      // and is reported there. The prime itself is only a cache warmer.
+    } catch (error) {
+      // The checks only read, so the next decision in this symbol would throw the same; the
+      // prime is only a cache warmer and never takes the process down.
       this.primes.failed++;
+      this.#primeLog.report({ symbol, error });
     }
   };
 
@@ -191,6 +193,12 @@ export class RiskManagerHandlers {
       "Execution-engine rejected an order: {reason} ({action})",
       "Execution-engine rejected {suppressed} more orders",
     );
+    this.#primeLog = new BurstLog(
+      this.#log,
+      "error",
+      "Priming the pre-trade checks for {symbol} failed (a signal in it would fail too): {error}",
+      "Priming the pre-trade checks failed {suppressed} more times",
+    );
   }
 
   /** Execution reports waiting for the store (the service is not ready while there are any). */
@@ -208,6 +216,7 @@ export class RiskManagerHandlers {
     this.#storeLog.close();
     this.#mismatchLog.close();
     this.#rejectionLog.close();
+    this.#primeLog.close();
   }
 
   /**

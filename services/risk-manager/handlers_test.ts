@@ -31,7 +31,8 @@ function setup(
     orderTtlMs?: number;
     positionMismatch?: "halt" | "adopt";
     tracer?: ServiceTracer;
-    prime?: boolean;
+    /** true or false; "default" leaves the option out (the service's default). */
+    prime?: boolean | "default";
     primeGapMs?: number;
   } = {},
 ) {
@@ -81,7 +82,7 @@ function setup(
     exit: options.exit as ((code: number) => never) | undefined,
     tracer: options.tracer,
     // Off unless a test is about it: a prime left for a setImmediate would run after the test.
-    prime: options.prime ?? false,
+    ...(options.prime === "default" ? {} : { prime: options.prime ?? false }),
     primeGapMs: options.primeGapMs,
   });
   handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
@@ -440,6 +441,23 @@ Deno.test("RiskManagerHandlers primes the decision path after a mark: once the m
     assert.equal(sent[0].order.qty, 10);
     assert.deepEqual(handlers.primes, { ran: 2, failed: 0 });
   } finally {
+    stop();
+  }
+});
+
+Deno.test("RiskManagerHandlers primes by default, and a prime that throws is counted and logged, never thrown", async () => {
+  const { core, handlers, stop } = setup({ prime: "default", primeGapMs: 0 });
+  try {
+    await immediates();
+    assert.deepEqual(handlers.primes, { ran: 1, failed: 0 }, "the default primes");
+    core.prime = () => {
+      throw new Error("a check broke");
+    };
+    handlers.onMarketData(envelope("quote", { symbol: "AAPL", bidPrice: 99.99, askPrice: 100.01 }));
+    await immediates();
+    assert.deepEqual(handlers.primes, { ran: 1, failed: 1 });
+  } finally {
+    handlers.close();
     stop();
   }
 });

@@ -31,6 +31,19 @@ export class OrderRateLimiter {
     return this.#tokens;
   }
 
+  /**
+   * {@link available} without refilling: the tokens there would be at `nowMs`, the bucket left as
+   * it is. The check context reads this, so that building a context (a warm-up, a prime) changes
+   * nothing, whatever clock it runs on.
+   */
+  peek(nowMs: number): number {
+    if (this.#refilledAt === null || !(nowMs > this.#refilledAt)) return this.#tokens;
+    return Math.min(
+      this.capacity,
+      this.#tokens + ((nowMs - this.#refilledAt) / 1000) * this.perSecond,
+    );
+  }
+
   /** Spends one token at `nowMs`; call only after {@link available} was >= 1. */
   take(nowMs: number): void {
     this.#refill(nowMs);

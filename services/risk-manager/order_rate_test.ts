@@ -29,3 +29,17 @@ Deno.test("OrderRateLimiter allows one order per period for rates below one a se
 Deno.test("OrderRateLimiter refuses a rate that is not positive", () => {
   assert.throws(() => new OrderRateLimiter(0), RangeError);
 });
+
+Deno.test("OrderRateLimiter.peek() tells the tokens at a time without refilling the bucket", () => {
+  const rate = new OrderRateLimiter(10);
+  for (let i = 0; i < 10; i++) rate.take(0);
+  assert.equal(rate.peek(50), 0.5);
+  assert.equal(rate.peek(5000), 10, "never above capacity");
+  assert.equal(rate.peek(-1), 0, "a time before the last refill: the tokens as they are");
+  // Peeking changed nothing: a token is back at 100 ms exactly, as if no one had looked.
+  assert.equal(rate.available(8), 0.08);
+  const fresh = new OrderRateLimiter(10);
+  for (let i = 0; i < 10; i++) fresh.take(0);
+  fresh.peek(8);
+  assert.equal(fresh.available(100), 1);
+});

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { nowMs } from "../../lib/clock.ts";
 import { senderPub } from "../../lib/channels.ts";
 import { getLogger } from "../../lib/log.ts";
 import { ALWAYS_OPEN, type Schedule, UtcHours } from "../../lib/market_session.ts";
@@ -235,8 +236,10 @@ export async function startRiskManager(
 
   const gaugeTimer = setInterval(() => handlers.refreshGauges(), GAUGE_EVERY_MS);
   // The checks stay compiled and in cache at the default system's few signals a second.
-  core.warm(Date.now(), WARM_START_ROUNDS);
-  const warmTimer = setInterval(() => core.warm(Date.now()), WARM_EVERY_MS);
+  // On the clock the handlers decide signals with (nowMs), so a warm-up never reads the books
+  // at a time ahead of the next decision's.
+  core.warm(nowMs(), WARM_START_ROUNDS);
+  const warmTimer = setInterval(() => core.warm(nowMs()), WARM_EVERY_MS);
   Deno.unrefTimer(warmTimer);
   // Reconciliation of open orders and positions with the engine: as soon as it is there
   // after start-up, then every reconcileMs (the timer ticks faster so the first request
