@@ -76,11 +76,11 @@ function quoteOf(symbol: string, mid: number) {
   };
 }
 
-function signalOf(id: string, action: Signal["action"] = "buy"): Signal {
+function signalOf(id: string, action: Signal["action"] = "buy", symbol = "AAPL"): Signal {
   const now = Date.now();
   return {
     id,
-    symbol: "AAPL",
+    symbol,
     action,
     confidence: 0.9,
     model: "rules",
@@ -329,15 +329,23 @@ Deno.test({
         mdPub.publish("quote", quoteOf("AAPL", 200));
         return rm.core.mark("AAPL");
       });
-      const failures = (type: string) =>
+      const failures = (type: string, symbol: string) =>
         metricValue(metrics.registry, "risk_manager_risk_failures_total", {
           failure_type: type,
-          symbol: "AAPL",
+          symbol,
         });
+      // The probes are MSFT's, which gets no status here: one still in flight when AAPL's status
+      // arrives (signals and market data come on different sockets, in no set order) is denied
+      // too, instead of becoming a second order that no fill below would close.
       await waitFor("the signal subscriber to join", async () => {
-        sigPub.publish("signal", signalOf(`s-${crypto.randomUUID()}`));
-        return (await failures("session_unknown") ?? 0) > 0;
+        sigPub.publish("signal", signalOf(`s-${crypto.randomUUID()}`, "buy", "MSFT"));
+        return (await failures("session_unknown", "MSFT") ?? 0) > 0;
       });
+      sigPub.publish("signal", signalOf("s-closed"));
+      await waitFor(
+        "AAPL denied too",
+        async () => (await failures("session_unknown", "AAPL") ?? 0) > 0,
+      );
       assert.equal(orders.length, 0, "no status yet: nothing leaves");
       mdPub.publish("trading_status", {
         symbol: "AAPL",
