@@ -51,12 +51,7 @@ export class OrderRateLimiter {
   }
 
   #refill(nowMs: number): void {
-    if (this.#refilledAt !== null && nowMs > this.#refilledAt) {
-      this.#tokens = Math.min(
-        this.capacity,
-        this.#tokens + ((nowMs - this.#refilledAt) / 1000) * this.perSecond,
-      );
-    }
+    this.#tokens = this.peek(nowMs);
     if (this.#refilledAt === null || nowMs > this.#refilledAt) this.#refilledAt = nowMs;
   }
 }
