@@ -532,6 +532,18 @@ function parseLevels(value: unknown): LevelUpdate[] | undefined {
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
+ * The seconds (`YYYY-MM-DDTHH:MM:SS`) and zone of the last timestamp the regular expression
+ * parsed, and their epoch ms: a feed's timestamps share them for a whole second, so the next
+ * ones need only their fraction read ({@link parseTimestamp}).
+ */
+let lastSeconds = "";
+let lastZone = "";
+let lastBase = 0;
+
+/** The length of `YYYY-MM-DDTHH:MM:SS`. */
+const SECONDS_LENGTH = 19;
+
+/**
  * Parses an RFC 3339 timestamp with up to nanosecond precision into epoch
  * milliseconds (fractional); `undefined` when it is not one.
  *
@@ -542,12 +554,42 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d
  */
 export function parseTimestamp(value: unknown): number | undefined {
   if (typeof value !== "string" || value.length > 40) return undefined;
+  if (lastSeconds !== "" && value.startsWith(lastSeconds)) {
+    const fast = sameSecond(value);
+    if (fast !== undefined) return fast;
+  }
   const match = RFC3339.exec(value);
   if (!match) return undefined;
   const fraction = match[2];
   const base = Date.parse(match[1] + match[3]); // seconds + zone
   if (!Number.isFinite(base) || base < 0) return undefined;
+  lastSeconds = match[1];
+  lastZone = match[3];
+  lastBase = base;
   return fraction === undefined ? base : base + Number("0." + fraction) * 1000;
+}
+
+/**
+ * {@link parseTimestamp} for a value that starts with the last parsed seconds: its epoch ms when
+ * the rest is an optional `.` and 1-9 digits followed by the last zone, else `undefined` (then the
+ * regular expression decides).
+ */
+function sameSecond(value: string): number | undefined {
+  let end = SECONDS_LENGTH;
+  if (value.charCodeAt(end) === 46 /* . */) {
+    end++;
+    while (end < value.length && end - SECONDS_LENGTH <= 9) {
+      const c = value.charCodeAt(end);
+      if (c < 48 || c > 57) break;
+      end++;
+    }
+    const digits = end - SECONDS_LENGTH - 1;
+    if (digits < 1 || digits > 9) return undefined;
+  }
+  if (value.length - end !== lastZone.length || !value.endsWith(lastZone)) return undefined;
+  return end === SECONDS_LENGTH
+    ? lastBase
+    : lastBase + Number("0." + value.slice(SECONDS_LENGTH + 1, end)) * 1000;
 }
 
 /** Formats epoch milliseconds as RFC 3339 (millisecond precision), as the sim feed sends it. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { mulberry32 } from "../../lib/random.ts";
 import {
   authAction,
   parseFrame,
@@ -184,6 +185,39 @@ Deno.test("parseTimestamp() keeps sub-millisecond precision and offsets", () => 
   for (const bad of ["", "2021-02-22", 5, null, "2021-02-22T15:51:44.208", "x".repeat(100)]) {
     assert.equal(parseTimestamp(bad), undefined, String(bad));
   }
+});
+
+/** parseTimestamp as it was before the same-second shortcut: the regular expression alone. */
+function parseTimestampByRegex(value: unknown): number | undefined {
+  if (typeof value !== "string" || value.length > 40) return undefined;
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(
+    value,
+  );
+  if (!m) return undefined;
+  const base = Date.parse(m[1] + m[3]);
+  if (!Number.isFinite(base) || base < 0) return undefined;
+  return m[2] === undefined ? base : base + Number("0." + m[2]) * 1000;
+}
+
+Deno.test("parseTimestamp()'s same-second shortcut agrees with the regular expression on 20k near-misses", () => {
+  const random = mulberry32(20261203);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const seconds = ["2021-02-22T15:51:44", "2021-02-22T15:51:45", "2026-12-03T23:59:59"];
+  const zones = ["Z", "+01:00", "-05:30", "z", "+0100", "", "Z ", "+01:00Z"];
+  const fractions = () => {
+    const n = Math.floor(random() * 12); // 0 to 11 digits: 10 and 11 are too many
+    let d = "";
+    for (let i = 0; i < n; i++) d += String(Math.floor(random() * 10));
+    return pick(["", ".", `.${d}`, `.${d}`, `.${d}`, `,${d}`, `.${d}x`]);
+  };
+  let fast = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const value = pick(seconds) + fractions() + pick(zones);
+    const expected = parseTimestampByRegex(value);
+    assert.equal(parseTimestamp(value), expected, value);
+    if (expected !== undefined) fast++;
+  }
+  assert.ok(fast > 2_000, `only ${fast} valid timestamps drawn`);
 });
 
 Deno.test("parseFrame() survives 10k random malformed frames without throwing", () => {
