@@ -33,11 +33,16 @@ export interface BookUpdateError {
   readonly message: string;
 }
 
+/**
+ * One side of a book: its levels best first, as two aligned arrays (price units, size). A book
+ * has tens of levels, so a binary search and a splice beat a map: the top levels and their sizes
+ * are read by index, which is what every published book does.
+ */
 class Side {
-  /** Price units -> size. */
-  readonly sizes = new Map<number, number>();
   /** Price units, best first. */
   readonly order: number[] = [];
+  /** The size at `order[i]`. */
+  readonly sizes: number[] = [];
   constructor(private readonly descending: boolean) {}
 
   #better(a: number, b: number): boolean {
@@ -45,17 +50,26 @@ class Side {
   }
 
   set(units: number, size: number): void {
+    const i = this.#find(units);
+    const present = i < this.order.length && this.order[i] === units;
     if (size === 0) {
-      if (!this.sizes.delete(units)) return;
-      const i = this.#find(units);
-      if (i < this.order.length && this.order[i] === units) this.order.splice(i, 1);
+      if (!present) return;
+      this.order.splice(i, 1);
+      this.sizes.splice(i, 1);
       return;
     }
-    if (!this.sizes.has(units)) {
-      const i = this.#find(units);
-      this.order.splice(i, 0, units);
+    if (present) {
+      this.sizes[i] = size;
+      return;
     }
-    this.sizes.set(units, size);
+    this.order.splice(i, 0, units);
+    this.sizes.splice(i, 0, size);
+  }
+
+  /** The size at `units`, 0 when there is no level. */
+  sizeAt(units: number): number {
+    const i = this.#find(units);
+    return i < this.order.length && this.order[i] === units ? this.sizes[i] : 0;
   }
 
   /** Index of the first entry not better than `units` (binary search). */
@@ -71,24 +85,21 @@ class Side {
   }
 
   clear(): void {
-    this.sizes.clear();
     this.order.length = 0;
+    this.sizes.length = 0;
   }
 
   top(n: number): [number, number][] {
-    const out: [number, number][] = [];
     const count = Math.min(n, this.order.length);
-    for (let i = 0; i < count; i++) {
-      const units = this.order[i];
-      out.push([fromUnits(units), this.sizes.get(units)!]);
-    }
+    const out: [number, number][] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = [fromUnits(this.order[i]), this.sizes[i]];
     return out;
   }
 
   sizeOfTop(n: number): number {
     let total = 0;
     const count = Math.min(n, this.order.length);
-    for (let i = 0; i < count; i++) total += this.sizes.get(this.order[i])!;
+    for (let i = 0; i < count; i++) total += this.sizes[i];
     return total;
   }
 }
@@ -166,7 +177,7 @@ export class OrderBook {
   sizeAt(side: "bid" | "ask", price: number): number {
     const units = toUnits(price);
     if (units === undefined) return 0;
-    return (side === "bid" ? this.#bids : this.#asks).sizes.get(units) ?? 0;
+    return (side === "bid" ? this.#bids : this.#asks).sizeAt(units);
   }
 
   /** The best `n` levels of each side as `[price, size]`, best first. */

@@ -102,3 +102,42 @@ Deno.test("OrderBook keeps levels sorted under random updates", () => {
   const expected = [...ref.entries()].sort((a, c) => c[0] - a[0]).map(([c, s]) => [c / 100, s]);
   assert.deepEqual(b.levels(1000).bids, expected);
 });
+
+Deno.test("OrderBook's sides agree with a reference map throughout random deltas and snapshots", () => {
+  const b = new OrderBook("X");
+  let seed = 7;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const ref = { bid: new Map<number, number>(), ask: new Map<number, number>() };
+  for (let i = 1; i <= 6000; i++) {
+    const side = rnd() < 0.5 ? "bid" : "ask";
+    const cents = (side === "bid" ? 9_900 : 10_001) + Math.floor(rnd() * 100);
+    const size = rnd() < 0.3 ? 0 : Math.floor(rnd() * 100) + 1;
+    const reset = rnd() < 0.002;
+    const update = [level(cents / 100, size)];
+    b.apply(side === "bid" ? update : [], side === "ask" ? update : [], reset);
+    if (reset) {
+      ref.bid.clear();
+      ref.ask.clear();
+    }
+    if (size === 0) ref[side].delete(cents);
+    else ref[side].set(cents, size);
+    if (i % 500 !== 0) continue;
+    const sorted = (m: Map<number, number>, dir: 1 | -1) =>
+      [...m.entries()].sort((x, y) => dir * (x[0] - y[0])).map(([c, s]) => [c / 100, s]);
+    const levels = b.levels(1000);
+    assert.deepEqual(levels.bids, sorted(ref.bid, -1), `bids after ${i}`);
+    assert.deepEqual(levels.asks, sorted(ref.ask, 1), `asks after ${i}`);
+    assert.deepEqual(b.depth(), { bids: ref.bid.size, asks: ref.ask.size });
+    for (let c = 9_890; c < 10_110; c++) {
+      assert.equal(b.sizeAt("bid", c / 100), ref.bid.get(c) ?? 0, `bid size at ${c}`);
+      assert.equal(b.sizeAt("ask", c / 100), ref.ask.get(c) ?? 0, `ask size at ${c}`);
+    }
+    const top5 = (m: Map<number, number>, dir: 1 | -1) =>
+      sorted(m, dir).slice(0, 5).reduce((t, [, s]) => t + s, 0);
+    const bidSize = top5(ref.bid, -1);
+    const askSize = top5(ref.ask, 1);
+    const imbalance = b.top(5).imbalance;
+    if (bidSize + askSize === 0) assert.equal(imbalance, null);
+    else assert.ok(Math.abs(imbalance! - (bidSize - askSize) / (bidSize + askSize)) < 1e-12);
+  }
+});
