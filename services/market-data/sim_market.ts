@@ -35,10 +35,23 @@ interface SymbolState {
   spread: number; // ticks, >= 1
   readonly bidSizes: number[];
   readonly askSizes: number[];
-  emittedBids: Map<number, number>;
-  emittedAsks: Map<number, number>;
+  /** The bids and asks as last published (the base of the next delta). */
+  readonly emittedBids: EmittedSide;
+  readonly emittedAsks: EmittedSide;
   snapshotSent: boolean;
   tradeId: number;
+}
+
+/**
+ * One side of a symbol's book as last published: `depth` consecutive levels from the best one
+ * (`best`, ticks) away from the touch, and their sizes. The levels are always consecutive, so two
+ * numbers and an array say what a map of levels would, with nothing allocated per message.
+ */
+interface EmittedSide {
+  /** False until the first snapshot. */
+  known: boolean;
+  best: number;
+  readonly sizes: Float64Array;
 }
 
 const CALM = { factor: 0.75, meanMs: 4000 };
@@ -83,8 +96,8 @@ export class SimMarket {
         spread: crypto ? 4 : 2,
         bidSizes: [],
         askSizes: [],
-        emittedBids: new Map(),
-        emittedAsks: new Map(),
+        emittedBids: { known: false, best: 0, sizes: new Float64Array(this.#depth) },
+        emittedAsks: { known: false, best: 0, sizes: new Float64Array(this.#depth) },
         snapshotSent: false,
         tradeId: 0,
       };
@@ -201,20 +214,9 @@ export class SimMarket {
 
   /** A snapshot, or the levels that changed since the last book message (size 0 = removed). */
   #book(state: SymbolState, timestamp: string, reset: boolean): unknown {
-    const bids = new Map<number, number>();
-    const asks = new Map<number, number>();
-    for (let i = 0; i < this.#depth; i++) {
-      bids.set(state.bid - i, state.bidSizes[i]);
-      asks.set(state.bid + state.spread + i, state.askSizes[i]);
-    }
-    const bidLevels = reset
-      ? this.#levels(state, bids)
-      : this.#diff(state, state.emittedBids, bids);
-    const askLevels = reset
-      ? this.#levels(state, asks)
-      : this.#diff(state, state.emittedAsks, asks);
-    state.emittedBids = bids;
-    state.emittedAsks = asks;
+    const askBest = state.bid + state.spread;
+    const bidLevels = this.#side(state, state.emittedBids, state.bid, -1, state.bidSizes, reset);
+    const askLevels = this.#side(state, state.emittedAsks, askBest, 1, state.askSizes, reset);
     return {
       T: "o",
       S: state.symbol,
@@ -225,22 +227,44 @@ export class SimMarket {
     };
   }
 
-  #levels(state: SymbolState, sizes: Map<number, number>): { p: number; s: number }[] {
-    return [...sizes].map(([ticks, size]) => ({ p: this.#price(state, ticks), s: size }));
-  }
-
-  #diff(
+  /**
+   * One side's levels for a book message: every level when `reset` (or before the first
+   * snapshot), else the published levels now gone (size 0) and then the levels whose size
+   * changed, each best first; `emitted` becomes the side as published. The side's levels run
+   * from `best` by `step` ticks (-1 for bids, 1 for asks).
+   */
+  #side(
     state: SymbolState,
-    prev: Map<number, number>,
-    next: Map<number, number>,
+    emitted: EmittedSide,
+    best: number,
+    step: 1 | -1,
+    sizes: readonly number[],
+    reset: boolean,
   ): { p: number; s: number }[] {
+    const depth = this.#depth;
     const out: { p: number; s: number }[] = [];
-    for (const [ticks] of prev) {
-      if (!next.has(ticks)) out.push({ p: this.#price(state, ticks), s: 0 });
+    const diff = !reset && emitted.known;
+    if (diff) {
+      for (let i = 0; i < depth; i++) {
+        const ticks = emitted.best + step * i;
+        const at = step === 1 ? ticks - best : best - ticks;
+        if (at < 0 || at >= depth) out.push({ p: this.#price(state, ticks), s: 0 });
+      }
     }
-    for (const [ticks, size] of next) {
-      if (prev.get(ticks) !== size) out.push({ p: this.#price(state, ticks), s: size });
+    for (let i = 0; i < depth; i++) {
+      const ticks = best + step * i;
+      const size = sizes[i];
+      if (diff) {
+        // Not (ticks - emitted.best) * step: for the best bid that is -0, which V8 cannot use as
+        // an array index without leaving its fast path.
+        const at = step === 1 ? ticks - emitted.best : emitted.best - ticks;
+        if (at >= 0 && at < depth && emitted.sizes[at] === size) continue;
+      }
+      out.push({ p: this.#price(state, ticks), s: size });
     }
+    emitted.known = true;
+    emitted.best = best;
+    for (let i = 0; i < depth; i++) emitted.sizes[i] = sizes[i];
     return out;
   }
 }

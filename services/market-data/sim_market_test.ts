@@ -67,3 +67,25 @@ Deno.test("SimMarket.due() respects max and skipTo() drops a backlog", () => {
   sim.skipTo(100_000);
   assert.ok(sim.nextAt >= 100_000);
 });
+
+Deno.test("SimMarket's stream for seed 42 is the one it has always been (52,881 messages, SHA-256)", async () => {
+  // The hash of this exact stream before the book's sides were kept as arrays (2026-12-03);
+  // a change to the sim that changes what it sends must change this on purpose.
+  const sim = new SimMarket({
+    seed: 42,
+    symbols: ["AAPL", "MSFT", "SPY", "BTC/USD"],
+    ticksPerSecond: 1000,
+    bookDepth: 10,
+    startPrices: { AAPL: 228.14, MSFT: 415.3, SPY: 592.6, "BTC/USD": 97250 },
+    tickSize: { AAPL: 0.01, MSFT: 0.01, SPY: 0.01, "BTC/USD": 0.5 },
+  });
+  const out: unknown[] = [];
+  for (let t = 0; t < 50_000; t += 5) out.push(...sim.due(t, 1764700000000 + t));
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(JSON.stringify(out)),
+  );
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  assert.equal(out.length, 52_881);
+  assert.equal(hex, "1b4962f6a82d1bd939636fdff9d463d0e687f3da7aee77dbee32665f849e4500");
+});
