@@ -202,7 +202,14 @@ function parseTimestampByRegex(value: unknown): number | undefined {
 Deno.test("parseTimestamp()'s same-second shortcut agrees with the regular expression on 20k near-misses", () => {
   const random = mulberry32(20261203);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
-  const seconds = ["2021-02-22T15:51:44", "2021-02-22T15:51:45", "2026-12-03T23:59:59"];
+  const seconds = [
+    "2021-02-22T15:51:44",
+    "2021-02-22T15:51:45",
+    "2026-12-03T23:59:59",
+    "1969-12-31T23:59:59",
+    "2016-12-31T23:59:60",
+    "2021-02-22t15:51:44",
+  ];
   const zones = ["Z", "+01:00", "-05:30", "z", "+0100", "", "Z ", "+01:00Z"];
   const fractions = () => {
     const n = Math.floor(random() * 12); // 0 to 11 digits: 10 and 11 are too many
@@ -217,7 +224,20 @@ Deno.test("parseTimestamp()'s same-second shortcut agrees with the regular expre
     assert.equal(parseTimestamp(value), expected, value);
     if (expected !== undefined) fast++;
   }
-  assert.ok(fast > 2_000, `only ${fast} valid timestamps drawn`);
+  assert.ok(fast > 1_000, `only ${fast} valid timestamps drawn`);
+});
+
+Deno.test("parseTimestamp()'s cache holds only accepted seconds (pre-1970, a leap second, the first call)", async () => {
+  // A copy of the module with nothing cached yet.
+  const fresh = await import("./alpaca_protocol.ts?fresh_timestamp_cache");
+  assert.equal(fresh.parseTimestamp("2021-02-22T15:51:44"), undefined);
+  assert.equal(parseTimestamp("2021-02-22T15:51:44Z"), 1614009104000);
+  for (const s of ["1969-12-31T23:59:59", "2016-12-31T23:59:60"]) {
+    assert.equal(parseTimestamp(`${s}Z`), undefined);
+    assert.equal(parseTimestamp(`${s}.5Z`), undefined, `${s}.5Z after ${s}Z`);
+  }
+  assert.equal(parseTimestamp("2021-02-22T15:51:44.5Z"), 1614009104500);
+  assert.equal(parseTimestamp("2021-02-22T15:51:44.5+01:00"), 1614005504500);
 });
 
 Deno.test("parseFrame() survives 10k random malformed frames without throwing", () => {

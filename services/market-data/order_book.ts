@@ -90,7 +90,8 @@ class Side {
   }
 
   top(n: number): [number, number][] {
-    const count = Math.min(n, this.order.length);
+    // As many levels as a loop `i < n` takes: none for a negative or NaN `n`, 3 for 2.5.
+    const count = n > 0 ? Math.min(Math.ceil(n), this.order.length) : 0;
     const out: [number, number][] = new Array(count);
     for (let i = 0; i < count; i++) out[i] = [fromUnits(this.order[i]), this.sizes[i]];
     return out;

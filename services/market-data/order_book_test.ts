@@ -141,3 +141,20 @@ Deno.test("OrderBook's sides agree with a reference map throughout random deltas
     else assert.ok(Math.abs(imbalance! - (bidSize - askSize) / (bidSize + askSize)) < 1e-12);
   }
 });
+
+Deno.test("OrderBook keeps more than 1,000 levels a side", () => {
+  const b = new OrderBook("X");
+  b.apply(Array.from({ length: 1500 }, (_, i) => level(1 + i / 100, i + 1)), [], true);
+  assert.deepEqual(b.depth(), { bids: 1500, asks: 0 });
+  assert.equal(b.sizeAt("bid", 1), 1);
+  assert.equal(b.levels(2000).bids.length, 1500);
+});
+
+Deno.test("OrderBook.levels() takes any count: none for a negative or NaN one, rounded up otherwise", () => {
+  const b = new OrderBook("X");
+  b.apply([level(10, 1), level(9.99, 2), level(9.98, 3), level(9.97, 4)], [level(10.01, 5)], true);
+  assert.deepEqual(b.levels(-1), { bids: [], asks: [] });
+  assert.deepEqual(b.levels(Number.NaN), { bids: [], asks: [] });
+  assert.deepEqual(b.levels(2.5).bids, [[10, 1], [9.99, 2], [9.98, 3]]);
+  assert.deepEqual(b.levels(2.5).asks, [[10.01, 5]]);
+});

@@ -77,7 +77,13 @@ export class SimMarket {
   #burst = false;
   #stateEndsAt: number;
 
+  /** @throws {RangeError} If `bookDepth` is not an integer of at least 0. */
   constructor(options: SimMarketOptions) {
+    if (!(Number.isInteger(options.bookDepth) && options.bookDepth >= 0)) {
+      throw new RangeError(
+        `Cannot create the sim market: bookDepth ${options.bookDepth} is not an integer >= 0`,
+      );
+    }
     this.#random = mulberry32(options.seed);
     this.#rate = options.ticksPerSecond;
     this.#depth = options.bookDepth;

@@ -89,3 +89,41 @@ Deno.test("SimMarket's stream for seed 42 is the one it has always been (52,881 
   assert.equal(out.length, 52_881);
   assert.equal(hex, "1b4962f6a82d1bd939636fdff9d463d0e687f3da7aee77dbee32665f849e4500");
 });
+
+Deno.test("SimMarket's deltas are minimal and keep bookDepth levels a side, for depths 1-50", () => {
+  type Level = { p: number; s: number };
+  const asUpdates = (levels: Level[]) => levels.map(({ p, s }) => ({ price: p, size: s }));
+  for (const bookDepth of [1, 2, 3, 11, 25, 50]) {
+    const sim = new SimMarket({ ...OPTS, seed: 7, ticksPerSecond: 2000, bookDepth });
+    const books = new Map<string, OrderBook>();
+    for (let t = 0; t < 10_000; t += 7) {
+      for (const m of sim.due(t, WALL + t) as Record<string, unknown>[]) {
+        if (m.T !== "o") continue;
+        const symbol = m.S as string;
+        const book = books.get(symbol) ?? new OrderBook(symbol);
+        books.set(symbol, book);
+        const bids = m.b as Level[];
+        const asks = m.a as Level[];
+        if (m.r !== true) {
+          for (const [side, levels] of [["bid", bids], ["ask", asks]] as const) {
+            for (const { p, s } of levels) {
+              assert.notEqual(
+                book.sizeAt(side, p),
+                s,
+                `depth ${bookDepth}: ${side} ${p} unchanged`,
+              );
+            }
+          }
+        }
+        assert.equal(book.apply(asUpdates(bids), asUpdates(asks), m.r === true), undefined);
+        assert.deepEqual(book.depth(), { bids: bookDepth, asks: bookDepth }, `depth ${bookDepth}`);
+      }
+    }
+  }
+});
+
+Deno.test("SimMarket refuses a book depth that is not an integer of at least 0", () => {
+  for (const bookDepth of [-1, 2.5, Number.NaN]) {
+    assert.throws(() => new SimMarket({ ...OPTS, bookDepth }), RangeError, String(bookDepth));
+  }
+});
