@@ -1017,7 +1017,9 @@ function tracingRow(t: Awaited<ReturnType<typeof tracingCost>>): [string, string
   return [
     "tick-to-trade @1000/s, tracing on / off, p50/p99 us",
     `${t.onUs.p50}/${t.onUs.p99}`,
-    `off ${t.offUs.p50}/${t.offUs.p99} (${Math.round(t.exports.bytes / 1024)} KiB exported)`,
+    `off ${t.offUs.p50}/${t.offUs.p99} (${t.exports.requests} exports, ${
+      Math.round(t.exports.bytes / 1024)
+    } KiB)`,
     `p50 ${t.medianRoundP50CostPct >= 0 ? "+" : ""}${t.medianRoundP50CostPct}% ` +
     `(median of ${t.roundP50CostPct.length} rounds: ` +
     `${t.roundP50CostPct.join(", ")}; pooled ${t.p50CostPct}%; target: within 5%); ` +

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./config.ts";
-import { serviceTracingEnv, TRACING_DEFAULTS, tracingSettings } from "./tracing_config.ts";
+import {
+  DEFAULT_EXPORT_BATCH,
+  DEFAULT_SPAN_QUEUE,
+  serviceTracingEnv,
+  TRACING_DEFAULTS,
+  tracingSettings,
+} from "./tracing_config.ts";
 import { freePort, Proc } from "./testing/tools.ts";
 
 const ON = {
@@ -78,6 +84,15 @@ Deno.test("malformed exporter settings are refused, each naming its variable", (
   refuses({ ...ON, OTEL_EXPORTER_OTLP_TIMEOUT: "0" }, "OTEL_EXPORTER_OTLP_TIMEOUT");
   refuses({ ...ON, OTEL_BSP_SCHEDULE_DELAY: "-5" }, "OTEL_BSP_SCHEDULE_DELAY");
   refuses({ ...ON, OTEL_BSP_MAX_QUEUE_SIZE: "lots" }, "OTEL_BSP_MAX_QUEUE_SIZE");
+  refuses({ ...ON, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "0" }, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  refuses({ ...ON, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "4k" }, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  // A batch longer than the queue it is taken from, set or the spec's 2048.
+  refuses(
+    { ...ON, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "5000", OTEL_BSP_MAX_QUEUE_SIZE: "4999" },
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+  );
+  refuses({ ...ON, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2049" }, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  assert.equal(tracingSettings({ ...ON, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048" }).enabled, true);
   refuses({ ...ON, OTEL_DENO_CONSOLE: "drop" }, "OTEL_DENO_CONSOLE");
   refuses({ ...ON, OTEL_DENO_METRICS: "no" }, "OTEL_DENO_METRICS");
 });
@@ -144,4 +159,34 @@ Deno.test("a service started with tracing on and no sampler exits with code 2, n
   clearTimeout(timer);
   assert.equal(status.code, 2, p.stderr);
   assert.match(p.stderr, /"OTEL_TRACES_SAMPLER"/);
+});
+
+Deno.test("deno task start exports up to 4096 spans at a time, fitting the batch and the queue to the operator's", () => {
+  const on = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" };
+  const env = serviceTracingEnv("risk-manager", on);
+  assert.equal(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, String(DEFAULT_EXPORT_BATCH));
+  assert.equal(DEFAULT_EXPORT_BATCH, 4096);
+  assert.equal(env.OTEL_BSP_MAX_QUEUE_SIZE, String(DEFAULT_SPAN_QUEUE));
+  const cases: [Record<string, string>, string | undefined, string | undefined][] = [
+    // [the operator's, the batch added, the queue added]
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "1000" }, "1000", undefined],
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "100000" }, "4096", undefined],
+    [{ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100" }, undefined, String(DEFAULT_SPAN_QUEUE)],
+    [{ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "50000" }, undefined, "50000"],
+    [{ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10", OTEL_BSP_MAX_QUEUE_SIZE: "20" }, undefined, undefined],
+  ];
+  for (const [given, batch, queue] of cases) {
+    const out = serviceTracingEnv("risk-manager", { ...on, ...given });
+    const label = JSON.stringify(given);
+    assert.equal(out.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, batch, `${label}: batch`);
+    assert.equal(out.OTEL_BSP_MAX_QUEUE_SIZE, queue, `${label}: queue`);
+    // What the service then sees passes its start-up check.
+    assert.equal(tracingSettings({ ...on, ...given, ...out }).enabled, true, label);
+  }
+  // The operator's invalid size is left for the start-up check to name.
+  const bad = serviceTracingEnv("risk-manager", { ...on, OTEL_BSP_MAX_QUEUE_SIZE: "lots" });
+  assert.throws(
+    () => tracingSettings({ ...on, OTEL_BSP_MAX_QUEUE_SIZE: "lots", ...bad }),
+    /OTEL_BSP_MAX_QUEUE_SIZE/,
+  );
 });

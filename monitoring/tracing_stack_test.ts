@@ -15,7 +15,7 @@ import { SERVICES } from "../lib/metrics.ts";
 import { withContextManager } from "../lib/testing/context_manager.ts";
 import { RecordingTracer } from "../lib/testing/recording_tracer.ts";
 import { exemplarOf, ServiceTracer } from "../lib/tracing.ts";
-import { tracingSettings } from "../lib/tracing_config.ts";
+import { TRACING_DEFAULTS, tracingSettings } from "../lib/tracing_config.ts";
 import { allBlocks, type AlloyBlock, parseAlloy, referencesIn } from "./alloy_syntax.ts";
 
 const path = (rel: string): string => decodeURIComponent(new URL(rel, import.meta.url).pathname);
@@ -117,6 +117,11 @@ Deno.test("compose turns tracing on for each service, under its own name, with s
     assert.equal(settings.enabled, true, `${name}: tracing on`);
     assert.equal(settings.sampler, "parentbased_traceidratio");
     assertNames(env.OTEL_EXPORTER_OTLP_ENDPOINT, "tempo", otlpPort, `${name}'s collector`);
+    // The defaults `deno task start` gives (the export batch among them, which the pipeline
+    // bench measured), unless compose says otherwise on purpose: it says nothing else.
+    for (const [k, v] of Object.entries(TRACING_DEFAULTS)) {
+      assert.equal(env[k], v, `${name}'s ${k}`);
+    }
   }
   assert.ok(
     (compose.services.tempo.ports ?? []).some((p: Yaml) =>
