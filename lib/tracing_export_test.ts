@@ -5,9 +5,10 @@
  * carries it between services.
  */
 import assert from "node:assert/strict";
-import { startOtlpReceiver } from "./testing/otlp_receiver.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "./testing/otlp_receiver.ts";
 import { Proc } from "./testing/tools.ts";
 import { parseTraceparent } from "./traceparent.ts";
+import { TRACING_DEFAULTS } from "./tracing_config.ts";
 
 const CHILD = new URL("./testing/tracing_child.ts", import.meta.url).pathname;
 const CONSUMER = 5;
@@ -18,12 +19,16 @@ interface Hop {
   logs: Record<string, unknown>[];
 }
 
-/** Runs one hop as `service` exporting to `endpoint` with head ratio `ratio`. */
+/**
+ * Runs one hop as `service` exporting to `endpoint` with head ratio `ratio`; `env` adds to or
+ * replaces its `OTEL_*` settings.
+ */
 async function hop(
   endpoint: string,
   service: string,
   ratio: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<Hop> {
   const p = new Proc(CHILD, args, {
     OTEL_DENO: "true",
@@ -36,6 +41,7 @@ async function hop(
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_TIMEOUT: "2000",
     OTEL_BSP_SCHEDULE_DELAY: "200",
+    ...env,
   });
   const guard = setTimeout(() => p.stop(1000), 30_000);
   const status = await p.done;
@@ -124,4 +130,45 @@ Deno.test("an unsampled tick exports nothing, until the trace becomes an order's
   const approved = rm.logs.find((l) => l.msg === "Order approved")!;
   assert.deepEqual([approved.trace_id, approved.span_id], [rmOrder.traceId, rmOrder.spanId]);
   assert.ok(ee.logs.some((l) => l.trace_id === tick.traceId));
+});
+
+/** The number of spans in each trace export `receiver` took, in arrival order. */
+function spansPerExport(receiver: OtlpReceiver): number[] {
+  return receiver.requests.filter((r) => r.path === "/v1/traces").map((r) => {
+    const resources = (r.body.resourceSpans ?? []) as { scopeSpans?: { spans?: unknown[] }[] }[];
+    return resources.flatMap((rs) => rs.scopeSpans ?? []).reduce(
+      (n, ss) => n + (ss.spans?.length ?? 0),
+      0,
+    );
+  });
+}
+
+Deno.test("Deno's exporter takes its batch size from OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and the default batch holds a burst in one export", async () => {
+  // The schedule delay is longer than the child lives: only a full batch, or the exit, exports.
+  const slow = { OTEL_BSP_SCHEDULE_DELAY: "60000" };
+  {
+    await using receiver = startOtlpReceiver();
+    await hop(receiver.url, "risk-manager", "1", ["burst", "35"], {
+      ...slow,
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10",
+      OTEL_BSP_MAX_QUEUE_SIZE: "100",
+    });
+    await receiver.waitForSpans((s) => s.length >= 35, 10_000);
+    const sizes = spansPerExport(receiver);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 35, `every span exported once: ${sizes}`);
+    assert.ok(sizes.length >= 4 && sizes.every((n) => n <= 10), `batches of at most 10: ${sizes}`);
+  }
+  {
+    // The defaults `deno task start` gives (4096 of 16384): 700 spans, over the spec's 512, go in
+    // one export at exit.
+    await using receiver = startOtlpReceiver();
+    const { OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_QUEUE_SIZE } = TRACING_DEFAULTS;
+    await hop(receiver.url, "risk-manager", "1", ["burst", "700"], {
+      ...slow,
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+      OTEL_BSP_MAX_QUEUE_SIZE,
+    });
+    await receiver.waitForSpans((s) => s.length >= 700, 10_000);
+    assert.deepEqual(spansPerExport(receiver), [700]);
+  }
 });

@@ -4,9 +4,10 @@
  * prints one JSON line on stdout, `{"traceparent": "<for the next hop>"}`. Its log lines
  * (written inside its spans through lib/log.ts) go to stderr.
  *
- * Argument: `root` (as market-data: a tick's root span and its publish stage), or a traceparent
+ * Argument: `root` (as market-data: a tick's root span and its publish stage), a traceparent
  * to continue (a receive span and a stage), optionally followed by `order` (the trace becomes an
- * order's here: an order span under the forced-sampled context).
+ * order's here: an order span under the forced-sampled context), or `burst N` (N root spans,
+ * each ended at once: for the export's batching).
  * @module
  */
 import { type Context, context, trace } from "@opentelemetry/api";
@@ -38,7 +39,12 @@ function within(ctx: Context, span: ReturnType<ServiceTracer["stage"]>): Context
 }
 
 let next: string | null;
-if (hop === "root") {
+if (hop === "burst") {
+  const n = Number(then);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Cannot burst ${JSON.stringify(then)} spans`);
+  for (let i = 0; i < n; i++) tracer.root(`${service} burst`, { "trading.seq": i }).span.end();
+  next = null;
+} else if (hop === "root") {
   const root = tracer.root(`${service} tick`, { "trading.symbol": "AAPL" });
   next = await context.with(root.context, async () => {
     log.info("Tick received");
