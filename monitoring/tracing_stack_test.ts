@@ -117,8 +117,8 @@ Deno.test("compose turns tracing on for each service, under its own name, with s
     assert.equal(settings.enabled, true, `${name}: tracing on`);
     assert.equal(settings.sampler, "parentbased_traceidratio");
     assertNames(env.OTEL_EXPORTER_OTLP_ENDPOINT, "tempo", otlpPort, `${name}'s collector`);
-    // The defaults `deno task start` gives (the export batch among them, which the pipeline
-    // bench measured), unless compose says otherwise on purpose: it says nothing else.
+    // The same defaults `deno task start` gives, the export batch among them (the pipeline
+    // bench's tracing cost rests on it).
     for (const [k, v] of Object.entries(TRACING_DEFAULTS)) {
       assert.equal(env[k], v, `${name}'s ${k}`);
     }
