@@ -5,7 +5,7 @@
  * carries it between services.
  */
 import assert from "node:assert/strict";
-import { type OtlpReceiver, startOtlpReceiver } from "./testing/otlp_receiver.ts";
+import { type OtlpReceiver, spansOf, startOtlpReceiver } from "./testing/otlp_receiver.ts";
 import { Proc } from "./testing/tools.ts";
 import { parseTraceparent } from "./traceparent.ts";
 import { TRACING_DEFAULTS } from "./tracing_config.ts";
@@ -134,13 +134,9 @@ Deno.test("an unsampled tick exports nothing, until the trace becomes an order's
 
 /** The number of spans in each trace export `receiver` took, in arrival order. */
 function spansPerExport(receiver: OtlpReceiver): number[] {
-  return receiver.requests.filter((r) => r.path === "/v1/traces").map((r) => {
-    const resources = (r.body.resourceSpans ?? []) as { scopeSpans?: { spans?: unknown[] }[] }[];
-    return resources.flatMap((rs) => rs.scopeSpans ?? []).reduce(
-      (n, ss) => n + (ss.spans?.length ?? 0),
-      0,
-    );
-  });
+  return receiver.requests.filter((r) => r.path === "/v1/traces").map((r) =>
+    spansOf(r.body).length
+  );
 }
 
 Deno.test("Deno's exporter takes its batch size from OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and the default batch holds a burst in one export", async () => {
