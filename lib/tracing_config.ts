@@ -45,6 +45,12 @@ export const DEFAULT_EXPORT_BATCH = 4096;
 /** The span queue's default length: four exports' worth, so a slow collector drops nothing soon. */
 export const DEFAULT_SPAN_QUEUE = 4 * DEFAULT_EXPORT_BATCH;
 
+/** The span queue's length when `OTEL_BSP_MAX_QUEUE_SIZE` is unset (the spec's, and Deno's). */
+const SPEC_SPAN_QUEUE = 2048;
+
+/** Digits only: what a count or a duration in ms may be written as. */
+const DIGITS = /^[0-9]+$/;
+
 /**
  * What `deno task start` sets for a service when it turns tracing on and the variable is unset:
  * traces only (Deno's own metrics and console capture off: the services have Prometheus and JSON
@@ -117,7 +123,7 @@ function bool(env: Env, name: string): boolean | undefined {
 function positiveInteger(env: Env, name: string): void {
   const v = env[name];
   if (v === undefined) return;
-  if (!/^[0-9]+$/.test(v) || Number(v) <= 0) fail(name, "a positive integer", v);
+  if (!DIGITS.test(v) || Number(v) <= 0) fail(name, "a positive integer", v);
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -184,8 +190,7 @@ export function tracingSettings(env: Env): TracingSettings {
     ]
   ) positiveInteger(env, n);
   const batch = env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
-  // The spec's default queue (2048) when the queue is not set.
-  const queue = Number(env.OTEL_BSP_MAX_QUEUE_SIZE ?? 2048);
+  const queue = Number(env.OTEL_BSP_MAX_QUEUE_SIZE ?? SPEC_SPAN_QUEUE);
   if (batch !== undefined && Number(batch) > queue) {
     fail(
       "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
@@ -229,12 +234,12 @@ export function serviceTracingEnv(service: string, env: Env): Record<string, str
   // longer than the queue; a queue that holds the batch), never one the start-up check refuses.
   const queue = env.OTEL_BSP_MAX_QUEUE_SIZE;
   const batch = env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
-  if (queue !== undefined && batch === undefined && /^[0-9]+$/.test(queue)) {
+  if (queue !== undefined && batch === undefined && DIGITS.test(queue)) {
     out.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = String(
       Math.max(1, Math.min(DEFAULT_EXPORT_BATCH, Number(queue))),
     );
   }
-  if (batch !== undefined && queue === undefined && /^[0-9]+$/.test(batch)) {
+  if (batch !== undefined && queue === undefined && DIGITS.test(batch)) {
     out.OTEL_BSP_MAX_QUEUE_SIZE = String(Math.max(DEFAULT_SPAN_QUEUE, Number(batch)));
   }
   return out;
